@@ -1,0 +1,35 @@
+//! Generates tonic *server* stubs for Temporal's WorkflowService, OperatorService and the gRPC
+//! health service from the descriptor set that `temporalio-protos` exports. Message types are not
+//! generated here: `extern_path` points every Temporal type at the `temporalio-protos` crate, so
+//! the SDKs and this server share one definition of every message.
+use prost::Message;
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let path = std::env::var("DEP_TEMPORALIO_PROTOS_DESCRIPTOR_PATH")
+        .map_err(|_| "temporalio-protos did not export its descriptor set")?;
+    println!("cargo:rerun-if-changed={path}");
+    let bytes = std::fs::read(&path)?;
+    let mut fds = prost_types::FileDescriptorSet::decode(bytes.as_slice())?;
+    // Keep only the files that declare the services we serve; the message types they use come
+    // from temporalio-protos through extern_path.
+    const SERVICES: &[&str] = &[
+        "temporal/api/workflowservice/v1/service.proto",
+        "temporal/api/operatorservice/v1/service.proto",
+        "health/v1/health.proto",
+    ];
+    fds.file.retain(|f| {
+        let name = f.name.as_deref().unwrap_or_default();
+        SERVICES.iter().any(|s| name.ends_with(s))
+    });
+    if fds.file.len() != SERVICES.len() {
+        return Err(format!("expected {} service files, found {}", SERVICES.len(), fds.file.len()).into());
+    }
+    tonic_prost_build::configure()
+        .build_client(false)
+        .build_server(true)
+        .generate_default_stubs(true)
+        .extern_path(".temporal", "::temporalio_protos::temporal")
+        .extern_path(".grpc", "::temporalio_protos::grpc")
+        .compile_fds(fds)?;
+    Ok(())
+}

@@ -1,0 +1,18 @@
+//! Server stubs for the Temporal API and re-exports of its message types.
+//!
+//! This crate owns code generation only: no behaviour lives here.
+
+pub use temporalio_protos as protos;
+pub use temporalio_protos::temporal::api as temporal;
+
+pub mod workflowservice {
+    tonic::include_proto!("temporal.api.workflowservice.v1");
+}
+
+pub mod operatorservice {
+    tonic::include_proto!("temporal.api.operatorservice.v1");
+}
+
+pub mod health {
+    tonic::include_proto!("grpc.health.v1");
+}

@@ -1,0 +1,105 @@
+//! DescribeWorkflowExecution from mutable state alone (no history reads).
+
+use temporalio_protos::temporal::api::{
+    enums::v1::{PendingActivityState, PendingWorkflowTaskState},
+    workflow::v1::{
+        PendingActivityInfo, PendingWorkflowTaskInfo, WorkflowExecutionConfig,
+        WorkflowExecutionInfo,
+    },
+    workflowservice::v1::DescribeWorkflowExecutionResponse,
+};
+
+use crate::state::{normal_task_queue, MutableState};
+use crate::time::{duration_from_proto, Time};
+
+impl MutableState {
+    pub fn describe(&self) -> DescribeWorkflowExecutionResponse {
+        let start = Time(self.start_time);
+        let close = Time(self.close_time);
+        let info = WorkflowExecutionInfo {
+            execution: Some(self.execution()),
+            r#type: self.workflow_type.clone(),
+            start_time: start.to_timestamp_opt(),
+            close_time: close.to_timestamp_opt(),
+            status: self.status,
+            history_length: self.history_length(),
+            execution_time: start.to_timestamp_opt(),
+            memo: self.memo.clone(),
+            search_attributes: self.search_attributes.clone(),
+            task_queue: self.task_queue.clone(),
+            execution_duration: if close.is_unset() {
+                None
+            } else {
+                Some(crate::time::duration_to_proto(close.since(start)))
+            },
+            first_run_id: self.first_execution_run_id.clone(),
+            ..Default::default()
+        };
+        let pending_activities = self
+            .activities
+            .values()
+            .map(|a| {
+                let state = if a.is_started() {
+                    PendingActivityState::Started
+                } else {
+                    PendingActivityState::Scheduled
+                };
+                let policy = a.retry_policy.clone().unwrap_or_default();
+                let s2c = duration_from_proto(a.schedule_to_close_timeout.as_ref());
+                PendingActivityInfo {
+                    activity_id: a.activity_id.clone(),
+                    activity_type: a.activity_type.clone(),
+                    state: state as i32,
+                    heartbeat_details: a.last_heartbeat_details.clone(),
+                    last_heartbeat_time: Time(a.last_heartbeat_time).to_timestamp_opt(),
+                    last_started_time: Time(a.started_time).to_timestamp_opt(),
+                    attempt: a.attempt,
+                    maximum_attempts: policy.maximum_attempts,
+                    scheduled_time: Time(a.scheduled_time).to_timestamp_opt(),
+                    expiration_time: if s2c.is_zero() {
+                        None
+                    } else {
+                        Some(Time(a.first_scheduled_time).add(s2c).to_timestamp())
+                    },
+                    last_failure: a.last_failure.clone(),
+                    last_worker_identity: a.last_worker_identity.clone(),
+                    last_attempt_complete_time: Time(a.last_attempt_complete_time)
+                        .to_timestamp_opt(),
+                    next_attempt_schedule_time: if a.backing_off {
+                        Time(a.scheduled_time).to_timestamp_opt()
+                    } else {
+                        None
+                    },
+                    ..Default::default()
+                }
+            })
+            .collect();
+        let pending_workflow_task = self
+            .workflow_task
+            .as_ref()
+            .map(|w| PendingWorkflowTaskInfo {
+                state: if w.is_started() {
+                    PendingWorkflowTaskState::Started as i32
+                } else {
+                    PendingWorkflowTaskState::Scheduled as i32
+                },
+                scheduled_time: Time(w.scheduled_time).to_timestamp_opt(),
+                original_scheduled_time: Time(w.original_scheduled_time).to_timestamp_opt(),
+                started_time: Time(w.started_time).to_timestamp_opt(),
+                attempt: w.attempt,
+            });
+        DescribeWorkflowExecutionResponse {
+            execution_config: Some(WorkflowExecutionConfig {
+                task_queue: Some(normal_task_queue(&self.task_queue)),
+                workflow_execution_timeout: self.execution_timeout,
+                workflow_run_timeout: self.run_timeout,
+                default_workflow_task_timeout: self.task_timeout,
+                user_metadata: None,
+            }),
+            workflow_execution_info: Some(info),
+            pending_activities,
+            pending_workflow_task,
+            ..Default::default()
+        }
+    }
+}

@@ -1,0 +1,38 @@
+//! The one error type of the core. Each variant maps to exactly one gRPC status in the
+//! history layer; the messages follow Temporal's wording because SDKs and CLIs show them.
+
+/// Errors returned by state-machine operations.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum CoreError {
+    /// gRPC NOT_FOUND (stale task, unknown activity...).
+    #[error("{0}")]
+    NotFound(String),
+    /// gRPC INVALID_ARGUMENT.
+    #[error("{0}")]
+    InvalidArgument(String),
+    /// Another poller already started this task: the dispatch must be dropped.
+    #[error("Task already started.")]
+    TaskAlreadyStarted,
+    /// gRPC NOT_FOUND "workflow execution already completed".
+    #[error("workflow execution already completed")]
+    WorkflowCompleted,
+    /// gRPC INVALID_ARGUMENT with exactly this message; the SDK handles it quietly.
+    #[error("UnhandledCommand")]
+    UnhandledCommand,
+    /// gRPC ALREADY_EXISTS with WorkflowExecutionAlreadyStartedFailure{start_request_id, run_id}.
+    #[error("Workflow execution is already running. RunId: {run_id}.")]
+    AlreadyStarted { run_id: String, request_id: String },
+}
+
+impl CoreError {
+    pub(crate) fn workflow_task_not_found() -> CoreError {
+        CoreError::NotFound("Workflow task not found.".to_string())
+    }
+
+    pub(crate) fn activity_task_not_found() -> CoreError {
+        CoreError::NotFound(
+            "invalid activityID or activity already timed out or invoking workflow is completed"
+                .to_string(),
+        )
+    }
+}

@@ -1,0 +1,49 @@
+//! perdure-core: the pure workflow state machine behind Perdure's history service.
+//!
+//! It owns `MutableState` (one workflow run), the rules that turn requests, commands and
+//! timers into history events and tasks (`Mutation`), and task tokens. It must never do
+//! I/O, spawn, read clocks or generate randomness: time and ids are arguments, so every
+//! transition is deterministic and replayable. Temporal's server is the specification.
+
+mod activity_options;
+mod activity_outcome;
+mod activity_task_started;
+mod describe;
+mod errors;
+mod fire_timer;
+mod ids;
+mod retry;
+mod start;
+mod state;
+mod tasks;
+mod terminate;
+mod time;
+mod token;
+mod workflow_task_completed;
+mod workflow_task_failed;
+mod workflow_task_started;
+
+#[cfg(test)]
+mod tests;
+
+pub use activity_options::{
+    retry_policy_with_defaults, DEFAULT_RETRY_BACKOFF_COEFFICIENT, DEFAULT_RETRY_INITIAL_INTERVAL,
+    DEFAULT_RETRY_MAXIMUM_INTERVAL_COEFFICIENT,
+};
+pub use activity_task_started::ActivityDispatch;
+pub use errors::CoreError;
+pub use ids::EventId;
+pub use start::{
+    decide_start, start_workflow, CurrentExecution, StartDecision, StartParams, StartPolicyInput,
+    DEFAULT_WORKFLOW_TASK_TIMEOUT, MAX_WORKFLOW_TASK_TIMEOUT,
+};
+pub use state::{ActivityInfo, MutableState, TimerInfo, WorkflowTaskInfo};
+pub use tasks::{
+    timer_task, transfer_task, Mutation, RunTimeout, TaskRef, TaskTimeout, TimerTask, TransferTask,
+    UserTimer,
+};
+pub use time::{duration_from_proto, duration_to_proto, Time};
+pub use token::{TaskKind, TaskToken};
+pub use workflow_task_completed::WorkflowTaskCompletion;
+pub use workflow_task_failed::HISTORY_SERVICE_IDENTITY;
+pub use workflow_task_started::WorkflowTaskDispatch;

@@ -1,0 +1,303 @@
+//! Starting a run: normalizing the request the way Temporal does, writing
+//! WorkflowExecutionStarted + the first WorkflowTaskScheduled, and deciding what a start
+//! request means when the workflow id is already in use (`decide_start`).
+
+use std::time::Duration;
+
+use temporalio_protos::temporal::api::{
+    enums::v1::{
+        EventType, WorkflowExecutionStatus, WorkflowIdConflictPolicy, WorkflowIdReusePolicy,
+    },
+    history::v1::WorkflowExecutionStartedEventAttributes,
+    workflowservice::v1::StartWorkflowExecutionRequest,
+};
+
+use crate::errors::CoreError;
+use crate::state::{normal_task_queue, MutableState};
+use crate::tasks::{timer_task, Mutation, RunTimeout};
+use crate::time::{duration_from_proto, duration_to_proto, is_negative, Time};
+
+/// Temporal's namespace default for the workflow task timeout.
+pub const DEFAULT_WORKFLOW_TASK_TIMEOUT: Duration = Duration::from_secs(10);
+/// Temporal caps workflow task timeouts at two minutes.
+pub const MAX_WORKFLOW_TASK_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// A start request plus the ids the caller allocated for the new run.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct StartParams {
+    pub request: StartWorkflowExecutionRequest,
+    pub namespace_id: String,
+    pub run_id: String,
+    /// Empty means "this run is the first of its chain" (= run_id).
+    pub first_execution_run_id: String,
+    /// 0 is treated as 1.
+    pub attempt: i32,
+}
+
+/// The current run of a workflow id, as the history layer's index remembers it.
+#[derive(Clone, PartialEq, ::prost::Message)]
+pub struct CurrentExecution {
+    #[prost(string, tag = "1")]
+    pub run_id: String,
+    #[prost(string, tag = "2")]
+    pub start_request_id: String,
+    /// RUNNING, or the close status.
+    #[prost(enumeration = "WorkflowExecutionStatus", tag = "3")]
+    pub status: i32,
+}
+
+/// The parts of a start request that decide how to treat an existing run.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct StartPolicyInput {
+    pub request_id: String,
+    /// `WorkflowIdReusePolicy` as i32.
+    pub reuse_policy: i32,
+    /// `WorkflowIdConflictPolicy` as i32.
+    pub conflict_policy: i32,
+}
+
+impl StartPolicyInput {
+    pub fn from_request(req: &StartWorkflowExecutionRequest) -> StartPolicyInput {
+        StartPolicyInput {
+            request_id: req.request_id.clone(),
+            reuse_policy: req.workflow_id_reuse_policy,
+            conflict_policy: req.workflow_id_conflict_policy,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum StartDecision {
+    Start,
+    /// Answer with the existing run (same request id, or USE_EXISTING).
+    ReturnExisting {
+        run_id: String,
+    },
+    Fail(CoreError),
+    /// Terminate `run_id` (see `MutableState::terminate`), then start.
+    TerminateExistingThenStart {
+        run_id: String,
+    },
+}
+
+/// Applies Temporal's request-id dedup, then the conflict policy for a running workflow or
+/// the reuse policy for a closed one (history/api/workflow_id_dedup.go).
+#[allow(deprecated)] // TERMINATE_IF_RUNNING is deprecated but clients still send it.
+pub fn decide_start(current: Option<&CurrentExecution>, req: &StartPolicyInput) -> StartDecision {
+    let Some(current) = current else {
+        return StartDecision::Start;
+    };
+    if !req.request_id.is_empty() && req.request_id == current.start_request_id {
+        return StartDecision::ReturnExisting {
+            run_id: current.run_id.clone(),
+        };
+    }
+    let already_started = || {
+        StartDecision::Fail(CoreError::AlreadyStarted {
+            run_id: current.run_id.clone(),
+            request_id: current.start_request_id.clone(),
+        })
+    };
+    let mut reuse = WorkflowIdReusePolicy::try_from(req.reuse_policy)
+        .unwrap_or(WorkflowIdReusePolicy::Unspecified);
+    let mut conflict = WorkflowIdConflictPolicy::try_from(req.conflict_policy)
+        .unwrap_or(WorkflowIdConflictPolicy::Unspecified);
+    if reuse == WorkflowIdReusePolicy::TerminateIfRunning {
+        if conflict != WorkflowIdConflictPolicy::Unspecified {
+            return StartDecision::Fail(CoreError::InvalidArgument(
+                "Invalid WorkflowIDReusePolicy: WORKFLOW_ID_REUSE_POLICY_TERMINATE_IF_RUNNING cannot be used together with a WorkflowIDConflictPolicy.".into(),
+            ));
+        }
+        // The frontend rewrites this legacy policy the same way.
+        reuse = WorkflowIdReusePolicy::AllowDuplicate;
+        conflict = WorkflowIdConflictPolicy::TerminateExisting;
+    }
+    if reuse == WorkflowIdReusePolicy::Unspecified {
+        reuse = WorkflowIdReusePolicy::AllowDuplicate;
+    }
+    if conflict == WorkflowIdConflictPolicy::Unspecified {
+        conflict = WorkflowIdConflictPolicy::Fail;
+    }
+
+    if current.status == WorkflowExecutionStatus::Running as i32 {
+        return match conflict {
+            WorkflowIdConflictPolicy::UseExisting => StartDecision::ReturnExisting {
+                run_id: current.run_id.clone(),
+            },
+            WorkflowIdConflictPolicy::TerminateExisting => {
+                StartDecision::TerminateExistingThenStart {
+                    run_id: current.run_id.clone(),
+                }
+            }
+            _ => already_started(),
+        };
+    }
+    match reuse {
+        WorkflowIdReusePolicy::RejectDuplicate => already_started(),
+        WorkflowIdReusePolicy::AllowDuplicateFailedOnly => {
+            let failed = [
+                WorkflowExecutionStatus::Failed,
+                WorkflowExecutionStatus::Canceled,
+                WorkflowExecutionStatus::Terminated,
+                WorkflowExecutionStatus::TimedOut,
+            ]
+            .iter()
+            .any(|s| *s as i32 == current.status);
+            if failed {
+                StartDecision::Start
+            } else {
+                already_started()
+            }
+        }
+        _ => StartDecision::Start,
+    }
+}
+
+/// Creates a run. Returns the fresh state and its first mutation (Started, Scheduled, a
+/// workflow task for matching and the run/execution timeout timers).
+pub fn start_workflow(p: StartParams, now: Time) -> Result<(MutableState, Mutation), CoreError> {
+    let req = &p.request;
+    validate(req)?;
+    if p.run_id.is_empty() {
+        return Err(CoreError::InvalidArgument("Invalid RunId.".into()));
+    }
+
+    let execution_timeout = duration_from_proto(req.workflow_execution_timeout.as_ref());
+    let mut run_timeout = duration_from_proto(req.workflow_run_timeout.as_ref());
+    if !execution_timeout.is_zero() {
+        run_timeout = if run_timeout.is_zero() {
+            execution_timeout
+        } else {
+            run_timeout.min(execution_timeout)
+        };
+    }
+    let mut task_timeout = duration_from_proto(req.workflow_task_timeout.as_ref());
+    if task_timeout.is_zero() {
+        task_timeout = DEFAULT_WORKFLOW_TASK_TIMEOUT;
+    }
+    task_timeout = task_timeout.min(MAX_WORKFLOW_TASK_TIMEOUT);
+    if !run_timeout.is_zero() {
+        task_timeout = task_timeout.min(run_timeout);
+    }
+
+    let first_execution_run_id = if p.first_execution_run_id.is_empty() {
+        p.run_id.clone()
+    } else {
+        p.first_execution_run_id.clone()
+    };
+    let task_queue = req
+        .task_queue
+        .as_ref()
+        .map(|t| t.name.clone())
+        .unwrap_or_default();
+    let execution_expiration = if execution_timeout.is_zero() {
+        Time(0)
+    } else {
+        now.add(execution_timeout)
+    };
+
+    let mut ms = MutableState {
+        namespace: req.namespace.clone(),
+        namespace_id: p.namespace_id.clone(),
+        workflow_id: req.workflow_id.clone(),
+        run_id: p.run_id.clone(),
+        first_execution_run_id: first_execution_run_id.clone(),
+        workflow_type: req.workflow_type.clone(),
+        task_queue: task_queue.clone(),
+        input: req.input.clone(),
+        header: req.header.clone(),
+        memo: req.memo.clone(),
+        search_attributes: req.search_attributes.clone(),
+        retry_policy: req.retry_policy.clone(),
+        attempt: p.attempt.max(1),
+        execution_timeout: Some(duration_to_proto(execution_timeout)),
+        run_timeout: Some(duration_to_proto(run_timeout)),
+        task_timeout: Some(duration_to_proto(task_timeout)),
+        start_time: now.0,
+        execution_expiration_time: execution_expiration.0,
+        status: WorkflowExecutionStatus::Running as i32,
+        close_time: 0,
+        start_request_id: req.request_id.clone(),
+        identity: req.identity.clone(),
+        completion_event_id: 0,
+        next_event_id: 1,
+        ..Default::default()
+    };
+
+    let mut m = Mutation::default();
+    let started = ms.new_event(
+        EventType::WorkflowExecutionStarted,
+        now,
+        WorkflowExecutionStartedEventAttributes {
+            workflow_type: req.workflow_type.clone(),
+            task_queue: Some(normal_task_queue(&task_queue)),
+            input: req.input.clone(),
+            workflow_execution_timeout: Some(duration_to_proto(execution_timeout)),
+            workflow_run_timeout: Some(duration_to_proto(run_timeout)),
+            workflow_task_timeout: Some(duration_to_proto(task_timeout)),
+            continued_failure: req.continued_failure.clone(),
+            last_completion_result: req.last_completion_result.clone(),
+            original_execution_run_id: p.run_id.clone(),
+            identity: req.identity.clone(),
+            first_execution_run_id,
+            retry_policy: req.retry_policy.clone(),
+            attempt: ms.attempt,
+            workflow_execution_expiration_time: execution_expiration.to_timestamp_opt(),
+            cron_schedule: req.cron_schedule.clone(),
+            memo: req.memo.clone(),
+            search_attributes: req.search_attributes.clone(),
+            header: req.header.clone(),
+            workflow_id: req.workflow_id.clone(),
+            priority: req.priority.clone(),
+            ..Default::default()
+        },
+    );
+    let mut started = started;
+    started.user_metadata = req.user_metadata.clone();
+    started.links = req.links.clone();
+    ms.write(&mut m, started);
+    ms.schedule_workflow_task(&mut m, now, 1);
+
+    if !run_timeout.is_zero() {
+        let fire = now.add(run_timeout);
+        // The execution deadline covers this run too when it is not later.
+        if execution_expiration.is_unset() || fire < execution_expiration {
+            let t = ms.timer_task(fire, timer_task::Kind::WorkflowRunTimeout(RunTimeout {}));
+            m.timer_tasks.push(t);
+        }
+    }
+    if !execution_expiration.is_unset() {
+        let t = ms.timer_task(
+            execution_expiration,
+            timer_task::Kind::WorkflowExecutionTimeout(RunTimeout {}),
+        );
+        m.timer_tasks.push(t);
+    }
+    Ok((ms, m))
+}
+
+fn validate(req: &StartWorkflowExecutionRequest) -> Result<(), CoreError> {
+    let invalid = |s: &str| Err(CoreError::InvalidArgument(s.to_string()));
+    if req.workflow_id.is_empty() {
+        return invalid("WorkflowId is not set on request.");
+    }
+    if req.workflow_type.as_ref().is_none_or(|t| t.name.is_empty()) {
+        return invalid("WorkflowType is not set on request.");
+    }
+    if req.task_queue.as_ref().is_none_or(|t| t.name.is_empty()) {
+        return invalid("TaskQueue is not set on request.");
+    }
+    if is_negative(req.workflow_execution_timeout.as_ref()) {
+        return invalid("Invalid WorkflowExecutionTimeoutSeconds.");
+    }
+    if is_negative(req.workflow_run_timeout.as_ref()) {
+        return invalid("Invalid WorkflowRunTimeoutSeconds.");
+    }
+    if is_negative(req.workflow_task_timeout.as_ref()) {
+        return invalid("Invalid WorkflowTaskTimeoutSeconds.");
+    }
+    if !duration_from_proto(req.workflow_start_delay.as_ref()).is_zero() {
+        return invalid("workflow_start_delay is not supported by this server.");
+    }
+    Ok(())
+}

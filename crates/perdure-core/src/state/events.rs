@@ -1,0 +1,216 @@
+//! Low-level transitions shared by all operations: assigning event ids, buffering events
+//! while a workflow task is started, scheduling workflow tasks, building tasks and closing
+//! the run. Callers decide *when*; this file only knows *how*.
+
+use std::collections::HashMap;
+use temporalio_protos::temporal::api::{
+    enums::v1::{EventType, TaskQueueKind, WorkflowExecutionStatus},
+    history::v1::{history_event::Attributes, HistoryEvent, WorkflowTaskScheduledEventAttributes},
+    taskqueue::v1::TaskQueue,
+};
+
+use super::{MutableState, WorkflowTaskInfo};
+use crate::tasks::{timer_task, transfer_task, Mutation, TaskRef, TimerTask, TransferTask};
+use crate::time::Time;
+
+/// Placeholder for "the ActivityTaskStarted event buffered just before me"; replaced by the
+/// real id when the buffer is flushed (Temporal's TransientEventID plays the same role).
+pub(crate) const BUFFERED_STARTED_EVENT_ID: i64 = -124;
+
+pub(crate) fn normal_task_queue(name: &str) -> TaskQueue {
+    TaskQueue {
+        name: name.to_string(),
+        kind: TaskQueueKind::Normal as i32,
+        normal_name: String::new(),
+    }
+}
+
+impl MutableState {
+    /// Builds an event without an id.
+    pub(crate) fn new_event(
+        &self,
+        event_type: EventType,
+        now: Time,
+        attributes: impl Into<Attributes>,
+    ) -> HistoryEvent {
+        HistoryEvent {
+            event_id: 0,
+            event_time: Some(now.to_timestamp()),
+            event_type: event_type as i32,
+            attributes: Some(attributes.into()),
+            ..Default::default()
+        }
+    }
+
+    /// Appends an event to history, assigning the next id.
+    pub(crate) fn write(&mut self, m: &mut Mutation, mut event: HistoryEvent) -> i64 {
+        let id = self.next_event_id;
+        event.event_id = id;
+        self.next_event_id += 1;
+        m.events.push(event);
+        id
+    }
+
+    /// Events caused by the outside world must not land between a WorkflowTaskStarted and
+    /// its WorkflowTaskCompleted, so they wait in the buffer while a task is started.
+    pub(crate) fn write_or_buffer(&mut self, m: &mut Mutation, event: HistoryEvent) {
+        if self.has_started_workflow_task() {
+            self.buffered_events.push(event);
+        } else {
+            self.write(m, event);
+        }
+    }
+
+    /// Writes buffered events. Like Temporal, activity outcomes go after everything else
+    /// so their ActivityTaskStarted always precedes them.
+    pub(crate) fn flush_buffered(&mut self, m: &mut Mutation) {
+        if self.buffered_events.is_empty() {
+            return;
+        }
+        let buffered = std::mem::take(&mut self.buffered_events);
+        let (outcomes, others): (Vec<_>, Vec<_>) = buffered
+            .into_iter()
+            .partition(|e| is_activity_outcome(e.event_type));
+        let mut started_ids: HashMap<i64, i64> = HashMap::new();
+        for event in others.into_iter().chain(outcomes) {
+            let mut event = event;
+            if let Some(Attributes::ActivityTaskStartedEventAttributes(a)) = &event.attributes {
+                let scheduled = a.scheduled_event_id;
+                let id = self.write(m, event);
+                started_ids.insert(scheduled, id);
+                continue;
+            }
+            patch_started_id(&mut event, &started_ids);
+            self.write(m, event);
+        }
+    }
+
+    /// Schedules a workflow task. Attempts >= 2 are transient: no event is written and the
+    /// scheduled id is the next id, so the poll can append contiguous transient events.
+    pub(crate) fn schedule_workflow_task(&mut self, m: &mut Mutation, now: Time, attempt: i32) {
+        let mut attempt = attempt.max(1);
+        if !self.buffered_events.is_empty() {
+            // New events make the task a normal one again (Temporal does the same).
+            attempt = 1;
+            self.flush_buffered(m);
+        }
+        self.workflow_task_stamp += 1;
+        let timeout = self.task_timeout;
+        let scheduled_event_id = if attempt > 1 {
+            self.next_event_id
+        } else {
+            let event = self.new_event(
+                EventType::WorkflowTaskScheduled,
+                now,
+                WorkflowTaskScheduledEventAttributes {
+                    task_queue: Some(normal_task_queue(&self.task_queue)),
+                    start_to_close_timeout: timeout,
+                    attempt,
+                },
+            );
+            self.write(m, event)
+        };
+        self.workflow_task = Some(WorkflowTaskInfo {
+            scheduled_event_id,
+            started_event_id: 0,
+            attempt,
+            request_id: String::new(),
+            scheduled_time: now.0,
+            started_time: 0,
+            timeout,
+            stamp: self.workflow_task_stamp,
+            identity: String::new(),
+            task_queue: self.task_queue.clone(),
+            original_scheduled_time: now.0,
+        });
+        let task = self.transfer_task(
+            self.task_queue.clone(),
+            transfer_task::Kind::WorkflowTask(TaskRef {
+                scheduled_event_id,
+                attempt,
+                stamp: self.workflow_task_stamp,
+            }),
+        );
+        m.transfer_tasks.push(task);
+    }
+
+    /// After an external event: make sure some workflow task will see it.
+    pub(crate) fn ensure_workflow_task(&mut self, m: &mut Mutation, now: Time) {
+        if self.workflow_task.is_none() && self.is_running() {
+            self.schedule_workflow_task(m, now, 1);
+        }
+    }
+
+    pub(crate) fn transfer_task(
+        &self,
+        task_queue: String,
+        kind: transfer_task::Kind,
+    ) -> TransferTask {
+        TransferTask {
+            namespace_id: self.namespace_id.clone(),
+            workflow_id: self.workflow_id.clone(),
+            run_id: self.run_id.clone(),
+            task_queue,
+            kind: Some(kind),
+        }
+    }
+
+    pub(crate) fn timer_task(&self, fire_time: Time, kind: timer_task::Kind) -> TimerTask {
+        TimerTask {
+            fire_time_unix_nanos: fire_time.0,
+            namespace_id: self.namespace_id.clone(),
+            workflow_id: self.workflow_id.clone(),
+            run_id: self.run_id.clone(),
+            kind: Some(kind),
+        }
+    }
+
+    /// Writes the closing event and makes everything still pending inert.
+    pub(crate) fn close(
+        &mut self,
+        m: &mut Mutation,
+        status: WorkflowExecutionStatus,
+        event: HistoryEvent,
+        now: Time,
+    ) {
+        self.flush_buffered(m);
+        let id = self.write(m, event);
+        self.completion_event_id = id;
+        self.status = status as i32;
+        self.close_time = now.0;
+        self.workflow_task = None;
+        self.activities.clear();
+        self.timers.clear();
+        m.closed = true;
+    }
+}
+
+fn is_activity_outcome(event_type: i32) -> bool {
+    event_type == EventType::ActivityTaskCompleted as i32
+        || event_type == EventType::ActivityTaskFailed as i32
+        || event_type == EventType::ActivityTaskTimedOut as i32
+        || event_type == EventType::ActivityTaskCanceled as i32
+}
+
+fn patch_started_id(event: &mut HistoryEvent, started_ids: &HashMap<i64, i64>) {
+    let fix = |scheduled: i64, started: &mut i64| {
+        if *started == BUFFERED_STARTED_EVENT_ID {
+            *started = started_ids.get(&scheduled).copied().unwrap_or(0);
+        }
+    };
+    match event.attributes.as_mut() {
+        Some(Attributes::ActivityTaskCompletedEventAttributes(a)) => {
+            fix(a.scheduled_event_id, &mut a.started_event_id)
+        }
+        Some(Attributes::ActivityTaskFailedEventAttributes(a)) => {
+            fix(a.scheduled_event_id, &mut a.started_event_id)
+        }
+        Some(Attributes::ActivityTaskTimedOutEventAttributes(a)) => {
+            fix(a.scheduled_event_id, &mut a.started_event_id)
+        }
+        Some(Attributes::ActivityTaskCanceledEventAttributes(a)) => {
+            fix(a.scheduled_event_id, &mut a.started_event_id)
+        }
+        _ => {}
+    }
+}

@@ -1,0 +1,261 @@
+//! The persisted mutable state of one workflow run, as hand-written prost messages so it can
+//! embed API types and evolve by tag. This module owns the layout and small queries; the
+//! operations live in one file each at the crate root. Nothing here performs I/O.
+
+mod events;
+
+pub(crate) use events::{normal_task_queue, BUFFERED_STARTED_EVENT_ID};
+
+use std::collections::BTreeMap;
+
+use prost_wkt_types::Duration as ProtoDuration;
+use temporalio_protos::temporal::api::{
+    common::v1::{
+        ActivityType, Header, Memo, Payloads, RetryPolicy, SearchAttributes, WorkflowExecution,
+        WorkflowType,
+    },
+    enums::v1::WorkflowExecutionStatus,
+    failure::v1::Failure,
+    history::v1::HistoryEvent,
+};
+
+use crate::ids::EventId;
+use crate::time::Time;
+
+/// Everything the server remembers about one run between requests.
+#[derive(Clone, PartialEq, ::prost::Message)]
+pub struct MutableState {
+    // --- execution info ---
+    #[prost(string, tag = "1")]
+    pub namespace: String,
+    #[prost(string, tag = "2")]
+    pub namespace_id: String,
+    #[prost(string, tag = "3")]
+    pub workflow_id: String,
+    #[prost(string, tag = "4")]
+    pub run_id: String,
+    #[prost(string, tag = "5")]
+    pub first_execution_run_id: String,
+    #[prost(message, optional, tag = "6")]
+    pub workflow_type: Option<WorkflowType>,
+    #[prost(string, tag = "7")]
+    pub task_queue: String,
+    #[prost(message, optional, tag = "8")]
+    pub input: Option<Payloads>,
+    #[prost(message, optional, tag = "9")]
+    pub header: Option<Header>,
+    #[prost(message, optional, tag = "10")]
+    pub memo: Option<Memo>,
+    #[prost(message, optional, tag = "11")]
+    pub search_attributes: Option<SearchAttributes>,
+    #[prost(message, optional, tag = "12")]
+    pub retry_policy: Option<RetryPolicy>,
+    #[prost(int32, tag = "13")]
+    pub attempt: i32,
+    /// Normalized: zero means unlimited.
+    #[prost(message, optional, tag = "14")]
+    pub execution_timeout: Option<ProtoDuration>,
+    #[prost(message, optional, tag = "15")]
+    pub run_timeout: Option<ProtoDuration>,
+    #[prost(message, optional, tag = "16")]
+    pub task_timeout: Option<ProtoDuration>,
+    #[prost(int64, tag = "17")]
+    pub start_time: i64,
+    /// Unix nanos; 0 when there is no execution timeout.
+    #[prost(int64, tag = "18")]
+    pub execution_expiration_time: i64,
+    #[prost(enumeration = "WorkflowExecutionStatus", tag = "19")]
+    pub status: i32,
+    #[prost(int64, tag = "20")]
+    pub close_time: i64,
+    #[prost(string, tag = "21")]
+    pub start_request_id: String,
+    #[prost(string, tag = "22")]
+    pub identity: String,
+    /// Id of the event that closed the run (0 while running).
+    #[prost(int64, tag = "23")]
+    pub completion_event_id: i64,
+
+    // --- history bookkeeping ---
+    #[prost(int64, tag = "30")]
+    pub next_event_id: i64,
+    /// Started id of the most recent workflow task that was started (persisted or transient).
+    #[prost(int64, tag = "31")]
+    pub last_workflow_task_started_event_id: i64,
+    /// Started id of the last completed workflow task: the poll's previous_started_event_id.
+    #[prost(int64, tag = "32")]
+    pub last_completed_workflow_task_started_event_id: i64,
+    #[prost(message, optional, tag = "33")]
+    pub workflow_task: Option<WorkflowTaskInfo>,
+    #[prost(btree_map = "int64, message", tag = "34")]
+    pub activities: BTreeMap<i64, ActivityInfo>,
+    #[prost(btree_map = "string, message", tag = "35")]
+    pub timers: BTreeMap<String, TimerInfo>,
+    /// Events that arrived while a workflow task was started; ids are assigned on flush.
+    #[prost(message, repeated, tag = "36")]
+    pub buffered_events: Vec<HistoryEvent>,
+    /// Monotonic counter; every scheduled or retried workflow task gets a fresh stamp.
+    #[prost(int32, tag = "37")]
+    pub workflow_task_stamp: i32,
+}
+
+/// The single pending workflow task, if any.
+#[derive(Clone, PartialEq, ::prost::Message)]
+pub struct WorkflowTaskInfo {
+    /// For attempt >= 2 (transient) this id is virtual: the Scheduled event is not in history.
+    #[prost(int64, tag = "1")]
+    pub scheduled_event_id: i64,
+    /// 0 until started.
+    #[prost(int64, tag = "2")]
+    pub started_event_id: i64,
+    #[prost(int32, tag = "3")]
+    pub attempt: i32,
+    #[prost(string, tag = "4")]
+    pub request_id: String,
+    #[prost(int64, tag = "5")]
+    pub scheduled_time: i64,
+    #[prost(int64, tag = "6")]
+    pub started_time: i64,
+    #[prost(message, optional, tag = "7")]
+    pub timeout: Option<ProtoDuration>,
+    #[prost(int32, tag = "8")]
+    pub stamp: i32,
+    #[prost(string, tag = "9")]
+    pub identity: String,
+    #[prost(string, tag = "10")]
+    pub task_queue: String,
+    #[prost(int64, tag = "11")]
+    pub original_scheduled_time: i64,
+}
+
+impl WorkflowTaskInfo {
+    pub fn is_started(&self) -> bool {
+        self.started_event_id > 0
+    }
+
+    pub fn is_transient(&self) -> bool {
+        self.attempt > 1
+    }
+}
+
+/// A pending activity, keyed by its ActivityTaskScheduled event id. Holds everything a
+/// PollActivityTaskQueueResponse needs so dispatch never reads history.
+#[derive(Clone, PartialEq, ::prost::Message)]
+pub struct ActivityInfo {
+    #[prost(int64, tag = "1")]
+    pub scheduled_event_id: i64,
+    #[prost(string, tag = "2")]
+    pub activity_id: String,
+    #[prost(message, optional, tag = "3")]
+    pub activity_type: Option<ActivityType>,
+    #[prost(message, optional, tag = "4")]
+    pub input: Option<Payloads>,
+    #[prost(message, optional, tag = "5")]
+    pub header: Option<Header>,
+    #[prost(string, tag = "6")]
+    pub task_queue: String,
+    #[prost(message, optional, tag = "7")]
+    pub schedule_to_close_timeout: Option<ProtoDuration>,
+    #[prost(message, optional, tag = "8")]
+    pub schedule_to_start_timeout: Option<ProtoDuration>,
+    #[prost(message, optional, tag = "9")]
+    pub start_to_close_timeout: Option<ProtoDuration>,
+    #[prost(message, optional, tag = "10")]
+    pub heartbeat_timeout: Option<ProtoDuration>,
+    /// Always set (defaults filled in at scheduling).
+    #[prost(message, optional, tag = "11")]
+    pub retry_policy: Option<RetryPolicy>,
+    #[prost(int32, tag = "12")]
+    pub attempt: i32,
+    /// When the current attempt was (or will be, during backoff) scheduled.
+    #[prost(int64, tag = "13")]
+    pub scheduled_time: i64,
+    #[prost(int64, tag = "14")]
+    pub first_scheduled_time: i64,
+    /// 0 while the current attempt is not started.
+    #[prost(int64, tag = "15")]
+    pub started_time: i64,
+    #[prost(string, tag = "16")]
+    pub request_id: String,
+    #[prost(string, tag = "17")]
+    pub started_identity: String,
+    #[prost(message, optional, tag = "18")]
+    pub last_failure: Option<Failure>,
+    #[prost(message, optional, tag = "19")]
+    pub last_heartbeat_details: Option<Payloads>,
+    #[prost(int64, tag = "20")]
+    pub last_heartbeat_time: i64,
+    #[prost(int32, tag = "21")]
+    pub stamp: i32,
+    #[prost(int64, tag = "22")]
+    pub workflow_task_completed_event_id: i64,
+    #[prost(int64, tag = "23")]
+    pub last_attempt_complete_time: i64,
+    #[prost(string, tag = "24")]
+    pub last_worker_identity: String,
+    /// True between a failed attempt and the ActivityRetry timer firing.
+    #[prost(bool, tag = "25")]
+    pub backing_off: bool,
+}
+
+impl ActivityInfo {
+    pub fn is_started(&self) -> bool {
+        self.started_time != 0
+    }
+}
+
+/// A pending user timer.
+#[derive(Clone, PartialEq, ::prost::Message)]
+pub struct TimerInfo {
+    #[prost(string, tag = "1")]
+    pub timer_id: String,
+    #[prost(int64, tag = "2")]
+    pub started_event_id: i64,
+    #[prost(int64, tag = "3")]
+    pub expiry_time: i64,
+}
+
+impl MutableState {
+    pub fn is_running(&self) -> bool {
+        self.status == WorkflowExecutionStatus::Running as i32
+    }
+
+    pub fn execution(&self) -> WorkflowExecution {
+        WorkflowExecution {
+            workflow_id: self.workflow_id.clone(),
+            run_id: self.run_id.clone(),
+        }
+    }
+
+    pub fn next_event_id(&self) -> EventId {
+        EventId(self.next_event_id)
+    }
+
+    pub fn start_time(&self) -> Time {
+        Time(self.start_time)
+    }
+
+    pub fn has_pending_workflow_task(&self) -> bool {
+        self.workflow_task.is_some()
+    }
+
+    pub fn has_started_workflow_task(&self) -> bool {
+        self.workflow_task.as_ref().is_some_and(|w| w.is_started())
+    }
+
+    pub fn activity(&self, scheduled_event_id: EventId) -> Option<&ActivityInfo> {
+        self.activities.get(&scheduled_event_id.0)
+    }
+
+    /// For CompleteActivityById-style calls, where the worker only knows the activity id.
+    pub fn activity_by_id(&self, activity_id: &str) -> Option<&ActivityInfo> {
+        self.activities
+            .values()
+            .find(|a| a.activity_id == activity_id)
+    }
+
+    /// Number of events in persisted history (transient events excluded).
+    pub fn history_length(&self) -> i64 {
+        self.next_event_id - 1
+    }
+}

@@ -1,0 +1,136 @@
+//! What an operation asks the outside world to do: history to append (`Mutation::events`),
+//! tasks to hand to matching (`TransferTask`) and timers to arm (`TimerTask`).
+//! Tasks carry enough identity (scheduled id, attempt, stamp) that a stale one is harmless;
+//! this module never executes anything.
+
+use temporalio_protos::temporal::api::history::v1::HistoryEvent;
+
+use crate::time::Time;
+
+/// The result of one state transition. Persist `events`, the new mutable state and the
+/// tasks atomically; `closed` tells the caller the run reached a terminal status.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Mutation {
+    /// Events with ids assigned, to append to history in this order.
+    pub events: Vec<HistoryEvent>,
+    pub transfer_tasks: Vec<TransferTask>,
+    pub timer_tasks: Vec<TimerTask>,
+    pub closed: bool,
+}
+
+impl Mutation {
+    pub fn is_empty(&self) -> bool {
+        self.events.is_empty()
+            && self.transfer_tasks.is_empty()
+            && self.timer_tasks.is_empty()
+            && !self.closed
+    }
+}
+
+/// Identity of one dispatch of a workflow or activity task.
+#[derive(Clone, PartialEq, ::prost::Message)]
+pub struct TaskRef {
+    #[prost(int64, tag = "1")]
+    pub scheduled_event_id: i64,
+    #[prost(int32, tag = "2")]
+    pub attempt: i32,
+    #[prost(int32, tag = "3")]
+    pub stamp: i32,
+}
+
+/// A task for matching: "a workflow/activity task is ready on `task_queue`".
+#[derive(Clone, PartialEq, ::prost::Message)]
+pub struct TransferTask {
+    #[prost(string, tag = "1")]
+    pub namespace_id: String,
+    #[prost(string, tag = "2")]
+    pub workflow_id: String,
+    #[prost(string, tag = "3")]
+    pub run_id: String,
+    #[prost(string, tag = "4")]
+    pub task_queue: String,
+    #[prost(oneof = "transfer_task::Kind", tags = "10, 11")]
+    pub kind: Option<transfer_task::Kind>,
+}
+
+pub mod transfer_task {
+    use super::TaskRef;
+
+    #[derive(Clone, PartialEq, ::prost::Oneof)]
+    pub enum Kind {
+        #[prost(message, tag = "10")]
+        WorkflowTask(TaskRef),
+        #[prost(message, tag = "11")]
+        ActivityTask(TaskRef),
+    }
+}
+
+/// A durable timer. Fire it (via `MutableState::fire_timer`) at or after `fire_time()`.
+#[derive(Clone, PartialEq, ::prost::Message)]
+pub struct TimerTask {
+    #[prost(int64, tag = "1")]
+    pub fire_time_unix_nanos: i64,
+    #[prost(string, tag = "2")]
+    pub namespace_id: String,
+    #[prost(string, tag = "3")]
+    pub workflow_id: String,
+    #[prost(string, tag = "4")]
+    pub run_id: String,
+    #[prost(oneof = "timer_task::Kind", tags = "10, 11, 12, 13, 14, 15")]
+    pub kind: Option<timer_task::Kind>,
+}
+
+impl TimerTask {
+    pub fn fire_time(&self) -> Time {
+        Time(self.fire_time_unix_nanos)
+    }
+}
+
+/// A timeout of one workflow or activity task attempt.
+/// `timeout_type` is `temporal.api.enums.v1.TimeoutType`.
+#[derive(Clone, PartialEq, ::prost::Message)]
+pub struct TaskTimeout {
+    #[prost(int64, tag = "1")]
+    pub scheduled_event_id: i64,
+    #[prost(int32, tag = "2")]
+    pub attempt: i32,
+    #[prost(int32, tag = "3")]
+    pub stamp: i32,
+    #[prost(
+        enumeration = "temporalio_protos::temporal::api::enums::v1::TimeoutType",
+        tag = "4"
+    )]
+    pub timeout_type: i32,
+}
+
+#[derive(Clone, PartialEq, ::prost::Message)]
+pub struct UserTimer {
+    #[prost(string, tag = "1")]
+    pub timer_id: String,
+    #[prost(int64, tag = "2")]
+    pub started_event_id: i64,
+}
+
+/// Marker message for whole-run timeouts (the run id in the task is the identity).
+#[derive(Clone, PartialEq, ::prost::Message)]
+pub struct RunTimeout {}
+
+pub mod timer_task {
+    use super::{RunTimeout, TaskRef, TaskTimeout, UserTimer};
+
+    #[derive(Clone, PartialEq, ::prost::Oneof)]
+    pub enum Kind {
+        #[prost(message, tag = "10")]
+        UserTimer(UserTimer),
+        #[prost(message, tag = "11")]
+        WorkflowTaskTimeout(TaskTimeout),
+        #[prost(message, tag = "12")]
+        ActivityTimeout(TaskTimeout),
+        #[prost(message, tag = "13")]
+        ActivityRetry(TaskRef),
+        #[prost(message, tag = "14")]
+        WorkflowRunTimeout(RunTimeout),
+        #[prost(message, tag = "15")]
+        WorkflowExecutionTimeout(RunTimeout),
+    }
+}

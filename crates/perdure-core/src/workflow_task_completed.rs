@@ -1,0 +1,586 @@
+//! RespondWorkflowTaskCompleted: turns the worker's commands into history. Writes
+//! WorkflowTaskCompleted, then one event per command in order, then flushes buffered events
+//! and schedules the next workflow task when needed. A command with bad attributes fails
+//! the task instead (the failure is persisted *and* reported to the worker), and a command
+//! type this server does not implement rejects the whole request without any change.
+
+use temporalio_protos::temporal::api::{
+    command::v1::{command::Attributes as Cmd, Command},
+    common::v1::{Memo, SearchAttributes},
+    enums::v1::{
+        CommandType, EventType, RetryState, WorkflowExecutionStatus, WorkflowTaskFailedCause,
+    },
+    failure::v1::{failure::FailureInfo, Failure, ServerFailureInfo},
+    history::v1::{
+        history_event::Attributes, ActivityTaskScheduledEventAttributes,
+        MarkerRecordedEventAttributes, TimerCanceledEventAttributes, TimerStartedEventAttributes,
+        UpsertWorkflowSearchAttributesEventAttributes, WorkflowExecutionCompletedEventAttributes,
+        WorkflowExecutionFailedEventAttributes, WorkflowPropertiesModifiedEventAttributes,
+        WorkflowTaskCompletedEventAttributes,
+    },
+    workflowservice::v1::RespondWorkflowTaskCompletedRequest,
+};
+
+use crate::activity_options::normalize_activity;
+use crate::errors::CoreError;
+use crate::state::{ActivityInfo, MutableState, TimerInfo};
+use crate::tasks::{timer_task, transfer_task, Mutation, TaskRef, TaskTimeout, UserTimer};
+use crate::time::{duration_from_proto, is_negative, Time};
+use crate::token::TaskToken;
+
+use temporalio_protos::temporal::api::enums::v1::TimeoutType;
+
+/// Outcome of a completion. When `rejection` is set the mutation (WorkflowTaskFailed and
+/// a new workflow task) must still be persisted before the error is returned to the worker.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WorkflowTaskCompletion {
+    pub mutation: Mutation,
+    pub rejection: Option<CoreError>,
+}
+
+/// Why a command failed the workflow task.
+struct TaskFailure {
+    cause: WorkflowTaskFailedCause,
+    message: String,
+}
+
+impl TaskFailure {
+    fn new(cause: WorkflowTaskFailedCause, detail: impl Into<String>) -> TaskFailure {
+        // Temporal's wording: "<Cause>: <detail>", or just "<Cause>".
+        let detail = detail.into();
+        let name = camel_case(cause.as_str_name(), "WORKFLOW_TASK_FAILED_CAUSE_");
+        let message = if detail.is_empty() {
+            name
+        } else {
+            format!("{name}: {detail}")
+        };
+        TaskFailure { cause, message }
+    }
+}
+
+/// `COMMAND_TYPE_START_TIMER` -> `StartTimer`, matching Go's enum `String()`.
+pub(crate) fn camel_case(proto_name: &str, prefix: &str) -> String {
+    proto_name
+        .strip_prefix(prefix)
+        .unwrap_or(proto_name)
+        .split('_')
+        .map(|w| {
+            let mut cs = w.chars();
+            match cs.next() {
+                Some(f) => f.to_ascii_uppercase().to_string() + &cs.as_str().to_ascii_lowercase(),
+                None => String::new(),
+            }
+        })
+        .collect()
+}
+
+fn command_type_name(t: i32) -> String {
+    match CommandType::try_from(t) {
+        Ok(ct) => camel_case(ct.as_str_name(), "COMMAND_TYPE_"),
+        Err(_) => t.to_string(),
+    }
+}
+
+impl MutableState {
+    pub(crate) fn check_workflow_token(&self, token: &TaskToken) -> Result<(), CoreError> {
+        let ok = self.is_running()
+            && self.workflow_task.as_ref().is_some_and(|w| {
+                w.is_started()
+                    && w.scheduled_event_id == token.scheduled_event_id
+                    && (token.started_event_id == 0 || w.started_event_id == token.started_event_id)
+                    && w.attempt == token.attempt
+            });
+        if ok {
+            Ok(())
+        } else {
+            Err(CoreError::workflow_task_not_found())
+        }
+    }
+
+    pub fn complete_workflow_task(
+        &mut self,
+        token: &TaskToken,
+        req: &RespondWorkflowTaskCompletedRequest,
+        now: Time,
+    ) -> Result<WorkflowTaskCompletion, CoreError> {
+        self.check_workflow_token(token)?;
+        validate_command_sequence(&req.commands)?;
+
+        let mut next = self.clone();
+        let mut m = Mutation::default();
+        match next.apply_completion(&mut m, req, now) {
+            Ok(()) => {
+                *self = next;
+                Ok(WorkflowTaskCompletion {
+                    mutation: m,
+                    rejection: None,
+                })
+            }
+            Err(Rejected::Request(e)) => Err(e),
+            Err(Rejected::FailTask(f)) => {
+                let attempt = self.workflow_task.as_ref().map_or(1, |w| w.attempt);
+                if attempt > 1 && f.cause != WorkflowTaskFailedCause::UnhandledCommand {
+                    // Temporal drops a failing transient attempt and lets it time out.
+                    return Err(CoreError::InvalidArgument(f.message));
+                }
+                let failure = Failure {
+                    message: f.message.clone(),
+                    source: String::new(),
+                    failure_info: Some(FailureInfo::ServerFailureInfo(ServerFailureInfo {
+                        non_retryable: false,
+                    })),
+                    ..Default::default()
+                };
+                let mut m = Mutation::default();
+                self.fail_started_workflow_task(&mut m, f.cause, Some(failure), &req.identity, now);
+                let rejection = if f.cause == WorkflowTaskFailedCause::UnhandledCommand {
+                    CoreError::UnhandledCommand
+                } else {
+                    CoreError::InvalidArgument(f.message)
+                };
+                Ok(WorkflowTaskCompletion {
+                    mutation: m,
+                    rejection: Some(rejection),
+                })
+            }
+        }
+    }
+
+    // Deprecated fields are copied on purpose: older SDKs still send them.
+    #[allow(deprecated)]
+    fn apply_completion(
+        &mut self,
+        m: &mut Mutation,
+        req: &RespondWorkflowTaskCompletedRequest,
+        now: Time,
+    ) -> Result<(), Rejected> {
+        let Some(wft) = self.workflow_task.take() else {
+            return Err(Rejected::Request(CoreError::workflow_task_not_found()));
+        };
+        // A transient attempt's events become real only now.
+        for event in self.transient_events(&wft) {
+            self.write(m, event);
+        }
+        let completed = self.new_event(
+            EventType::WorkflowTaskCompleted,
+            now,
+            WorkflowTaskCompletedEventAttributes {
+                scheduled_event_id: wft.scheduled_event_id,
+                started_event_id: wft.started_event_id,
+                identity: req.identity.clone(),
+                binary_checksum: req.binary_checksum.clone(),
+                worker_version: req.worker_version_stamp.clone(),
+                sdk_metadata: req.sdk_metadata.clone(),
+                metering_metadata: req.metering_metadata,
+                deployment: req.deployment.clone(),
+                versioning_behavior: req.versioning_behavior,
+                ..Default::default()
+            },
+        );
+        let completed_id = self.write(m, completed);
+        self.last_completed_workflow_task_started_event_id = wft.started_event_id;
+
+        for command in &req.commands {
+            if !self.is_running() {
+                // Temporal ignores anything after the first close command.
+                break;
+            }
+            let event = self.apply_command(m, command, completed_id, &req.identity, now)?;
+            if let (Some(id), Some(meta)) = (event, command.user_metadata.as_ref()) {
+                if let Some(e) = m.events.iter_mut().rev().find(|e| e.event_id == id) {
+                    e.user_metadata = Some(meta.clone());
+                }
+            }
+        }
+
+        if self.is_running()
+            && (!self.buffered_events.is_empty() || req.force_create_new_workflow_task)
+        {
+            self.schedule_workflow_task(m, now, 1);
+        }
+        Ok(())
+    }
+
+    /// Returns the id of the event the command wrote, if any.
+    #[allow(deprecated)]
+    fn apply_command(
+        &mut self,
+        m: &mut Mutation,
+        command: &Command,
+        completed_id: i64,
+        identity: &str,
+        now: Time,
+    ) -> Result<Option<i64>, Rejected> {
+        use WorkflowTaskFailedCause as C;
+        let unsupported = || {
+            Err(Rejected::Request(CoreError::InvalidArgument(format!(
+                "Unknown command type: {}",
+                command_type_name(command.command_type)
+            ))))
+        };
+        let ct = CommandType::try_from(command.command_type).unwrap_or(CommandType::Unspecified);
+        let attrs = command.attributes.as_ref();
+        match ct {
+            CommandType::ScheduleActivityTask => {
+                let Some(Cmd::ScheduleActivityTaskCommandAttributes(a)) = attrs else {
+                    return fail(C::BadScheduleActivityAttributes, "ScheduleActivityTaskCommandAttributes is not set on ScheduleActivityTaskCommand.");
+                };
+                let run_timeout = duration_from_proto(self.run_timeout.as_ref());
+                let n = normalize_activity(a, &self.task_queue, run_timeout).map_err(|e| {
+                    Rejected::FailTask(TaskFailure::new(C::BadScheduleActivityAttributes, e))
+                })?;
+                if self.activity_by_id(&a.activity_id).is_some() {
+                    return fail(
+                        C::ScheduleActivityDuplicateId,
+                        format!("Activity ID already exists. ActivityId={}", a.activity_id),
+                    );
+                }
+                let event = self.new_event(
+                    EventType::ActivityTaskScheduled,
+                    now,
+                    ActivityTaskScheduledEventAttributes {
+                        activity_id: a.activity_id.clone(),
+                        activity_type: a.activity_type.clone(),
+                        task_queue: Some(crate::state::normal_task_queue(&n.task_queue)),
+                        header: a.header.clone(),
+                        input: a.input.clone(),
+                        schedule_to_close_timeout: Some(n.schedule_to_close),
+                        schedule_to_start_timeout: Some(n.schedule_to_start),
+                        start_to_close_timeout: Some(n.start_to_close),
+                        heartbeat_timeout: Some(n.heartbeat),
+                        workflow_task_completed_event_id: completed_id,
+                        retry_policy: Some(n.retry_policy.clone()),
+                        use_workflow_build_id: a.use_workflow_build_id,
+                        priority: a.priority.clone(),
+                    },
+                );
+                let id = self.write(m, event);
+                let info = ActivityInfo {
+                    scheduled_event_id: id,
+                    activity_id: a.activity_id.clone(),
+                    activity_type: a.activity_type.clone(),
+                    input: a.input.clone(),
+                    header: a.header.clone(),
+                    task_queue: n.task_queue.clone(),
+                    schedule_to_close_timeout: Some(n.schedule_to_close),
+                    schedule_to_start_timeout: Some(n.schedule_to_start),
+                    start_to_close_timeout: Some(n.start_to_close),
+                    heartbeat_timeout: Some(n.heartbeat),
+                    retry_policy: Some(n.retry_policy.clone()),
+                    attempt: 1,
+                    scheduled_time: now.0,
+                    first_scheduled_time: now.0,
+                    stamp: 1,
+                    workflow_task_completed_event_id: completed_id,
+                    ..Default::default()
+                };
+                self.dispatch_activity_attempt(m, &info, now);
+                let s2c = duration_from_proto(info.schedule_to_close_timeout.as_ref());
+                if !s2c.is_zero() {
+                    let t = self.timer_task(
+                        now.add(s2c),
+                        timer_task::Kind::ActivityTimeout(TaskTimeout {
+                            scheduled_event_id: id,
+                            attempt: 1,
+                            stamp: info.stamp,
+                            timeout_type: TimeoutType::ScheduleToClose as i32,
+                        }),
+                    );
+                    m.timer_tasks.push(t);
+                }
+                self.activities.insert(id, info);
+                Ok(Some(id))
+            }
+            CommandType::StartTimer => {
+                let Some(Cmd::StartTimerCommandAttributes(a)) = attrs else {
+                    return fail(
+                        C::BadStartTimerAttributes,
+                        "StartTimerCommandAttributes is not set on StartTimerCommand.",
+                    );
+                };
+                if a.timer_id.is_empty() {
+                    return fail(
+                        C::BadStartTimerAttributes,
+                        "TimerId is not set on StartTimerCommand.",
+                    );
+                }
+                if is_negative(a.start_to_fire_timeout.as_ref()) {
+                    return fail(
+                        C::BadStartTimerAttributes,
+                        format!("An invalid StartToFireTimeout is set on StartTimerCommand: negative duration. TimerId={}", a.timer_id),
+                    );
+                }
+                if self.timers.contains_key(&a.timer_id) {
+                    return fail(
+                        C::StartTimerDuplicateId,
+                        format!("invalid history builder state for action: add-timer-started-event, TimerId={}", a.timer_id),
+                    );
+                }
+                let event = self.new_event(
+                    EventType::TimerStarted,
+                    now,
+                    TimerStartedEventAttributes {
+                        timer_id: a.timer_id.clone(),
+                        start_to_fire_timeout: a.start_to_fire_timeout,
+                        workflow_task_completed_event_id: completed_id,
+                    },
+                );
+                let id = self.write(m, event);
+                let expiry = now.add(duration_from_proto(a.start_to_fire_timeout.as_ref()));
+                self.timers.insert(
+                    a.timer_id.clone(),
+                    TimerInfo {
+                        timer_id: a.timer_id.clone(),
+                        started_event_id: id,
+                        expiry_time: expiry.0,
+                    },
+                );
+                let t = self.timer_task(
+                    expiry,
+                    timer_task::Kind::UserTimer(UserTimer {
+                        timer_id: a.timer_id.clone(),
+                        started_event_id: id,
+                    }),
+                );
+                m.timer_tasks.push(t);
+                Ok(Some(id))
+            }
+            CommandType::CancelTimer => {
+                let Some(Cmd::CancelTimerCommandAttributes(a)) = attrs else {
+                    return fail(
+                        C::BadCancelTimerAttributes,
+                        "CancelTimerCommandAttributes is not set on CancelTimerCommand.",
+                    );
+                };
+                if a.timer_id.is_empty() {
+                    return fail(
+                        C::BadCancelTimerAttributes,
+                        "TimerId is not set on CancelTimerCommand.",
+                    );
+                }
+                let started_event_id = if let Some(t) = self.timers.remove(&a.timer_id) {
+                    t.started_event_id
+                } else if let Some(pos) = self.buffered_timer_fired(&a.timer_id) {
+                    // Fired while this task ran: the cancel wins and the TimerFired is dropped.
+                    let ev = self.buffered_events.remove(pos);
+                    match ev.attributes {
+                        Some(Attributes::TimerFiredEventAttributes(f)) => f.started_event_id,
+                        _ => 0,
+                    }
+                } else {
+                    return fail(
+                        C::BadCancelTimerAttributes,
+                        format!("invalid history builder state for action: add-timer-canceled-event, TimerId={}", a.timer_id),
+                    );
+                };
+                let event = self.new_event(
+                    EventType::TimerCanceled,
+                    now,
+                    TimerCanceledEventAttributes {
+                        timer_id: a.timer_id.clone(),
+                        started_event_id,
+                        workflow_task_completed_event_id: completed_id,
+                        identity: identity.to_string(),
+                    },
+                );
+                Ok(Some(self.write(m, event)))
+            }
+            CommandType::RecordMarker => {
+                let Some(Cmd::RecordMarkerCommandAttributes(a)) = attrs else {
+                    return fail(
+                        C::BadRecordMarkerAttributes,
+                        "RecordMarkerCommandAttributes is not set on RecordMarkerCommand.",
+                    );
+                };
+                if a.marker_name.is_empty() {
+                    return fail(
+                        C::BadRecordMarkerAttributes,
+                        "MarkerName is not set on RecordMarkerCommand.",
+                    );
+                }
+                let event = self.new_event(
+                    EventType::MarkerRecorded,
+                    now,
+                    MarkerRecordedEventAttributes {
+                        marker_name: a.marker_name.clone(),
+                        details: a.details.clone(),
+                        workflow_task_completed_event_id: completed_id,
+                        header: a.header.clone(),
+                        failure: a.failure.clone(),
+                    },
+                );
+                Ok(Some(self.write(m, event)))
+            }
+            CommandType::CompleteWorkflowExecution => {
+                if !self.buffered_events.is_empty() {
+                    return fail(C::UnhandledCommand, "");
+                }
+                let Some(Cmd::CompleteWorkflowExecutionCommandAttributes(a)) = attrs else {
+                    return fail(C::BadCompleteWorkflowExecutionAttributes, "CompleteWorkflowExecutionCommandAttributes is not set on CompleteWorkflowExecutionCommand.");
+                };
+                let event = self.new_event(
+                    EventType::WorkflowExecutionCompleted,
+                    now,
+                    WorkflowExecutionCompletedEventAttributes {
+                        result: a.result.clone(),
+                        workflow_task_completed_event_id: completed_id,
+                        new_execution_run_id: String::new(),
+                    },
+                );
+                self.close(m, WorkflowExecutionStatus::Completed, event, now);
+                Ok(Some(self.completion_event_id))
+            }
+            CommandType::FailWorkflowExecution => {
+                if !self.buffered_events.is_empty() {
+                    return fail(C::UnhandledCommand, "");
+                }
+                let Some(Cmd::FailWorkflowExecutionCommandAttributes(a)) = attrs else {
+                    return fail(C::BadFailWorkflowExecutionAttributes, "FailWorkflowExecutionCommandAttributes is not set on FailWorkflowExecutionCommand.");
+                };
+                if a.failure.is_none() {
+                    return fail(
+                        C::BadFailWorkflowExecutionAttributes,
+                        "Failure is not set on FailWorkflowExecutionCommand.",
+                    );
+                }
+                // Workflow-level retries are not implemented: the run simply fails.
+                let event = self.new_event(
+                    EventType::WorkflowExecutionFailed,
+                    now,
+                    WorkflowExecutionFailedEventAttributes {
+                        failure: a.failure.clone(),
+                        retry_state: RetryState::RetryPolicyNotSet as i32,
+                        workflow_task_completed_event_id: completed_id,
+                        new_execution_run_id: String::new(),
+                    },
+                );
+                self.close(m, WorkflowExecutionStatus::Failed, event, now);
+                Ok(Some(self.completion_event_id))
+            }
+            CommandType::UpsertWorkflowSearchAttributes => {
+                let Some(Cmd::UpsertWorkflowSearchAttributesCommandAttributes(a)) = attrs else {
+                    return fail(C::BadSearchAttributes, "UpsertWorkflowSearchAttributesCommandAttributes is not set on UpsertWorkflowSearchAttributesCommand.");
+                };
+                let upsert = a.search_attributes.clone().unwrap_or_default();
+                let merged = self
+                    .search_attributes
+                    .get_or_insert_with(SearchAttributes::default);
+                for (k, v) in &upsert.indexed_fields {
+                    merged.indexed_fields.insert(k.clone(), v.clone());
+                }
+                let event = self.new_event(
+                    EventType::UpsertWorkflowSearchAttributes,
+                    now,
+                    UpsertWorkflowSearchAttributesEventAttributes {
+                        workflow_task_completed_event_id: completed_id,
+                        search_attributes: Some(upsert),
+                    },
+                );
+                Ok(Some(self.write(m, event)))
+            }
+            CommandType::ModifyWorkflowProperties => {
+                let Some(Cmd::ModifyWorkflowPropertiesCommandAttributes(a)) = attrs else {
+                    return fail(C::BadModifyWorkflowPropertiesAttributes, "ModifyWorkflowPropertiesCommandAttributes is not set on ModifyWorkflowPropertiesCommand.");
+                };
+                if let Some(upsert) = &a.upserted_memo {
+                    let memo = self.memo.get_or_insert_with(Memo::default);
+                    for (k, v) in &upsert.fields {
+                        memo.fields.insert(k.clone(), v.clone());
+                    }
+                }
+                let event = self.new_event(
+                    EventType::WorkflowPropertiesModified,
+                    now,
+                    WorkflowPropertiesModifiedEventAttributes {
+                        workflow_task_completed_event_id: completed_id,
+                        upserted_memo: a.upserted_memo.clone(),
+                    },
+                );
+                Ok(Some(self.write(m, event)))
+            }
+            _ => unsupported(),
+        }
+    }
+
+    fn buffered_timer_fired(&self, timer_id: &str) -> Option<usize> {
+        self.buffered_events.iter().position(|e| {
+            matches!(&e.attributes, Some(Attributes::TimerFiredEventAttributes(f)) if f.timer_id == timer_id)
+        })
+    }
+
+    /// Hands the current attempt of an activity to matching and arms its schedule-to-start
+    /// timeout.
+    pub(crate) fn dispatch_activity_attempt(
+        &self,
+        m: &mut Mutation,
+        info: &ActivityInfo,
+        now: Time,
+    ) {
+        let task = self.transfer_task(
+            info.task_queue.clone(),
+            transfer_task::Kind::ActivityTask(TaskRef {
+                scheduled_event_id: info.scheduled_event_id,
+                attempt: info.attempt,
+                stamp: info.stamp,
+            }),
+        );
+        m.transfer_tasks.push(task);
+        let s2s = duration_from_proto(info.schedule_to_start_timeout.as_ref());
+        if !s2s.is_zero() {
+            let t = self.timer_task(
+                now.add(s2s),
+                timer_task::Kind::ActivityTimeout(TaskTimeout {
+                    scheduled_event_id: info.scheduled_event_id,
+                    attempt: info.attempt,
+                    stamp: info.stamp,
+                    timeout_type: TimeoutType::ScheduleToStart as i32,
+                }),
+            );
+            m.timer_tasks.push(t);
+        }
+    }
+}
+
+enum Rejected {
+    /// Reject the request; persist nothing.
+    Request(CoreError),
+    /// Fail the workflow task (persisted) and report the error.
+    FailTask(TaskFailure),
+}
+
+fn fail<T>(cause: WorkflowTaskFailedCause, detail: impl Into<String>) -> Result<T, Rejected> {
+    Err(Rejected::FailTask(TaskFailure::new(cause, detail)))
+}
+
+/// Close commands must be last and every command type must be known (Temporal's
+/// ValidateCommandSequence); violations reject the request without failing the task.
+fn validate_command_sequence(commands: &[Command]) -> Result<(), CoreError> {
+    let mut close: Option<i32> = None;
+    for c in commands {
+        if let Some(close) = close {
+            let names: Vec<String> = commands
+                .iter()
+                .map(|c| command_type_name(c.command_type))
+                .collect();
+            return Err(CoreError::InvalidArgument(format!(
+                "invalid command sequence: [{}], command {} must be the last command.",
+                names.join(", "),
+                command_type_name(close)
+            )));
+        }
+        match CommandType::try_from(c.command_type) {
+            Ok(CommandType::CompleteWorkflowExecution)
+            | Ok(CommandType::FailWorkflowExecution)
+            | Ok(CommandType::CancelWorkflowExecution)
+            | Ok(CommandType::ContinueAsNewWorkflowExecution) => close = Some(c.command_type),
+            Ok(CommandType::Unspecified) | Err(_) => {
+                return Err(CoreError::InvalidArgument(format!(
+                    "unknown command type: {}",
+                    command_type_name(c.command_type)
+                )))
+            }
+            Ok(_) => {}
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,171 @@
+//! RecordWorkflowTaskStarted: a poller took the workflow task. Writes WorkflowTaskStarted
+//! (or nothing, for a transient attempt), arms the start-to-close timeout and returns what
+//! the poll response needs. Idempotent per poll request id.
+
+use temporalio_protos::temporal::api::{
+    enums::v1::{EventType, TimeoutType},
+    history::v1::{
+        HistoryEvent, WorkflowTaskScheduledEventAttributes, WorkflowTaskStartedEventAttributes,
+    },
+};
+
+use crate::errors::CoreError;
+use crate::ids::EventId;
+use crate::state::{normal_task_queue, MutableState, WorkflowTaskInfo};
+use crate::tasks::{timer_task, Mutation, TaskTimeout};
+use crate::time::{duration_from_proto, Time};
+use crate::token::{TaskKind, TaskToken};
+
+/// What a PollWorkflowTaskQueue response needs besides persisted history.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WorkflowTaskDispatch {
+    pub token: TaskToken,
+    pub started_event_id: EventId,
+    pub previous_started_event_id: EventId,
+    pub attempt: i32,
+    pub scheduled_time: Time,
+    pub started_time: Time,
+    /// Attempt >= 2: the unpersisted Scheduled + Started events, ids contiguous with history.
+    pub transient_events: Vec<HistoryEvent>,
+    /// Persisted history ends just before this id.
+    pub next_event_id_for_history: EventId,
+}
+
+impl MutableState {
+    pub fn record_workflow_task_started(
+        &mut self,
+        scheduled_event_id: EventId,
+        request_id: &str,
+        identity: &str,
+        now: Time,
+    ) -> Result<(Mutation, WorkflowTaskDispatch), CoreError> {
+        if !self.is_running() {
+            return Err(CoreError::WorkflowCompleted);
+        }
+        let Some(wft) = self.workflow_task.clone() else {
+            return Err(CoreError::workflow_task_not_found());
+        };
+        if wft.scheduled_event_id != scheduled_event_id.0 {
+            return Err(CoreError::workflow_task_not_found());
+        }
+        if wft.is_started() {
+            if wft.request_id == request_id {
+                return Ok((Mutation::default(), self.workflow_task_dispatch(&wft)));
+            }
+            return Err(CoreError::TaskAlreadyStarted);
+        }
+
+        let mut m = Mutation::default();
+        let mut wft = wft;
+        if wft.is_transient() && wft.scheduled_event_id != self.next_event_id {
+            // Events were written since this attempt was scheduled, so its virtual ids no
+            // longer line up: it becomes a normal, persisted task (as in Temporal).
+            wft.attempt = 1;
+            let event = self.new_event(
+                EventType::WorkflowTaskScheduled,
+                now,
+                WorkflowTaskScheduledEventAttributes {
+                    task_queue: Some(normal_task_queue(&wft.task_queue)),
+                    start_to_close_timeout: wft.timeout,
+                    attempt: 1,
+                },
+            );
+            wft.scheduled_event_id = self.write(&mut m, event);
+        }
+        let started_event_id = if wft.is_transient() {
+            wft.scheduled_event_id + 1
+        } else {
+            let event = self.new_event(
+                EventType::WorkflowTaskStarted,
+                now,
+                WorkflowTaskStartedEventAttributes {
+                    scheduled_event_id: wft.scheduled_event_id,
+                    identity: identity.to_string(),
+                    request_id: request_id.to_string(),
+                    ..Default::default()
+                },
+            );
+            self.write(&mut m, event)
+        };
+        wft.started_event_id = started_event_id;
+        wft.request_id = request_id.to_string();
+        wft.identity = identity.to_string();
+        wft.started_time = now.0;
+        self.last_workflow_task_started_event_id = started_event_id;
+
+        let timeout = duration_from_proto(wft.timeout.as_ref());
+        let timer = self.timer_task(
+            now.add(timeout),
+            timer_task::Kind::WorkflowTaskTimeout(TaskTimeout {
+                scheduled_event_id: wft.scheduled_event_id,
+                attempt: wft.attempt,
+                stamp: wft.stamp,
+                timeout_type: TimeoutType::StartToClose as i32,
+            }),
+        );
+        m.timer_tasks.push(timer);
+        self.workflow_task = Some(wft.clone());
+        Ok((m, self.workflow_task_dispatch(&wft)))
+    }
+
+    fn workflow_task_dispatch(&self, wft: &WorkflowTaskInfo) -> WorkflowTaskDispatch {
+        WorkflowTaskDispatch {
+            token: TaskToken {
+                namespace_id: self.namespace_id.clone(),
+                workflow_id: self.workflow_id.clone(),
+                run_id: self.run_id.clone(),
+                scheduled_event_id: wft.scheduled_event_id,
+                started_event_id: wft.started_event_id,
+                attempt: wft.attempt,
+                activity_id: String::new(),
+                kind: TaskKind::Workflow as i32,
+                stamp: wft.stamp,
+            },
+            started_event_id: EventId(wft.started_event_id),
+            previous_started_event_id: EventId(self.last_completed_workflow_task_started_event_id),
+            attempt: wft.attempt,
+            scheduled_time: Time(wft.scheduled_time),
+            started_time: Time(wft.started_time),
+            transient_events: self.transient_events(wft),
+            next_event_id_for_history: EventId(self.next_event_id),
+        }
+    }
+
+    /// The Scheduled/Started pair of a started transient task, exactly as they will be
+    /// written if the task completes.
+    pub(crate) fn transient_events(&self, wft: &WorkflowTaskInfo) -> Vec<HistoryEvent> {
+        if !wft.is_transient() || !wft.is_started() {
+            return Vec::new();
+        }
+        let mut scheduled = self.new_event(
+            EventType::WorkflowTaskScheduled,
+            Time(wft.scheduled_time),
+            WorkflowTaskScheduledEventAttributes {
+                task_queue: Some(normal_task_queue(&wft.task_queue)),
+                start_to_close_timeout: wft.timeout,
+                attempt: wft.attempt,
+            },
+        );
+        scheduled.event_id = wft.scheduled_event_id;
+        let mut started = self.new_event(
+            EventType::WorkflowTaskStarted,
+            Time(wft.started_time),
+            WorkflowTaskStartedEventAttributes {
+                scheduled_event_id: wft.scheduled_event_id,
+                identity: wft.identity.clone(),
+                request_id: wft.request_id.clone(),
+                ..Default::default()
+            },
+        );
+        started.event_id = wft.started_event_id;
+        vec![scheduled, started]
+    }
+
+    /// Transient events of the current started task (for GetWorkflowExecutionHistory's last page).
+    pub fn pending_transient_events(&self) -> Vec<HistoryEvent> {
+        self.workflow_task
+            .as_ref()
+            .map(|w| self.transient_events(w))
+            .unwrap_or_default()
+    }
+}

@@ -1,0 +1,129 @@
+//! Turning internal errors into the gRPC statuses Temporal's server returns, with the
+//! `errordetails` message SDKs decode from `grpc-status-details-bin`.
+//!
+//! This module owns the wire shape of errors; it must never decide semantics (whether something
+//! *is* not found is the core's call).
+
+use perdure_core::CoreError;
+use perdure_history::HistoryError;
+use perdure_storage::StorageError;
+use prost::Message;
+use temporalio_protos::google::rpc::Status as RpcStatus;
+use temporalio_protos::temporal::api::errordetails::v1::{
+    NamespaceAlreadyExistsFailure, NamespaceNotFoundFailure, NotFoundFailure,
+    WorkflowExecutionAlreadyStartedFailure,
+};
+use tonic::{Code, Status};
+
+/// Builds a status whose details carry one `errordetails` message, as Temporal's server does.
+pub fn with_detail<M: Message + prost::Name>(code: Code, message: impl Into<String>, detail: M) -> Status {
+    let message = message.into();
+    let rpc = RpcStatus {
+        code: code as i32,
+        message: message.clone(),
+        details: vec![prost_wkt_types::Any {
+            type_url: format!("type.googleapis.com/{}", M::full_name()),
+            value: detail.encode_to_vec(),
+        }],
+    };
+    Status::with_details(code, message, rpc.encode_to_vec().into())
+}
+
+pub fn not_found(message: impl Into<String>) -> Status {
+    with_detail(Code::NotFound, message, NotFoundFailure::default())
+}
+
+pub fn namespace_not_found(namespace: &str) -> Status {
+    with_detail(
+        Code::NotFound,
+        format!("Namespace {namespace} is not found."),
+        NamespaceNotFoundFailure {
+            namespace: namespace.to_string(),
+        },
+    )
+}
+
+pub fn namespace_already_exists() -> Status {
+    with_detail(
+        Code::AlreadyExists,
+        "Namespace already exists.",
+        NamespaceAlreadyExistsFailure::default(),
+    )
+}
+
+pub fn invalid(message: impl Into<String>) -> Status {
+    Status::invalid_argument(message)
+}
+
+pub fn core(e: CoreError) -> Status {
+    match e {
+        CoreError::NotFound(m) => not_found(m),
+        CoreError::WorkflowCompleted => not_found(e.to_string()),
+        CoreError::InvalidArgument(m) => invalid(m),
+        CoreError::UnhandledCommand => invalid("UnhandledCommand"),
+        // Only polls see this, and they drop the task; a client seeing it may retry.
+        CoreError::TaskAlreadyStarted => Status::aborted(e.to_string()),
+        CoreError::AlreadyStarted { ref run_id, ref request_id } => with_detail(
+            Code::AlreadyExists,
+            e.to_string(),
+            WorkflowExecutionAlreadyStartedFailure {
+                start_request_id: request_id.clone(),
+                run_id: run_id.clone(),
+                ..Default::default()
+            },
+        ),
+    }
+}
+
+pub fn storage(e: StorageError) -> Status {
+    match e {
+        // Corrupt data is never served; DATA_LOSS says exactly what happened.
+        StorageError::Corruption { .. } => Status::data_loss(e.to_string()),
+        other => Status::internal(other.to_string()),
+    }
+}
+
+pub fn history(e: HistoryError) -> Status {
+    match e {
+        HistoryError::Core(c) => core(c),
+        HistoryError::Storage(s) => storage(s),
+        HistoryError::Decode { .. } | HistoryError::Malformed { .. } => {
+            Status::data_loss(e.to_string())
+        }
+        HistoryError::NotLeader { .. } | HistoryError::Propose(_) | HistoryError::Conflict => {
+            Status::unavailable(e.to_string())
+        }
+        HistoryError::ExecutionNotFound(_) => not_found(e.to_string()),
+        HistoryError::BadPageToken => invalid("Invalid NextPageToken."),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn already_started_carries_details() {
+        let s = core(CoreError::AlreadyStarted {
+            run_id: "r".into(),
+            request_id: "q".into(),
+        });
+        assert_eq!(s.code(), Code::AlreadyExists);
+        let rpc = RpcStatus::decode(s.details()).unwrap();
+        assert_eq!(rpc.details.len(), 1);
+        assert_eq!(
+            rpc.details[0].type_url,
+            "type.googleapis.com/temporal.api.errordetails.v1.WorkflowExecutionAlreadyStartedFailure"
+        );
+        let d = WorkflowExecutionAlreadyStartedFailure::decode(rpc.details[0].value.as_slice()).unwrap();
+        assert_eq!(d.run_id, "r");
+        assert_eq!(d.start_request_id, "q");
+    }
+
+    #[test]
+    fn unhandled_command_message_is_exact() {
+        let s = core(CoreError::UnhandledCommand);
+        assert_eq!(s.code(), Code::InvalidArgument);
+        assert_eq!(s.message(), "UnhandledCommand");
+    }
+}

@@ -1,0 +1,29 @@
+//! GetWorkflowExecutionHistory (paging, long poll, CLOSE_EVENT filter live in history).
+
+use temporalio_protos::temporal::api::workflowservice::v1::{
+    GetWorkflowExecutionHistoryRequest, GetWorkflowExecutionHistoryResponse,
+};
+use tokio::time::Instant;
+use tonic::Status;
+
+use crate::server::Frontend;
+use crate::{errors, validate};
+
+impl Frontend {
+    pub(crate) async fn get_workflow_execution_history(
+        &self,
+        req: GetWorkflowExecutionHistoryRequest,
+        deadline: Instant,
+    ) -> Result<GetWorkflowExecutionHistoryResponse, Status> {
+        let ns = self.namespaces.get(&req.namespace)?;
+        let execution = req
+            .execution
+            .as_ref()
+            .ok_or_else(|| errors::invalid("Execution is not set on request."))?;
+        validate::workflow_id(&execution.workflow_id)?;
+        self.history
+            .get_history(ns.id(), &req, deadline)
+            .await
+            .map_err(errors::history)
+    }
+}

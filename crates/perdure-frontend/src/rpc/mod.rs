@@ -1,0 +1,34 @@
+//! One module per RPC: validation and the hand-off to history or matching.
+
+mod describe_workflow_execution;
+mod get_system_info;
+mod get_workflow_execution_history;
+mod namespace;
+mod poll_activity_task_queue;
+mod poll_workflow_task_queue;
+mod respond_activity_task;
+mod respond_workflow_task;
+mod shutdown_worker;
+mod start_workflow_execution;
+mod terminate_workflow_execution;
+
+use perdure_core::TaskToken;
+use tonic::Status;
+
+use crate::namespaces::NamespaceRecord;
+use crate::server::Frontend;
+use crate::{errors, validate};
+
+impl Frontend {
+    /// Decodes a task token and checks it belongs to the namespace the request names.
+    pub(crate) fn token_in(&self, raw: &[u8], namespace: &str) -> Result<(TaskToken, NamespaceRecord), Status> {
+        let token = validate::task_token(raw)?;
+        let ns = self.namespaces.get(namespace)?;
+        if token.namespace_id != ns.id() {
+            return Err(errors::invalid(
+                "Operation requested with a token from a different namespace.",
+            ));
+        }
+        Ok((token, ns))
+    }
+}

@@ -1,0 +1,43 @@
+//! RespondWorkflowTaskCompleted and RespondWorkflowTaskFailed.
+
+use temporalio_protos::temporal::api::workflowservice::v1::{
+    RespondWorkflowTaskCompletedRequest, RespondWorkflowTaskCompletedResponse,
+    RespondWorkflowTaskFailedRequest, RespondWorkflowTaskFailedResponse,
+};
+use tonic::Status;
+
+use crate::server::Frontend;
+use crate::{errors, validate};
+
+impl Frontend {
+    pub(crate) async fn respond_workflow_task_completed(
+        &self,
+        req: RespondWorkflowTaskCompletedRequest,
+    ) -> Result<RespondWorkflowTaskCompletedResponse, Status> {
+        let (token, _) = self.token_in(&req.task_token, &req.namespace)?;
+        validate::identity(&req.identity)?;
+        if !token.is_workflow() {
+            return Err(errors::invalid("Task token is not for a workflow task."));
+        }
+        self.history
+            .respond_workflow_task_completed(&token, &req)
+            .await
+            .map_err(errors::history)
+    }
+
+    pub(crate) async fn respond_workflow_task_failed(
+        &self,
+        req: RespondWorkflowTaskFailedRequest,
+    ) -> Result<RespondWorkflowTaskFailedResponse, Status> {
+        let (token, _) = self.token_in(&req.task_token, &req.namespace)?;
+        validate::identity(&req.identity)?;
+        if !token.is_workflow() {
+            return Err(errors::invalid("Task token is not for a workflow task."));
+        }
+        self.history
+            .respond_workflow_task_failed(&token, &req)
+            .await
+            .map_err(errors::history)?;
+        Ok(RespondWorkflowTaskFailedResponse::default())
+    }
+}

@@ -1,0 +1,41 @@
+//! StartWorkflowExecution: validation and limits, then history decides (policies, dedup).
+
+use temporalio_protos::temporal::api::workflowservice::v1::{
+    StartWorkflowExecutionRequest, StartWorkflowExecutionResponse,
+};
+use tonic::Status;
+
+use crate::server::Frontend;
+use crate::{errors, validate};
+
+impl Frontend {
+    pub(crate) async fn start_workflow_execution(
+        &self,
+        mut req: StartWorkflowExecutionRequest,
+    ) -> Result<StartWorkflowExecutionResponse, Status> {
+        let ns = self.namespaces.get(&req.namespace)?;
+        validate::workflow_id(&req.workflow_id)?;
+        validate::workflow_type(req.workflow_type.as_ref().map_or("", |t| t.name.as_str()))?;
+        validate::task_queue(req.task_queue.as_ref())?;
+        validate::request_id(&req.request_id)?;
+        validate::identity(&req.identity)?;
+        validate::blob(req.input.as_ref())?;
+        validate::duration(req.workflow_execution_timeout.as_ref(), "WorkflowExecutionTimeoutSeconds")?;
+        validate::duration(req.workflow_run_timeout.as_ref(), "WorkflowRunTimeoutSeconds")?;
+        validate::duration(req.workflow_task_timeout.as_ref(), "WorkflowTaskTimeoutSeconds")?;
+        if req.request_id.is_empty() {
+            // Temporal fills a missing request id so dedup still has a key.
+            req.request_id = uuid::Uuid::new_v4().to_string();
+        }
+        let outcome = self
+            .history
+            .start_workflow(ns.id(), req)
+            .await
+            .map_err(errors::history)?;
+        Ok(StartWorkflowExecutionResponse {
+            run_id: outcome.run_id,
+            started: outcome.started,
+            ..Default::default()
+        })
+    }
+}

@@ -1,0 +1,104 @@
+//! RecordWorkflowTaskStarted: a poller took a workflow task from matching. Appends
+//! WorkflowTaskStarted (or prepares a transient attempt), deletes the dispatch row in the same
+//! batch, and builds the poll response with the run's history.
+//!
+//! Dispatch is at-least-once; this is where duplicates die: the same poll request id gets the
+//! same answer, any other poller gets TaskAlreadyStarted, and a task the run no longer has is
+//! NotFound. In both failure cases the dispatch row is stale and is deleted.
+
+use perdure_core::{transfer_task, CoreError, EventId};
+use perdure_storage::{keys, Cf, Op};
+use temporalio_protos::temporal::api::common::v1::WorkflowExecution;
+use temporalio_protos::temporal::api::enums::v1::TaskQueueKind;
+use temporalio_protos::temporal::api::history::v1::History;
+use temporalio_protos::temporal::api::taskqueue::v1::TaskQueue;
+use temporalio_protos::temporal::api::workflowservice::v1::PollWorkflowTaskQueueResponse;
+
+use crate::api::execution_not_found;
+use crate::cache::ExecKey;
+use crate::errors::HistoryError;
+use crate::shard::{Plan, Step};
+use crate::{tables, DispatchTask, HistoryService};
+
+impl HistoryService {
+    pub async fn record_workflow_task_started(
+        &self,
+        task: &DispatchTask,
+        request_id: &str,
+        identity: &str,
+    ) -> Result<PollWorkflowTaskQueueResponse, HistoryError> {
+        let shard = self
+            .shard(task.shard)
+            .ok_or_else(|| HistoryError::from(execution_not_found()))?;
+        let Some(transfer_task::Kind::WorkflowTask(task_ref)) = &task.task.kind else {
+            return Err(CoreError::InvalidArgument("not a workflow task".into()).into());
+        };
+        let t = &task.task;
+        let key = ExecKey::new(&t.namespace_id, &t.workflow_id, &t.run_id);
+        let row = Op::Delete {
+            cf: Cf::TransferTasks,
+            key: keys::transfer_task(shard.id, task.task_id),
+        };
+        let result = shard
+            .update(&key, |state, now| {
+                let Some(state) = state else {
+                    return Err(execution_not_found().into());
+                };
+                let mut next = state.clone();
+                let (mutation, dispatch) = next.record_workflow_task_started(
+                    EventId(task_ref.scheduled_event_id),
+                    request_id,
+                    identity,
+                    now,
+                )?;
+                let reply = (dispatch, next.workflow_type.clone(), next.task_queue.clone());
+                if mutation.is_empty() && next == *state {
+                    return Ok(Step::Reply(reply));
+                }
+                let mut plan = Plan::new(next, mutation, reply);
+                plan.extra_ops.push(row.clone());
+                Ok(Step::Write(plan))
+            })
+            .await;
+        let (dispatch, workflow_type, task_queue) = match result {
+            Ok(r) => r,
+            Err(HistoryError::Core(e)) => {
+                // The dispatch is stale; its row must not be re-dispatched after a restart.
+                if let Err(del) = shard.delete_transfer_task(task.task_id).await {
+                    tracing::debug!(error = %del, "stale transfer task not deleted yet");
+                }
+                return Err(HistoryError::Core(e));
+            }
+            Err(e) => return Err(e),
+        };
+        let mut events = tables::read_events(
+            &shard.store,
+            shard.id,
+            &key,
+            1,
+            dispatch.next_event_id_for_history.0,
+            usize::MAX,
+        )?;
+        events.extend(dispatch.transient_events.iter().cloned());
+        Ok(PollWorkflowTaskQueueResponse {
+            task_token: dispatch.token.encode(),
+            workflow_execution: Some(WorkflowExecution {
+                workflow_id: t.workflow_id.clone(),
+                run_id: t.run_id.clone(),
+            }),
+            workflow_type,
+            previous_started_event_id: dispatch.previous_started_event_id.0,
+            started_event_id: dispatch.started_event_id.0,
+            attempt: dispatch.attempt,
+            history: Some(History { events }),
+            workflow_execution_task_queue: Some(TaskQueue {
+                name: task_queue,
+                kind: TaskQueueKind::Normal as i32,
+                normal_name: String::new(),
+            }),
+            scheduled_time: dispatch.scheduled_time.to_timestamp_opt(),
+            started_time: dispatch.started_time.to_timestamp_opt(),
+            ..Default::default()
+        })
+    }
+}

@@ -1,0 +1,59 @@
+//! RespondActivityTaskCompleted / RespondActivityTaskFailed: the outcome of one attempt. The
+//! core decides between a server-side retry (no history) and the final outcome.
+
+use perdure_core::TaskToken;
+use temporalio_protos::temporal::api::workflowservice::v1::{
+    RespondActivityTaskCompletedRequest, RespondActivityTaskFailedRequest,
+};
+
+use crate::api::{execution_not_found, token_key};
+use crate::errors::HistoryError;
+use crate::shard::{Plan, Step};
+use crate::HistoryService;
+
+impl HistoryService {
+    pub async fn respond_activity_task_completed(
+        &self,
+        token: &TaskToken,
+        request: &RespondActivityTaskCompletedRequest,
+    ) -> Result<(), HistoryError> {
+        let key = token_key(token);
+        let shard = self.shard_for(&key.namespace_id, &key.workflow_id);
+        shard
+            .update(&key, |state, now| {
+                let Some(state) = state else {
+                    return Err(execution_not_found().into());
+                };
+                let mut next = state.clone();
+                let mutation =
+                    next.complete_activity(token, request.result.clone(), &request.identity, now)?;
+                Ok(Step::Write(Plan::new(next, mutation, ())))
+            })
+            .await
+    }
+
+    pub async fn respond_activity_task_failed(
+        &self,
+        token: &TaskToken,
+        request: &RespondActivityTaskFailedRequest,
+    ) -> Result<(), HistoryError> {
+        let key = token_key(token);
+        let shard = self.shard_for(&key.namespace_id, &key.workflow_id);
+        shard
+            .update(&key, |state, now| {
+                let Some(state) = state else {
+                    return Err(execution_not_found().into());
+                };
+                let mut next = state.clone();
+                let mutation = next.fail_activity(
+                    token,
+                    request.failure.clone(),
+                    request.last_heartbeat_details.clone(),
+                    &request.identity,
+                    now,
+                )?;
+                Ok(Step::Write(Plan::new(next, mutation, ())))
+            })
+            .await
+    }
+}

@@ -1,0 +1,38 @@
+//! RespondWorkflowTaskCompleted: the worker's commands become history. A completion the core
+//! rejects (malformed command attributes, UnhandledCommand) still writes what the core decided
+//! (the failed task and its retry) before the rejection is returned to the worker.
+
+use perdure_core::TaskToken;
+use temporalio_protos::temporal::api::workflowservice::v1::{
+    RespondWorkflowTaskCompletedRequest, RespondWorkflowTaskCompletedResponse,
+};
+
+use crate::api::{execution_not_found, token_key};
+use crate::errors::HistoryError;
+use crate::shard::{Plan, Step};
+use crate::HistoryService;
+
+impl HistoryService {
+    pub async fn respond_workflow_task_completed(
+        &self,
+        token: &TaskToken,
+        request: &RespondWorkflowTaskCompletedRequest,
+    ) -> Result<RespondWorkflowTaskCompletedResponse, HistoryError> {
+        let key = token_key(token);
+        let shard = self.shard_for(&key.namespace_id, &key.workflow_id);
+        let rejection = shard
+            .update(&key, |state, now| {
+                let Some(state) = state else {
+                    return Err(execution_not_found().into());
+                };
+                let mut next = state.clone();
+                let done = next.complete_workflow_task(token, request, now)?;
+                Ok(Step::Write(Plan::new(next, done.mutation, done.rejection)))
+            })
+            .await?;
+        match rejection {
+            Some(e) => Err(e.into()),
+            None => Ok(RespondWorkflowTaskCompletedResponse::default()),
+        }
+    }
+}

@@ -1,0 +1,38 @@
+//! RespondWorkflowTaskFailed: the worker could not run the task (e.g. a nondeterminism error).
+//! The core decides which events exist (only the first attempt's failure is written) and
+//! schedules the retry.
+
+use perdure_core::TaskToken;
+use temporalio_protos::temporal::api::workflowservice::v1::RespondWorkflowTaskFailedRequest;
+
+use crate::api::{execution_not_found, token_key};
+use crate::errors::HistoryError;
+use crate::shard::{Plan, Step};
+use crate::HistoryService;
+
+impl HistoryService {
+    pub async fn respond_workflow_task_failed(
+        &self,
+        token: &TaskToken,
+        request: &RespondWorkflowTaskFailedRequest,
+    ) -> Result<(), HistoryError> {
+        let key = token_key(token);
+        let shard = self.shard_for(&key.namespace_id, &key.workflow_id);
+        shard
+            .update(&key, |state, now| {
+                let Some(state) = state else {
+                    return Err(execution_not_found().into());
+                };
+                let mut next = state.clone();
+                let mutation = next.fail_workflow_task(
+                    token,
+                    request.cause,
+                    request.failure.clone(),
+                    &request.identity,
+                    now,
+                )?;
+                Ok(Step::Write(Plan::new(next, mutation, ())))
+            })
+            .await
+    }
+}

@@ -1,0 +1,116 @@
+//! StartWorkflowExecution: id reuse/conflict policies, request-id dedup, and the first write of
+//! a run (its history, state, first workflow task and the workflow id's current-run pointer).
+
+use perdure_core::{
+    decide_start, start_workflow, CurrentExecution, StartDecision, StartParams, StartPolicyInput,
+};
+use perdure_storage::{keys, Cf, Check, Expect, Op};
+use prost::Message;
+use temporalio_protos::temporal::api::enums::v1::WorkflowExecutionStatus;
+use temporalio_protos::temporal::api::workflowservice::v1::StartWorkflowExecutionRequest;
+
+use crate::cache::ExecKey;
+use crate::errors::HistoryError;
+use crate::shard::{Plan, Step};
+use crate::{tables, HistoryService};
+
+/// How often a start re-reads the current run after losing a race for it.
+const START_ATTEMPTS: usize = 4;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StartOutcome {
+    pub run_id: String,
+    /// False when an existing run was returned (same request id, or USE_EXISTING).
+    pub started: bool,
+}
+
+impl HistoryService {
+    pub async fn start_workflow(
+        &self,
+        namespace_id: &str,
+        request: StartWorkflowExecutionRequest,
+    ) -> Result<StartOutcome, HistoryError> {
+        let shard = self.shard_for(namespace_id, &request.workflow_id);
+        let wf = request.workflow_id.clone();
+        // Starts of one workflow id queue behind each other; everything else runs in parallel.
+        let _current = shard.cache.lock(&ExecKey::current(namespace_id, &wf)).await;
+        let policy = StartPolicyInput::from_request(&request);
+        for _ in 0..START_ATTEMPTS {
+            let current = tables::load_current(&shard.store, shard.id, namespace_id, &wf)?;
+            match decide_start(current.as_ref().map(|(c, _)| c), &policy) {
+                StartDecision::Start => {}
+                StartDecision::ReturnExisting { run_id } => {
+                    return Ok(StartOutcome {
+                        run_id,
+                        started: false,
+                    })
+                }
+                StartDecision::Fail(e) => return Err(e.into()),
+                StartDecision::TerminateExistingThenStart { run_id } => {
+                    let key = ExecKey::new(namespace_id, &wf, &run_id);
+                    self.terminate_run(
+                        shard,
+                        &key,
+                        "terminated by a start with the TerminateExisting policy",
+                        &request.identity,
+                    )
+                    .await?;
+                    continue;
+                }
+            }
+            let run_id = uuid::Uuid::new_v4().to_string();
+            let key = ExecKey::new(namespace_id, &wf, &run_id);
+            let current_key = keys::current_execution(shard.id, namespace_id, &wf);
+            let expect = match &current {
+                Some((_, raw)) => Expect::Equals(raw.clone()),
+                None => Expect::Absent,
+            };
+            let pointer = CurrentExecution {
+                run_id: run_id.clone(),
+                start_request_id: request.request_id.clone(),
+                status: WorkflowExecutionStatus::Running as i32,
+            }
+            .encode_to_vec();
+            let written = shard
+                .update(&key, |existing, now| {
+                    if existing.is_some() {
+                        return Err(HistoryError::Conflict);
+                    }
+                    let (state, mutation) = start_workflow(
+                        StartParams {
+                            request: request.clone(),
+                            namespace_id: namespace_id.to_string(),
+                            run_id: run_id.clone(),
+                            first_execution_run_id: run_id.clone(),
+                            attempt: 1,
+                        },
+                        now,
+                    )?;
+                    let mut plan = Plan::new(state, mutation, ());
+                    plan.extra_checks.push(Check {
+                        cf: Cf::CurrentExecutions,
+                        key: current_key.clone(),
+                        expect: expect.clone(),
+                    });
+                    plan.extra_ops.push(Op::Put {
+                        cf: Cf::CurrentExecutions,
+                        key: current_key.clone(),
+                        value: pointer.clone(),
+                    });
+                    Ok(Step::Write(plan))
+                })
+                .await;
+            match written {
+                Ok(()) => {
+                    return Ok(StartOutcome {
+                        run_id,
+                        started: true,
+                    })
+                }
+                Err(HistoryError::Conflict) => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        Err(HistoryError::Conflict)
+    }
+}

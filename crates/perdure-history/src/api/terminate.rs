@@ -1,0 +1,77 @@
+//! TerminateWorkflowExecution: closes a run at once with WorkflowExecutionTerminated.
+
+use std::sync::Arc;
+
+use temporalio_protos::temporal::api::workflowservice::v1::TerminateWorkflowExecutionRequest;
+
+use crate::api::execution_not_found;
+use crate::cache::ExecKey;
+use crate::errors::HistoryError;
+use crate::shard::{Plan, Shard, Step};
+use crate::HistoryService;
+
+impl HistoryService {
+    pub async fn terminate(
+        &self,
+        namespace_id: &str,
+        request: &TerminateWorkflowExecutionRequest,
+    ) -> Result<(), HistoryError> {
+        let execution = request.workflow_execution.clone().unwrap_or_default();
+        let key = self
+            .resolve_run(namespace_id, &execution.workflow_id, &execution.run_id)
+            .await?;
+        let shard = self.shard_for(namespace_id, &execution.workflow_id);
+        shard
+            .update(&key, |state, now| {
+                let Some(state) = state else {
+                    return Err(execution_not_found().into());
+                };
+                let mut next = state.clone();
+                let mutation = next.terminate(
+                    &request.reason,
+                    request.details.clone(),
+                    &request.identity,
+                    now,
+                )?;
+                Ok(Step::Write(Plan::new(next, mutation, ())))
+            })
+            .await
+    }
+
+    /// Used by a start with the TerminateExisting policy.
+    pub(crate) async fn terminate_run(
+        &self,
+        shard: &Arc<Shard>,
+        key: &ExecKey,
+        reason: &str,
+        identity: &str,
+    ) -> Result<(), HistoryError> {
+        shard
+            .update(key, |state, now| {
+                let Some(state) = state else {
+                    return Err(execution_not_found().into());
+                };
+                let mut next = state.clone();
+                let mutation = next.terminate(reason, None, identity, now)?;
+                Ok(Step::Write(Plan::new(next, mutation, ())))
+            })
+            .await
+    }
+
+    /// The run a request names: the given run id, or the workflow id's current run.
+    pub(crate) async fn resolve_run(
+        &self,
+        namespace_id: &str,
+        workflow_id: &str,
+        run_id: &str,
+    ) -> Result<ExecKey, HistoryError> {
+        if !run_id.is_empty() {
+            return Ok(ExecKey::new(namespace_id, workflow_id, run_id));
+        }
+        let shard = self.shard_for(namespace_id, workflow_id);
+        match crate::tables::load_current(&shard.store, shard.id, namespace_id, workflow_id)? {
+            Some((current, _)) => Ok(ExecKey::new(namespace_id, workflow_id, &current.run_id)),
+            None => Err(execution_not_found().into()),
+        }
+    }
+}

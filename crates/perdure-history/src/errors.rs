@@ -1,0 +1,57 @@
+//! Errors of the history layer. The frontend maps each variant to one gRPC status; this module
+//! only classifies, it never formats wire errors.
+
+use perdure_core::CoreError;
+use perdure_raft::ProposeError;
+use perdure_storage::StorageError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum HistoryError {
+    /// The state machine refused the request (not found, invalid argument, already started...).
+    #[error(transparent)]
+    Core(#[from] CoreError),
+    /// Disk trouble, including a value that failed its checksum.
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    /// A stored record that passed its checksum but does not decode: a bug or an incompatible
+    /// format, reported like corruption.
+    #[error("undecodable {what} record: {source}")]
+    Decode {
+        what: &'static str,
+        #[source]
+        source: prost::DecodeError,
+    },
+    /// A stored record that decodes but breaks an invariant (e.g. a gap in event ids).
+    #[error("malformed {what} record: {detail}")]
+    Malformed {
+        what: &'static str,
+        detail: &'static str,
+    },
+    /// This node does not lead the shard (or lost leadership mid-request): retry elsewhere/later.
+    #[error("shard {shard} is not led by this node")]
+    NotLeader { shard: u32 },
+    /// Raft could not commit the write; nothing was acknowledged.
+    #[error("write not committed: {0}")]
+    Propose(#[from] ProposeError),
+    /// The write lost a race with another write to the same record; nothing was applied.
+    #[error("concurrent update to the same execution, retry")]
+    Conflict,
+    #[error("workflow execution not found: {0}")]
+    ExecutionNotFound(String),
+    #[error("invalid page token")]
+    BadPageToken,
+}
+
+impl HistoryError {
+    pub(crate) fn decode(what: &'static str) -> impl FnOnce(prost::DecodeError) -> HistoryError {
+        move |source| HistoryError::Decode { what, source }
+    }
+
+    /// True for failures that are the server's problem and safe for a client to retry.
+    pub fn is_retryable(&self) -> bool {
+        matches!(
+            self,
+            HistoryError::NotLeader { .. } | HistoryError::Propose(_) | HistoryError::Conflict
+        )
+    }
+}

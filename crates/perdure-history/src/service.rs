@@ -1,0 +1,50 @@
+//! The history service of one node: its shards and the routing of a workflow to its shard.
+
+use std::sync::Arc;
+
+use perdure_raft::RaftNode;
+use perdure_storage::{GroupId, ShardId, Store};
+
+use crate::errors::HistoryError;
+use crate::shard::Shard;
+use crate::{leader, routing, TaskSink};
+
+pub struct HistoryService {
+    shards: Vec<Arc<Shard>>,
+}
+
+impl HistoryService {
+    /// Builds the shards `1..=count` over their Raft groups and starts each one's leadership
+    /// loop. Every group must already be open in `raft`.
+    pub fn start(
+        raft: &RaftNode,
+        store: Store,
+        count: u32,
+        sink: Arc<dyn TaskSink>,
+    ) -> Result<Arc<Self>, HistoryError> {
+        let mut shards = Vec::with_capacity(count as usize);
+        for i in 1..=count {
+            let id = GroupId(i);
+            let group = raft
+                .group(id)
+                .ok_or(HistoryError::NotLeader { shard: i })?;
+            let shard = Arc::new(Shard::new(id, group, store.clone(), sink.clone()));
+            tokio::spawn(leader::run(shard.clone()));
+            shards.push(shard);
+        }
+        Ok(Arc::new(Self { shards }))
+    }
+
+    pub fn shard_count(&self) -> u32 {
+        self.shards.len() as u32
+    }
+
+    pub(crate) fn shard_for(&self, namespace_id: &str, workflow_id: &str) -> &Arc<Shard> {
+        let id = routing::shard_for(namespace_id, workflow_id, self.shard_count());
+        &self.shards[(id.0 - 1) as usize]
+    }
+
+    pub(crate) fn shard(&self, id: ShardId) -> Option<&Arc<Shard>> {
+        self.shards.get((id.0 as usize).checked_sub(1)?)
+    }
+}

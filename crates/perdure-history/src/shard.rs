@@ -1,0 +1,335 @@
+//! One history shard as seen from its leader: the write path of DESIGN.md §3.
+//!
+//! A request locks its execution, computes the new state with the pure core, turns the result
+//! into one replicated [`WriteBatch`] (preconditions, events, state, tasks) and answers only after
+//! Raft has committed and applied it. Tasks created by a committed write are handed to matching
+//! and to the timer wheel afterwards, never before: a task must not run ahead of its write.
+//!
+//! This module must never write RocksDB directly (only through Raft) and never answer a caller
+//! before the write is applied.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use perdure_core::{MutableState, Mutation, Time, TimerTask, TransferTask};
+use perdure_raft::Group;
+use perdure_storage::{keys, ApplyOutcome, Cf, Check, Expect, Op, ShardId, Store, WriteBatch};
+use prost::Message;
+use tokio::sync::mpsc;
+
+use crate::cache::{Cached, ExecKey, ExecutionCache};
+use crate::errors::HistoryError;
+use crate::tables;
+use crate::watchers::{Progress, Watchers};
+use crate::{DispatchTask, TaskSink};
+
+/// How often a write that lost a precondition race is rebuilt from fresh state and retried.
+const CONFLICT_RETRIES: usize = 3;
+
+/// Task ids are `(term << TERM_SHIFT) | counter`: unique across leaders because a term has at
+/// most one leader, and increasing within a term so scans see them in creation order.
+const TERM_SHIFT: u32 = 40;
+
+/// What an operation on an execution decided to write.
+pub struct Plan<R> {
+    pub state: MutableState,
+    pub mutation: Mutation,
+    /// Preconditions beyond the execution's own version (e.g. the current-run pointer).
+    pub extra_checks: Vec<Check>,
+    /// Writes outside the execution itself (e.g. deleting the transfer task being started).
+    pub extra_ops: Vec<Op>,
+    pub reply: R,
+}
+
+impl<R> Plan<R> {
+    pub fn new(state: MutableState, mutation: Mutation, reply: R) -> Self {
+        Self {
+            state,
+            mutation,
+            extra_checks: Vec::new(),
+            extra_ops: Vec::new(),
+            reply,
+        }
+    }
+}
+
+/// What an operation returns to [`Shard::update`].
+pub enum Step<R> {
+    /// Nothing to write (an idempotent retry, a stale timer...): answer at once.
+    Reply(R),
+    Write(Plan<R>),
+}
+
+pub struct Shard {
+    pub(crate) id: ShardId,
+    pub(crate) group: Arc<Group>,
+    pub(crate) store: Store,
+    pub(crate) cache: ExecutionCache,
+    pub(crate) watchers: Watchers,
+    sink: Arc<dyn TaskSink>,
+    next_task_id: AtomicU64,
+    /// The running timer wheel of the current leadership term, if any.
+    timers: Mutex<Option<mpsc::UnboundedSender<(u64, TimerTask)>>>,
+}
+
+pub fn now() -> Time {
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos() as i64)
+        .unwrap_or(0);
+    Time(nanos)
+}
+
+impl Shard {
+    pub fn new(id: ShardId, group: Arc<Group>, store: Store, sink: Arc<dyn TaskSink>) -> Self {
+        Self {
+            id,
+            group,
+            store,
+            cache: ExecutionCache::default(),
+            watchers: Watchers::default(),
+            sink,
+            next_task_id: AtomicU64::new(0),
+            timers: Mutex::new(None),
+        }
+    }
+
+    pub fn id(&self) -> ShardId {
+        self.id
+    }
+
+    /// Called by the leadership loop when this node becomes leader of `term`.
+    pub(crate) fn begin_term(&self, term: u64, timers: mpsc::UnboundedSender<(u64, TimerTask)>) {
+        self.cache.clear();
+        self.next_task_id.store(term << TERM_SHIFT, Ordering::SeqCst);
+        *self.timers.lock().unwrap_or_else(|e| e.into_inner()) = Some(timers);
+    }
+
+    /// Called when leadership is lost: forget everything that was only true for the leader.
+    pub(crate) fn end_term(&self) {
+        self.cache.clear();
+        *self.timers.lock().unwrap_or_else(|e| e.into_inner()) = None;
+    }
+
+    fn ensure_leader(&self) -> Result<(), HistoryError> {
+        if self.group.is_leader() {
+            Ok(())
+        } else {
+            Err(HistoryError::NotLeader { shard: self.id.0 })
+        }
+    }
+
+    fn task_id(&self) -> u64 {
+        self.next_task_id.fetch_add(1, Ordering::SeqCst)
+    }
+
+    /// Read-modify-write of one execution. `op` sees the current state (or `None` if the run
+    /// does not exist) and the leader's clock; it may run more than once if the write loses a
+    /// race, so it must not have side effects.
+    pub async fn update<R>(
+        &self,
+        key: &ExecKey,
+        mut op: impl FnMut(Option<&MutableState>, Time) -> Result<Step<R>, HistoryError>,
+    ) -> Result<R, HistoryError> {
+        self.ensure_leader()?;
+        let mut guard = self.cache.lock(key).await;
+        for _ in 0..CONFLICT_RETRIES {
+            if guard.is_none() {
+                *guard = tables::load_execution(&self.store, self.id, key)?
+                    .map(|(state, version)| Cached { state, version });
+            }
+            let current = guard.as_ref();
+            let plan = match op(current.map(|c| &c.state), now())? {
+                Step::Reply(r) => return Ok(r),
+                Step::Write(plan) => plan,
+            };
+            let version = current.map_or(0, |c| c.version);
+            let (batch, timers, transfers) = self.build_batch(key, version, current.is_some(), &plan)?;
+            match self.propose(batch).await {
+                Ok(ApplyOutcome::Applied) => {
+                    let progress = Progress {
+                        next_event_id: plan.state.next_event_id,
+                        closed: plan.mutation.closed,
+                    };
+                    *guard = Some(Cached {
+                        state: plan.state,
+                        version: version + 1,
+                    });
+                    drop(guard);
+                    self.after_commit(key, progress, transfers, timers);
+                    return Ok(plan.reply);
+                }
+                Ok(ApplyOutcome::Rejected { .. }) => {
+                    // Someone else's write got there first: reload and decide again.
+                    *guard = None;
+                    continue;
+                }
+                Err(e) => {
+                    // The outcome is unknown (it may still commit): never trust the cache.
+                    *guard = None;
+                    return Err(e);
+                }
+            }
+        }
+        Err(HistoryError::Conflict)
+    }
+
+    fn build_batch<R>(
+        &self,
+        key: &ExecKey,
+        version: u64,
+        exists: bool,
+        plan: &Plan<R>,
+    ) -> Result<(WriteBatch, Vec<(u64, TimerTask)>, Vec<(u64, TransferTask)>), HistoryError> {
+        let g = self.id;
+        let (ns, wf, run) = (&key.namespace_id, &key.workflow_id, &key.run_id);
+        let version_key = keys::execution_version(g, ns, wf, run);
+        let mut batch = WriteBatch::default();
+        batch.checks.push(Check {
+            cf: Cf::Executions,
+            key: version_key.clone(),
+            expect: if exists {
+                Expect::Equals(tables::encode_version(version))
+            } else {
+                Expect::Absent
+            },
+        });
+        batch.ops.push(Op::Put {
+            cf: Cf::Executions,
+            key: keys::execution(g, ns, wf, run),
+            value: plan.state.encode_to_vec(),
+        });
+        batch.ops.push(Op::Put {
+            cf: Cf::Executions,
+            key: version_key,
+            value: tables::encode_version(version + 1),
+        });
+        for event in &plan.mutation.events {
+            batch.ops.push(Op::Put {
+                cf: Cf::History,
+                key: keys::history_event(g, ns, wf, run, event.event_id),
+                value: event.encode_to_vec(),
+            });
+        }
+        let mut transfers = Vec::with_capacity(plan.mutation.transfer_tasks.len());
+        for task in &plan.mutation.transfer_tasks {
+            let id = self.task_id();
+            batch.ops.push(Op::Put {
+                cf: Cf::TransferTasks,
+                key: keys::transfer_task(g, id),
+                value: task.encode_to_vec(),
+            });
+            transfers.push((id, task.clone()));
+        }
+        let mut timers = Vec::with_capacity(plan.mutation.timer_tasks.len());
+        for task in &plan.mutation.timer_tasks {
+            let id = self.task_id();
+            batch.ops.push(Op::Put {
+                cf: Cf::TimerTasks,
+                key: keys::timer_task(g, task.fire_time_unix_nanos, id),
+                value: task.encode_to_vec(),
+            });
+            timers.push((id, task.clone()));
+        }
+        if plan.mutation.closed {
+            self.close_current(ns, wf, &plan.state, &mut batch)?;
+        }
+        batch.checks.extend(plan.extra_checks.iter().cloned());
+        batch.ops.extend(plan.extra_ops.iter().cloned());
+        Ok((batch, timers, transfers))
+    }
+
+    /// When the closing run is the workflow id's current run, record its final status there so
+    /// the next start sees it closed. The precondition makes this safe against a racing start.
+    fn close_current(
+        &self,
+        ns: &str,
+        wf: &str,
+        state: &MutableState,
+        batch: &mut WriteBatch,
+    ) -> Result<(), HistoryError> {
+        let Some((mut current, raw)) = tables::load_current(&self.store, self.id, ns, wf)? else {
+            return Ok(());
+        };
+        if current.run_id != state.run_id {
+            return Ok(());
+        }
+        let key = keys::current_execution(self.id, ns, wf);
+        batch.checks.push(Check {
+            cf: Cf::CurrentExecutions,
+            key: key.clone(),
+            expect: Expect::Equals(raw),
+        });
+        current.status = state.status;
+        batch.ops.push(Op::Put {
+            cf: Cf::CurrentExecutions,
+            key,
+            value: current.encode_to_vec(),
+        });
+        Ok(())
+    }
+
+    /// Proposes a batch built outside [`Shard::update`] (start, task deletions).
+    pub(crate) async fn propose(&self, batch: WriteBatch) -> Result<ApplyOutcome, HistoryError> {
+        self.ensure_leader()?;
+        Ok(self.group.propose(batch).await?)
+    }
+
+    /// Hands a committed write's tasks to matching and the timer wheel and wakes long polls.
+    pub(crate) fn after_commit(
+        &self,
+        key: &ExecKey,
+        progress: Progress,
+        transfers: Vec<(u64, TransferTask)>,
+        timers: Vec<(u64, TimerTask)>,
+    ) {
+        self.watchers.publish(key, progress);
+        for (task_id, task) in transfers {
+            self.sink.dispatch(DispatchTask {
+                shard: self.id,
+                task_id,
+                task,
+            });
+        }
+        if !timers.is_empty() {
+            if let Some(tx) = self.timers.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
+                for t in timers {
+                    // A closed wheel means leadership ended; the next leader loads from disk.
+                    let _ = tx.send(t);
+                }
+            }
+        }
+    }
+
+    pub(crate) fn dispatch_loaded(&self, task_id: u64, task: TransferTask) {
+        self.sink.dispatch(DispatchTask {
+            shard: self.id,
+            task_id,
+            task,
+        });
+    }
+
+    /// Removes a transfer task that turned out stale (its task started elsewhere or vanished).
+    pub(crate) async fn delete_transfer_task(&self, task_id: u64) -> Result<(), HistoryError> {
+        let batch = WriteBatch {
+            checks: Vec::new(),
+            ops: vec![Op::Delete {
+                cf: Cf::TransferTasks,
+                key: keys::transfer_task(self.id, task_id),
+            }],
+        };
+        self.propose(batch).await.map(|_| ())
+    }
+
+    /// The current state of a run, from the cache or disk (leader only).
+    pub async fn read_state(&self, key: &ExecKey) -> Result<Option<MutableState>, HistoryError> {
+        self.ensure_leader()?;
+        let mut guard = self.cache.lock(key).await;
+        if guard.is_none() {
+            *guard = tables::load_execution(&self.store, self.id, key)?
+                .map(|(state, version)| Cached { state, version });
+        }
+        Ok(guard.as_ref().map(|c| c.state.clone()))
+    }
+}

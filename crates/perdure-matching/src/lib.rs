@@ -1,0 +1,17 @@
+//! Matching: hands dispatchable tasks to pollers.
+//!
+//! A task queue partition is `(namespace_id, name, kind)`. Adding a task gives it straight to a
+//! waiting poller when there is one (sync match: no write at all) and otherwise queues it in
+//! memory. This crate never owns durability: every task it holds is backed by a durable record
+//! elsewhere (the shard's transfer table), which re-adds it after a restart or leader change. So
+//! losing this memory delays tasks but never loses them, and dispatch is at-least-once: the
+//! caller's RecordTaskStarted decides which delivery wins.
+//!
+//! It must never block on I/O while holding its lock, and never drop a task it was handed: a poll
+//! that is cancelled, times out, or whose caller gives the task back re-queues it.
+
+mod partition;
+mod queue_key;
+
+pub use partition::{Lease, Matching};
+pub use queue_key::{TaskKind, TaskQueueKey};

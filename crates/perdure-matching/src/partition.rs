@@ -1,0 +1,287 @@
+//! The partitions themselves: a backlog of tasks and a line of waiting pollers per queue.
+
+use std::collections::{HashMap, VecDeque};
+use std::ops::Deref;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::oneshot;
+
+use crate::TaskQueueKey;
+
+struct Partition<T> {
+    backlog: VecDeque<T>,
+    pollers: VecDeque<(u64, oneshot::Sender<T>)>,
+}
+
+struct Inner<T> {
+    partitions: HashMap<TaskQueueKey, Partition<T>>,
+    next_poller: u64,
+}
+
+/// All partitions of this node. Cheap to clone.
+pub struct Matching<T> {
+    inner: Arc<Mutex<Inner<T>>>,
+}
+
+impl<T> Clone for Matching<T> {
+    fn clone(&self) -> Self {
+        Self {
+            inner: self.inner.clone(),
+        }
+    }
+}
+
+impl<T: Send + 'static> Default for Matching<T> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<T: Send + 'static> Matching<T> {
+    pub fn new() -> Self {
+        Self {
+            inner: Arc::new(Mutex::new(Inner {
+                partitions: HashMap::new(),
+                next_poller: 0,
+            })),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner<T>> {
+        // A panic while holding this lock can only come from a bug in this module; the data is
+        // still a valid queue, so keep serving rather than poisoning every later poll.
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Offers a task: a waiting poller gets it at once, otherwise it joins the backlog.
+    /// Returns true when it was handed to a poller.
+    pub fn add(&self, key: &TaskQueueKey, task: T) -> bool {
+        let mut inner = self.lock();
+        let partition = inner.partitions.entry(key.clone()).or_insert_with(|| Partition {
+            backlog: VecDeque::new(),
+            pollers: VecDeque::new(),
+        });
+        let mut task = task;
+        while let Some((_, poller)) = partition.pollers.pop_front() {
+            match poller.send(task) {
+                Ok(()) => return true,
+                // That poller went away; try the next one.
+                Err(back) => task = back,
+            }
+        }
+        partition.backlog.push_back(task);
+        false
+    }
+
+    /// Waits up to `wait` for a task on `key`. The returned lease puts the task back unless the
+    /// caller calls [`Lease::consume`].
+    pub async fn poll(&self, key: &TaskQueueKey, wait: Duration) -> Option<Lease<T>> {
+        let (id, rx) = {
+            let mut inner = self.lock();
+            inner.next_poller += 1;
+            let id = inner.next_poller;
+            let partition = inner.partitions.entry(key.clone()).or_insert_with(|| Partition {
+                backlog: VecDeque::new(),
+                pollers: VecDeque::new(),
+            });
+            if let Some(task) = partition.backlog.pop_front() {
+                return Some(self.lease(key, task));
+            }
+            let (tx, rx) = oneshot::channel();
+            partition.pollers.push_back((id, tx));
+            (id, rx)
+        };
+        let mut waiter = Waiter {
+            matching: self.clone(),
+            key: key.clone(),
+            id,
+            rx: Some(rx),
+        };
+        let rx = waiter.rx.as_mut()?;
+        match tokio::time::timeout(wait, rx).await {
+            Ok(Ok(task)) => {
+                waiter.rx = None;
+                Some(self.lease(key, task))
+            }
+            // Timed out (or the sender vanished): the waiter's drop withdraws the registration
+            // and rescues a task that raced in.
+            _ => None,
+        }
+    }
+
+    fn lease(&self, key: &TaskQueueKey, task: T) -> Lease<T> {
+        Lease {
+            matching: self.clone(),
+            key: key.clone(),
+            task: Some(task),
+        }
+    }
+
+    /// Tasks waiting in the backlog of `key` (not counting those handed to pollers).
+    pub fn backlog_len(&self, key: &TaskQueueKey) -> usize {
+        self.lock()
+            .partitions
+            .get(key)
+            .map_or(0, |p| p.backlog.len())
+    }
+
+    /// Number of pollers currently waiting on `key`.
+    pub fn pollers_waiting(&self, key: &TaskQueueKey) -> usize {
+        self.lock()
+            .partitions
+            .get(key)
+            .map_or(0, |p| p.pollers.len())
+    }
+
+    /// Removes every queued task for which `pred` is true (used when a shard loses leadership).
+    pub fn retain(&self, mut keep: impl FnMut(&T) -> bool) {
+        let mut inner = self.lock();
+        for partition in inner.partitions.values_mut() {
+            partition.backlog.retain(|t| keep(t));
+        }
+    }
+
+    fn withdraw(&self, key: &TaskQueueKey, id: u64) {
+        let mut inner = self.lock();
+        if let Some(partition) = inner.partitions.get_mut(key) {
+            partition.pollers.retain(|(p, _)| *p != id);
+        }
+    }
+}
+
+/// A registered poller. Dropping it (timeout or a cancelled RPC) withdraws the registration and
+/// re-queues a task that was sent to it but never read.
+struct Waiter<T: Send + 'static> {
+    matching: Matching<T>,
+    key: TaskQueueKey,
+    id: u64,
+    rx: Option<oneshot::Receiver<T>>,
+}
+
+impl<T: Send + 'static> Drop for Waiter<T> {
+    fn drop(&mut self) {
+        if let Some(mut rx) = self.rx.take() {
+            self.matching.withdraw(&self.key, self.id);
+            rx.close();
+            if let Ok(task) = rx.try_recv() {
+                self.matching.add(&self.key, task);
+            }
+        }
+    }
+}
+
+/// A task handed to a poller. Unless consumed, it goes back to its queue when dropped, so a
+/// poll RPC cancelled half-way never loses a task.
+pub struct Lease<T: Send + 'static> {
+    matching: Matching<T>,
+    key: TaskQueueKey,
+    task: Option<T>,
+}
+
+impl<T: Send + 'static> Lease<T> {
+    /// The task is done with (started, or found stale): it will not be re-queued.
+    pub fn consume(mut self) -> T {
+        self.task.take().expect("lease holds its task until consumed")
+    }
+}
+
+impl<T: Send + 'static> Deref for Lease<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        self.task.as_ref().expect("lease holds its task until consumed")
+    }
+}
+
+impl<T: Send + 'static> Drop for Lease<T> {
+    fn drop(&mut self) {
+        if let Some(task) = self.task.take() {
+            self.matching.add(&self.key, task);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::TaskKind;
+
+    fn key() -> TaskQueueKey {
+        TaskQueueKey::new("ns", "q", TaskKind::Workflow)
+    }
+
+    #[tokio::test]
+    async fn backlog_then_poll() {
+        let m = Matching::new();
+        assert!(!m.add(&key(), 1));
+        assert_eq!(m.backlog_len(&key()), 1);
+        let lease = m.poll(&key(), Duration::from_secs(1)).await.unwrap();
+        assert_eq!(lease.consume(), 1);
+        assert_eq!(m.backlog_len(&key()), 0);
+    }
+
+    #[tokio::test]
+    async fn sync_match_to_waiting_poller() {
+        let m: Matching<u32> = Matching::new();
+        let m2 = m.clone();
+        let poller = tokio::spawn(async move {
+            m2.poll(&key(), Duration::from_secs(10))
+                .await
+                .map(|l| l.consume())
+        });
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        while m.pollers_waiting(&key()) == 0 {
+            assert!(tokio::time::Instant::now() < deadline, "poller never registered");
+            tokio::task::yield_now().await;
+        }
+        assert!(m.add(&key(), 7), "waiting poller should take the task");
+        assert_eq!(poller.await.unwrap(), Some(7));
+        assert_eq!(m.backlog_len(&key()), 0);
+    }
+
+    #[tokio::test]
+    async fn empty_poll_times_out_and_withdraws() {
+        let m: Matching<u32> = Matching::new();
+        assert!(m.poll(&key(), Duration::from_millis(20)).await.is_none());
+        assert_eq!(m.pollers_waiting(&key()), 0);
+        // A task added after the timeout goes to the backlog, not to the vanished poller.
+        assert!(!m.add(&key(), 3));
+        assert_eq!(m.backlog_len(&key()), 1);
+    }
+
+    #[tokio::test]
+    async fn dropped_lease_requeues() {
+        let m = Matching::new();
+        m.add(&key(), 5);
+        let lease = m.poll(&key(), Duration::from_secs(1)).await.unwrap();
+        assert_eq!(*lease, 5);
+        drop(lease);
+        assert_eq!(m.backlog_len(&key()), 1);
+    }
+
+    #[tokio::test]
+    async fn cancelled_poll_loses_nothing() {
+        let m: Matching<u32> = Matching::new();
+        let m2 = m.clone();
+        let poller = tokio::spawn(async move { m2.poll(&key(), Duration::from_secs(30)).await });
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        while m.pollers_waiting(&key()) == 0 {
+            assert!(tokio::time::Instant::now() < deadline, "poller never registered");
+            tokio::task::yield_now().await;
+        }
+        poller.abort();
+        let _ = poller.await;
+        m.add(&key(), 9);
+        let got = m.poll(&key(), Duration::from_secs(1)).await.unwrap();
+        assert_eq!(got.consume(), 9);
+    }
+
+    #[tokio::test]
+    async fn queues_are_separate() {
+        let m = Matching::new();
+        let other = TaskQueueKey::new("ns", "q", TaskKind::Activity);
+        m.add(&key(), 1);
+        assert!(m.poll(&other, Duration::from_millis(10)).await.is_none());
+        assert_eq!(m.poll(&key(), Duration::from_millis(10)).await.unwrap().consume(), 1);
+    }
+}

@@ -1,0 +1,27 @@
+//! Raft for Perdure: every Raft group of a node (meta group 0, history shards 1..=N) on the
+//! node's single [`Store`](perdure_storage::Store).
+//!
+//! This crate owns the openraft type configuration, the per-group log store and state machine,
+//! the WAL syncer that lets many appends share one fsync, and [`RaftNode`] / [`Group`], the API
+//! the history layer proposes through. It must never interpret write batches beyond handing them
+//! to [`Store::apply`](perdure_storage::Store::apply): deciding what to write is the leader's job.
+
+// openraft's error types are large by design and its trait signatures fix them; boxing ours
+// would only add allocations on paths that are already failing.
+#![allow(clippy::result_large_err, clippy::large_enum_variant)]
+
+mod error;
+mod log_store;
+mod network;
+mod node;
+mod state_machine;
+mod syncer;
+mod types;
+
+#[cfg(test)]
+mod tests;
+
+pub use error::{ProposeError, RaftError};
+pub use network::{NoTransport, UnreachableNetwork};
+pub use node::{default_config, Group, RaftNode};
+pub use types::TypeConfig;

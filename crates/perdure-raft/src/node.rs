@@ -1,0 +1,251 @@
+//! [`RaftNode`]: every Raft group of this node, and [`Group`]: the handle the history layer
+//! proposes through.
+//!
+//! Proposals go straight to openraft from any number of tasks; openraft batches concurrent ones
+//! into one append and the syncer into one fsync. Nothing here may serialize proposals behind a
+//! lock, and nothing here decides what a batch contains.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use openraft::error::{ClientWriteError, Fatal, InitializeError};
+use openraft::{BasicNode, Config, Raft, ServerState, SnapshotPolicy};
+use perdure_storage::{ApplyOutcome, GroupId, Store, WriteBatch};
+use tokio::sync::{mpsc, watch, Mutex};
+
+use crate::error::{ProposeError, RaftError};
+use crate::log_store::LogStore;
+use crate::network::UnreachableNetwork;
+use crate::state_machine::StateMachine;
+use crate::syncer::Syncer;
+use crate::TypeConfig;
+
+type OrRaftError<E> = openraft::error::RaftError<u64, E>;
+
+/// How long [`RaftNode::shutdown`] waits for openraft's tasks to release the store.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
+/// The Raft configuration every group uses unless [`RaftNode::open_with_config`] says otherwise:
+/// fast heartbeats and elections so a restarted single node leads again within ~300 ms,
+/// a snapshot every 10 000 entries, 1 000 entries kept behind it for lagging followers.
+pub fn default_config() -> Config {
+    Config {
+        cluster_name: "perdure".into(),
+        heartbeat_interval: 50,
+        election_timeout_min: 150,
+        election_timeout_max: 300,
+        snapshot_policy: SnapshotPolicy::LogsSinceLast(10_000),
+        max_in_snapshot_log_to_keep: 1_000,
+        ..Default::default()
+    }
+}
+
+/// All Raft groups of this node, sharing one [`Store`].
+pub struct RaftNode {
+    node_id: u64,
+    groups: BTreeMap<GroupId, Arc<Group>>,
+    syncer: std::sync::Mutex<Syncer>,
+    // Every log store / state machine / snapshot builder holds a clone of the sender; the
+    // channel closes once openraft has dropped them all, i.e. the store is no longer used.
+    alive: Mutex<Option<(mpsc::Sender<()>, mpsc::Receiver<()>)>>,
+}
+
+/// One Raft group on this node.
+pub struct Group {
+    id: GroupId,
+    raft: Raft<TypeConfig>,
+    leadership: watch::Receiver<Option<u64>>,
+}
+
+impl RaftNode {
+    /// Starts every group in `groups` on `store` with [`default_config`]. Groups recover their
+    /// log, vote and applied state from the store; a fresh store needs
+    /// [`RaftNode::bootstrap_single_node`].
+    pub async fn open(
+        store: Store,
+        node_id: u64,
+        groups: &[GroupId],
+    ) -> Result<Arc<RaftNode>, RaftError> {
+        Self::open_with_config(store, node_id, groups, default_config()).await
+    }
+
+    /// [`RaftNode::open`] with an explicit openraft configuration (tests use small snapshot
+    /// thresholds).
+    pub async fn open_with_config(
+        store: Store,
+        node_id: u64,
+        groups: &[GroupId],
+        config: Config,
+    ) -> Result<Arc<RaftNode>, RaftError> {
+        let config = Arc::new(config.validate()?);
+        let syncer = Syncer::start(store.clone()).map_err(|e| {
+            RaftError::Fatal(Fatal::StorageError(
+                openraft::StorageIOError::write_logs(&e).into(),
+            ))
+        })?;
+        let (alive_tx, alive_rx) = mpsc::channel(1);
+        let mut map = BTreeMap::new();
+        for &g in groups {
+            let log = LogStore::new(store.clone(), g, syncer.handle(), alive_tx.clone());
+            let sm = StateMachine::open(store.clone(), g, alive_tx.clone())?;
+            let raft = Raft::new(node_id, config.clone(), UnreachableNetwork, log, sm).await?;
+            let leadership = watch_leadership(&raft, node_id);
+            tracing::info!(group = %g, node_id, "raft group started");
+            map.insert(
+                g,
+                Arc::new(Group {
+                    id: g,
+                    raft,
+                    leadership,
+                }),
+            );
+        }
+        Ok(Arc::new(RaftNode {
+            node_id,
+            groups: map,
+            syncer: std::sync::Mutex::new(syncer),
+            alive: Mutex::new(Some((alive_tx, alive_rx))),
+        }))
+    }
+
+    /// This node's Raft id.
+    pub fn node_id(&self) -> u64 {
+        self.node_id
+    }
+
+    /// First start of a single-node cluster: initializes every group that is not yet
+    /// initialized with membership `{node_id: addr}`. Idempotent across restarts.
+    pub async fn bootstrap_single_node(&self, addr: &str) -> Result<(), RaftError> {
+        for (g, group) in &self.groups {
+            if group.raft.is_initialized().await? {
+                continue;
+            }
+            let members = BTreeMap::from([(self.node_id, BasicNode::new(addr))]);
+            match group.raft.initialize(members).await {
+                Ok(()) => tracing::info!(group = %g, "initialized single-node group"),
+                Err(OrRaftError::APIError(InitializeError::NotAllowed(_))) => {}
+                Err(source) => return Err(RaftError::Initialize { group: *g, source }),
+            }
+        }
+        Ok(())
+    }
+
+    /// The handle of group `g`, if this node runs it.
+    pub fn group(&self, g: GroupId) -> Option<Arc<Group>> {
+        self.groups.get(&g).cloned()
+    }
+
+    /// Ids of every group this node runs, ascending.
+    pub fn group_ids(&self) -> Vec<GroupId> {
+        self.groups.keys().copied().collect()
+    }
+
+    /// Stops every group and waits until nothing of this node still uses the store, so the
+    /// caller can drop its own [`Store`] clones and reopen the directory. Later proposals fail
+    /// with [`ProposeError::Shutdown`].
+    pub async fn shutdown(&self) {
+        for (g, group) in &self.groups {
+            if let Err(e) = group.raft.shutdown().await {
+                tracing::error!(group = %g, error = %e, "raft group shutdown failed");
+            }
+        }
+        if let Ok(mut s) = self.syncer.lock() {
+            s.stop();
+        }
+        let Some((tx, mut rx)) = self.alive.lock().await.take() else {
+            return;
+        };
+        drop(tx);
+        if tokio::time::timeout(SHUTDOWN_GRACE, rx.recv())
+            .await
+            .is_err()
+        {
+            tracing::warn!("raft tasks still hold the store after shutdown grace period");
+        }
+    }
+}
+
+/// Publishes `Some(term)` while this node leads the group, `None` otherwise.
+fn watch_leadership(raft: &Raft<TypeConfig>, node_id: u64) -> watch::Receiver<Option<u64>> {
+    let (tx, rx) = watch::channel(None);
+    let mut metrics = raft.metrics();
+    tokio::spawn(async move {
+        loop {
+            let lead = {
+                let m = metrics.borrow_and_update();
+                (m.state == ServerState::Leader && m.current_leader == Some(node_id))
+                    .then_some(m.current_term)
+            };
+            tx.send_if_modified(|cur| {
+                let changed = *cur != lead;
+                *cur = lead;
+                changed
+            });
+            // Ends when the group's core stops (metrics sender dropped) or nobody listens.
+            tokio::select! {
+                r = metrics.changed() => if r.is_err() { break },
+                _ = tx.closed() => break,
+            }
+        }
+        tx.send_replace(None);
+    });
+    rx
+}
+
+impl Group {
+    pub fn id(&self) -> GroupId {
+        self.id
+    }
+
+    /// Proposes `batch` and waits until it is committed and applied locally; returns the apply
+    /// outcome, identical on every replica. A batch touching keys outside this group fails with
+    /// `ProposeError::Fatal(RaftError::Storage(StorageError::ForeignKey { .. }))` without being
+    /// proposed.
+    pub async fn propose(&self, batch: WriteBatch) -> Result<ApplyOutcome, ProposeError> {
+        batch.validate(self.id).map_err(RaftError::from)?;
+        match self.raft.client_write(batch).await {
+            Ok(resp) => Ok(resp.data),
+            Err(OrRaftError::APIError(ClientWriteError::ForwardToLeader(f))) => {
+                Err(ProposeError::NotLeader {
+                    leader: f.leader_id,
+                })
+            }
+            Err(OrRaftError::APIError(e)) => Err(RaftError::ClientWrite(e).into()),
+            Err(OrRaftError::Fatal(Fatal::Stopped)) => Err(ProposeError::Shutdown),
+            Err(OrRaftError::Fatal(f)) => Err(RaftError::Fatal(f).into()),
+        }
+    }
+
+    /// True while this node leads the group.
+    pub fn is_leader(&self) -> bool {
+        self.leadership.borrow().is_some()
+    }
+
+    /// `Some(term)` while this node leads the group, `None` otherwise; every leadership change
+    /// is published.
+    pub fn leadership(&self) -> watch::Receiver<Option<u64>> {
+        self.leadership.clone()
+    }
+
+    /// Waits up to `timeout` for this node to lead the group.
+    pub async fn wait_leader(&self, timeout: Duration) -> Result<(), ProposeError> {
+        let mut rx = self.leadership.clone();
+        let waited = tokio::time::timeout(timeout, rx.wait_for(Option::is_some))
+            .await
+            .map(|r| r.is_ok());
+        match waited {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(ProposeError::Shutdown),
+            Err(_) => Err(ProposeError::NotLeader {
+                leader: self.raft.metrics().borrow().current_leader,
+            }),
+        }
+    }
+
+    /// The underlying openraft handle, for metrics and tests.
+    #[doc(hidden)]
+    pub fn raft(&self) -> &Raft<TypeConfig> {
+        &self.raft
+    }
+}

@@ -1,0 +1,321 @@
+//! Every key encoding of the node's RocksDB, in one place.
+//!
+//! Keys are big endian so byte order is numeric order. Every key — state and Raft-internal —
+//! starts with its [`GroupId`] (4 bytes), so a group's data can be scanned, snapshotted and
+//! deleted by prefix. Strings are length-prefixed (`u32` BE length, then bytes) so that no string
+//! can run into the next field, and signed integers have their sign bit flipped so negative values
+//! sort first. Changing anything here changes the on-disk format.
+//!
+//! Decoders return `None` on malformed input: keys come from disk and must never panic us.
+
+use crate::GroupId;
+
+const SIGN: u64 = 1 << 63;
+
+// Tags distinguishing the two indexes sharing the Namespaces family.
+const NS_BY_NAME: u8 = 1;
+const NS_BY_ID: u8 = 2;
+
+// Raft-internal record tags (RaftMeta / SmMeta).
+const RAFT_VOTE: u8 = 1;
+const RAFT_COMMITTED: u8 = 2;
+const RAFT_PURGED: u8 = 3;
+const SM_APPLIED: u8 = 1;
+const SM_SNAPSHOT: u8 = 2;
+
+/// Builds a key field by field.
+struct KeyBuf(Vec<u8>);
+
+impl KeyBuf {
+    fn new(g: GroupId) -> Self {
+        let mut v = Vec::with_capacity(64);
+        v.extend_from_slice(&g.prefix());
+        KeyBuf(v)
+    }
+    fn str(mut self, s: &str) -> Self {
+        // A string longer than u32::MAX bytes cannot be a real id; saturating keeps this total.
+        let len = u32::try_from(s.len()).unwrap_or(u32::MAX);
+        self.0.extend_from_slice(&len.to_be_bytes());
+        self.0.extend_from_slice(s.as_bytes());
+        self
+    }
+    fn u64(mut self, n: u64) -> Self {
+        self.0.extend_from_slice(&n.to_be_bytes());
+        self
+    }
+    fn i64(self, n: i64) -> Self {
+        self.u64((n as u64) ^ SIGN)
+    }
+    fn u8(mut self, n: u8) -> Self {
+        self.0.push(n);
+        self
+    }
+    fn done(self) -> Vec<u8> {
+        self.0
+    }
+}
+
+fn read_u64(bytes: &[u8]) -> Option<u64> {
+    Some(u64::from_be_bytes(bytes.try_into().ok()?))
+}
+
+/// Everything owned by group `g` in any column family.
+pub fn group_prefix(g: GroupId) -> Vec<u8> {
+    g.prefix().to_vec()
+}
+
+/// The smallest key greater than every key starting with `prefix`; `None` when no such key
+/// exists (the prefix is all `0xFF`).
+pub fn prefix_end(prefix: &[u8]) -> Option<Vec<u8>> {
+    let mut end = prefix.to_vec();
+    while let Some(last) = end.pop() {
+        if last != 0xFF {
+            end.push(last + 1);
+            return Some(end);
+        }
+    }
+    None
+}
+
+// ---- state keys -------------------------------------------------------------------------------
+
+/// Executions: one mutable-state record per run.
+pub fn execution(g: GroupId, ns_id: &str, wf_id: &str, run_id: &str) -> Vec<u8> {
+    KeyBuf::new(g).str(ns_id).str(wf_id).str(run_id).done()
+}
+
+/// Executions: the run's version counter, kept apart from the (large) state record so a write's
+/// precondition compares eight bytes. Suffix tag 1 cannot collide with `execution`, which ends
+/// right after the run id.
+pub fn execution_version(g: GroupId, ns_id: &str, wf_id: &str, run_id: &str) -> Vec<u8> {
+    KeyBuf::new(g).str(ns_id).str(wf_id).str(run_id).u8(1).done()
+}
+
+/// CurrentExecutions: which run of a workflow id is current.
+pub fn current_execution(g: GroupId, ns_id: &str, wf_id: &str) -> Vec<u8> {
+    KeyBuf::new(g).str(ns_id).str(wf_id).done()
+}
+
+/// History: one event of a run, ordered by event id.
+pub fn history_event(g: GroupId, ns_id: &str, wf_id: &str, run_id: &str, event_id: i64) -> Vec<u8> {
+    KeyBuf::new(g)
+        .str(ns_id)
+        .str(wf_id)
+        .str(run_id)
+        .i64(event_id)
+        .done()
+}
+
+/// History: all events of a run.
+pub fn history_prefix(g: GroupId, ns_id: &str, wf_id: &str, run_id: &str) -> Vec<u8> {
+    KeyBuf::new(g).str(ns_id).str(wf_id).str(run_id).done()
+}
+
+/// Event id of a [`history_event`] key (its last 8 bytes).
+pub fn decode_history_event_id(key: &[u8]) -> Option<i64> {
+    let tail = key.len().checked_sub(8).and_then(|at| key.get(at..))?;
+    Some((read_u64(tail)? ^ SIGN) as i64)
+}
+
+/// TransferTasks: immediate tasks in creation order.
+pub fn transfer_task(g: GroupId, task_id: u64) -> Vec<u8> {
+    KeyBuf::new(g).u64(task_id).done()
+}
+
+/// TransferTasks: all tasks of a group.
+pub fn transfer_prefix(g: GroupId) -> Vec<u8> {
+    group_prefix(g)
+}
+
+/// Task id of a [`transfer_task`] key.
+pub fn decode_transfer_task(key: &[u8]) -> Option<u64> {
+    if key.len() != 12 {
+        return None;
+    }
+    read_u64(key.get(4..12)?)
+}
+
+/// TimerTasks: ordered by fire time, then task id.
+pub fn timer_task(g: GroupId, fire_unix_nanos: i64, task_id: u64) -> Vec<u8> {
+    KeyBuf::new(g).i64(fire_unix_nanos).u64(task_id).done()
+}
+
+/// TimerTasks: all timers of a group.
+pub fn timer_prefix(g: GroupId) -> Vec<u8> {
+    group_prefix(g)
+}
+
+/// TimerTasks: the exclusive upper bound for "every timer firing before `fire_unix_nanos`",
+/// for use with [`Store::scan_range`](crate::Store::scan_range).
+pub fn timer_upto(g: GroupId, fire_unix_nanos: i64) -> Vec<u8> {
+    KeyBuf::new(g).i64(fire_unix_nanos).done()
+}
+
+/// `(fire_unix_nanos, task_id)` of a [`timer_task`] key.
+pub fn decode_timer_task(key: &[u8]) -> Option<(i64, u64)> {
+    if key.len() != 20 {
+        return None;
+    }
+    let fire = (read_u64(key.get(4..12)?)? ^ SIGN) as i64;
+    Some((fire, read_u64(key.get(12..20)?)?))
+}
+
+/// ShardMeta: the single per-group metadata record (task id allocator, queue cursors, ...).
+pub fn shard_meta(g: GroupId) -> Vec<u8> {
+    group_prefix(g)
+}
+
+/// Namespaces (group 0): namespace record by name.
+pub fn namespace_by_name(name: &str) -> Vec<u8> {
+    KeyBuf::new(GroupId::META).u8(NS_BY_NAME).str(name).done()
+}
+
+/// Namespaces (group 0): name lookup by namespace id.
+pub fn namespace_by_id(id: &str) -> Vec<u8> {
+    KeyBuf::new(GroupId::META).u8(NS_BY_ID).str(id).done()
+}
+
+/// Namespaces (group 0): every by-name record, for listing.
+pub fn namespace_by_name_prefix() -> Vec<u8> {
+    KeyBuf::new(GroupId::META).u8(NS_BY_NAME).done()
+}
+
+/// Visibility: one record per run of a namespace.
+pub fn visibility(g: GroupId, ns_id: &str, wf_id: &str, run_id: &str) -> Vec<u8> {
+    KeyBuf::new(g).str(ns_id).str(wf_id).str(run_id).done()
+}
+
+/// Visibility: every record of a namespace in one group.
+pub fn visibility_prefix(g: GroupId, ns_id: &str) -> Vec<u8> {
+    KeyBuf::new(g).str(ns_id).done()
+}
+
+// ---- Raft-internal keys -----------------------------------------------------------------------
+
+/// RaftLog: the entry at `index`.
+pub fn raft_log(g: GroupId, index: u64) -> Vec<u8> {
+    KeyBuf::new(g).u64(index).done()
+}
+
+/// Index of a [`raft_log`] key.
+pub fn decode_raft_log_index(key: &[u8]) -> Option<u64> {
+    decode_transfer_task(key)
+}
+
+/// RaftMeta: the last vote.
+pub fn raft_vote(g: GroupId) -> Vec<u8> {
+    KeyBuf::new(g).u8(RAFT_VOTE).done()
+}
+
+/// RaftMeta: the last saved committed log id.
+pub fn raft_committed(g: GroupId) -> Vec<u8> {
+    KeyBuf::new(g).u8(RAFT_COMMITTED).done()
+}
+
+/// RaftMeta: the last purged log id.
+pub fn raft_purged(g: GroupId) -> Vec<u8> {
+    KeyBuf::new(g).u8(RAFT_PURGED).done()
+}
+
+/// SmMeta: the applied-state record written with every apply.
+pub fn sm_applied(g: GroupId) -> Vec<u8> {
+    KeyBuf::new(g).u8(SM_APPLIED).done()
+}
+
+/// SmMeta: the last built or installed snapshot.
+pub fn sm_snapshot(g: GroupId) -> Vec<u8> {
+    KeyBuf::new(g).u8(SM_SNAPSHOT).done()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const G: GroupId = GroupId(7);
+
+    #[test]
+    fn every_state_key_starts_with_its_group() {
+        let p = G.prefix();
+        for k in [
+            execution(G, "ns", "wf", "run"),
+            current_execution(G, "ns", "wf"),
+            history_event(G, "ns", "wf", "run", 3),
+            transfer_task(G, 9),
+            timer_task(G, -5, 9),
+            shard_meta(G),
+            visibility(G, "ns", "wf", "run"),
+        ] {
+            assert!(k.starts_with(&p), "{k:?}");
+        }
+        assert!(namespace_by_name("x").starts_with(&GroupId::META.prefix()));
+        assert!(namespace_by_id("x").starts_with(&GroupId::META.prefix()));
+        assert_ne!(namespace_by_name("x"), namespace_by_id("x"));
+    }
+
+    #[test]
+    fn strings_cannot_collide_across_fields() {
+        assert_ne!(execution(G, "ab", "c", "r"), execution(G, "a", "bc", "r"));
+        // A run's prefix must not cover a run whose id merely starts with it.
+        let prefix = history_prefix(G, "ns", "wf", "run");
+        assert!(!history_event(G, "ns", "wf", "run2", 1).starts_with(&prefix));
+        assert!(history_event(G, "ns", "wf", "run", 1).starts_with(&prefix));
+    }
+
+    #[test]
+    fn history_events_sort_by_id_and_decode() {
+        let ids = [-3i64, 0, 1, 2, 255, 256, i64::MAX];
+        let keys: Vec<_> = ids
+            .iter()
+            .map(|&id| history_event(G, "ns", "wf", "run", id))
+            .collect();
+        let mut sorted = keys.clone();
+        sorted.sort();
+        assert_eq!(keys, sorted);
+        for (k, id) in keys.iter().zip(ids) {
+            assert_eq!(decode_history_event_id(k), Some(id));
+        }
+        assert_eq!(decode_history_event_id(b"short"), None);
+    }
+
+    #[test]
+    fn timers_sort_by_fire_time_then_task_and_decode() {
+        let timers = [
+            (i64::MIN, 5u64),
+            (-1, 0),
+            (0, 0),
+            (0, 1),
+            (1, 0),
+            (1_700_000_000_000_000_000, 2),
+            (i64::MAX, 0),
+        ];
+        let keys: Vec<_> = timers.iter().map(|&(f, t)| timer_task(G, f, t)).collect();
+        let mut sorted = keys.clone();
+        sorted.sort();
+        assert_eq!(keys, sorted);
+        for (k, t) in keys.iter().zip(timers) {
+            assert_eq!(decode_timer_task(k), Some(t));
+        }
+        assert!(timer_task(G, 9, u64::MAX) < timer_upto(G, 10));
+        assert!(timer_task(G, 10, 0) >= timer_upto(G, 10));
+        assert_eq!(decode_timer_task(&[0; 19]), None);
+    }
+
+    #[test]
+    fn transfer_tasks_and_log_indexes_round_trip() {
+        assert_eq!(decode_transfer_task(&transfer_task(G, 42)), Some(42));
+        assert_eq!(
+            decode_raft_log_index(&raft_log(G, u64::MAX)),
+            Some(u64::MAX)
+        );
+        assert!(raft_log(G, 255) < raft_log(G, 256));
+        assert_eq!(decode_transfer_task(b"nope"), None);
+    }
+
+    #[test]
+    fn prefix_end_bounds_the_prefix() {
+        assert_eq!(prefix_end(&[0, 0, 0, 1]), Some(vec![0, 0, 0, 2]));
+        assert_eq!(prefix_end(&[0, 0xFF]), Some(vec![1]));
+        assert_eq!(prefix_end(&[0xFF, 0xFF]), None);
+        assert_eq!(prefix_end(&[]), None);
+    }
+}
