@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Runs everything CI runs: setup, the server build, every crate's tests (including the Rust SDK
+# end-to-end test) and the Python SDK end-to-end suite. Prints the time of each phase.
+#
+#   PERDURE_TEST_SERVER=temporal scripts/test.sh   # same end-to-end tests against Temporal's
+#                                                  # own dev server (validates the tests)
+# Extra arguments go to pytest (e.g. scripts/test.sh -k timer).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/lib.sh
+
+export ROCKSDB_LIB_DIR=${ROCKSDB_LIB_DIR:-/usr/lib/x86_64-linux-gnu}
+export PERDURE_TEST_SERVER=${PERDURE_TEST_SERVER:-perdure}
+# The Rust e2e test finds `temporal` on PATH in temporal mode.
+export PATH="${PWD}/.venv/bin:${PATH}"
+echo "==> server under test: ${PERDURE_TEST_SERVER}"
+
+failed=()
+finish() {
+  phase_summary
+  if ((${#failed[@]})); then
+    echo "==> FAILED: ${failed[*]}"
+    exit 1
+  fi
+  echo "==> all phases passed"
+}
+
+if ! phase "setup" bash scripts/setup.sh; then
+  failed+=(setup)
+  finish
+fi
+# Without the server binary every end-to-end test would fail the same way: stop here.
+if ! phase "cargo build -p perdure-server" cargo build -p perdure-server; then
+  failed+=("cargo build")
+  finish
+fi
+phase "cargo test --workspace" cargo test --workspace || failed+=("cargo test")
+phase "pytest tests/python" .venv/bin/python -m pytest tests/python "$@" || failed+=(pytest)
+finish

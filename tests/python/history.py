@@ -1,0 +1,52 @@
+"""Reading and checking workflow histories.
+
+Owns: fetching a complete history through the client and the structural checks every test
+shares (contiguous ids, event-type names). Must never: hide a missing event by sorting or
+de-duplicating what the server returned.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from temporalio.api.enums.v1 import EventType
+from temporalio.api.history.v1 import HistoryEvent
+from temporalio.client import WorkflowHandle
+
+GOLDEN_DIR = Path(__file__).resolve().parent / "golden"
+
+
+async def events_of(handle: WorkflowHandle) -> list[HistoryEvent]:
+    history = await handle.fetch_history()
+    return list(history.events)
+
+
+def type_names(events: list[HistoryEvent]) -> list[str]:
+    return [EventType.Name(e.event_type) for e in events]
+
+
+def of_type(events: list[HistoryEvent], name: str) -> list[HistoryEvent]:
+    wanted = EventType.Value(name)
+    return [e for e in events if e.event_type == wanted]
+
+
+def assert_contiguous_ids(events: list[HistoryEvent]) -> None:
+    ids = [e.event_id for e in events]
+    assert ids == list(range(1, len(ids) + 1)), f"event ids not contiguous from 1: {ids}"
+
+
+def golden_path(name: str) -> Path:
+    return GOLDEN_DIR / f"{name}.json"
+
+
+def load_golden(name: str) -> list[str]:
+    return json.loads(golden_path(name).read_text())["event_types"]
+
+
+def write_golden(name: str, events: list[HistoryEvent], source: str) -> Path:
+    path = golden_path(name)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    doc = {"recorded_from": source, "event_types": type_names(events)}
+    path.write_text(json.dumps(doc, indent=2) + "\n")
+    return path
