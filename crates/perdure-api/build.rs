@@ -1,5 +1,6 @@
-//! Generates tonic *server* stubs for Temporal's WorkflowService, OperatorService and the gRPC
-//! health service from the descriptor set that `temporalio-protos` exports. Message types are not
+//! Generates tonic server stubs (and, with the `client` feature, client stubs) for Temporal's
+//! WorkflowService, OperatorService and the gRPC health service from the descriptor set that
+//! `temporalio-protos` exports. Message types are not
 //! generated here: `extern_path` points every Temporal type at the `temporalio-protos` crate, so
 //! the SDKs and this server share one definition of every message.
 use prost::Message;
@@ -22,10 +23,17 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         SERVICES.iter().any(|s| name.ends_with(s))
     });
     if fds.file.len() != SERVICES.len() {
-        return Err(format!("expected {} service files, found {}", SERVICES.len(), fds.file.len()).into());
+        return Err(format!(
+            "expected {} service files, found {}",
+            SERVICES.len(),
+            fds.file.len()
+        )
+        .into());
     }
+    // Cargo sets CARGO_FEATURE_<NAME> for build scripts of a crate built with that feature.
+    let client = std::env::var_os("CARGO_FEATURE_CLIENT").is_some();
     tonic_prost_build::configure()
-        .build_client(false)
+        .build_client(client)
         .build_server(true)
         .generate_default_stubs(true)
         .extern_path(".temporal", "::temporalio_protos::temporal")

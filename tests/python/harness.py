@@ -77,7 +77,8 @@ class ServerUnderTest:
     workdir: Path = field(
         default_factory=lambda: Path(tempfile.mkdtemp(prefix="perdure-e2e-"))
     )
-    #: Temporal dev server only: its HTTP and metrics ports, fixed so a restart reuses them.
+    #: Auxiliary ports, fixed so a restart reuses them: perdure's HTTP side door (/health,
+    #: /metrics) is the first; Temporal's dev server uses both for its HTTP API and metrics.
     aux_ports: tuple[int, int] = field(default_factory=lambda: (free_port(), free_port()))
     proc: subprocess.Popen | None = None
     starts: int = 0
@@ -85,6 +86,11 @@ class ServerUnderTest:
     @property
     def target(self) -> str:
         return f"127.0.0.1:{self.port}"
+
+    @property
+    def http_base(self) -> str:
+        """Base URL of perdure's HTTP side door."""
+        return f"http://127.0.0.1:{self.aux_ports[0]}"
 
     @property
     def data_dir(self) -> Path:
@@ -108,6 +114,8 @@ class ServerUnderTest:
                 str(self.data_dir),
                 "--port",
                 str(self.port),
+                "--http-port",
+                str(self.aux_ports[0]),
             ]
         # The dev server picks its other ports at random unless told; fix HTTP and metrics so a
         # restart does not collide, and persist to a file so kill -9 + restart keeps state.

@@ -1,7 +1,8 @@
 """Bad requests get the gRPC status Temporal's server answers, and the server keeps serving.
 
 The expected codes were observed against Temporal's dev server (temporal CLI 1.9.1, server
-1.32.0); the messages are not compared, only the codes and error-detail types the SDKs act on.
+1.32.0); mostly only the codes and error-detail types the SDKs act on are compared, plus the
+exact wording where a user sees it (payload size limits).
 """
 
 from __future__ import annotations
@@ -13,7 +14,13 @@ from datetime import timedelta
 import pytest
 from google.protobuf.duration_pb2 import Duration
 from temporalio.api.command.v1 import Command, ScheduleActivityTaskCommandAttributes
-from temporalio.api.common.v1 import ActivityType, WorkflowExecution, WorkflowType
+from temporalio.api.common.v1 import (
+    ActivityType,
+    Payload,
+    Payloads,
+    WorkflowExecution,
+    WorkflowType,
+)
 from temporalio.api.enums.v1 import CommandType, WorkflowTaskFailedCause
 from temporalio.api.errordetails.v1 import NamespaceNotFoundFailure, NotFoundFailure
 from temporalio.api.taskqueue.v1 import TaskQueue
@@ -239,5 +246,96 @@ async def test_schedule_activity_without_type_is_invalid_argument(client, worker
         ),
         RPCStatusCode.NOT_FOUND,
     )
+    await client.get_workflow_handle(wf_id).terminate("raw test done")
+    await assert_still_serves(client, worker, wf_id)
+
+
+#: Temporal's default limit.blobSize.error: one payload set may be at most 2 MiB.
+BLOB_SIZE_LIMIT = 2 * 1024 * 1024
+
+
+def oversized_payloads() -> Payloads:
+    # The limit applies to the encoded Payloads message; the data alone already exceeds it.
+    payload = Payload(metadata={"encoding": b"binary/plain"}, data=b"x" * (BLOB_SIZE_LIMIT + 1))
+    return Payloads(payloads=[payload])
+
+
+async def test_oversized_workflow_input_is_invalid_argument(client, worker, wf_id):
+    request = start_request(wf_id)
+    request.input.CopyFrom(oversized_payloads())
+    err = await expect_status(
+        client.workflow_service.start_workflow_execution(request, timeout=RPC_TIMEOUT),
+        RPCStatusCode.INVALID_ARGUMENT,
+    )
+    assert err.message == "Blob data size exceeds limit."
+    # Nothing was started under that id.
+    await expect_status(
+        client.workflow_service.get_workflow_execution_history(
+            GetWorkflowExecutionHistoryRequest(
+                namespace=NAMESPACE, execution=WorkflowExecution(workflow_id=wf_id)
+            ),
+            timeout=RPC_TIMEOUT,
+        ),
+        RPCStatusCode.NOT_FOUND,
+    )
+    await assert_still_serves(client, worker, wf_id)
+
+
+async def test_oversized_activity_result_fails_the_activity(client, worker, wf_id):
+    """Temporal accepts the call but records a non-retryable server failure instead of the
+    result, so the workflow sees ActivityTaskFailed (no retry despite the default policy)."""
+    svc = client.workflow_service
+    task_queue, poll = await start_raw_and_poll(client, wf_id)
+    schedule = Command(
+        command_type=CommandType.COMMAND_TYPE_SCHEDULE_ACTIVITY_TASK,
+        schedule_activity_task_command_attributes=ScheduleActivityTaskCommandAttributes(
+            activity_id="1",
+            activity_type=ActivityType(name="RawActivity"),
+            task_queue=TaskQueue(name=task_queue),
+            start_to_close_timeout=Duration(seconds=30),
+        ),
+    )
+    await svc.respond_workflow_task_completed(
+        RespondWorkflowTaskCompletedRequest(
+            namespace=NAMESPACE,
+            task_token=poll.task_token,
+            commands=[schedule],
+            identity="perdure-e2e",
+        ),
+        timeout=RPC_TIMEOUT,
+    )
+    act = await svc.poll_activity_task_queue(
+        PollActivityTaskQueueRequest(
+            namespace=NAMESPACE, task_queue=TaskQueue(name=task_queue), identity="perdure-e2e"
+        ),
+        timeout=POLL_TIMEOUT,
+    )
+    assert act.task_token and act.activity_id == "1"
+    await svc.respond_activity_task_completed(
+        RespondActivityTaskCompletedRequest(
+            namespace=NAMESPACE,
+            task_token=act.task_token,
+            result=oversized_payloads(),
+            identity="perdure-e2e",
+        ),
+        timeout=RPC_TIMEOUT,
+    )
+
+    history = await svc.get_workflow_execution_history(
+        GetWorkflowExecutionHistoryRequest(
+            namespace=NAMESPACE, execution=WorkflowExecution(workflow_id=wf_id)
+        ),
+        timeout=RPC_TIMEOUT,
+    )
+    events = list(history.history.events)
+    assert [e.event_id for e in events] == list(range(1, len(events) + 1))
+    assert not of_type(events, "EVENT_TYPE_ACTIVITY_TASK_COMPLETED")
+    [started] = of_type(events, "EVENT_TYPE_ACTIVITY_TASK_STARTED")
+    assert started.activity_task_started_event_attributes.attempt == 1
+    [failed] = of_type(events, "EVENT_TYPE_ACTIVITY_TASK_FAILED")
+    failure = failed.activity_task_failed_event_attributes.failure
+    assert failure.message == "Complete result exceeds size limit."
+    assert failure.HasField("server_failure_info")
+    assert failure.server_failure_info.non_retryable
     await client.get_workflow_handle(wf_id).terminate("raw test done")
     await assert_still_serves(client, worker, wf_id)

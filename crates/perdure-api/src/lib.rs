@@ -1,10 +1,13 @@
-//! Server stubs for the Temporal API and re-exports of its message types.
+//! Server stubs for the Temporal API and re-exports of its message types. With the `client`
+//! feature the same modules also hold client stubs (`workflow_service_client`, ...).
 //!
 //! This crate owns code generation only: no behaviour lives here.
 
 pub use temporalio_protos as protos;
 pub use temporalio_protos::temporal::api as temporal;
 
+// The generated docs are Temporal's proto comments, whose lists rustdoc's lints do not like.
+#[allow(clippy::doc_lazy_continuation)]
 pub mod workflowservice {
     tonic::include_proto!("temporal.api.workflowservice.v1");
 }

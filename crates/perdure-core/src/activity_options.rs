@@ -9,6 +9,7 @@ use temporalio_protos::temporal::api::{
     command::v1::ScheduleActivityTaskCommandAttributes, common::v1::RetryPolicy,
 };
 
+use crate::limits::MAX_ID_LENGTH;
 use crate::time::{duration_from_proto, duration_to_proto, is_negative};
 
 pub const DEFAULT_RETRY_INITIAL_INTERVAL: Duration = Duration::from_secs(1);
@@ -83,6 +84,21 @@ pub(crate) fn normalize_activity(
     }
     let retry_policy = retry_policy_with_defaults(a.retry_policy.as_ref());
     validate_retry_policy(&retry_policy)?;
+    let type_len = a.activity_type.as_ref().map_or(0, |t| t.name.len());
+    if a.activity_id.len() > MAX_ID_LENGTH {
+        return Err(format!(
+            "activityId exceeds length limit. Length={} Limit={MAX_ID_LENGTH}",
+            a.activity_id.len()
+        ));
+    }
+    if type_len > MAX_ID_LENGTH {
+        return Err(format!(
+            "activityType exceeds length limit. Length={type_len} Limit={MAX_ID_LENGTH}"
+        ));
+    }
+    if task_queue.len() > MAX_ID_LENGTH {
+        return Err("taskQueue length exceeds limit".into());
+    }
 
     for (name, d) in [
         ("ScheduleToCloseTimeout", &a.schedule_to_close_timeout),

@@ -12,7 +12,7 @@ use temporalio_protos::temporal::api::{
 };
 
 use crate::errors::CoreError;
-use crate::state::MutableState;
+use crate::state::{MutableState, WorkflowTaskInfo};
 use crate::tasks::{timer_task::Kind, Mutation, TaskRef, TaskTimeout, TimerTask, UserTimer};
 use crate::time::{duration_from_proto, Time};
 use crate::workflow_task_completed::camel_case;
@@ -69,9 +69,14 @@ impl MutableState {
         if wft.scheduled_event_id != t.scheduled_event_id
             || wft.attempt != t.attempt
             || wft.stamp != t.stamp
-            || !wft.is_started()
-            || t.timeout_type != TimeoutType::StartToClose as i32
         {
+            return;
+        }
+        if t.timeout_type == TimeoutType::ScheduleToStart as i32 {
+            self.fire_sticky_schedule_to_start(m, &wft, now);
+            return;
+        }
+        if !wft.is_started() || t.timeout_type != TimeoutType::StartToClose as i32 {
             return;
         }
         self.workflow_task = None;
@@ -87,7 +92,36 @@ impl MutableState {
             );
             self.write(m, event);
         }
-        self.schedule_workflow_task(m, now, wft.attempt + 1);
+        let next = self.next_attempt_after_failure(wft.attempt);
+        self.schedule_workflow_task(m, now, next);
+    }
+
+    /// Nobody took the task from the sticky queue in time: record the timeout and hand the
+    /// task to the normal queue, without counting it as a failed attempt.
+    fn fire_sticky_schedule_to_start(
+        &mut self,
+        m: &mut Mutation,
+        wft: &WorkflowTaskInfo,
+        now: Time,
+    ) {
+        if wft.is_started() {
+            return;
+        }
+        self.workflow_task = None;
+        if !wft.is_transient() {
+            let event = self.new_event(
+                EventType::WorkflowTaskTimedOut,
+                now,
+                WorkflowTaskTimedOutEventAttributes {
+                    scheduled_event_id: wft.scheduled_event_id,
+                    started_event_id: 0,
+                    timeout_type: TimeoutType::ScheduleToStart as i32,
+                },
+            );
+            self.write(m, event);
+        }
+        self.clear_sticky();
+        self.schedule_workflow_task(m, now, wft.attempt);
     }
 
     fn fire_activity_timeout(&mut self, m: &mut Mutation, t: &TaskTimeout, now: Time) {

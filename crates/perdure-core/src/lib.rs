@@ -12,6 +12,7 @@ mod describe;
 mod errors;
 mod fire_timer;
 mod ids;
+pub mod limits;
 mod retry;
 mod start;
 mod state;

@@ -103,7 +103,13 @@ impl Run {
             .scheduled_event_id;
         let (m, d) = self
             .ms
-            .record_workflow_task_started(EventId(sid), &format!("poll-{}", now.0), "worker", now)
+            .record_workflow_task_started(
+                EventId(sid),
+                &TaskQueue::default(),
+                &format!("poll-{}", now.0),
+                "worker",
+                now,
+            )
             .unwrap();
         self.apply(m);
         d
@@ -804,25 +810,25 @@ fn record_started_is_idempotent_per_request_id() {
     let mut run = Run::start(None);
     let (m1, d1) = run
         .ms
-        .record_workflow_task_started(EventId(2), "p1", "w", at(1))
+        .record_workflow_task_started(EventId(2), &TaskQueue::default(), "p1", "w", at(1))
         .unwrap();
     assert_eq!(m1.events.len(), 1);
     assert_eq!(m1.timer_tasks.len(), 1);
     run.apply(m1);
     let (m2, d2) = run
         .ms
-        .record_workflow_task_started(EventId(2), "p1", "w", at(2))
+        .record_workflow_task_started(EventId(2), &TaskQueue::default(), "p1", "w", at(2))
         .unwrap();
     assert!(m2.is_empty());
     assert_eq!(d1, d2);
     assert_eq!(
         run.ms
-            .record_workflow_task_started(EventId(2), "p2", "w", at(2)),
+            .record_workflow_task_started(EventId(2), &TaskQueue::default(), "p2", "w", at(2)),
         Err(CoreError::TaskAlreadyStarted)
     );
     assert!(matches!(
         run.ms
-            .record_workflow_task_started(EventId(7), "p1", "w", at(2)),
+            .record_workflow_task_started(EventId(7), &TaskQueue::default(), "p1", "w", at(2)),
         Err(CoreError::NotFound(_))
     ));
 
@@ -1172,4 +1178,222 @@ fn mutable_state_round_trips_through_prost() {
     for t in &run.timers {
         assert_eq!(&TimerTask::decode(t.encode_to_vec().as_slice()).unwrap(), t);
     }
+}
+
+fn big_payloads(bytes: usize) -> Payloads {
+    Payloads {
+        payloads: vec![Payload {
+            data: vec![b'x'; bytes],
+            ..Default::default()
+        }],
+    }
+}
+
+fn rejection_message(c: &WorkflowTaskCompletion) -> &str {
+    match &c.rejection {
+        Some(CoreError::InvalidArgument(msg)) => msg,
+        other => panic!("expected InvalidArgument, got {other:?}"),
+    }
+}
+
+#[test]
+fn oversized_activity_input_fails_the_task_and_terminates_the_run() {
+    let mut run = Run::start(None);
+    let d = run.poll_wft(at(1));
+    let mut big = schedule_activity("1", None);
+    if let Some(Cmd::ScheduleActivityTaskCommandAttributes(a)) = big.attributes.as_mut() {
+        a.input = Some(big_payloads(limits::BLOB_SIZE_LIMIT_ERROR));
+    }
+    let c = run.complete(&d, vec![start_timer("t", 5), big], at(2));
+    let msg = "BadScheduleActivityAttributes: ScheduleActivityTaskCommandAttributes.Input exceeds size limit.";
+    assert_eq!(rejection_message(&c), msg);
+    assert!(c.mutation.closed);
+    // The completion's own events (TimerStarted) are discarded, as Temporal does.
+    assert_eq!(
+        types(&c.mutation.events),
+        vec![E::WorkflowTaskFailed, E::WorkflowExecutionTerminated]
+    );
+    match &c.mutation.events[0].attributes {
+        Some(Attributes::WorkflowTaskFailedEventAttributes(a)) => {
+            assert_eq!(
+                a.cause,
+                WorkflowTaskFailedCause::BadScheduleActivityAttributes as i32
+            );
+            assert_eq!(a.failure.as_ref().unwrap().message, msg);
+            assert_eq!(a.identity, "worker");
+        }
+        other => panic!("{other:?}"),
+    }
+    match &c.mutation.events[1].attributes {
+        Some(Attributes::WorkflowExecutionTerminatedEventAttributes(a)) => {
+            assert_eq!(a.reason, msg);
+            assert_eq!(a.identity, HISTORY_SERVICE_IDENTITY);
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(run.ms.status, WorkflowExecutionStatus::Terminated as i32);
+    assert!(run.ms.timers.is_empty() && run.ms.workflow_task.is_none());
+}
+
+#[test]
+fn input_at_the_size_limit_is_accepted() {
+    let mut run = Run::start(None);
+    let d = run.poll_wft(at(1));
+    let mut cmd = schedule_activity("1", None);
+    if let Some(Cmd::ScheduleActivityTaskCommandAttributes(a)) = cmd.attributes.as_mut() {
+        // Payloads{Payload{data}} costs a few bytes of framing on top of the data.
+        let p = big_payloads(limits::BLOB_SIZE_LIMIT_ERROR - 16);
+        assert!(p.encoded_len() <= limits::BLOB_SIZE_LIMIT_ERROR);
+        a.input = Some(p);
+    }
+    let c = run.complete(&d, vec![cmd], at(2));
+    assert_eq!(c.rejection, None);
+    assert_eq!(run.ms.activities.len(), 1);
+    assert!(run.ms.history_size_bytes() > limits::BLOB_SIZE_LIMIT_ERROR as i64);
+}
+
+#[test]
+fn pending_activity_limit_fails_the_task() {
+    let mut run = Run::start(None);
+    let d = run.poll_wft(at(1));
+    let commands: Vec<Command> = (0..=limits::NUM_PENDING_ACTIVITIES_LIMIT)
+        .map(|i| schedule_activity(&i.to_string(), None))
+        .collect();
+    let c = run.complete(&d, commands, at(2));
+    assert_eq!(
+        rejection_message(&c),
+        "PendingActivitiesLimitExceeded: the number of pending activities, 2000, has reached the per-workflow limit of 2000"
+    );
+    assert_eq!(types(&c.mutation.events), vec![E::WorkflowTaskFailed]);
+    assert!(run.ms.activities.is_empty());
+    assert!(run.ms.is_running());
+    assert_eq!(run.ms.workflow_task.as_ref().unwrap().attempt, 2);
+
+    // Exactly the limit is fine.
+    let d = run.poll_wft(at(3));
+    let commands: Vec<Command> = (0..limits::NUM_PENDING_ACTIVITIES_LIMIT)
+        .map(|i| schedule_activity(&i.to_string(), None))
+        .collect();
+    let c = run.complete(&d, commands, at(4));
+    assert_eq!(c.rejection, None);
+    assert_eq!(
+        run.ms.activities.len(),
+        limits::NUM_PENDING_ACTIVITIES_LIMIT
+    );
+}
+
+#[test]
+fn overlong_ids_in_commands_fail_the_task() {
+    let long = "a".repeat(limits::MAX_ID_LENGTH + 1);
+    let mut run = Run::start(None);
+    let d = run.poll_wft(at(1));
+    let c = run.complete(&d, vec![schedule_activity(&long, None)], at(2));
+    assert_eq!(
+        rejection_message(&c),
+        "BadScheduleActivityAttributes: activityId exceeds length limit. Length=1001 Limit=1000"
+    );
+    let d = run.poll_wft(at(3));
+    let snapshot = run.ms.clone();
+    // Transient attempt: dropped without a trace.
+    let req = RespondWorkflowTaskCompletedRequest {
+        commands: vec![start_timer(&long, 1)],
+        ..Default::default()
+    };
+    match run.ms.complete_workflow_task(&d.token, &req, at(4)) {
+        Err(CoreError::InvalidArgument(msg)) => assert!(
+            msg.starts_with(
+                "BadStartTimerAttributes: TimerId on StartTimerCommand exceeds length limit."
+            ),
+            "{msg}"
+        ),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(run.ms, snapshot);
+}
+
+#[test]
+fn oversized_workflow_result_terminates_with_temporals_cause() {
+    let mut run = Run::start(None);
+    let d = run.poll_wft(at(1));
+    let done = cmd(
+        CommandType::CompleteWorkflowExecution,
+        Cmd::CompleteWorkflowExecutionCommandAttributes(
+            CompleteWorkflowExecutionCommandAttributes {
+                result: Some(big_payloads(limits::BLOB_SIZE_LIMIT_ERROR)),
+            },
+        ),
+    );
+    let c = run.complete(&d, vec![done], at(2));
+    assert_eq!(
+        rejection_message(&c),
+        "BadScheduleActivityAttributes: CompleteWorkflowExecutionCommandAttributes.Result exceeds size limit."
+    );
+    assert_eq!(run.ms.status, WorkflowExecutionStatus::Terminated as i32);
+}
+
+#[test]
+fn history_count_limit_terminates_instead_of_writing() {
+    let mut run = Run::start(None);
+    let d = run.poll_wft(at(1));
+    // Pretend the run already holds (almost) the limit of events.
+    let snapshot_next = limits::HISTORY_COUNT_LIMIT_ERROR - 1;
+    run.ms.next_event_id = snapshot_next;
+    run.history
+        .resize(snapshot_next as usize - 1, HistoryEvent::default());
+    let c = run.complete(&d, vec![start_timer("t", 1), start_timer("u", 1)], at(2));
+    assert_eq!(
+        c.rejection,
+        Some(CoreError::InvalidArgument(
+            limits::FAILURE_REASON_HISTORY_COUNT_EXCEEDS_LIMIT.into()
+        ))
+    );
+    assert_eq!(
+        types(&c.mutation.events),
+        vec![E::WorkflowTaskFailed, E::WorkflowExecutionTerminated]
+    );
+    match &c.mutation.events[1].attributes {
+        Some(Attributes::WorkflowExecutionTerminatedEventAttributes(a)) => {
+            assert_eq!(a.reason, "Workflow history count exceeds limit.")
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(run.ms.timers.is_empty());
+    assert_eq!(
+        run.ms.history_limit_exceeded(),
+        None,
+        "a closed run is past caring"
+    );
+}
+
+#[test]
+fn history_size_limit_is_checked_on_the_stored_history() {
+    let mut run = Run::start(None);
+    let d = run.poll_wft(at(1));
+    run.ms.history_size_bytes = limits::HISTORY_SIZE_LIMIT_ERROR + 1;
+    assert_eq!(
+        run.ms.history_limit_exceeded(),
+        Some(limits::FAILURE_REASON_HISTORY_SIZE_EXCEEDS_LIMIT)
+    );
+    let c = run.complete(&d, vec![start_timer("t", 1)], at(2));
+    assert_eq!(
+        c.rejection,
+        Some(CoreError::InvalidArgument(
+            "Workflow history size exceeds limit.".into()
+        ))
+    );
+    assert!(c.mutation.closed);
+    // Closing the run is never refused.
+    let mut run = Run::start(None);
+    let d = run.poll_wft(at(1));
+    run.ms.history_size_bytes = limits::HISTORY_SIZE_LIMIT_ERROR + 1;
+    let c = run.complete(&d, vec![complete_wf()], at(2));
+    assert_eq!(c.rejection, None);
+    assert_eq!(run.ms.status, WorkflowExecutionStatus::Completed as i32);
+}
+
+#[test]
+fn history_size_counts_every_written_event() {
+    let run = Run::start(None);
+    let total: usize = run.history.iter().map(|e| e.encoded_len()).sum();
+    assert_eq!(run.ms.history_size_bytes(), total as i64);
 }

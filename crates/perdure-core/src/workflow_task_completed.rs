@@ -6,7 +6,7 @@
 
 use temporalio_protos::temporal::api::{
     command::v1::{command::Attributes as Cmd, Command},
-    common::v1::{Memo, SearchAttributes},
+    common::v1::SearchAttributes,
     enums::v1::{
         CommandType, EventType, RetryState, WorkflowExecutionStatus, WorkflowTaskFailedCause,
     },
@@ -23,10 +23,17 @@ use temporalio_protos::temporal::api::{
 
 use crate::activity_options::normalize_activity;
 use crate::errors::CoreError;
+use crate::limits::{
+    encoded_size, payload_map_size, payloads_map_size, BLOB_SIZE_LIMIT_ERROR,
+    FAILURE_REASON_HISTORY_COUNT_EXCEEDS_LIMIT, FAILURE_REASON_HISTORY_SIZE_EXCEEDS_LIMIT,
+    HISTORY_COUNT_LIMIT_ERROR, HISTORY_SIZE_LIMIT_ERROR, MAX_ID_LENGTH, MEMO_SIZE_LIMIT_ERROR,
+    NUM_PENDING_ACTIVITIES_LIMIT,
+};
 use crate::state::{ActivityInfo, MutableState, TimerInfo};
 use crate::tasks::{timer_task, transfer_task, Mutation, TaskRef, TaskTimeout, UserTimer};
 use crate::time::{duration_from_proto, is_negative, Time};
 use crate::token::TaskToken;
+use crate::workflow_task_failed::HISTORY_SERVICE_IDENTITY;
 
 use temporalio_protos::temporal::api::enums::v1::TimeoutType;
 
@@ -108,42 +115,77 @@ impl MutableState {
 
         let mut next = self.clone();
         let mut m = Mutation::default();
-        match next.apply_completion(&mut m, req, now) {
-            Ok(()) => {
-                *self = next;
-                Ok(WorkflowTaskCompletion {
-                    mutation: m,
-                    rejection: None,
-                })
-            }
-            Err(Rejected::Request(e)) => Err(e),
-            Err(Rejected::FailTask(f)) => {
-                let attempt = self.workflow_task.as_ref().map_or(1, |w| w.attempt);
-                if attempt > 1 && f.cause != WorkflowTaskFailedCause::UnhandledCommand {
-                    // Temporal drops a failing transient attempt and lets it time out.
-                    return Err(CoreError::InvalidArgument(f.message));
+        let (f, terminate) = match next.apply_completion(&mut m, req, now) {
+            Ok(()) => match self.history_limit_after(&next) {
+                None => {
+                    *self = next;
+                    return Ok(WorkflowTaskCompletion {
+                        mutation: m,
+                        rejection: None,
+                    });
                 }
-                let failure = Failure {
-                    message: f.message.clone(),
-                    source: String::new(),
-                    failure_info: Some(FailureInfo::ServerFailureInfo(ServerFailureInfo {
-                        non_retryable: false,
-                    })),
-                    ..Default::default()
-                };
-                let mut m = Mutation::default();
-                self.fail_started_workflow_task(&mut m, f.cause, Some(failure), &req.identity, now);
-                let rejection = if f.cause == WorkflowTaskFailedCause::UnhandledCommand {
-                    CoreError::UnhandledCommand
-                } else {
-                    CoreError::InvalidArgument(f.message)
-                };
-                Ok(WorkflowTaskCompletion {
-                    mutation: m,
-                    rejection: Some(rejection),
-                })
-            }
+                Some(reason) => {
+                    // Like Temporal: discard the completion, terminate from the stored state.
+                    let m = self.terminate(reason, None, HISTORY_SERVICE_IDENTITY, now)?;
+                    return Ok(WorkflowTaskCompletion {
+                        mutation: m,
+                        rejection: Some(CoreError::InvalidArgument(reason.to_string())),
+                    });
+                }
+            },
+            Err(Rejected::Request(e)) => return Err(e),
+            Err(Rejected::FailTask(f)) => (f, false),
+            Err(Rejected::Terminate(f)) => (f, true),
+        };
+        let attempt = self.workflow_task.as_ref().map_or(1, |w| w.attempt);
+        if attempt > 1 && f.cause != WorkflowTaskFailedCause::UnhandledCommand {
+            // Temporal drops a failing transient attempt and lets it time out.
+            return Err(CoreError::InvalidArgument(f.message));
         }
+        let failure = Failure {
+            message: f.message.clone(),
+            source: String::new(),
+            failure_info: Some(FailureInfo::ServerFailureInfo(ServerFailureInfo {
+                non_retryable: false,
+            })),
+            ..Default::default()
+        };
+        let mut m = Mutation::default();
+        if terminate {
+            self.record_workflow_task_failed(&mut m, f.cause, Some(failure), &req.identity, now);
+            let closed = self.terminate(&f.message, None, HISTORY_SERVICE_IDENTITY, now)?;
+            m.events.extend(closed.events);
+            m.transfer_tasks.extend(closed.transfer_tasks);
+            m.timer_tasks.extend(closed.timer_tasks);
+            m.closed = closed.closed;
+        } else {
+            self.fail_started_workflow_task(&mut m, f.cause, Some(failure), &req.identity, now);
+        }
+        let rejection = if f.cause == WorkflowTaskFailedCause::UnhandledCommand {
+            CoreError::UnhandledCommand
+        } else {
+            CoreError::InvalidArgument(f.message)
+        };
+        Ok(WorkflowTaskCompletion {
+            mutation: m,
+            rejection: Some(rejection),
+        })
+    }
+
+    /// Temporal checks the history limits when it persists a change: the stored size, and the
+    /// event count including the events about to be written. Only a run still running after
+    /// the change is terminated.
+    fn history_limit_after(&self, next: &MutableState) -> Option<&'static str> {
+        if !next.is_running() {
+            return None;
+        }
+        if self.history_size_bytes > HISTORY_SIZE_LIMIT_ERROR {
+            return Some(FAILURE_REASON_HISTORY_SIZE_EXCEEDS_LIMIT);
+        }
+        if next.history_length() > HISTORY_COUNT_LIMIT_ERROR {
+            return Some(FAILURE_REASON_HISTORY_COUNT_EXCEEDS_LIMIT);
+        }
+        None
     }
 
     // Deprecated fields are copied on purpose: older SDKs still send them.
@@ -179,6 +221,21 @@ impl MutableState {
         );
         let completed_id = self.write(m, completed);
         self.last_completed_workflow_task_started_event_id = wft.started_event_id;
+        // The worker says where it wants the next task: its own sticky queue, or (no
+        // attributes) the normal queue. A failure below clears stickiness again.
+        match req
+            .sticky_attributes
+            .as_ref()
+            .and_then(|a| a.worker_task_queue.as_ref().map(|q| (q, a)))
+        {
+            Some((queue, attrs)) if !queue.name.is_empty() => {
+                self.sticky_task_queue = queue.name.clone();
+                self.sticky_schedule_to_start_timeout = attrs.schedule_to_start_timeout;
+            }
+            _ => {
+                self.clear_sticky();
+            }
+        }
 
         for command in &req.commands {
             if !self.is_running() {
@@ -229,6 +286,19 @@ impl MutableState {
                 let n = normalize_activity(a, &self.task_queue, run_timeout).map_err(|e| {
                     Rejected::FailTask(TaskFailure::new(C::BadScheduleActivityAttributes, e))
                 })?;
+                if encoded_size(a.input.as_ref()) > BLOB_SIZE_LIMIT_ERROR {
+                    return terminate(
+                        C::BadScheduleActivityAttributes,
+                        "ScheduleActivityTaskCommandAttributes.Input exceeds size limit.",
+                    );
+                }
+                let pending = self.activities.len();
+                if pending >= NUM_PENDING_ACTIVITIES_LIMIT {
+                    return fail(
+                        C::PendingActivitiesLimitExceeded,
+                        format!("the number of pending activities, {pending}, has reached the per-workflow limit of {NUM_PENDING_ACTIVITIES_LIMIT}"),
+                    );
+                }
                 if self.activity_by_id(&a.activity_id).is_some() {
                     return fail(
                         C::ScheduleActivityDuplicateId,
@@ -304,6 +374,12 @@ impl MutableState {
                         "TimerId is not set on StartTimerCommand.",
                     );
                 }
+                if a.timer_id.len() > MAX_ID_LENGTH {
+                    return fail(
+                        C::BadStartTimerAttributes,
+                        format!("TimerId on StartTimerCommand exceeds length limit. TimerId={} Length={} Limit={MAX_ID_LENGTH}", a.timer_id, a.timer_id.len()),
+                    );
+                }
                 if is_negative(a.start_to_fire_timeout.as_ref()) {
                     return fail(
                         C::BadStartTimerAttributes,
@@ -358,6 +434,12 @@ impl MutableState {
                         "TimerId is not set on CancelTimerCommand.",
                     );
                 }
+                if a.timer_id.len() > MAX_ID_LENGTH {
+                    return fail(
+                        C::BadCancelTimerAttributes,
+                        format!("TimerId on CancelTimerCommand exceeds length limit. TimerId={} Length={} Limit={MAX_ID_LENGTH}", a.timer_id, a.timer_id.len()),
+                    );
+                }
                 let started_event_id = if let Some(t) = self.timers.remove(&a.timer_id) {
                     t.started_event_id
                 } else if let Some(pos) = self.buffered_timer_fired(&a.timer_id) {
@@ -398,6 +480,18 @@ impl MutableState {
                         "MarkerName is not set on RecordMarkerCommand.",
                     );
                 }
+                if a.marker_name.len() > MAX_ID_LENGTH {
+                    return fail(
+                        C::BadRecordMarkerAttributes,
+                        format!("MarkerName on RecordMarkerCommand exceeds length limit. MarkerName={} Length={} Limit={MAX_ID_LENGTH}", a.marker_name, a.marker_name.len()),
+                    );
+                }
+                if payloads_map_size(&a.details) > BLOB_SIZE_LIMIT_ERROR {
+                    return terminate(
+                        C::BadRecordMarkerAttributes,
+                        "RecordMarkerCommandAttributes.Details exceeds size limit.",
+                    );
+                }
                 let event = self.new_event(
                     EventType::MarkerRecorded,
                     now,
@@ -418,6 +512,13 @@ impl MutableState {
                 let Some(Cmd::CompleteWorkflowExecutionCommandAttributes(a)) = attrs else {
                     return fail(C::BadCompleteWorkflowExecutionAttributes, "CompleteWorkflowExecutionCommandAttributes is not set on CompleteWorkflowExecutionCommand.");
                 };
+                if encoded_size(a.result.as_ref()) > BLOB_SIZE_LIMIT_ERROR {
+                    // Temporal reports this cause for an oversized result; keep its wording.
+                    return terminate(
+                        C::BadScheduleActivityAttributes,
+                        "CompleteWorkflowExecutionCommandAttributes.Result exceeds size limit.",
+                    );
+                }
                 let event = self.new_event(
                     EventType::WorkflowExecutionCompleted,
                     now,
@@ -443,6 +544,12 @@ impl MutableState {
                         "Failure is not set on FailWorkflowExecutionCommand.",
                     );
                 }
+                if encoded_size(a.failure.as_ref()) > BLOB_SIZE_LIMIT_ERROR {
+                    return terminate(
+                        C::BadFailWorkflowExecutionAttributes,
+                        "FailWorkflowExecutionCommandAttributes.Failure exceeds size limit.",
+                    );
+                }
                 // Workflow-level retries are not implemented: the run simply fails.
                 let event = self.new_event(
                     EventType::WorkflowExecutionFailed,
@@ -462,6 +569,12 @@ impl MutableState {
                     return fail(C::BadSearchAttributes, "UpsertWorkflowSearchAttributesCommandAttributes is not set on UpsertWorkflowSearchAttributesCommand.");
                 };
                 let upsert = a.search_attributes.clone().unwrap_or_default();
+                if payload_map_size(&upsert.indexed_fields) > BLOB_SIZE_LIMIT_ERROR {
+                    return terminate(
+                        C::BadSearchAttributes,
+                        "UpsertWorkflowSearchAttributesCommandAttributes exceeds size limit.",
+                    );
+                }
                 let merged = self
                     .search_attributes
                     .get_or_insert_with(SearchAttributes::default);
@@ -483,10 +596,23 @@ impl MutableState {
                     return fail(C::BadModifyWorkflowPropertiesAttributes, "ModifyWorkflowPropertiesCommandAttributes is not set on ModifyWorkflowPropertiesCommand.");
                 };
                 if let Some(upsert) = &a.upserted_memo {
-                    let memo = self.memo.get_or_insert_with(Memo::default);
+                    if payload_map_size(&upsert.fields) > BLOB_SIZE_LIMIT_ERROR {
+                        return terminate(
+                            C::BadModifyWorkflowPropertiesAttributes,
+                            "ModifyWorkflowPropertiesCommandAttributes exceeds size limit.",
+                        );
+                    }
+                    let mut memo = self.memo.clone().unwrap_or_default();
                     for (k, v) in &upsert.fields {
                         memo.fields.insert(k.clone(), v.clone());
                     }
+                    if encoded_size(Some(&memo)) > MEMO_SIZE_LIMIT_ERROR {
+                        return terminate(
+                            C::BadModifyWorkflowPropertiesAttributes,
+                            "ModifyWorkflowPropertiesCommandAttributes. Memo exceeds size limit.",
+                        );
+                    }
+                    self.memo = Some(memo);
                 }
                 let event = self.new_event(
                     EventType::WorkflowPropertiesModified,
@@ -546,10 +672,17 @@ enum Rejected {
     Request(CoreError),
     /// Fail the workflow task (persisted) and report the error.
     FailTask(TaskFailure),
+    /// Fail the workflow task, then terminate the run with the failure's message (Temporal's
+    /// answer to payloads over the size limit), and report the error.
+    Terminate(TaskFailure),
 }
 
 fn fail<T>(cause: WorkflowTaskFailedCause, detail: impl Into<String>) -> Result<T, Rejected> {
     Err(Rejected::FailTask(TaskFailure::new(cause, detail)))
+}
+
+fn terminate<T>(cause: WorkflowTaskFailedCause, detail: impl Into<String>) -> Result<T, Rejected> {
+    Err(Rejected::Terminate(TaskFailure::new(cause, detail)))
 }
 
 /// Close commands must be last and every command type must be known (Temporal's

@@ -41,9 +41,35 @@ impl MutableState {
         identity: &str,
         now: Time,
     ) {
-        let Some(wft) = self.workflow_task.take() else {
-            return;
-        };
+        if let Some(attempt) = self.record_workflow_task_failed(m, cause, failure, identity, now) {
+            if self.is_running() {
+                let next = self.next_attempt_after_failure(attempt);
+                self.schedule_workflow_task(m, now, next);
+            }
+        }
+    }
+
+    /// A task that failed on a sticky queue is retried once, as a normal task on the normal
+    /// queue, before attempts start counting: the sticky worker's cache may be what failed.
+    pub(crate) fn next_attempt_after_failure(&mut self, failed_attempt: i32) -> i32 {
+        if self.clear_sticky() {
+            1
+        } else {
+            failed_attempt + 1
+        }
+    }
+
+    /// Takes the started task and writes WorkflowTaskFailed for it (attempt 1 only), without
+    /// scheduling another. Returns the failed attempt, `None` when no task was pending.
+    pub(crate) fn record_workflow_task_failed(
+        &mut self,
+        m: &mut Mutation,
+        cause: WorkflowTaskFailedCause,
+        failure: Option<Failure>,
+        identity: &str,
+        now: Time,
+    ) -> Option<i32> {
+        let wft = self.workflow_task.take()?;
         if !wft.is_transient() {
             let event = self.new_event(
                 EventType::WorkflowTaskFailed,
@@ -59,9 +85,7 @@ impl MutableState {
             );
             self.write(m, event);
         }
-        if self.is_running() {
-            self.schedule_workflow_task(m, now, wft.attempt + 1);
-        }
+        Some(wft.attempt)
     }
 
     /// Drops a started task without scheduling another (the run is about to close).

@@ -3,11 +3,13 @@
 //! the poll response needs. Idempotent per poll request id.
 
 use temporalio_protos::temporal::api::{
-    enums::v1::{EventType, TimeoutType},
+    enums::v1::{EventType, TaskQueueKind, TimeoutType},
     history::v1::{
         HistoryEvent, WorkflowTaskScheduledEventAttributes, WorkflowTaskStartedEventAttributes,
     },
 };
+
+use temporalio_protos::temporal::api::taskqueue::v1::TaskQueue;
 
 use crate::errors::CoreError;
 use crate::ids::EventId;
@@ -29,12 +31,18 @@ pub struct WorkflowTaskDispatch {
     pub transient_events: Vec<HistoryEvent>,
     /// Persisted history ends just before this id.
     pub next_event_id_for_history: EventId,
+    /// The task went to the worker's sticky queue: the worker has the run cached, so the poll
+    /// response carries only the events after `previous_started_event_id`.
+    pub sticky_execution_enabled: bool,
 }
 
 impl MutableState {
+    /// `poll_queue` is the queue the poller polled: a task taken from the normal queue ends
+    /// stickiness, and a sticky poll of a task that is no longer sticky is stale.
     pub fn record_workflow_task_started(
         &mut self,
         scheduled_event_id: EventId,
+        poll_queue: &TaskQueue,
         request_id: &str,
         identity: &str,
         now: Time,
@@ -55,6 +63,13 @@ impl MutableState {
             return Err(CoreError::TaskAlreadyStarted);
         }
 
+        if self.is_sticky() && poll_queue.name != self.sticky_task_queue {
+            self.clear_sticky();
+        } else if !self.is_sticky() && poll_queue.kind == TaskQueueKind::Sticky as i32 {
+            return Err(CoreError::NotFound(
+                "obsolete sticky workflow task: the run is no longer sticky".into(),
+            ));
+        }
         let mut m = Mutation::default();
         let mut wft = wft;
         if wft.is_transient() && wft.scheduled_event_id != self.next_event_id {
@@ -128,6 +143,7 @@ impl MutableState {
             started_time: Time(wft.started_time),
             transient_events: self.transient_events(wft),
             next_event_id_for_history: EventId(self.next_event_id),
+            sticky_execution_enabled: self.is_sticky(),
         }
     }
 

@@ -16,7 +16,11 @@ use temporalio_protos::temporal::api::errordetails::v1::{
 use tonic::{Code, Status};
 
 /// Builds a status whose details carry one `errordetails` message, as Temporal's server does.
-pub fn with_detail<M: Message + prost::Name>(code: Code, message: impl Into<String>, detail: M) -> Status {
+pub fn with_detail<M: Message + prost::Name>(
+    code: Code,
+    message: impl Into<String>,
+    detail: M,
+) -> Status {
     let message = message.into();
     let rpc = RpcStatus {
         code: code as i32,
@@ -63,7 +67,10 @@ pub fn core(e: CoreError) -> Status {
         CoreError::UnhandledCommand => invalid("UnhandledCommand"),
         // Only polls see this, and they drop the task; a client seeing it may retry.
         CoreError::TaskAlreadyStarted => Status::aborted(e.to_string()),
-        CoreError::AlreadyStarted { ref run_id, ref request_id } => with_detail(
+        CoreError::AlreadyStarted {
+            ref run_id,
+            ref request_id,
+        } => with_detail(
             Code::AlreadyExists,
             e.to_string(),
             WorkflowExecutionAlreadyStartedFailure {
@@ -115,7 +122,8 @@ mod tests {
             rpc.details[0].type_url,
             "type.googleapis.com/temporal.api.errordetails.v1.WorkflowExecutionAlreadyStartedFailure"
         );
-        let d = WorkflowExecutionAlreadyStartedFailure::decode(rpc.details[0].value.as_slice()).unwrap();
+        let d = WorkflowExecutionAlreadyStartedFailure::decode(rpc.details[0].value.as_slice())
+            .unwrap();
         assert_eq!(d.run_id, "r");
         assert_eq!(d.start_request_id, "q");
     }

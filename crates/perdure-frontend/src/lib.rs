@@ -8,6 +8,7 @@
 mod deadline;
 mod errors;
 mod health;
+mod http;
 mod namespaces;
 mod rpc;
 mod server;
@@ -15,6 +16,7 @@ mod service;
 mod sink;
 mod validate;
 
+pub use http::serve_http;
 pub use namespaces::{NamespaceRecord, Namespaces};
 pub use server::{serve, Frontend};
 pub use sink::MatchingSink;

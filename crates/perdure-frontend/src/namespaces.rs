@@ -61,7 +61,12 @@ impl Namespaces {
         if name.is_empty() {
             return Err(errors::invalid("Namespace not set on request."));
         }
-        if let Some(r) = self.by_name.read().unwrap_or_else(|e| e.into_inner()).get(name) {
+        if let Some(r) = self
+            .by_name
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(name)
+        {
             return Ok(r.clone());
         }
         let bytes = self
@@ -92,7 +97,12 @@ impl Namespaces {
     pub fn list(&self) -> Result<Vec<NamespaceRecord>, Status> {
         let rows = self
             .store
-            .scan_prefix(Cf::Namespaces, &keys::namespace_by_name_prefix(), None, usize::MAX)
+            .scan_prefix(
+                Cf::Namespaces,
+                &keys::namespace_by_name_prefix(),
+                None,
+                usize::MAX,
+            )
             .map_err(errors::storage)?;
         rows.into_iter()
             .map(|(_, v)| {

@@ -3,7 +3,9 @@
 use std::sync::Arc;
 
 use perdure_api::health::health_server::HealthServer;
-use perdure_api::operatorservice::operator_service_server::{OperatorService, OperatorServiceServer};
+use perdure_api::operatorservice::operator_service_server::{
+    OperatorService, OperatorServiceServer,
+};
 use perdure_api::workflowservice::workflow_service_server::WorkflowServiceServer;
 use perdure_history::{DispatchTask, HistoryService};
 use perdure_matching::Matching;
@@ -60,7 +62,10 @@ pub async fn serve(
     let health = HealthServer::new(HealthService)
         .accept_compressed(CompressionEncoding::Gzip)
         .send_compressed(CompressionEncoding::Gzip);
-    let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
+    // Without TCP_NODELAY, small gRPC frames wait on the peer's delayed ACK: ~40 ms per hop.
+    let incoming = tonic::transport::server::TcpIncoming::from(listener)
+        .with_nodelay(Some(true))
+        .with_keepalive(Some(std::time::Duration::from_secs(60)));
     tonic::transport::Server::builder()
         .add_service(workflow)
         .add_service(operator)

@@ -25,7 +25,10 @@ impl TaskSink for MatchingSink {
             Some(key) => {
                 self.0.add(&key, task);
             }
-            None => tracing::warn!(task_id = task.task_id, "transfer task without a kind ignored"),
+            None => tracing::warn!(
+                task_id = task.task_id,
+                "transfer task without a kind ignored"
+            ),
         }
     }
 }

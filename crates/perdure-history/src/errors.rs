@@ -30,9 +30,10 @@ pub enum HistoryError {
     /// This node does not lead the shard (or lost leadership mid-request): retry elsewhere/later.
     #[error("shard {shard} is not led by this node")]
     NotLeader { shard: u32 },
-    /// Raft could not commit the write; nothing was acknowledged.
+    /// Raft could not commit the write; nothing was acknowledged. Boxed: openraft's errors are
+    /// hundreds of bytes and would otherwise bloat every `Result` of this crate.
     #[error("write not committed: {0}")]
-    Propose(#[from] ProposeError),
+    Propose(Box<ProposeError>),
     /// The write lost a race with another write to the same record; nothing was applied.
     #[error("concurrent update to the same execution, retry")]
     Conflict,
@@ -40,6 +41,12 @@ pub enum HistoryError {
     ExecutionNotFound(String),
     #[error("invalid page token")]
     BadPageToken,
+}
+
+impl From<ProposeError> for HistoryError {
+    fn from(e: ProposeError) -> Self {
+        HistoryError::Propose(Box::new(e))
+    }
 }
 
 impl HistoryError {

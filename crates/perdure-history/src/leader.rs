@@ -44,8 +44,9 @@ async fn serve_term(
     term: u64,
     leadership: &mut tokio::sync::watch::Receiver<Option<u64>>,
 ) -> Result<(), crate::HistoryError> {
-    // Barrier: applied state now includes everything committed before this term.
-    shard.propose(WriteBatch::default()).await?;
+    // Barrier: applied state now includes everything committed before this term. It goes to
+    // the group directly: the shard refuses writes until the term has begun.
+    shard.group.propose(WriteBatch::default()).await?;
     let (tx, rx) = mpsc::unbounded_channel();
     shard.begin_term(term, tx);
     let transfers = tables::load_transfer_tasks(&shard.store, shard.id)?;

@@ -20,6 +20,9 @@ mod tables;
 mod timer_wheel;
 mod watchers;
 
+#[cfg(test)]
+mod tests;
+
 pub use cache::ExecKey;
 pub use errors::HistoryError;
 pub use routing::shard_for;

@@ -25,6 +25,9 @@ mod tests {
             let s = shard_for("ns", &format!("wf-{i}"), 16);
             assert!((1..=16).contains(&s.0));
         }
-        assert_ne!(shard_for("ns-a", "x", 1 << 20), shard_for("ns-b", "x", 1 << 20));
+        assert_ne!(
+            shard_for("ns-a", "x", 1 << 20),
+            shard_for("ns-b", "x", 1 << 20)
+        );
     }
 }

@@ -1,6 +1,7 @@
 //! The history service of one node: its shards and the routing of a workflow to its shard.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use perdure_raft::RaftNode;
 use perdure_storage::{GroupId, ShardId, Store};
@@ -25,14 +26,26 @@ impl HistoryService {
         let mut shards = Vec::with_capacity(count as usize);
         for i in 1..=count {
             let id = GroupId(i);
-            let group = raft
-                .group(id)
-                .ok_or(HistoryError::NotLeader { shard: i })?;
+            let group = raft.group(id).ok_or(HistoryError::NotLeader { shard: i })?;
             let shard = Arc::new(Shard::new(id, group, store.clone(), sink.clone()));
             tokio::spawn(leader::run(shard.clone()));
             shards.push(shard);
         }
         Ok(Arc::new(Self { shards }))
+    }
+
+    /// Waits up to `timeout` until every shard of this service is led by this node and has begun
+    /// serving its term (barrier applied, backlog re-dispatched, timer wheel running). Meant for
+    /// single-node setups and tests; in a cluster most shards are led elsewhere.
+    pub async fn wait_serving(&self, timeout: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + timeout;
+        for shard in &self.shards {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            if !shard.wait_serving(left).await {
+                return false;
+            }
+        }
+        true
     }
 
     pub fn shard_count(&self) -> u32 {

@@ -16,7 +16,7 @@ use perdure_core::{MutableState, Mutation, Time, TimerTask, TransferTask};
 use perdure_raft::Group;
 use perdure_storage::{keys, ApplyOutcome, Cf, Check, Expect, Op, ShardId, Store, WriteBatch};
 use prost::Message;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 
 use crate::cache::{Cached, ExecKey, ExecutionCache};
 use crate::errors::HistoryError;
@@ -55,11 +55,16 @@ impl<R> Plan<R> {
 }
 
 /// What an operation returns to [`Shard::update`].
+// Moved once per attempt and consumed at once; boxing the plan would only add an allocation.
+#[allow(clippy::large_enum_variant)]
 pub enum Step<R> {
     /// Nothing to write (an idempotent retry, a stale timer...): answer at once.
     Reply(R),
     Write(Plan<R>),
 }
+
+/// A write batch and the tasks it persists, with the ids they were given.
+type BuiltBatch = (WriteBatch, Vec<(u64, TimerTask)>, Vec<(u64, TransferTask)>);
 
 pub struct Shard {
     pub(crate) id: ShardId,
@@ -71,6 +76,10 @@ pub struct Shard {
     next_task_id: AtomicU64,
     /// The running timer wheel of the current leadership term, if any.
     timers: Mutex<Option<mpsc::UnboundedSender<(u64, TimerTask)>>>,
+    /// The term this shard serves (0: none). Raft may already report leadership while the
+    /// term's barrier is in flight; until [`Shard::begin_term`] has run, the task-id counter
+    /// still belongs to an older term (or is 0 after a restart), so writes must wait for it.
+    serving: watch::Sender<u64>,
 }
 
 pub fn now() -> Time {
@@ -92,6 +101,7 @@ impl Shard {
             sink,
             next_task_id: AtomicU64::new(0),
             timers: Mutex::new(None),
+            serving: watch::Sender::new(0),
         }
     }
 
@@ -102,25 +112,38 @@ impl Shard {
     /// Called by the leadership loop when this node becomes leader of `term`.
     pub(crate) fn begin_term(&self, term: u64, timers: mpsc::UnboundedSender<(u64, TimerTask)>) {
         self.cache.clear();
-        self.next_task_id.store(term << TERM_SHIFT, Ordering::SeqCst);
+        self.next_task_id
+            .store(term << TERM_SHIFT, Ordering::SeqCst);
         *self.timers.lock().unwrap_or_else(|e| e.into_inner()) = Some(timers);
+        self.serving.send_replace(term);
     }
 
     /// Called when leadership is lost: forget everything that was only true for the leader.
     pub(crate) fn end_term(&self) {
+        self.serving.send_replace(0);
         self.cache.clear();
         *self.timers.lock().unwrap_or_else(|e| e.into_inner()) = None;
     }
 
-    fn ensure_leader(&self) -> Result<(), HistoryError> {
-        if self.group.is_leader() {
+    /// Waits until this shard serves a leadership term (true) or `timeout` passes (false).
+    pub(crate) async fn wait_serving(&self, timeout: std::time::Duration) -> bool {
+        let mut rx = self.serving.subscribe();
+        let waited = tokio::time::timeout(timeout, rx.wait_for(|t| *t != 0)).await;
+        matches!(waited, Ok(Ok(_)))
+    }
+
+    /// Writes and leader reads are allowed only while Raft's current term is the one this shard
+    /// has begun serving (cache reset, task ids of this term, timer wheel running).
+    pub(crate) fn ensure_leader(&self) -> Result<(), HistoryError> {
+        let serving = *self.serving.borrow();
+        if serving != 0 && *self.group.leadership().borrow() == Some(serving) {
             Ok(())
         } else {
             Err(HistoryError::NotLeader { shard: self.id.0 })
         }
     }
 
-    fn task_id(&self) -> u64 {
+    pub(crate) fn task_id(&self) -> u64 {
         self.next_task_id.fetch_add(1, Ordering::SeqCst)
     }
 
@@ -145,7 +168,8 @@ impl Shard {
                 Step::Write(plan) => plan,
             };
             let version = current.map_or(0, |c| c.version);
-            let (batch, timers, transfers) = self.build_batch(key, version, current.is_some(), &plan)?;
+            let (batch, timers, transfers) =
+                self.build_batch(key, version, current.is_some(), &plan)?;
             match self.propose(batch).await {
                 Ok(ApplyOutcome::Applied) => {
                     let progress = Progress {
@@ -181,7 +205,7 @@ impl Shard {
         version: u64,
         exists: bool,
         plan: &Plan<R>,
-    ) -> Result<(WriteBatch, Vec<(u64, TimerTask)>, Vec<(u64, TransferTask)>), HistoryError> {
+    ) -> Result<BuiltBatch, HistoryError> {
         let g = self.id;
         let (ns, wf, run) = (&key.namespace_id, &key.workflow_id, &key.run_id);
         let version_key = keys::execution_version(g, ns, wf, run);
@@ -273,7 +297,15 @@ impl Shard {
     /// Proposes a batch built outside [`Shard::update`] (start, task deletions).
     pub(crate) async fn propose(&self, batch: WriteBatch) -> Result<ApplyOutcome, HistoryError> {
         self.ensure_leader()?;
-        Ok(self.group.propose(batch).await?)
+        let started = std::time::Instant::now();
+        let outcome = self.group.propose(batch).await;
+        let label = match &outcome {
+            Ok(ApplyOutcome::Applied) => "applied",
+            Ok(ApplyOutcome::Rejected { .. }) => "rejected",
+            Err(_) => "error",
+        };
+        perdure_metrics::metrics().observe_proposal("history", label, started.elapsed());
+        Ok(outcome?)
     }
 
     /// Hands a committed write's tasks to matching and the timer wheel and wakes long polls.
@@ -293,7 +325,12 @@ impl Shard {
             });
         }
         if !timers.is_empty() {
-            if let Some(tx) = self.timers.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
+            if let Some(tx) = self
+                .timers
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .as_ref()
+            {
                 for t in timers {
                     // A closed wheel means leadership ended; the next leader loads from disk.
                     let _ = tx.send(t);

@@ -19,7 +19,8 @@ pub fn load_execution(
     let Some(bytes) = store.get(Cf::Executions, &k)? else {
         return Ok(None);
     };
-    let state = MutableState::decode(bytes.as_slice()).map_err(HistoryError::decode("execution"))?;
+    let state =
+        MutableState::decode(bytes.as_slice()).map_err(HistoryError::decode("execution"))?;
     let vk = keys::execution_version(shard, &key.namespace_id, &key.workflow_id, &key.run_id);
     let version = match store.get(Cf::Executions, &vk)? {
         Some(v) => decode_version(&v)?,
@@ -51,8 +52,8 @@ pub fn load_current(
     let Some(bytes) = store.get(Cf::CurrentExecutions, &k)? else {
         return Ok(None);
     };
-    let current =
-        CurrentExecution::decode(bytes.as_slice()).map_err(HistoryError::decode("current execution"))?;
+    let current = CurrentExecution::decode(bytes.as_slice())
+        .map_err(HistoryError::decode("current execution"))?;
     Ok(Some((current, bytes)))
 }
 
@@ -68,12 +69,20 @@ pub fn read_events(
     if from >= to {
         return Ok(Vec::new());
     }
-    let start = keys::history_event(shard, &key.namespace_id, &key.workflow_id, &key.run_id, from);
+    let start = keys::history_event(
+        shard,
+        &key.namespace_id,
+        &key.workflow_id,
+        &key.run_id,
+        from,
+    );
     let end = keys::history_event(shard, &key.namespace_id, &key.workflow_id, &key.run_id, to);
     let rows = store.scan_range(Cf::History, &start, &end, limit)?;
     let mut events = Vec::with_capacity(rows.len());
     for (_, v) in rows {
-        events.push(HistoryEvent::decode(v.as_slice()).map_err(HistoryError::decode("history event"))?);
+        events.push(
+            HistoryEvent::decode(v.as_slice()).map_err(HistoryError::decode("history event"))?,
+        );
     }
     // Ids are contiguous by construction; a gap means a lost or foreign record.
     for (i, e) in events.iter().enumerate() {
@@ -92,13 +101,21 @@ pub fn load_transfer_tasks(
     store: &Store,
     shard: ShardId,
 ) -> Result<Vec<(u64, TransferTask)>, HistoryError> {
-    let rows = store.scan_prefix(Cf::TransferTasks, &keys::transfer_prefix(shard), None, usize::MAX)?;
+    let rows = store.scan_prefix(
+        Cf::TransferTasks,
+        &keys::transfer_prefix(shard),
+        None,
+        usize::MAX,
+    )?;
     let mut out = Vec::with_capacity(rows.len());
     for (k, v) in rows {
         let Some(id) = keys::decode_transfer_task(&k) else {
             continue;
         };
-        out.push((id, TransferTask::decode(v.as_slice()).map_err(HistoryError::decode("transfer task"))?));
+        out.push((
+            id,
+            TransferTask::decode(v.as_slice()).map_err(HistoryError::decode("transfer task"))?,
+        ));
     }
     Ok(out)
 }
@@ -114,7 +131,11 @@ pub fn load_timer_tasks(
         let Some((fire, id)) = keys::decode_timer_task(&k) else {
             continue;
         };
-        out.push((fire, id, TimerTask::decode(v.as_slice()).map_err(HistoryError::decode("timer task"))?));
+        out.push((
+            fire,
+            id,
+            TimerTask::decode(v.as_slice()).map_err(HistoryError::decode("timer task"))?,
+        ));
     }
     Ok(out)
 }

@@ -83,6 +83,9 @@ impl TimerWheel {
         let shard = &self.shard;
         let results = futures::future::join_all(due.into_iter().map(|(id, task)| async move {
             let outcome = shard.fire_timer(id, &task).await;
+            if outcome.is_ok() {
+                perdure_metrics::metrics().timers_fired.inc();
+            }
             (id, task, outcome)
         }))
         .await;
@@ -91,7 +94,8 @@ impl TimerWheel {
                 warn!(shard = %self.shard.id(), task_id = id, error = %e, "timer not fired, retrying");
                 let retry_at = now + RETRY_AFTER.as_nanos() as i64;
                 // Keep the row's identity (fire time is part of its key): re-arm in memory only.
-                self.pending.insert((retry_at.max(task.fire_time_unix_nanos), id), task);
+                self.pending
+                    .insert((retry_at.max(task.fire_time_unix_nanos), id), task);
             }
         }
     }

@@ -44,4 +44,11 @@ impl Watchers {
             tx.send_replace(now);
         }
     }
+
+    /// True while some long poll waits on `key` (tests wait on this instead of sleeping).
+    #[cfg(test)]
+    pub fn is_watched(&self, key: &ExecKey) -> bool {
+        let map = self.senders.lock().unwrap_or_else(|e| e.into_inner());
+        map.get(key).is_some_and(|s| s.receiver_count() > 0)
+    }
 }

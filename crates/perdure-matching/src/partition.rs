@@ -58,19 +58,26 @@ impl<T: Send + 'static> Matching<T> {
     /// Returns true when it was handed to a poller.
     pub fn add(&self, key: &TaskQueueKey, task: T) -> bool {
         let mut inner = self.lock();
-        let partition = inner.partitions.entry(key.clone()).or_insert_with(|| Partition {
-            backlog: VecDeque::new(),
-            pollers: VecDeque::new(),
-        });
+        let partition = inner
+            .partitions
+            .entry(key.clone())
+            .or_insert_with(|| Partition {
+                backlog: VecDeque::new(),
+                pollers: VecDeque::new(),
+            });
         let mut task = task;
         while let Some((_, poller)) = partition.pollers.pop_front() {
             match poller.send(task) {
-                Ok(()) => return true,
+                Ok(()) => {
+                    perdure_metrics::metrics().sync_matches.inc();
+                    return true;
+                }
                 // That poller went away; try the next one.
                 Err(back) => task = back,
             }
         }
         partition.backlog.push_back(task);
+        perdure_metrics::metrics().backlogged.inc();
         false
     }
 
@@ -81,10 +88,13 @@ impl<T: Send + 'static> Matching<T> {
             let mut inner = self.lock();
             inner.next_poller += 1;
             let id = inner.next_poller;
-            let partition = inner.partitions.entry(key.clone()).or_insert_with(|| Partition {
-                backlog: VecDeque::new(),
-                pollers: VecDeque::new(),
-            });
+            let partition = inner
+                .partitions
+                .entry(key.clone())
+                .or_insert_with(|| Partition {
+                    backlog: VecDeque::new(),
+                    pollers: VecDeque::new(),
+                });
             if let Some(task) = partition.backlog.pop_front() {
                 return Some(self.lease(key, task));
             }
@@ -182,14 +192,18 @@ pub struct Lease<T: Send + 'static> {
 impl<T: Send + 'static> Lease<T> {
     /// The task is done with (started, or found stale): it will not be re-queued.
     pub fn consume(mut self) -> T {
-        self.task.take().expect("lease holds its task until consumed")
+        self.task
+            .take()
+            .expect("lease holds its task until consumed")
     }
 }
 
 impl<T: Send + 'static> Deref for Lease<T> {
     type Target = T;
     fn deref(&self) -> &T {
-        self.task.as_ref().expect("lease holds its task until consumed")
+        self.task
+            .as_ref()
+            .expect("lease holds its task until consumed")
     }
 }
 
@@ -231,7 +245,10 @@ mod tests {
         });
         let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
         while m.pollers_waiting(&key()) == 0 {
-            assert!(tokio::time::Instant::now() < deadline, "poller never registered");
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "poller never registered"
+            );
             tokio::task::yield_now().await;
         }
         assert!(m.add(&key(), 7), "waiting poller should take the task");
@@ -266,7 +283,10 @@ mod tests {
         let poller = tokio::spawn(async move { m2.poll(&key(), Duration::from_secs(30)).await });
         let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
         while m.pollers_waiting(&key()) == 0 {
-            assert!(tokio::time::Instant::now() < deadline, "poller never registered");
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "poller never registered"
+            );
             tokio::task::yield_now().await;
         }
         poller.abort();
@@ -282,6 +302,12 @@ mod tests {
         let other = TaskQueueKey::new("ns", "q", TaskKind::Activity);
         m.add(&key(), 1);
         assert!(m.poll(&other, Duration::from_millis(10)).await.is_none());
-        assert_eq!(m.poll(&key(), Duration::from_millis(10)).await.unwrap().consume(), 1);
+        assert_eq!(
+            m.poll(&key(), Duration::from_millis(10))
+                .await
+                .unwrap()
+                .consume(),
+            1
+        );
     }
 }

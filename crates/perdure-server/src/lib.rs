@@ -1,106 +1,108 @@
 //! Wiring of one Perdure node: storage, Raft groups, history shards, matching and the gRPC
-//! frontend. Owns start-up order and the on-disk cluster layout file; owns no behaviour of its own.
+//! frontend. Owns start-up order, the on-disk cluster layout file and the node's lifetime; owns
+//! no behaviour of its own.
+//!
+//! [`start_dev`] runs a node in-process (tests use it directly) and hands back a [`DevServer`];
+//! [`run_dev`] is the `perdure start-dev` command on top of it.
 
+mod layout;
+mod node;
+
+use std::future::Future;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use std::time::Duration;
 
-use anyhow::{bail, Context};
-use perdure_frontend::{Frontend, MatchingSink, Namespaces};
-use perdure_history::HistoryService;
-use perdure_matching::Matching;
-use perdure_raft::RaftNode;
-use perdure_storage::{GroupId, Store};
-use tracing::info;
+use anyhow::Context;
+use tokio::sync::oneshot;
 
 /// Options of `perdure start-dev`.
 #[derive(Clone, Debug)]
 pub struct DevOptions {
     pub data_dir: PathBuf,
     pub ip: String,
+    /// 0 picks a free port; [`DevServer::addr`] tells which.
     pub port: u16,
     /// Used only when the data directory is new; afterwards the recorded count wins.
     pub shards: u32,
+    /// Port of the HTTP side door (`/health`, `/metrics`) on the same ip; `None` disables it.
+    pub http_port: Option<u16>,
 }
 
-/// The node's own id in a single-node cluster.
-const NODE_ID: u64 = 1;
-/// How long start-up waits for every group to elect this node.
-const ELECTION_WAIT: Duration = Duration::from_secs(30);
-const LAYOUT_FILE: &str = "PERDURE_SHARDS";
+/// A running node. Dropping it stops the node in the background; [`DevServer::shutdown`] stops
+/// it and waits until the data directory can be reopened.
+#[derive(Debug)]
+pub struct DevServer {
+    addr: SocketAddr,
+    data_dir: PathBuf,
+    stop: oneshot::Sender<()>,
+    finished: oneshot::Receiver<anyhow::Result<()>>,
+}
 
-/// The shard count is fixed when a data directory is created: every workflow's shard is a hash
-/// modulo this count, so changing it would strand existing executions.
-fn shard_count(dir: &Path, requested: u32) -> anyhow::Result<u32> {
-    let file = dir.join(LAYOUT_FILE);
-    match std::fs::read_to_string(&file) {
-        Ok(s) => {
-            let n: u32 = s.trim().parse().with_context(|| format!("bad {}", file.display()))?;
-            if n == 0 {
-                bail!("{} says 0 shards", file.display());
-            }
-            Ok(n)
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            if requested == 0 {
-                bail!("shard count must be at least 1");
-            }
-            std::fs::write(&file, format!("{requested}\n"))
-                .with_context(|| format!("writing {}", file.display()))?;
-            Ok(requested)
-        }
-        Err(e) => Err(e).with_context(|| format!("reading {}", file.display())),
+/// Starts a single-node server on its own thread and runtime and returns once it serves gRPC on
+/// [`DevServer::addr`]. A fresh data directory is created and bootstrapped; an existing one is
+/// recovered. On failure, everything opened has been released again before this returns.
+pub async fn start_dev(opts: DevOptions) -> anyhow::Result<DevServer> {
+    let (ready_tx, ready_rx) = oneshot::channel();
+    let (stop_tx, stop_rx) = oneshot::channel();
+    let (done_tx, done_rx) = oneshot::channel();
+    std::thread::Builder::new()
+        .name("perdure-node".into())
+        .spawn(move || {
+            let _ = done_tx.send(node::run(opts, ready_tx, stop_rx));
+        })
+        .context("spawning the node thread")?;
+    match ready_rx.await {
+        Ok(ready) => Ok(DevServer {
+            addr: ready.addr,
+            data_dir: ready.data_dir,
+            stop: stop_tx,
+            finished: done_rx,
+        }),
+        // Start-up failed: the outcome arrives once the node has released what it opened.
+        Err(_) => match done_rx.await {
+            Ok(Err(e)) => Err(e),
+            Ok(Ok(())) => Err(anyhow::anyhow!("node stopped during start-up")),
+            Err(_) => Err(anyhow::anyhow!("node thread panicked during start-up")),
+        },
     }
 }
 
-/// Starts a single-node server and serves until `shutdown` resolves.
+impl DevServer {
+    /// The address gRPC is served on (the real port when 0 was asked for).
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The data directory, canonicalized.
+    pub fn data_dir(&self) -> &Path {
+        &self.data_dir
+    }
+
+    /// Stops accepting calls, lets open ones finish for a short grace period, shuts Raft down
+    /// and returns once RocksDB is closed. The error is whatever ended serving, if anything did.
+    pub async fn shutdown(self) -> anyhow::Result<()> {
+        let _ = self.stop.send(());
+        outcome(self.finished.await)
+    }
+}
+
+fn outcome(finished: Result<anyhow::Result<()>, oneshot::error::RecvError>) -> anyhow::Result<()> {
+    finished.map_err(|_| anyhow::anyhow!("node thread panicked"))?
+}
+
+/// Starts a single-node server and serves until `shutdown` resolves (or serving fails), then
+/// shuts it down completely.
 pub async fn run_dev(
     opts: DevOptions,
-    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    std::fs::create_dir_all(&opts.data_dir)
-        .with_context(|| format!("creating data dir {}", opts.data_dir.display()))?;
-    let data_dir = opts.data_dir.canonicalize()?;
-    let shards = shard_count(&data_dir, opts.shards)?;
-    let store = Store::open(&data_dir.join("db")).context("opening storage")?;
-    let groups: Vec<GroupId> = (0..=shards).map(GroupId).collect();
-    let raft = RaftNode::open(store.clone(), NODE_ID, &groups)
-        .await
-        .context("opening raft groups")?;
-    let addr: SocketAddr = format!("{}:{}", opts.ip, opts.port)
-        .parse()
-        .context("bad listen address")?;
-    raft.bootstrap_single_node(&addr.to_string())
-        .await
-        .context("bootstrapping raft")?;
-    for g in &groups {
-        let group = raft.group(*g).context("group missing after open")?;
-        group
-            .wait_leader(ELECTION_WAIT)
-            .await
-            .with_context(|| format!("group {g} elected no leader"))?;
+    let DevServer {
+        stop, mut finished, ..
+    } = start_dev(opts).await?;
+    tokio::select! {
+        _ = shutdown => {}
+        ended = &mut finished => return outcome(ended),
     }
-
-    let matching = Matching::new();
-    let history = HistoryService::start(&raft, store.clone(), shards, Arc::new(MatchingSink(matching.clone())))
-        .context("starting history shards")?;
-    let meta = raft.group(GroupId::META).context("meta group missing")?;
-    let namespaces = Arc::new(Namespaces::new(store.clone(), meta));
-    namespaces
-        .ensure("default")
-        .await
-        .map_err(|s| anyhow::anyhow!("creating namespace default: {s}"))?;
-
-    let listener = tokio::net::TcpListener::bind(addr)
-        .await
-        .with_context(|| format!("binding {addr}"))?;
-    let bound = listener.local_addr()?;
-    info!(address = %bound, data_dir = %data_dir.display(), shards, "perdure listening on {bound}, data in {}", data_dir.display());
-    perdure_frontend::serve(Frontend::new(history, matching, namespaces), listener, shutdown)
-        .await
-        .context("grpc server")?;
-    info!("shutting down");
-    raft.shutdown().await;
-    Ok(())
+    let _ = stop.send(());
+    outcome(finished.await)
 }

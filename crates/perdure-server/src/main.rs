@@ -6,7 +6,11 @@ use clap::{Parser, Subcommand};
 use perdure_server::{run_dev, DevOptions};
 
 #[derive(Parser)]
-#[command(name = "perdure", version, about = "Durable execution server speaking Temporal's gRPC API")]
+#[command(
+    name = "perdure",
+    version,
+    about = "Durable execution server speaking Temporal's gRPC API"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -28,6 +32,9 @@ enum Command {
         /// History shards, fixed when the data directory is created.
         #[arg(long, default_value_t = 16)]
         shards: u32,
+        /// HTTP port for /health and /metrics (Prometheus); 0 disables it.
+        #[arg(long, default_value_t = 7243)]
+        http_port: u16,
     },
 }
 
@@ -39,13 +46,49 @@ fn main() -> anyhow::Result<()> {
         )
         .init();
     let cli = Cli::parse();
-    let runtime = tokio::runtime::Runtime::new()?;
+    // The node brings its own runtime; this one only waits for Ctrl-C.
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
     match cli.command {
-        Command::StartDev { data_dir, port, ip, shards } => runtime.block_on(run_dev(
-            DevOptions { data_dir, ip, port, shards },
-            async {
-                let _ = tokio::signal::ctrl_c().await;
+        Command::StartDev {
+            data_dir,
+            port,
+            ip,
+            shards,
+            http_port,
+        } => runtime.block_on(run_dev(
+            DevOptions {
+                data_dir,
+                ip,
+                port,
+                shards,
+                http_port: (http_port != 0).then_some(http_port),
             },
+            stop_signal(),
         )),
+    }
+}
+
+/// Resolves on Ctrl-C (SIGINT) or SIGTERM, what service managers and orchestrators send.
+async fn stop_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
     }
 }

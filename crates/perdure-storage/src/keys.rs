@@ -88,7 +88,12 @@ pub fn execution(g: GroupId, ns_id: &str, wf_id: &str, run_id: &str) -> Vec<u8> 
 /// precondition compares eight bytes. Suffix tag 1 cannot collide with `execution`, which ends
 /// right after the run id.
 pub fn execution_version(g: GroupId, ns_id: &str, wf_id: &str, run_id: &str) -> Vec<u8> {
-    KeyBuf::new(g).str(ns_id).str(wf_id).str(run_id).u8(1).done()
+    KeyBuf::new(g)
+        .str(ns_id)
+        .str(wf_id)
+        .str(run_id)
+        .u8(1)
+        .done()
 }
 
 /// CurrentExecutions: which run of a workflow id is current.

@@ -79,7 +79,9 @@ impl TestServer {
                     .arg("--data-dir")
                     .arg(data_dir.path())
                     .arg("--port")
-                    .arg(port.to_string());
+                    .arg(port.to_string())
+                    // No HTTP side door: a fixed default port would collide between servers.
+                    .args(["--http-port", "0"]);
                 cmd
             }
             ServerKind::Temporal => {

@@ -4,14 +4,16 @@
 
 use std::collections::HashMap;
 use temporalio_protos::temporal::api::{
-    enums::v1::{EventType, TaskQueueKind, WorkflowExecutionStatus},
+    enums::v1::{EventType, TaskQueueKind, TimeoutType, WorkflowExecutionStatus},
     history::v1::{history_event::Attributes, HistoryEvent, WorkflowTaskScheduledEventAttributes},
     taskqueue::v1::TaskQueue,
 };
 
 use super::{MutableState, WorkflowTaskInfo};
-use crate::tasks::{timer_task, transfer_task, Mutation, TaskRef, TimerTask, TransferTask};
-use crate::time::Time;
+use crate::tasks::{
+    timer_task, transfer_task, Mutation, TaskRef, TaskTimeout, TimerTask, TransferTask,
+};
+use crate::time::{duration_from_proto, Time};
 
 /// Placeholder for "the ActivityTaskStarted event buffered just before me"; replaced by the
 /// real id when the buffer is flushed (Temporal's TransientEventID plays the same role).
@@ -25,7 +27,35 @@ pub(crate) fn normal_task_queue(name: &str) -> TaskQueue {
     }
 }
 
+/// Used when a worker asks for stickiness without saying for how long (Temporal's SDKs send one).
+pub const DEFAULT_STICKY_SCHEDULE_TO_START: std::time::Duration = std::time::Duration::from_secs(5);
+
 impl MutableState {
+    /// The queue the next workflow task goes to: the sticky queue when one is set.
+    pub fn current_task_queue(&self) -> TaskQueue {
+        if self.sticky_task_queue.is_empty() {
+            normal_task_queue(&self.task_queue)
+        } else {
+            TaskQueue {
+                name: self.sticky_task_queue.clone(),
+                kind: TaskQueueKind::Sticky as i32,
+                normal_name: self.task_queue.clone(),
+            }
+        }
+    }
+
+    pub fn is_sticky(&self) -> bool {
+        !self.sticky_task_queue.is_empty()
+    }
+
+    /// Forgets the sticky queue; true if one was set.
+    pub(crate) fn clear_sticky(&mut self) -> bool {
+        let was = self.is_sticky();
+        self.sticky_task_queue.clear();
+        self.sticky_schedule_to_start_timeout = None;
+        was
+    }
+
     /// Builds an event without an id.
     pub(crate) fn new_event(
         &self,
@@ -47,6 +77,7 @@ impl MutableState {
         let id = self.next_event_id;
         event.event_id = id;
         self.next_event_id += 1;
+        self.history_size_bytes += prost::Message::encoded_len(&event) as i64;
         m.events.push(event);
         id
     }
@@ -96,6 +127,7 @@ impl MutableState {
         }
         self.workflow_task_stamp += 1;
         let timeout = self.task_timeout;
+        let queue = self.current_task_queue();
         let scheduled_event_id = if attempt > 1 {
             self.next_event_id
         } else {
@@ -103,13 +135,30 @@ impl MutableState {
                 EventType::WorkflowTaskScheduled,
                 now,
                 WorkflowTaskScheduledEventAttributes {
-                    task_queue: Some(normal_task_queue(&self.task_queue)),
+                    task_queue: Some(queue.clone()),
                     start_to_close_timeout: timeout,
                     attempt,
                 },
             );
             self.write(m, event)
         };
+        if self.is_sticky() {
+            // A sticky task nobody picks up moves to the normal queue after this long.
+            let wait = match duration_from_proto(self.sticky_schedule_to_start_timeout.as_ref()) {
+                d if d.is_zero() => DEFAULT_STICKY_SCHEDULE_TO_START,
+                d => d,
+            };
+            let timer = self.timer_task(
+                now.add(wait),
+                timer_task::Kind::WorkflowTaskTimeout(TaskTimeout {
+                    scheduled_event_id,
+                    attempt,
+                    stamp: self.workflow_task_stamp,
+                    timeout_type: TimeoutType::ScheduleToStart as i32,
+                }),
+            );
+            m.timer_tasks.push(timer);
+        }
         self.workflow_task = Some(WorkflowTaskInfo {
             scheduled_event_id,
             started_event_id: 0,
@@ -120,11 +169,11 @@ impl MutableState {
             timeout,
             stamp: self.workflow_task_stamp,
             identity: String::new(),
-            task_queue: self.task_queue.clone(),
+            task_queue: queue.name.clone(),
             original_scheduled_time: now.0,
         });
         let task = self.transfer_task(
-            self.task_queue.clone(),
+            queue.name,
             transfer_task::Kind::WorkflowTask(TaskRef {
                 scheduled_event_id,
                 attempt,

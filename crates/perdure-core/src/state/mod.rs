@@ -97,6 +97,17 @@ pub struct MutableState {
     /// Monotonic counter; every scheduled or retried workflow task gets a fresh stamp.
     #[prost(int32, tag = "37")]
     pub workflow_task_stamp: i32,
+    /// Encoded bytes of the persisted history, for Temporal's history size limit.
+    #[prost(int64, tag = "38")]
+    pub history_size_bytes: i64,
+    /// The worker-specific queue the next workflow task goes to; empty means the normal queue.
+    /// Set by each completion's sticky attributes, cleared whenever the worker may have lost
+    /// the run from its cache (failure, timeout, a task taken from another queue).
+    #[prost(string, tag = "39")]
+    pub sticky_task_queue: String,
+    /// How long a task may wait on the sticky queue before it moves to the normal queue.
+    #[prost(message, optional, tag = "40")]
+    pub sticky_schedule_to_start_timeout: Option<ProtoDuration>,
 }
 
 /// The single pending workflow task, if any.
@@ -257,5 +268,25 @@ impl MutableState {
     /// Number of events in persisted history (transient events excluded).
     pub fn history_length(&self) -> i64 {
         self.next_event_id - 1
+    }
+
+    /// Encoded size of the persisted history, in bytes.
+    pub fn history_size_bytes(&self) -> i64 {
+        self.history_size_bytes
+    }
+
+    /// Temporal's hard history limits: `Some(reason)` when a *running* run must be terminated
+    /// before anything more is written to it. Size is checked first, then the event count.
+    pub fn history_limit_exceeded(&self) -> Option<&'static str> {
+        if !self.is_running() {
+            return None;
+        }
+        if self.history_size_bytes > crate::limits::HISTORY_SIZE_LIMIT_ERROR {
+            return Some(crate::limits::FAILURE_REASON_HISTORY_SIZE_EXCEEDS_LIMIT);
+        }
+        if self.history_length() > crate::limits::HISTORY_COUNT_LIMIT_ERROR {
+            return Some(crate::limits::FAILURE_REASON_HISTORY_COUNT_EXCEEDS_LIMIT);
+        }
+        None
     }
 }

@@ -14,11 +14,7 @@ impl Frontend {
         req: DescribeWorkflowExecutionRequest,
     ) -> Result<DescribeWorkflowExecutionResponse, Status> {
         let ns = self.namespaces.get(&req.namespace)?;
-        let execution = req
-            .execution
-            .as_ref()
-            .ok_or_else(|| errors::invalid("Execution is not set on request."))?;
-        validate::workflow_id(&execution.workflow_id)?;
+        let execution = validate::execution(req.execution.as_ref())?;
         self.history
             .describe(ns.id(), execution)
             .await

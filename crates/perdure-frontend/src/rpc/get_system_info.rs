@@ -9,7 +9,10 @@ use tonic::Status;
 use crate::server::Frontend;
 
 impl Frontend {
-    pub(crate) fn get_system_info(&self, _req: GetSystemInfoRequest) -> Result<GetSystemInfoResponse, Status> {
+    pub(crate) fn get_system_info(
+        &self,
+        _req: GetSystemInfoRequest,
+    ) -> Result<GetSystemInfoResponse, Status> {
         Ok(GetSystemInfoResponse {
             server_version: env!("CARGO_PKG_VERSION").to_string(),
             capabilities: Some(Capabilities {

@@ -16,11 +16,7 @@ impl Frontend {
         deadline: Instant,
     ) -> Result<GetWorkflowExecutionHistoryResponse, Status> {
         let ns = self.namespaces.get(&req.namespace)?;
-        let execution = req
-            .execution
-            .as_ref()
-            .ok_or_else(|| errors::invalid("Execution is not set on request."))?;
-        validate::workflow_id(&execution.workflow_id)?;
+        validate::execution(req.execution.as_ref())?;
         self.history
             .get_history(ns.id(), &req, deadline)
             .await

@@ -21,7 +21,11 @@ use crate::{errors, validate};
 
 impl Frontend {
     /// Decodes a task token and checks it belongs to the namespace the request names.
-    pub(crate) fn token_in(&self, raw: &[u8], namespace: &str) -> Result<(TaskToken, NamespaceRecord), Status> {
+    pub(crate) fn token_in(
+        &self,
+        raw: &[u8],
+        namespace: &str,
+    ) -> Result<(TaskToken, NamespaceRecord), Status> {
         let token = validate::task_token(raw)?;
         let ns = self.namespaces.get(namespace)?;
         if token.namespace_id != ns.id() {

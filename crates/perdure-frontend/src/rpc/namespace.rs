@@ -1,10 +1,12 @@
 //! RegisterNamespace, DescribeNamespace, ListNamespaces.
 
 use temporalio_protos::temporal::api::namespace::v1::NamespaceInfo;
-use temporalio_protos::temporal::api::replication::v1::{ClusterReplicationConfig, NamespaceReplicationConfig};
+use temporalio_protos::temporal::api::replication::v1::{
+    ClusterReplicationConfig, NamespaceReplicationConfig,
+};
 use temporalio_protos::temporal::api::workflowservice::v1::{
-    DescribeNamespaceRequest, DescribeNamespaceResponse, ListNamespacesRequest, ListNamespacesResponse,
-    RegisterNamespaceRequest, RegisterNamespaceResponse,
+    DescribeNamespaceRequest, DescribeNamespaceResponse, ListNamespacesRequest,
+    ListNamespacesResponse, RegisterNamespaceRequest, RegisterNamespaceResponse,
 };
 use tonic::Status;
 
@@ -51,7 +53,10 @@ impl Frontend {
         Ok(RegisterNamespaceResponse::default())
     }
 
-    pub(crate) fn describe_namespace(&self, req: DescribeNamespaceRequest) -> Result<DescribeNamespaceResponse, Status> {
+    pub(crate) fn describe_namespace(
+        &self,
+        req: DescribeNamespaceRequest,
+    ) -> Result<DescribeNamespaceResponse, Status> {
         let record = if !req.id.is_empty() {
             self.namespaces.get_by_id(&req.id)?
         } else {
@@ -60,7 +65,10 @@ impl Frontend {
         Ok(describe(record))
     }
 
-    pub(crate) fn list_namespaces(&self, _req: ListNamespacesRequest) -> Result<ListNamespacesResponse, Status> {
+    pub(crate) fn list_namespaces(
+        &self,
+        _req: ListNamespacesRequest,
+    ) -> Result<ListNamespacesResponse, Status> {
         let namespaces = self.namespaces.list()?.into_iter().map(describe).collect();
         Ok(ListNamespacesResponse {
             namespaces,

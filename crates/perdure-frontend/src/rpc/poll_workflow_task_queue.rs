@@ -22,6 +22,7 @@ impl Frontend {
         let queue = validate::task_queue(req.task_queue.as_ref())?;
         validate::identity(&req.identity)?;
         let key = TaskQueueKey::new(ns.id(), queue, TaskKind::Workflow);
+        let poll_queue = req.task_queue.clone().unwrap_or_default();
         loop {
             let wait = deadline.saturating_duration_since(Instant::now());
             if wait.is_zero() {
@@ -33,7 +34,7 @@ impl Frontend {
             let poll_id = uuid::Uuid::new_v4().to_string();
             match self
                 .history
-                .record_workflow_task_started(&lease, &poll_id, &req.identity)
+                .record_workflow_task_started(&lease, &poll_queue, &poll_id, &req.identity)
                 .await
             {
                 Ok(mut response) => {

@@ -27,10 +27,14 @@ impl Frontend {
 
     pub(crate) async fn respond_workflow_task_failed(
         &self,
-        req: RespondWorkflowTaskFailedRequest,
+        mut req: RespondWorkflowTaskFailedRequest,
     ) -> Result<RespondWorkflowTaskFailedResponse, Status> {
         let (token, _) = self.token_in(&req.task_token, &req.namespace)?;
         validate::identity(&req.identity)?;
+        if let Some(replacement) = validate::replace_oversized_failure(req.failure.as_ref()) {
+            // Temporal records the task failure anyway, with a failure that fits.
+            req.failure = Some(replacement);
+        }
         if !token.is_workflow() {
             return Err(errors::invalid("Task token is not for a workflow task."));
         }

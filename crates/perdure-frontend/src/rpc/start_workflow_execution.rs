@@ -20,9 +20,19 @@ impl Frontend {
         validate::request_id(&req.request_id)?;
         validate::identity(&req.identity)?;
         validate::blob(req.input.as_ref())?;
-        validate::duration(req.workflow_execution_timeout.as_ref(), "WorkflowExecutionTimeoutSeconds")?;
-        validate::duration(req.workflow_run_timeout.as_ref(), "WorkflowRunTimeoutSeconds")?;
-        validate::duration(req.workflow_task_timeout.as_ref(), "WorkflowTaskTimeoutSeconds")?;
+        validate::memo(req.memo.as_ref())?;
+        validate::duration(
+            req.workflow_execution_timeout.as_ref(),
+            "WorkflowExecutionTimeoutSeconds",
+        )?;
+        validate::duration(
+            req.workflow_run_timeout.as_ref(),
+            "WorkflowRunTimeoutSeconds",
+        )?;
+        validate::duration(
+            req.workflow_task_timeout.as_ref(),
+            "WorkflowTaskTimeoutSeconds",
+        )?;
         if req.request_id.is_empty() {
             // Temporal fills a missing request id so dedup still has a key.
             req.request_id = uuid::Uuid::new_v4().to_string();

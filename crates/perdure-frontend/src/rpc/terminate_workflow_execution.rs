@@ -14,11 +14,7 @@ impl Frontend {
         req: TerminateWorkflowExecutionRequest,
     ) -> Result<TerminateWorkflowExecutionResponse, Status> {
         let ns = self.namespaces.get(&req.namespace)?;
-        let execution = req
-            .workflow_execution
-            .as_ref()
-            .ok_or_else(|| errors::invalid("Execution is not set on request."))?;
-        validate::workflow_id(&execution.workflow_id)?;
+        validate::execution(req.workflow_execution.as_ref())?;
         validate::identity(&req.identity)?;
         validate::blob(req.details.as_ref())?;
         self.history

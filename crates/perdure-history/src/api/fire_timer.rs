@@ -9,7 +9,11 @@ use crate::errors::HistoryError;
 use crate::shard::{Plan, Shard, Step};
 
 impl Shard {
-    pub(crate) async fn fire_timer(&self, task_id: u64, task: &TimerTask) -> Result<(), HistoryError> {
+    pub(crate) async fn fire_timer(
+        &self,
+        task_id: u64,
+        task: &TimerTask,
+    ) -> Result<(), HistoryError> {
         let key = ExecKey::new(&task.namespace_id, &task.workflow_id, &task.run_id);
         let row = Op::Delete {
             cf: Cf::TimerTasks,

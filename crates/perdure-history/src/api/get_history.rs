@@ -81,14 +81,25 @@ impl HistoryService {
                 from < persisted_end || closed
             };
             if ready || !request.wait_new_event || Instant::now() >= deadline {
-                return self.page(&key, &state, from, page_size, close_only, request.wait_new_event);
+                return self.page(
+                    &key,
+                    &state,
+                    from,
+                    page_size,
+                    close_only,
+                    request.wait_new_event,
+                );
             }
-            // Subscribe before re-checking so a write in between is not missed.
-            let progress = Progress {
-                next_event_id: persisted_end,
-                closed,
+            // Subscribe, then re-check before the first wait: a write that committed between
+            // the read above and the subscription published to nobody.
+            let Some(rx) = rx.as_mut() else {
+                let progress = Progress {
+                    next_event_id: persisted_end,
+                    closed,
+                };
+                rx = Some(shard.watchers.subscribe(&key, progress));
+                continue;
             };
-            let rx = rx.get_or_insert_with(|| shard.watchers.subscribe(&key, progress));
             let wait = deadline.saturating_duration_since(Instant::now());
             // Re-read state at least every few seconds: a leader change drops the watchers.
             let _ = tokio::time::timeout(wait.min(Duration::from_secs(5)), rx.changed()).await;

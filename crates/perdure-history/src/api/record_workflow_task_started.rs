@@ -24,6 +24,7 @@ impl HistoryService {
     pub async fn record_workflow_task_started(
         &self,
         task: &DispatchTask,
+        poll_queue: &TaskQueue,
         request_id: &str,
         identity: &str,
     ) -> Result<PollWorkflowTaskQueueResponse, HistoryError> {
@@ -47,11 +48,16 @@ impl HistoryService {
                 let mut next = state.clone();
                 let (mutation, dispatch) = next.record_workflow_task_started(
                     EventId(task_ref.scheduled_event_id),
+                    poll_queue,
                     request_id,
                     identity,
                     now,
                 )?;
-                let reply = (dispatch, next.workflow_type.clone(), next.task_queue.clone());
+                let reply = (
+                    dispatch,
+                    next.workflow_type.clone(),
+                    next.task_queue.clone(),
+                );
                 if mutation.is_empty() && next == *state {
                     return Ok(Step::Reply(reply));
                 }
@@ -71,11 +77,18 @@ impl HistoryService {
             }
             Err(e) => return Err(e),
         };
+        // A sticky worker has the run cached up to its last completed task: send only what
+        // came after (Temporal does the same; the SDK fetches the rest itself on a cache miss).
+        let first_event_id = if dispatch.sticky_execution_enabled {
+            dispatch.previous_started_event_id.0 + 1
+        } else {
+            1
+        };
         let mut events = tables::read_events(
             &shard.store,
             shard.id,
             &key,
-            1,
+            first_event_id,
             dispatch.next_event_id_for_history.0,
             usize::MAX,
         )?;

@@ -31,6 +31,9 @@ impl HistoryService {
         request: StartWorkflowExecutionRequest,
     ) -> Result<StartOutcome, HistoryError> {
         let shard = self.shard_for(namespace_id, &request.workflow_id);
+        // Dedup and conflicts are decided from the current-run pointer on disk, which only the
+        // serving leader knows to be complete: a follower could answer from stale state.
+        shard.ensure_leader()?;
         let wf = request.workflow_id.clone();
         // Starts of one workflow id queue behind each other; everything else runs in parallel.
         let _current = shard.cache.lock(&ExecKey::current(namespace_id, &wf)).await;
