@@ -4,7 +4,8 @@ Usage (from the repository root, after `PERDURE_SETUP_REFERENCE=1 scripts/setup.
     .venv/bin/python tests/python/record_goldens.py
 
 Starts `temporal server start-dev` on a free port, runs every scenario in scenarios.py with a
-Python SDK worker, and writes the event-type sequence of each history. Review the diff before
+Python SDK worker (scenarios in OWN_WORKER_SCENARIOS bring their own workers), and writes the
+event-type sequence of each history. Review the diff before
 committing: a change means Temporal's history shape changed, and Perdure must follow it.
 """
 
@@ -20,7 +21,7 @@ import workflows
 from activities import Activities
 from harness import ServerUnderTest
 from history import assert_contiguous_ids, events_of, write_golden
-from scenarios import GOLDEN_SCENARIOS
+from scenarios import GOLDEN_SCENARIOS, OWN_WORKER_SCENARIOS
 
 
 def temporal_version() -> str:
@@ -45,6 +46,11 @@ async def main() -> None:
                 events = await events_of(handle)
                 assert_contiguous_ids(events)
                 print(f"{name}: {len(events)} events -> {write_golden(name, events, source)}")
+        for name, scenario in sorted(OWN_WORKER_SCENARIOS.items()):
+            handle = await scenario(client, task_queue, f"golden-{name}-{uuid.uuid4().hex[:8]}")
+            events = await events_of(handle)
+            assert_contiguous_ids(events)
+            print(f"{name}: {len(events)} events -> {write_golden(name, events, source)}")
     finally:
         server.stop()
 

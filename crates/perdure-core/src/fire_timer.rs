@@ -97,7 +97,8 @@ impl MutableState {
     }
 
     /// Nobody took the task from the sticky queue in time: record the timeout and hand the
-    /// task to the normal queue, without counting it as a failed attempt.
+    /// task to the normal queue as attempt 1, without counting it as a failed attempt (so it is
+    /// never transient, as in Temporal).
     fn fire_sticky_schedule_to_start(
         &mut self,
         m: &mut Mutation,
@@ -121,7 +122,7 @@ impl MutableState {
             self.write(m, event);
         }
         self.clear_sticky();
-        self.schedule_workflow_task(m, now, wft.attempt);
+        self.schedule_workflow_task(m, now, 1);
     }
 
     fn fire_activity_timeout(&mut self, m: &mut Mutation, t: &TaskTimeout, now: Time) {

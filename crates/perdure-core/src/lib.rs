@@ -16,6 +16,7 @@ pub mod limits;
 mod retry;
 mod start;
 mod state;
+mod sticky_queue;
 mod tasks;
 mod terminate;
 mod time;
@@ -38,7 +39,9 @@ pub use start::{
     decide_start, start_workflow, CurrentExecution, StartDecision, StartParams, StartPolicyInput,
     DEFAULT_WORKFLOW_TASK_TIMEOUT, MAX_WORKFLOW_TASK_TIMEOUT,
 };
-pub use state::{ActivityInfo, MutableState, TimerInfo, WorkflowTaskInfo};
+pub use state::{
+    ActivityInfo, MutableState, TimerInfo, WorkflowTaskInfo, DEFAULT_STICKY_SCHEDULE_TO_START,
+};
 pub use tasks::{
     timer_task, transfer_task, Mutation, RunTimeout, TaskRef, TaskTimeout, TimerTask, TransferTask,
     UserTimer,

@@ -49,6 +49,10 @@ pub struct TransferTask {
     pub run_id: String,
     #[prost(string, tag = "4")]
     pub task_queue: String,
+    /// Set when `task_queue` is a worker's sticky queue: the queue that stands in for it when
+    /// that worker is gone (Temporal's StickyWorkerUnavailable fallback). Empty otherwise.
+    #[prost(string, tag = "5")]
+    pub normal_task_queue: String,
     #[prost(oneof = "transfer_task::Kind", tags = "10, 11")]
     pub kind: Option<transfer_task::Kind>,
 }

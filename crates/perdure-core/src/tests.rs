@@ -24,6 +24,8 @@ use temporalio_protos::temporal::api::{
 
 use crate::*;
 
+mod sticky;
+
 const SEC: i64 = 1_000_000_000;
 
 fn at(secs: i64) -> Time {

@@ -154,6 +154,30 @@ impl WorkflowService for Frontend {
         .await
     }
 
+    async fn record_activity_task_heartbeat(
+        &self,
+        r: Request<RecordActivityTaskHeartbeatRequest>,
+    ) -> Reply<RecordActivityTaskHeartbeatResponse> {
+        observe("RecordActivityTaskHeartbeat", async {
+            self.record_activity_task_heartbeat(r.into_inner())
+                .await
+                .map(Response::new)
+        })
+        .await
+    }
+
+    async fn record_activity_task_heartbeat_by_id(
+        &self,
+        r: Request<RecordActivityTaskHeartbeatByIdRequest>,
+    ) -> Reply<RecordActivityTaskHeartbeatByIdResponse> {
+        observe("RecordActivityTaskHeartbeatById", async {
+            self.record_activity_task_heartbeat_by_id(r.into_inner())
+                .await
+                .map(Response::new)
+        })
+        .await
+    }
+
     async fn get_workflow_execution_history(
         &self,
         r: Request<GetWorkflowExecutionHistoryRequest>,
@@ -196,7 +220,21 @@ impl WorkflowService for Frontend {
         r: Request<ShutdownWorkerRequest>,
     ) -> Reply<ShutdownWorkerResponse> {
         observe("ShutdownWorker", async {
-            self.shutdown_worker(r.into_inner()).map(Response::new)
+            self.shutdown_worker(r.into_inner())
+                .await
+                .map(Response::new)
+        })
+        .await
+    }
+
+    async fn reset_sticky_task_queue(
+        &self,
+        r: Request<ResetStickyTaskQueueRequest>,
+    ) -> Reply<ResetStickyTaskQueueResponse> {
+        observe("ResetStickyTaskQueue", async {
+            self.reset_sticky_task_queue(r.into_inner())
+                .await
+                .map(Response::new)
         })
         .await
     }

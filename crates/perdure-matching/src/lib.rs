@@ -7,11 +7,15 @@
 //! losing this memory delays tasks but never loses them, and dispatch is at-least-once: the
 //! caller's RecordTaskStarted decides which delivery wins.
 //!
+//! Sticky queues (one per worker) are ordinary partitions plus one rule taken from Temporal: a
+//! sticky task whose worker has not polled lately goes to the normal queue instead, and a worker
+//! that shuts down has its sticky partition drained so its tasks can be re-dispatched at once.
+//!
 //! It must never block on I/O while holding its lock, and never drop a task it was handed: a poll
 //! that is cancelled, times out, or whose caller gives the task back re-queues it.
 
 mod partition;
 mod queue_key;
 
-pub use partition::{Lease, Matching};
+pub use partition::{Lease, Matching, STICKY_POLLER_UNAVAILABLE_WINDOW};
 pub use queue_key::{TaskKind, TaskQueueKey};

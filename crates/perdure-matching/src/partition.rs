@@ -3,20 +3,74 @@
 use std::collections::{HashMap, VecDeque};
 use std::ops::Deref;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::sync::oneshot;
 
 use crate::TaskQueueKey;
 
+/// A sticky queue nobody has polled for this long belongs to a worker that is gone: its tasks
+/// go to the normal queue instead (Temporal's stickyPollerUnavailableWindow).
+pub const STICKY_POLLER_UNAVAILABLE_WINDOW: Duration = Duration::from_secs(10);
+
 struct Partition<T> {
     backlog: VecDeque<T>,
     pollers: VecDeque<(u64, oneshot::Sender<T>)>,
+    /// When a poll last began or ended here; `None` for a partition only tasks have touched.
+    last_poll: Option<Instant>,
+    /// Tells this partition apart from a later one under the same key after a [`Matching::drain`],
+    /// so a poll that outlives its partition cannot make the new one look polled.
+    generation: u64,
 }
 
 struct Inner<T> {
     partitions: HashMap<TaskQueueKey, Partition<T>>,
     next_poller: u64,
+    next_generation: u64,
+}
+
+impl<T> Inner<T> {
+    fn partition(&mut self, key: &TaskQueueKey) -> &mut Partition<T> {
+        let generation = &mut self.next_generation;
+        self.partitions.entry(key.clone()).or_insert_with(|| {
+            *generation += 1;
+            Partition {
+                backlog: VecDeque::new(),
+                pollers: VecDeque::new(),
+                last_poll: None,
+                generation: *generation,
+            }
+        })
+    }
+
+    /// Someone is polling `key` now or polled it within the window before `now`.
+    fn sticky_worker_available(&self, key: &TaskQueueKey, now: Instant) -> bool {
+        let since = now.checked_sub(STICKY_POLLER_UNAVAILABLE_WINDOW);
+        self.partitions.get(key).is_some_and(|p| {
+            !p.pollers.is_empty()
+                || p.last_poll
+                    .is_some_and(|at| since.is_none_or(|since| at >= since))
+        })
+    }
+
+    /// Hands `task` to a waiting poller of `key`, or appends it to the backlog.
+    fn add(&mut self, key: &TaskQueueKey, task: T) -> bool {
+        let partition = self.partition(key);
+        let mut task = task;
+        while let Some((_, poller)) = partition.pollers.pop_front() {
+            match poller.send(task) {
+                Ok(()) => {
+                    perdure_metrics::metrics().sync_matches.inc();
+                    return true;
+                }
+                // That poller went away; try the next one.
+                Err(back) => task = back,
+            }
+        }
+        partition.backlog.push_back(task);
+        perdure_metrics::metrics().backlogged.inc();
+        false
+    }
 }
 
 /// All partitions of this node. Cheap to clone.
@@ -44,6 +98,7 @@ impl<T: Send + 'static> Matching<T> {
             inner: Arc::new(Mutex::new(Inner {
                 partitions: HashMap::new(),
                 next_poller: 0,
+                next_generation: 0,
             })),
         }
     }
@@ -57,55 +112,55 @@ impl<T: Send + 'static> Matching<T> {
     /// Offers a task: a waiting poller gets it at once, otherwise it joins the backlog.
     /// Returns true when it was handed to a poller.
     pub fn add(&self, key: &TaskQueueKey, task: T) -> bool {
+        self.lock().add(key, task)
+    }
+
+    /// Offers a task meant for a worker's sticky queue. When nobody has polled `sticky` within
+    /// [`STICKY_POLLER_UNAVAILABLE_WINDOW`] (the worker died, or shut down and had the queue
+    /// drained), the task goes to `normal` instead, where any worker can take it: Temporal's
+    /// StickyWorkerUnavailable fallback. Returns true when it went to the sticky queue.
+    pub fn add_sticky(&self, sticky: &TaskQueueKey, normal: &TaskQueueKey, task: T) -> bool {
         let mut inner = self.lock();
-        let partition = inner
-            .partitions
-            .entry(key.clone())
-            .or_insert_with(|| Partition {
-                backlog: VecDeque::new(),
-                pollers: VecDeque::new(),
-            });
-        let mut task = task;
-        while let Some((_, poller)) = partition.pollers.pop_front() {
-            match poller.send(task) {
-                Ok(()) => {
-                    perdure_metrics::metrics().sync_matches.inc();
-                    return true;
-                }
-                // That poller went away; try the next one.
-                Err(back) => task = back,
-            }
+        let available = inner.sticky_worker_available(sticky, Instant::now());
+        if available {
+            inner.add(sticky, task);
+        } else {
+            tracing::debug!(%sticky, %normal, "sticky worker unavailable, using the normal queue");
+            inner.add(normal, task);
         }
-        partition.backlog.push_back(task);
-        perdure_metrics::metrics().backlogged.inc();
-        false
+        available
+    }
+
+    /// Forgets the partition `key` (a worker shut down and gave up its sticky queue) and returns
+    /// its backlog in queue order, for the caller to re-dispatch. Polls still waiting on it end
+    /// empty, and until someone polls `key` again [`Matching::add_sticky`] treats it as gone.
+    pub fn drain(&self, key: &TaskQueueKey) -> Vec<T> {
+        let removed = self.lock().partitions.remove(key);
+        // Dropping the partition drops the waiting pollers' senders, which ends their polls.
+        removed.map_or_else(Vec::new, |p| p.backlog.into())
     }
 
     /// Waits up to `wait` for a task on `key`. The returned lease puts the task back unless the
     /// caller calls [`Lease::consume`].
     pub async fn poll(&self, key: &TaskQueueKey, wait: Duration) -> Option<Lease<T>> {
-        let (id, rx) = {
+        let (id, generation, rx) = {
             let mut inner = self.lock();
             inner.next_poller += 1;
             let id = inner.next_poller;
-            let partition = inner
-                .partitions
-                .entry(key.clone())
-                .or_insert_with(|| Partition {
-                    backlog: VecDeque::new(),
-                    pollers: VecDeque::new(),
-                });
+            let partition = inner.partition(key);
+            partition.last_poll = Some(Instant::now());
             if let Some(task) = partition.backlog.pop_front() {
                 return Some(self.lease(key, task));
             }
             let (tx, rx) = oneshot::channel();
             partition.pollers.push_back((id, tx));
-            (id, rx)
+            (id, partition.generation, rx)
         };
         let mut waiter = Waiter {
             matching: self.clone(),
             key: key.clone(),
             id,
+            generation,
             rx: Some(rx),
         };
         let rx = waiter.rx.as_mut()?;
@@ -152,10 +207,15 @@ impl<T: Send + 'static> Matching<T> {
         }
     }
 
-    fn withdraw(&self, key: &TaskQueueKey, id: u64) {
+    /// A poll on `key` is over: withdraw its registration (if still there) and note the time,
+    /// unless the partition it polled has been drained since.
+    fn end_poll(&self, key: &TaskQueueKey, id: u64, generation: u64) {
         let mut inner = self.lock();
         if let Some(partition) = inner.partitions.get_mut(key) {
-            partition.pollers.retain(|(p, _)| *p != id);
+            if partition.generation == generation {
+                partition.pollers.retain(|(p, _)| *p != id);
+                partition.last_poll = Some(Instant::now());
+            }
         }
     }
 }
@@ -166,13 +226,14 @@ struct Waiter<T: Send + 'static> {
     matching: Matching<T>,
     key: TaskQueueKey,
     id: u64,
+    generation: u64,
     rx: Option<oneshot::Receiver<T>>,
 }
 
 impl<T: Send + 'static> Drop for Waiter<T> {
     fn drop(&mut self) {
+        self.matching.end_poll(&self.key, self.id, self.generation);
         if let Some(mut rx) = self.rx.take() {
-            self.matching.withdraw(&self.key, self.id);
             rx.close();
             if let Ok(task) = rx.try_recv() {
                 self.matching.add(&self.key, task);
@@ -294,6 +355,102 @@ mod tests {
         m.add(&key(), 9);
         let got = m.poll(&key(), Duration::from_secs(1)).await.unwrap();
         assert_eq!(got.consume(), 9);
+    }
+
+    fn sticky() -> TaskQueueKey {
+        TaskQueueKey::new("ns", "worker-1-sticky", TaskKind::Workflow)
+    }
+
+    async fn wait_for_poller(m: &Matching<u32>, key: &TaskQueueKey) {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        while m.pollers_waiting(key) == 0 {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "poller never registered"
+            );
+            tokio::task::yield_now().await;
+        }
+    }
+
+    #[tokio::test]
+    async fn sticky_task_goes_to_the_normal_queue_when_nobody_ever_polled() {
+        let m = Matching::new();
+        assert!(!m.add_sticky(&sticky(), &key(), 1));
+        assert_eq!(m.backlog_len(&sticky()), 0);
+        assert_eq!(m.backlog_len(&key()), 1);
+    }
+
+    #[tokio::test]
+    async fn sticky_task_goes_to_a_waiting_sticky_poller() {
+        let m: Matching<u32> = Matching::new();
+        let m2 = m.clone();
+        let poller = tokio::spawn(async move {
+            m2.poll(&sticky(), Duration::from_secs(10))
+                .await
+                .map(|l| l.consume())
+        });
+        wait_for_poller(&m, &sticky()).await;
+        assert!(m.add_sticky(&sticky(), &key(), 4));
+        assert_eq!(poller.await.unwrap(), Some(4));
+        assert_eq!(m.backlog_len(&key()), 0);
+    }
+
+    #[tokio::test]
+    async fn recently_polled_sticky_queue_keeps_its_tasks_until_the_window_passes() {
+        let m: Matching<u32> = Matching::new();
+        // A poll that ended (empty) a moment ago: the worker is between polls.
+        assert!(m.poll(&sticky(), Duration::from_millis(5)).await.is_none());
+        assert!(m.add_sticky(&sticky(), &key(), 1));
+        assert_eq!(m.backlog_len(&sticky()), 1);
+        let inner = m.lock();
+        let now = Instant::now();
+        assert!(inner.sticky_worker_available(&sticky(), now));
+        let later = now + STICKY_POLLER_UNAVAILABLE_WINDOW + Duration::from_secs(1);
+        assert!(!inner.sticky_worker_available(&sticky(), later));
+    }
+
+    #[tokio::test]
+    async fn drain_returns_the_backlog_in_order_and_forgets_the_queue() {
+        let m: Matching<u32> = Matching::new();
+        assert!(m.poll(&sticky(), Duration::from_millis(5)).await.is_none());
+        for t in [1, 2, 3] {
+            assert!(m.add_sticky(&sticky(), &key(), t));
+        }
+        m.add(&key(), 9);
+        assert_eq!(m.drain(&sticky()), vec![1, 2, 3]);
+        assert_eq!(m.backlog_len(&sticky()), 0);
+        assert!(m.drain(&sticky()).is_empty(), "draining twice is harmless");
+        // The normal queue is untouched, and the drained sticky queue now counts as gone.
+        assert_eq!(m.backlog_len(&key()), 1);
+        assert!(!m.add_sticky(&sticky(), &key(), 4));
+        assert_eq!(m.backlog_len(&key()), 2);
+    }
+
+    #[tokio::test]
+    async fn drain_ends_waiting_polls_and_they_do_not_revive_the_queue() {
+        let m: Matching<u32> = Matching::new();
+        let m2 = m.clone();
+        let poller = tokio::spawn(async move { m2.poll(&sticky(), Duration::from_secs(30)).await });
+        wait_for_poller(&m, &sticky()).await;
+        assert!(m.drain(&sticky()).is_empty());
+        // A new partition under the same key, touched only by a task.
+        assert!(!m.add(&sticky(), 7));
+        let ended = tokio::time::timeout(Duration::from_secs(5), poller)
+            .await
+            .expect("drain must end a waiting poll")
+            .unwrap();
+        assert!(ended.is_none(), "the drained poll ends empty");
+        // The old poll ending did not make the new partition look polled.
+        assert!(!m.add_sticky(&sticky(), &key(), 8));
+        assert_eq!(m.backlog_len(&key()), 1);
+        // A new poll brings the sticky queue back.
+        assert_eq!(
+            m.poll(&sticky(), Duration::from_millis(10))
+                .await
+                .map(|l| l.consume()),
+            Some(7)
+        );
+        assert!(m.add_sticky(&sticky(), &key(), 9));
     }
 
     #[tokio::test]

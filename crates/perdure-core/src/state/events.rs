@@ -172,7 +172,7 @@ impl MutableState {
             task_queue: queue.name.clone(),
             original_scheduled_time: now.0,
         });
-        let task = self.transfer_task(
+        let mut task = self.transfer_task(
             queue.name,
             transfer_task::Kind::WorkflowTask(TaskRef {
                 scheduled_event_id,
@@ -180,6 +180,7 @@ impl MutableState {
                 stamp: self.workflow_task_stamp,
             }),
         );
+        task.normal_task_queue = queue.normal_name;
         m.transfer_tasks.push(task);
     }
 
@@ -200,6 +201,7 @@ impl MutableState {
             workflow_id: self.workflow_id.clone(),
             run_id: self.run_id.clone(),
             task_queue,
+            normal_task_queue: String::new(),
             kind: Some(kind),
         }
     }

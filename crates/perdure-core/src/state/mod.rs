@@ -4,6 +4,7 @@
 
 mod events;
 
+pub use events::DEFAULT_STICKY_SCHEDULE_TO_START;
 pub(crate) use events::{normal_task_queue, BUFFERED_STARTED_EVENT_ID};
 
 use std::collections::BTreeMap;

@@ -6,6 +6,8 @@ mod get_workflow_execution_history;
 mod namespace;
 mod poll_activity_task_queue;
 mod poll_workflow_task_queue;
+mod record_activity_task_heartbeat;
+mod reset_sticky_task_queue;
 mod respond_activity_task;
 mod respond_workflow_task;
 mod shutdown_worker;

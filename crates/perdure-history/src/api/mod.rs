@@ -4,8 +4,11 @@
 mod describe;
 mod fire_timer;
 mod get_history;
+mod move_to_normal_queue;
+mod record_activity_heartbeat;
 mod record_activity_task_started;
 mod record_workflow_task_started;
+mod reset_sticky_task_queue;
 mod respond_activity_task;
 mod respond_workflow_task_completed;
 mod respond_workflow_task_failed;

@@ -4,6 +4,8 @@
 
 mod dispatch;
 mod fixture;
+mod heartbeat;
 mod long_poll;
 mod restart;
+mod sticky;
 mod workflow;
