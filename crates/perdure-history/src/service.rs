@@ -57,6 +57,15 @@ impl HistoryService {
         &self.shards[(id.0 - 1) as usize]
     }
 
+    /// Deletes a dispatch row whose task will reach a worker another way (e.g. its sticky
+    /// worker shut down and the schedule-to-start timer will reschedule it).
+    pub async fn discard_dispatch(&self, task: &crate::DispatchTask) -> Result<(), HistoryError> {
+        match self.shard(task.shard) {
+            Some(shard) => shard.delete_transfer_task(task.task_id).await,
+            None => Ok(()),
+        }
+    }
+
     pub(crate) fn shard(&self, id: ShardId) -> Option<&Arc<Shard>> {
         self.shards.get((id.0 as usize).checked_sub(1)?)
     }

@@ -4,7 +4,6 @@
 mod describe;
 mod fire_timer;
 mod get_history;
-mod move_to_normal_queue;
 mod record_activity_heartbeat;
 mod record_activity_task_started;
 mod record_workflow_task_started;

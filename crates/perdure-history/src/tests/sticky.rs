@@ -1,6 +1,6 @@
 //! Sticky queues through the service: dispatches name the sticky queue and its normal fallback,
-//! a shut-down worker's task moves to the normal queue in one write that drops the old row,
-//! ResetStickyTaskQueue ends stickiness, and none of it writes history.
+//! sticky polls get partial history, and ResetStickyTaskQueue ends stickiness without writing
+//! history.
 
 use std::time::Duration;
 
@@ -107,87 +107,6 @@ async fn sticky_dispatch_names_its_fallback_and_sticky_polls_get_partial_history
         [4, 5, 6, 7, 8],
         "a sticky worker gets what it has not seen"
     );
-    node.shutdown().await;
-}
-
-#[tokio::test]
-async fn moving_a_sticky_task_redispatches_it_on_the_normal_queue_without_events() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut node = Node::open(dir.path()).await;
-    let (run, task) = node.sticky_dispatch("wf-move").await;
-    let before = node.history("wf-move", &run).await;
-
-    assert!(node
-        .history
-        .move_workflow_task_to_normal_queue(&task)
-        .await
-        .unwrap());
-    let moved = node.next_workflow_task(&run, 7).await;
-    assert_eq!(moved.task.task_queue, TQ);
-    assert!(moved.task.normal_task_queue.is_empty());
-    assert_eq!(moved.task.kind, task.task.kind, "the same task, same stamp");
-    assert_ne!(moved.task_id, task.task_id);
-    let rows: Vec<u64> = node
-        .transfer_rows(task.shard)
-        .into_iter()
-        .map(|(id, _)| id)
-        .collect();
-    assert_eq!(rows, [moved.task_id], "the sticky row went with the move");
-    assert_eq!(node.history("wf-move", &run).await, before, "no events");
-
-    // A second drain of the same dispatch is stale: nothing moves again.
-    assert!(!node
-        .history
-        .move_workflow_task_to_normal_queue(&task)
-        .await
-        .unwrap());
-
-    // Another worker takes it from the normal queue, with the full history.
-    let response = node
-        .history
-        .record_workflow_task_started(&moved, &normal_queue(), "poll-b", "worker-b")
-        .await
-        .unwrap();
-    let events = response.history.unwrap().events;
-    assert_eq!(events.first().map(|e| e.event_id), Some(1));
-    assert_eq!(events.last().map(|e| e.event_id), Some(8));
-    node.complete_workflow_task(&response.task_token, vec![complete_workflow("done")])
-        .await;
-    let events = node.history("wf-move", &run).await;
-    assert_contiguous(&events);
-    assert_eq!(
-        types(&events),
-        [
-            E::WorkflowExecutionStarted,
-            E::WorkflowTaskScheduled,
-            E::WorkflowTaskStarted,
-            E::WorkflowTaskCompleted,
-            E::TimerStarted,
-            E::TimerFired,
-            E::WorkflowTaskScheduled,
-            E::WorkflowTaskStarted,
-            E::WorkflowTaskCompleted,
-            E::WorkflowExecutionCompleted,
-        ]
-    );
-    node.shutdown().await;
-}
-
-#[tokio::test]
-async fn moving_a_started_task_only_drops_the_stale_row() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut node = Node::open(dir.path()).await;
-    let (_run, task) = node.sticky_dispatch("wf-started").await;
-    node.history
-        .record_workflow_task_started(&task, &sticky_queue(), "poll-2", "worker")
-        .await
-        .unwrap();
-    assert!(!node
-        .history
-        .move_workflow_task_to_normal_queue(&task)
-        .await
-        .unwrap());
-    assert!(node.transfer_rows(task.shard).is_empty());
     node.shutdown().await;
 }
 
