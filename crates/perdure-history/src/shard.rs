@@ -163,10 +163,12 @@ impl Shard {
                     .map(|(state, version)| Cached { state, version });
             }
             let current = guard.as_ref();
-            let plan = match op(current.map(|c| &c.state), now())? {
+            let at = now();
+            let mut plan = match op(current.map(|c| &c.state), at)? {
                 Step::Reply(r) => return Ok(r),
                 Step::Write(plan) => plan,
             };
+            enforce_history_limits(&mut plan, at);
             let version = current.map_or(0, |c| c.version);
             let (batch, timers, transfers) =
                 self.build_batch(key, version, current.is_some(), &plan)?;
@@ -197,6 +199,24 @@ impl Shard {
             }
         }
         Err(HistoryError::Conflict)
+    }
+
+    /// The common case of [`Shard::update`]: the run must exist (NotFound otherwise), `op`
+    /// changes a copy of its state and returns the mutation and the reply, and the result is
+    /// always written.
+    pub async fn mutate<R>(
+        &self,
+        key: &ExecKey,
+        mut op: impl FnMut(&mut MutableState, Time) -> Result<(Mutation, R), HistoryError>,
+    ) -> Result<R, HistoryError> {
+        self.update(key, |state, now| {
+            let state =
+                state.ok_or_else(|| HistoryError::from(crate::api::execution_not_found()))?;
+            let mut next = state.clone();
+            let (mutation, reply) = op(&mut next, now)?;
+            Ok(Step::Write(Plan::new(next, mutation, reply)))
+        })
+        .await
     }
 
     fn build_batch<R>(
@@ -368,5 +388,85 @@ impl Shard {
                 .map(|(state, version)| Cached { state, version });
         }
         Ok(guard.as_ref().map(|c| c.state.clone()))
+    }
+}
+
+/// Temporal's hard history limits apply to every write, not only to workflow task completions:
+/// a write that leaves a running run over the event-count or size limit also terminates it, in
+/// the same batch. The write itself still succeeds, as in Temporal.
+fn enforce_history_limits<R>(plan: &mut Plan<R>, now: Time) {
+    let Some(reason) = plan.state.history_limit_exceeded() else {
+        return;
+    };
+    match plan
+        .state
+        .terminate(reason, None, perdure_core::HISTORY_SERVICE_IDENTITY, now)
+    {
+        Ok(m) => {
+            tracing::warn!(workflow_id = %plan.state.workflow_id, run_id = %plan.state.run_id, reason, "terminating run over its history limit");
+            plan.mutation.events.extend(m.events);
+            plan.mutation.transfer_tasks.extend(m.transfer_tasks);
+            plan.mutation.timer_tasks.extend(m.timer_tasks);
+            plan.mutation.closed |= m.closed;
+        }
+        Err(e) => tracing::warn!(error = %e, "run over its history limit not terminated"),
+    }
+}
+
+#[cfg(test)]
+mod limit_tests {
+    use perdure_core::{start_workflow, StartParams};
+    use temporalio_protos::temporal::api::common::v1::WorkflowType;
+    use temporalio_protos::temporal::api::enums::v1::{EventType, WorkflowExecutionStatus};
+    use temporalio_protos::temporal::api::taskqueue::v1::TaskQueue;
+    use temporalio_protos::temporal::api::workflowservice::v1::StartWorkflowExecutionRequest;
+
+    use super::*;
+
+    fn started() -> MutableState {
+        let request = StartWorkflowExecutionRequest {
+            namespace: "default".into(),
+            workflow_id: "wf".into(),
+            workflow_type: Some(WorkflowType { name: "T".into() }),
+            task_queue: Some(TaskQueue {
+                name: "q".into(),
+                ..Default::default()
+            }),
+            request_id: "r".into(),
+            ..Default::default()
+        };
+        let params = StartParams {
+            request,
+            namespace_id: "ns".into(),
+            run_id: "run".into(),
+            first_execution_run_id: "run".into(),
+            attempt: 1,
+        };
+        start_workflow(params, Time(1_000)).unwrap().0
+    }
+
+    #[test]
+    fn a_write_over_the_size_limit_also_terminates_the_run() {
+        let mut state = started();
+        state.history_size_bytes = perdure_core::limits::HISTORY_SIZE_LIMIT_ERROR + 1;
+        let mut plan = Plan::new(state, Mutation::default(), ());
+        enforce_history_limits(&mut plan, Time(2_000));
+        assert!(plan.mutation.closed);
+        assert_eq!(
+            plan.mutation.events.last().map(|e| e.event_type),
+            Some(EventType::WorkflowExecutionTerminated as i32)
+        );
+        assert_eq!(
+            plan.state.status,
+            WorkflowExecutionStatus::Terminated as i32
+        );
+    }
+
+    #[test]
+    fn a_write_under_the_limits_is_left_alone() {
+        let mut plan = Plan::new(started(), Mutation::default(), ());
+        enforce_history_limits(&mut plan, Time(2_000));
+        assert!(plan.mutation.is_empty());
+        assert!(plan.state.is_running());
     }
 }

@@ -17,9 +17,57 @@ mod terminate;
 pub use get_history::HistoryPageToken;
 pub use start_workflow::StartOutcome;
 
+use std::sync::Arc;
+
 use perdure_core::{CoreError, TaskToken};
+use perdure_storage::{keys, Cf, Op};
 
 use crate::cache::ExecKey;
+use crate::errors::HistoryError;
+use crate::shard::Shard;
+use crate::{DispatchTask, HistoryService};
+
+/// What RecordWorkflowTaskStarted and RecordActivityTaskStarted need of a dispatched task: its
+/// shard, its run, and the deletion of its durable row (written with the start).
+pub(crate) struct Dispatched<'a> {
+    pub shard: &'a Arc<Shard>,
+    pub key: ExecKey,
+    pub delete_row: Op,
+}
+
+impl HistoryService {
+    pub(crate) fn dispatched(&self, task: &DispatchTask) -> Result<Dispatched<'_>, HistoryError> {
+        let shard = self
+            .shard(task.shard)
+            .ok_or_else(|| HistoryError::from(execution_not_found()))?;
+        let t = &task.task;
+        Ok(Dispatched {
+            shard,
+            key: ExecKey::new(&t.namespace_id, &t.workflow_id, &t.run_id),
+            delete_row: Op::Delete {
+                cf: Cf::TransferTasks,
+                key: keys::transfer_task(shard.id, task.task_id),
+            },
+        })
+    }
+}
+
+impl Dispatched<'_> {
+    /// A start the core refused (already started, task gone, run closed) means the dispatch is
+    /// stale: its row must not be dispatched again after a restart. Other errors leave it.
+    pub(crate) async fn drop_if_stale<T>(
+        &self,
+        task: &DispatchTask,
+        result: Result<T, HistoryError>,
+    ) -> Result<T, HistoryError> {
+        if let Err(HistoryError::Core(_)) = &result {
+            if let Err(del) = self.shard.delete_transfer_task(task.task_id).await {
+                tracing::debug!(error = %del, "stale transfer task not deleted yet");
+            }
+        }
+        result
+    }
+}
 
 /// The execution a task token names.
 pub(crate) fn token_key(token: &TaskToken) -> ExecKey {

@@ -11,9 +11,7 @@ use perdure_core::{CoreError, TaskToken};
 use temporalio_protos::temporal::api::common::v1::Payloads;
 use temporalio_protos::temporal::api::workflowservice::v1::RecordActivityTaskHeartbeatResponse;
 
-use crate::api::execution_not_found;
 use crate::errors::HistoryError;
-use crate::shard::{Plan, Step};
 use crate::HistoryService;
 
 impl HistoryService {
@@ -30,21 +28,15 @@ impl HistoryService {
             .await?;
         let shard = self.shard_for(&key.namespace_id, &key.workflow_id);
         let cancel_requested = shard
-            .update(&key, |state, now| {
-                let Some(state) = state else {
-                    return Err(execution_not_found().into());
-                };
+            // Written even when only the details changed: they are what a retry resumes from.
+            .mutate(&key, |next, now| {
                 if token.scheduled_event_id <= 0
-                    && state.is_running()
-                    && state.activity_by_id(&token.activity_id).is_none()
+                    && next.is_running()
+                    && next.activity_by_id(&token.activity_id).is_none()
                 {
                     return Err(pending_activity_not_found(&token.activity_id).into());
                 }
-                let mut next = state.clone();
-                let (mutation, cancel_requested) =
-                    next.record_activity_heartbeat(token, details.clone(), now)?;
-                // Written even when only the details changed: they are what a retry resumes from.
-                Ok(Step::Write(Plan::new(next, mutation, cancel_requested)))
+                Ok(next.record_activity_heartbeat(token, details.clone(), now)?)
             })
             .await?;
         Ok(RecordActivityTaskHeartbeatResponse {

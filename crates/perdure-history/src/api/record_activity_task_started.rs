@@ -3,11 +3,9 @@
 //! dispatch row is deleted in the same batch. Duplicates die here as for workflow tasks.
 
 use perdure_core::{transfer_task, CoreError, EventId};
-use perdure_storage::{keys, Cf, Op};
 use temporalio_protos::temporal::api::workflowservice::v1::PollActivityTaskQueueResponse;
 
 use crate::api::execution_not_found;
-use crate::cache::ExecKey;
 use crate::errors::HistoryError;
 use crate::shard::{Plan, Step};
 use crate::{DispatchTask, HistoryService};
@@ -20,20 +18,13 @@ impl HistoryService {
         identity: &str,
         namespace: &str,
     ) -> Result<PollActivityTaskQueueResponse, HistoryError> {
-        let shard = self
-            .shard(task.shard)
-            .ok_or_else(|| HistoryError::from(execution_not_found()))?;
         let Some(transfer_task::Kind::ActivityTask(task_ref)) = &task.task.kind else {
             return Err(CoreError::InvalidArgument("not an activity task".into()).into());
         };
-        let t = &task.task;
-        let key = ExecKey::new(&t.namespace_id, &t.workflow_id, &t.run_id);
-        let row = Op::Delete {
-            cf: Cf::TransferTasks,
-            key: keys::transfer_task(shard.id, task.task_id),
-        };
-        let result = shard
-            .update(&key, |state, now| {
+        let d = self.dispatched(task)?;
+        let result = d
+            .shard
+            .update(&d.key, |state, now| {
                 let Some(state) = state else {
                     return Err(execution_not_found().into());
                 };
@@ -49,25 +40,14 @@ impl HistoryService {
                     return Ok(Step::Reply(dispatch));
                 }
                 let mut plan = Plan::new(next, mutation, dispatch);
-                plan.extra_ops.push(row.clone());
+                plan.extra_ops.push(d.delete_row.clone());
                 Ok(Step::Write(plan))
             })
             .await;
-        match result {
-            Ok(dispatch) => {
-                let mut response = dispatch.response;
-                if response.workflow_namespace.is_empty() {
-                    response.workflow_namespace = namespace.to_string();
-                }
-                Ok(response)
-            }
-            Err(HistoryError::Core(e)) => {
-                if let Err(del) = shard.delete_transfer_task(task.task_id).await {
-                    tracing::debug!(error = %del, "stale transfer task not deleted yet");
-                }
-                Err(HistoryError::Core(e))
-            }
-            Err(e) => Err(e),
+        let mut response = d.drop_if_stale(task, result).await?.response;
+        if response.workflow_namespace.is_empty() {
+            response.workflow_namespace = namespace.to_string();
         }
+        Ok(response)
     }
 }

@@ -7,7 +7,6 @@
 //! NotFound. In both failure cases the dispatch row is stale and is deleted.
 
 use perdure_core::{transfer_task, CoreError, EventId};
-use perdure_storage::{keys, Cf, Op};
 use temporalio_protos::temporal::api::common::v1::WorkflowExecution;
 use temporalio_protos::temporal::api::enums::v1::TaskQueueKind;
 use temporalio_protos::temporal::api::history::v1::History;
@@ -15,7 +14,6 @@ use temporalio_protos::temporal::api::taskqueue::v1::TaskQueue;
 use temporalio_protos::temporal::api::workflowservice::v1::PollWorkflowTaskQueueResponse;
 
 use crate::api::execution_not_found;
-use crate::cache::ExecKey;
 use crate::errors::HistoryError;
 use crate::shard::{Plan, Step};
 use crate::{tables, DispatchTask, HistoryService};
@@ -28,20 +26,14 @@ impl HistoryService {
         request_id: &str,
         identity: &str,
     ) -> Result<PollWorkflowTaskQueueResponse, HistoryError> {
-        let shard = self
-            .shard(task.shard)
-            .ok_or_else(|| HistoryError::from(execution_not_found()))?;
         let Some(transfer_task::Kind::WorkflowTask(task_ref)) = &task.task.kind else {
             return Err(CoreError::InvalidArgument("not a workflow task".into()).into());
         };
         let t = &task.task;
-        let key = ExecKey::new(&t.namespace_id, &t.workflow_id, &t.run_id);
-        let row = Op::Delete {
-            cf: Cf::TransferTasks,
-            key: keys::transfer_task(shard.id, task.task_id),
-        };
+        let d = self.dispatched(task)?;
+        let (shard, key) = (d.shard, &d.key);
         let result = shard
-            .update(&key, |state, now| {
+            .update(key, |state, now| {
                 let Some(state) = state else {
                     return Err(execution_not_found().into());
                 };
@@ -62,21 +54,11 @@ impl HistoryService {
                     return Ok(Step::Reply(reply));
                 }
                 let mut plan = Plan::new(next, mutation, reply);
-                plan.extra_ops.push(row.clone());
+                plan.extra_ops.push(d.delete_row.clone());
                 Ok(Step::Write(plan))
             })
             .await;
-        let (dispatch, workflow_type, task_queue) = match result {
-            Ok(r) => r,
-            Err(HistoryError::Core(e)) => {
-                // The dispatch is stale; its row must not be re-dispatched after a restart.
-                if let Err(del) = shard.delete_transfer_task(task.task_id).await {
-                    tracing::debug!(error = %del, "stale transfer task not deleted yet");
-                }
-                return Err(HistoryError::Core(e));
-            }
-            Err(e) => return Err(e),
-        };
+        let (dispatch, workflow_type, task_queue) = d.drop_if_stale(task, result).await?;
         // A sticky worker has the run cached up to its last completed task: send only what
         // came after (Temporal does the same; the SDK fetches the rest itself on a cache miss).
         let first_event_id = if dispatch.sticky_execution_enabled {
@@ -87,7 +69,7 @@ impl HistoryService {
         let mut events = tables::read_events(
             &shard.store,
             shard.id,
-            &key,
+            key,
             first_event_id,
             dispatch.next_event_id_for_history.0,
             usize::MAX,

@@ -6,9 +6,8 @@ use temporalio_protos::temporal::api::workflowservice::v1::{
     RespondActivityTaskCompletedRequest, RespondActivityTaskFailedRequest,
 };
 
-use crate::api::{execution_not_found, token_key};
+use crate::api::token_key;
 use crate::errors::HistoryError;
-use crate::shard::{Plan, Step};
 use crate::HistoryService;
 
 impl HistoryService {
@@ -20,14 +19,12 @@ impl HistoryService {
         let key = token_key(token);
         let shard = self.shard_for(&key.namespace_id, &key.workflow_id);
         shard
-            .update(&key, |state, now| {
-                let Some(state) = state else {
-                    return Err(execution_not_found().into());
-                };
-                let mut next = state.clone();
-                let mutation =
-                    next.complete_activity(token, request.result.clone(), &request.identity, now)?;
-                Ok(Step::Write(Plan::new(next, mutation, ())))
+            .mutate(&key, |next, now| {
+                let result = request.result.clone();
+                Ok((
+                    next.complete_activity(token, result, &request.identity, now)?,
+                    (),
+                ))
             })
             .await
     }
@@ -40,11 +37,7 @@ impl HistoryService {
         let key = token_key(token);
         let shard = self.shard_for(&key.namespace_id, &key.workflow_id);
         shard
-            .update(&key, |state, now| {
-                let Some(state) = state else {
-                    return Err(execution_not_found().into());
-                };
-                let mut next = state.clone();
+            .mutate(&key, |next, now| {
                 let mutation = next.fail_activity(
                     token,
                     request.failure.clone(),
@@ -52,7 +45,7 @@ impl HistoryService {
                     &request.identity,
                     now,
                 )?;
-                Ok(Step::Write(Plan::new(next, mutation, ())))
+                Ok((mutation, ()))
             })
             .await
     }

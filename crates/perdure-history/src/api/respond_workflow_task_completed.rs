@@ -7,9 +7,8 @@ use temporalio_protos::temporal::api::workflowservice::v1::{
     RespondWorkflowTaskCompletedRequest, RespondWorkflowTaskCompletedResponse,
 };
 
-use crate::api::{execution_not_found, token_key};
+use crate::api::token_key;
 use crate::errors::HistoryError;
-use crate::shard::{Plan, Step};
 use crate::HistoryService;
 
 impl HistoryService {
@@ -21,13 +20,9 @@ impl HistoryService {
         let key = token_key(token);
         let shard = self.shard_for(&key.namespace_id, &key.workflow_id);
         let rejection = shard
-            .update(&key, |state, now| {
-                let Some(state) = state else {
-                    return Err(execution_not_found().into());
-                };
-                let mut next = state.clone();
+            .mutate(&key, |next, now| {
                 let done = next.complete_workflow_task(token, request, now)?;
-                Ok(Step::Write(Plan::new(next, done.mutation, done.rejection)))
+                Ok((done.mutation, done.rejection))
             })
             .await?;
         match rejection {

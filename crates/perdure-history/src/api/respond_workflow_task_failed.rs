@@ -5,9 +5,8 @@
 use perdure_core::TaskToken;
 use temporalio_protos::temporal::api::workflowservice::v1::RespondWorkflowTaskFailedRequest;
 
-use crate::api::{execution_not_found, token_key};
+use crate::api::token_key;
 use crate::errors::HistoryError;
-use crate::shard::{Plan, Step};
 use crate::HistoryService;
 
 impl HistoryService {
@@ -19,11 +18,7 @@ impl HistoryService {
         let key = token_key(token);
         let shard = self.shard_for(&key.namespace_id, &key.workflow_id);
         shard
-            .update(&key, |state, now| {
-                let Some(state) = state else {
-                    return Err(execution_not_found().into());
-                };
-                let mut next = state.clone();
+            .mutate(&key, |next, now| {
                 let mutation = next.fail_workflow_task(
                     token,
                     request.cause,
@@ -31,7 +26,7 @@ impl HistoryService {
                     &request.identity,
                     now,
                 )?;
-                Ok(Step::Write(Plan::new(next, mutation, ())))
+                Ok((mutation, ()))
             })
             .await
     }

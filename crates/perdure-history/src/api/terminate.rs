@@ -7,7 +7,7 @@ use temporalio_protos::temporal::api::workflowservice::v1::TerminateWorkflowExec
 use crate::api::execution_not_found;
 use crate::cache::ExecKey;
 use crate::errors::HistoryError;
-use crate::shard::{Plan, Shard, Step};
+use crate::shard::Shard;
 use crate::HistoryService;
 
 impl HistoryService {
@@ -22,18 +22,16 @@ impl HistoryService {
             .await?;
         let shard = self.shard_for(namespace_id, &execution.workflow_id);
         shard
-            .update(&key, |state, now| {
-                let Some(state) = state else {
-                    return Err(execution_not_found().into());
-                };
-                let mut next = state.clone();
-                let mutation = next.terminate(
-                    &request.reason,
-                    request.details.clone(),
-                    &request.identity,
-                    now,
-                )?;
-                Ok(Step::Write(Plan::new(next, mutation, ())))
+            .mutate(&key, |next, now| {
+                Ok((
+                    next.terminate(
+                        &request.reason,
+                        request.details.clone(),
+                        &request.identity,
+                        now,
+                    )?,
+                    (),
+                ))
             })
             .await
     }
@@ -47,13 +45,8 @@ impl HistoryService {
         identity: &str,
     ) -> Result<(), HistoryError> {
         shard
-            .update(key, |state, now| {
-                let Some(state) = state else {
-                    return Err(execution_not_found().into());
-                };
-                let mut next = state.clone();
-                let mutation = next.terminate(reason, None, identity, now)?;
-                Ok(Step::Write(Plan::new(next, mutation, ())))
+            .mutate(key, |next, now| {
+                Ok((next.terminate(reason, None, identity, now)?, ()))
             })
             .await
     }
