@@ -5,6 +5,9 @@
 //! the WAL syncer that lets many appends share one fsync, and [`RaftNode`] / [`Group`], the API
 //! the history layer proposes through. It must never interpret write batches beyond handing them
 //! to [`Store::apply`](perdure_storage::Store::apply): deciding what to write is the leader's job.
+//!
+//! Snapshots are files under `<store path>/snapshots/g<id>/`, streamed in and out one pair at a
+//! time; `SmMeta` only names the current one (see `snapshots.rs`).
 
 // openraft's error types are large by design and its trait signatures fix them; boxing ours
 // would only add allocations on paths that are already failing.
@@ -14,6 +17,8 @@ mod error;
 mod log_store;
 mod network;
 mod node;
+mod snapshot_format;
+mod snapshots;
 mod state_machine;
 mod syncer;
 mod types;

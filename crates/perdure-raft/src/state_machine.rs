@@ -1,28 +1,27 @@
 //! One group's state machine: applies committed write batches to the state column families and
-//! builds / installs snapshots of the group's prefix.
+//! hands snapshot work to [`Snapshots`].
 //!
 //! Apply must stay deterministic (no clocks, randomness or I/O beyond the store) and writes each
 //! entry's effects together with the applied record in one RocksDB write, so a restart resumes
-//! exactly after the last entry whose effects exist. Snapshot ids are the one exception allowed a
-//! clock: they only need to be unique, and are never applied.
-
-use std::io::Cursor;
+//! exactly after the last entry whose effects exist. Snapshot builds and installs stream whole
+//! groups through files, so they run on the blocking pool, never on a runtime thread; reading the
+//! current snapshot only opens its file, because openraft does it at every startup for the meta.
 
 use openraft::storage::{RaftStateMachine, Snapshot};
 use openraft::{EntryPayload, OptionalSend, RaftSnapshotBuilder, StorageIOError, StoredMembership};
-use perdure_storage::{keys, ApplyOutcome, Cf, GroupId, GroupSnapshot, Store, WriteBatch};
+use perdure_storage::{keys, ApplyOutcome, Cf, GroupId, Store, WriteBatch};
 
 use crate::error::RaftError;
 use crate::log_store::{decode, encode};
-use crate::types::{
-    AppliedRecord, Entry, Membership, NodeLogId, OrStorageError, SnapshotMeta, StoredSnapshot,
-};
+use crate::snapshots::{SnapshotError, Snapshots};
+use crate::types::{AppliedRecord, Entry, Membership, NodeLogId, OrStorageError, SnapshotMeta};
 use crate::TypeConfig;
 
 pub(crate) struct StateMachine {
     store: Store,
     group: GroupId,
     applied: AppliedRecord,
+    snapshots: Snapshots,
     alive: tokio::sync::mpsc::Sender<()>,
 }
 
@@ -39,84 +38,54 @@ impl StateMachine {
             })?,
             None => AppliedRecord::default(),
         };
+        let snapshots = Snapshots::new(store.clone(), group);
+        // Garbage only costs disk space; a group must still start if it cannot be removed.
+        match snapshots.remove_leftovers() {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(%group, removed = n, "removed leftover snapshot files"),
+            Err(e) => {
+                tracing::warn!(%group, error = %e, "could not remove leftover snapshot files")
+            }
+        }
         Ok(StateMachine {
             store,
             group,
             applied,
+            snapshots,
             alive,
         })
-    }
-
-    fn read_snapshot(&self) -> Result<Option<StoredSnapshot>, OrStorageError> {
-        let Some(bytes) = self
-            .store
-            .get(Cf::SmMeta, &keys::sm_snapshot(self.group))
-            .map_err(|e| StorageIOError::read_snapshot(None, &e))?
-        else {
-            return Ok(None);
-        };
-        decode(&bytes)
-            .map(Some)
-            .map_err(|e| StorageIOError::read_snapshot(None, &e).into())
     }
 }
 
 pub(crate) struct SnapshotBuilder {
-    store: Store,
-    group: GroupId,
-    _alive: tokio::sync::mpsc::Sender<()>,
+    snapshots: Snapshots,
+    alive: tokio::sync::mpsc::Sender<()>,
 }
 
-fn snapshot_id(last: Option<NodeLogId>) -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or(0);
-    match last {
-        Some(l) => format!(
-            "{}-{}-{}-{nanos}",
-            l.leader_id.term, l.leader_id.node_id, l.index
-        ),
-        None => format!("empty-{nanos}"),
-    }
+/// Runs `f` on the blocking pool. The closure keeps a clone of the node's liveness sender so a
+/// shutdown waits for it even if openraft drops the awaiting future.
+async fn blocking<T: Send + 'static>(
+    alive: &tokio::sync::mpsc::Sender<()>,
+    f: impl FnOnce() -> Result<T, SnapshotError> + Send + 'static,
+) -> Result<T, SnapshotError> {
+    let alive = alive.clone();
+    tokio::task::spawn_blocking(move || {
+        let _alive = alive;
+        f()
+    })
+    .await
+    .map_err(|e| SnapshotError::Io(std::io::Error::other(e)))?
 }
 
 impl RaftSnapshotBuilder<TypeConfig> for SnapshotBuilder {
     async fn build_snapshot(&mut self) -> Result<Snapshot<TypeConfig>, OrStorageError> {
-        let snap = self
-            .store
-            .snapshot_group(self.group)
-            .map_err(|e| StorageIOError::read_state_machine(&e))?;
-        let record: AppliedRecord = match &snap.applied {
-            Some(b) => decode(b).map_err(|e| StorageIOError::read_state_machine(&e))?,
-            None => AppliedRecord::default(),
-        };
-        let data = encode(&GroupSnapshot {
-            applied: None,
-            pairs: snap.pairs,
-        })
-        .map_err(|e| StorageIOError::write_snapshot(None, &e))?;
-        let meta = SnapshotMeta {
-            last_log_id: record.last_applied,
-            last_membership: record.membership,
-            snapshot_id: snapshot_id(record.last_applied),
-        };
-        let stored = encode(&StoredSnapshot {
-            meta: meta.clone(),
-            data: data.clone(),
-        })
-        .map_err(|e| StorageIOError::write_snapshot(Some(meta.signature()), &e))?;
-        let mut b = self.store.batch();
-        b.put(Cf::SmMeta, &keys::sm_snapshot(self.group), &stored)
-            .map_err(|e| StorageIOError::write_snapshot(Some(meta.signature()), &e))?;
-        // Unsynced: a lost snapshot is rebuilt at startup, and purge syncs before deleting.
-        self.store
-            .write(b, false)
-            .map_err(|e| StorageIOError::write_snapshot(Some(meta.signature()), &e))?;
-        tracing::info!(group = %self.group, snapshot = %meta, "built snapshot");
+        let snapshots = self.snapshots.clone();
+        let (meta, file) = blocking(&self.alive, move || snapshots.build())
+            .await
+            .map_err(|e| StorageIOError::write_snapshot(None, &e))?;
         Ok(Snapshot {
             meta,
-            snapshot: Box::new(Cursor::new(data)),
+            snapshot: Box::new(tokio::fs::File::from_std(file)),
         })
     }
 }
@@ -160,59 +129,44 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
 
     async fn get_snapshot_builder(&mut self) -> Self::SnapshotBuilder {
         SnapshotBuilder {
-            store: self.store.clone(),
-            group: self.group,
-            _alive: self.alive.clone(),
+            snapshots: self.snapshots.clone(),
+            alive: self.alive.clone(),
         }
     }
 
-    async fn begin_receiving_snapshot(&mut self) -> Result<Box<Cursor<Vec<u8>>>, OrStorageError> {
-        Ok(Box::new(Cursor::new(Vec::new())))
+    async fn begin_receiving_snapshot(&mut self) -> Result<Box<tokio::fs::File>, OrStorageError> {
+        let file = self
+            .snapshots
+            .receive_file()
+            .map_err(|e| StorageIOError::write_snapshot(None, &e))?;
+        Ok(Box::new(tokio::fs::File::from_std(file)))
     }
 
     async fn install_snapshot(
         &mut self,
         meta: &SnapshotMeta,
-        snapshot: Box<Cursor<Vec<u8>>>,
+        snapshot: Box<tokio::fs::File>,
     ) -> Result<(), OrStorageError> {
-        let sig = || Some(meta.signature());
-        let data = snapshot.into_inner();
-        let state: GroupSnapshot =
-            decode(&data).map_err(|e| StorageIOError::read_snapshot(sig(), &e))?;
-        let record = AppliedRecord {
-            last_applied: meta.last_log_id,
-            membership: meta.last_membership.clone(),
-        };
-        let record_bytes =
-            encode(&record).map_err(|e| StorageIOError::write_snapshot(sig(), &e))?;
-        let stored = encode(&StoredSnapshot {
-            meta: meta.clone(),
-            data,
-        })
-        .map_err(|e| StorageIOError::write_snapshot(sig(), &e))?;
-
-        let mut b = self.store.batch();
-        let build = |b: &mut perdure_storage::InternalBatch<'_>| {
-            b.replace_group_state(self.group, &state)?;
-            b.put(Cf::SmMeta, &keys::sm_applied(self.group), &record_bytes)?;
-            b.put(Cf::SmMeta, &keys::sm_snapshot(self.group), &stored)
-        };
-        build(&mut b).map_err(|e| StorageIOError::write_snapshot(sig(), &e))?;
-        // Synced: the log below this snapshot may be purged right after.
-        self.store
-            .write(b, true)
-            .map_err(|e| StorageIOError::write_snapshot(sig(), &e))?;
-        self.applied = record;
-        tracing::info!(group = %self.group, snapshot = %meta, "installed snapshot");
+        let src = snapshot.into_std().await;
+        let snapshots = self.snapshots.clone();
+        let owned_meta = meta.clone();
+        let applied = blocking(&self.alive, move || snapshots.install(&owned_meta, src))
+            .await
+            .map_err(|e| StorageIOError::write_snapshot(Some(meta.signature()), &e))?;
+        self.applied = applied;
         Ok(())
     }
 
     async fn get_current_snapshot(
         &mut self,
     ) -> Result<Option<Snapshot<TypeConfig>>, OrStorageError> {
-        Ok(self.read_snapshot()?.map(|s| Snapshot {
-            meta: s.meta,
-            snapshot: Box::new(Cursor::new(s.data)),
+        let current = self
+            .snapshots
+            .open_current()
+            .map_err(|e| StorageIOError::read_snapshot(None, &e))?;
+        Ok(current.map(|(meta, file)| Snapshot {
+            meta,
+            snapshot: Box::new(tokio::fs::File::from_std(file)),
         }))
     }
 }

@@ -1,5 +1,5 @@
 //! End-to-end tests of a single-node [`RaftNode`] on a real RocksDB: propose/apply, rejection,
-//! restart recovery, snapshot + log purge, and concurrent proposals. Every wait has a deadline.
+//! restart recovery, snapshot + log purge (and a lost snapshot file), and concurrent proposals. Every wait has a deadline.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -10,6 +10,7 @@ use perdure_storage::{
 };
 
 use crate::log_store::decode;
+use crate::snapshot_format::SnapshotReader;
 use crate::types::Entry;
 use crate::{default_config, ProposeError, RaftError, RaftNode};
 
@@ -256,10 +257,80 @@ async fn snapshot_purges_log_and_restart_still_recovers() {
         ApplyOutcome::Applied
     );
 
-    // The stored snapshot holds exactly the group's state at its log id.
+    // The stored snapshot holds the group's state at its log id: executions only, as created.
     let snap = group.raft().get_snapshot().await.unwrap().unwrap();
-    let state: perdure_storage::GroupSnapshot = decode(snap.snapshot.get_ref()).unwrap();
-    assert!(state.pairs.len() >= 20);
+    let pairs = read_pairs(snap.snapshot.into_std().await);
+    assert!(pairs.len() >= 20);
+    for (cf, k, v) in &pairs {
+        assert_eq!(*cf, Cf::Executions);
+        let i = (0..50).find(|i| key(g, *i) == *k).unwrap();
+        assert_eq!(*v, format!("v{i}").into_bytes());
+    }
+    node.shutdown().await;
+}
+
+/// Every pair of a snapshot file, verified.
+fn read_pairs(mut file: std::fs::File) -> Vec<(Cf, Vec<u8>, Vec<u8>)> {
+    use std::io::Seek;
+    let len = file.metadata().unwrap().len();
+    file.rewind().unwrap();
+    let mut r = SnapshotReader::new(std::io::BufReader::new(file), len).unwrap();
+    let mut out = Vec::new();
+    while let Some(p) = r.next_pair().unwrap() {
+        out.push((Cf::from_id(p.0).unwrap(), p.1, p.2));
+    }
+    out
+}
+
+#[tokio::test]
+async fn snapshot_with_a_lost_file_is_rebuilt_at_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let g = GroupId(1);
+    let config = openraft::Config {
+        snapshot_policy: SnapshotPolicy::LogsSinceLast(20),
+        max_in_snapshot_log_to_keep: 0,
+        purge_batch_size: 1,
+        ..default_config()
+    };
+    let snap_dir = dir.path().join("snapshots").join("g1");
+    let lost;
+    {
+        let store = Store::open(dir.path()).unwrap();
+        let node = start(&store, &[g], config.clone()).await;
+        let group = node.group(g).unwrap();
+        for i in 0..30 {
+            group.propose(create(g, i)).await.unwrap();
+        }
+        group
+            .raft()
+            .wait(Some(DEADLINE))
+            .metrics(|m| m.purged.is_some(), "purge")
+            .await
+            .unwrap();
+        node.shutdown().await;
+        let files: Vec<_> = std::fs::read_dir(&snap_dir).unwrap().collect();
+        assert_eq!(files.len(), 1, "exactly the current snapshot file");
+        lost = files[0].as_ref().unwrap().path();
+    }
+    // The log below the snapshot is gone, so the snapshot is the only copy openraft can send:
+    // with its file lost, startup must notice and rebuild it from the applied state.
+    std::fs::remove_file(&lost).unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let node = start(&store, &[g], config).await;
+    let group = node.group(g).unwrap();
+    let snap = group.raft().get_snapshot().await.unwrap().unwrap();
+    assert!(snap.meta.last_log_id.is_some());
+    let pairs = read_pairs(snap.snapshot.into_std().await);
+    assert!(pairs.len() >= 20);
+    let files: Vec<_> = std::fs::read_dir(&snap_dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(files.len(), 1);
+    assert_ne!(files[0], lost);
+    for i in 0..30 {
+        assert_eq!(value(&store, g, i), Some(format!("v{i}").into_bytes()));
+    }
     node.shutdown().await;
 }
 
@@ -297,5 +368,62 @@ async fn concurrent_proposals_across_groups_apply_exactly_once() {
             assert_eq!(value(&store, g, i), Some(format!("v{i}").into_bytes()));
         }
     }
+    node.shutdown().await;
+}
+
+#[tokio::test]
+async fn received_snapshot_installs_through_the_state_machine_interface() {
+    use openraft::storage::RaftStateMachine;
+    use tokio::io::AsyncWriteExt;
+
+    let (dir_a, dir_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let g = GroupId(1);
+    let config = openraft::Config {
+        snapshot_policy: SnapshotPolicy::LogsSinceLast(10),
+        ..default_config()
+    };
+    let store_a = Store::open(dir_a.path()).unwrap();
+    let node = start(&store_a, &[g], config).await;
+    let group = node.group(g).unwrap();
+    for i in 0..30 {
+        group.propose(create(g, i)).await.unwrap();
+    }
+    group
+        .raft()
+        .wait(Some(DEADLINE))
+        .metrics(|m| m.snapshot.is_some_and(|s| s.index >= 10), "snapshot")
+        .await
+        .unwrap();
+    let mut sent = group.raft().get_snapshot().await.unwrap().unwrap();
+
+    let store_b = Store::open(dir_b.path()).unwrap();
+    let (alive, _keep) = tokio::sync::mpsc::channel(1);
+    let mut sm = crate::state_machine::StateMachine::open(store_b.clone(), g, alive).unwrap();
+    assert!(sm.get_current_snapshot().await.unwrap().is_none());
+    // As openraft's receiver does: write the streamed bytes, shut the file down, install.
+    let mut received = sm.begin_receiving_snapshot().await.unwrap();
+    tokio::io::copy(&mut sent.snapshot, &mut received)
+        .await
+        .unwrap();
+    received.shutdown().await.unwrap();
+    sm.install_snapshot(&sent.meta, received).await.unwrap();
+
+    let (applied, membership) = sm.applied_state().await.unwrap();
+    assert_eq!(applied, sent.meta.last_log_id);
+    assert_eq!(membership, sent.meta.last_membership);
+    let current = sm.get_current_snapshot().await.unwrap().unwrap();
+    assert_eq!(current.meta, sent.meta);
+    let in_snapshot = read_pairs(current.snapshot.into_std().await);
+    let on_b = store_b
+        .scan_prefix(Cf::Executions, &keys::group_prefix(g), None, usize::MAX)
+        .unwrap();
+    // Index 10 covers at least 8 creations after the membership and blank entries.
+    assert!(on_b.len() >= 8, "{}", on_b.len());
+    assert_eq!(
+        in_snapshot,
+        on_b.into_iter()
+            .map(|(k, v)| (Cf::Executions, k, v))
+            .collect::<Vec<_>>()
+    );
     node.shutdown().await;
 }

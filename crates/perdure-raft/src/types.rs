@@ -3,8 +3,6 @@
 //! Everything here is serialized with bincode into checksummed values; changing a field changes
 //! the on-disk format.
 
-use std::io::Cursor;
-
 use openraft::{BasicNode, LogId, StoredMembership};
 use perdure_storage::{ApplyOutcome, WriteBatch};
 use serde::{Deserialize, Serialize};
@@ -18,7 +16,7 @@ openraft::declare_raft_types!(
         NodeId = u64,
         Node = BasicNode,
         Entry = openraft::Entry<TypeConfig>,
-        SnapshotData = Cursor<Vec<u8>>,
+        SnapshotData = tokio::fs::File,
         AsyncRuntime = openraft::TokioRuntime,
 );
 
@@ -35,9 +33,13 @@ pub(crate) struct AppliedRecord {
     pub membership: Membership,
 }
 
-/// The last built or installed snapshot, kept whole in `SmMeta`.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub(crate) struct StoredSnapshot {
+/// Names the group's current snapshot file, kept in `SmMeta`: small, whatever the group's size.
+/// `len` and `crc32` let a reader tell the file is the one recorded without reading it whole.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct SnapshotRecord {
     pub meta: SnapshotMeta,
-    pub data: Vec<u8>,
+    /// File name inside the group's snapshot directory.
+    pub file: String,
+    pub len: u64,
+    pub crc32: u32,
 }

@@ -13,7 +13,7 @@ pub enum Cf {
     RaftLog,
     /// Per-group vote, committed and purged log ids.
     RaftMeta,
-    /// Per-group applied log id and membership, plus the last snapshot.
+    /// Per-group applied log id and membership, plus the record naming the current snapshot file.
     SmMeta,
     Executions,
     CurrentExecutions,

@@ -227,7 +227,7 @@ pub fn sm_applied(g: GroupId) -> Vec<u8> {
     KeyBuf::new(g).u8(SM_APPLIED).done()
 }
 
-/// SmMeta: the last built or installed snapshot.
+/// SmMeta: the record naming the group's current snapshot file (its meta, name and checksum).
 pub fn sm_snapshot(g: GroupId) -> Vec<u8> {
     KeyBuf::new(g).u8(SM_SNAPSHOT).done()
 }

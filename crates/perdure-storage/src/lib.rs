@@ -20,5 +20,5 @@ pub use batch::{ApplyOutcome, Check, Expect, Op, WriteBatch};
 pub use cf::Cf;
 pub use error::StorageError;
 pub use group::{GroupId, ShardId};
-pub use raw::{GroupSnapshot, InternalBatch};
+pub use raw::{GroupPairs, GroupStateView, InternalBatch, StatePair};
 pub use store::{KvPair, Store};
