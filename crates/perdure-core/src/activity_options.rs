@@ -43,7 +43,7 @@ pub fn retry_policy_with_defaults(p: Option<&RetryPolicy>) -> RetryPolicy {
     p
 }
 
-fn validate_retry_policy(p: &RetryPolicy) -> Result<(), String> {
+pub(crate) fn validate_retry_policy(p: &RetryPolicy) -> Result<(), String> {
     if p.maximum_attempts == 1 {
         return Ok(());
     }

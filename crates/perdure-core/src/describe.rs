@@ -23,14 +23,18 @@ impl MutableState {
             close_time: close.to_timestamp_opt(),
             status: self.status,
             history_length: self.history_length(),
-            execution_time: start.to_timestamp_opt(),
+            execution_time: self.execution_time().to_timestamp_opt(),
             memo: self.memo.clone(),
             search_attributes: self.search_attributes.clone(),
             task_queue: self.task_queue.clone(),
             execution_duration: if close.is_unset() {
                 None
             } else {
-                Some(crate::time::duration_to_proto(close.since(start)))
+                // Like Temporal: from when the first workflow task was due (after a retry's
+                // backoff), not from the start.
+                Some(crate::time::duration_to_proto(
+                    close.since(self.execution_time()),
+                ))
             },
             first_run_id: self.first_execution_run_id.clone(),
             ..Default::default()

@@ -1,6 +1,7 @@
 //! Durable timers coming due: user timers, workflow task and activity timeouts, activity
-//! retry backoffs and whole-run timeouts. Every timer is checked against the current state
-//! (ids, attempt, stamp) so a stale one is a no-op returning an empty mutation.
+//! retry backoffs, whole-run timeouts (a run timeout may start the next attempt) and the
+//! backoff before a retried run's first workflow task. Every timer is checked against the
+//! current state (ids, attempt, stamp) so a stale one is a no-op returning an empty mutation.
 
 use temporalio_protos::temporal::api::{
     enums::v1::{EventType, RetryState, TimeoutType, WorkflowExecutionStatus},
@@ -15,10 +16,18 @@ use crate::errors::CoreError;
 use crate::state::{MutableState, WorkflowTaskInfo};
 use crate::tasks::{timer_task::Kind, Mutation, TaskRef, TaskTimeout, TimerTask, UserTimer};
 use crate::time::{duration_from_proto, Time};
+use crate::workflow_retry::{NewRunIds, RunFailure};
 use crate::workflow_task_completed::camel_case;
 
 impl MutableState {
-    pub fn fire_timer(&mut self, task: &TimerTask, now: Time) -> Result<Mutation, CoreError> {
+    /// `next_run` names the run a run timeout starts if the retry policy allows another
+    /// attempt (see `Mutation::new_run`).
+    pub fn fire_timer(
+        &mut self,
+        task: &TimerTask,
+        now: Time,
+        next_run: &NewRunIds,
+    ) -> Result<Mutation, CoreError> {
         let mut m = Mutation::default();
         if !self.is_running() || task.run_id != self.run_id {
             return Ok(m);
@@ -29,17 +38,17 @@ impl MutableState {
             Some(Kind::ActivityTimeout(t)) => self.fire_activity_timeout(&mut m, t, now),
             Some(Kind::ActivityRetry(t)) => self.fire_activity_retry(&mut m, t, now),
             Some(Kind::WorkflowRunTimeout(_)) => {
-                let state = if self.retry_policy.is_some() {
-                    RetryState::Timeout
-                } else {
-                    RetryState::RetryPolicyNotSet
-                };
-                self.time_out_run(&mut m, state, now)
+                self.close_failed(&mut m, RunFailure::TimedOut, now, next_run)?
             }
             Some(Kind::WorkflowExecutionTimeout(_)) => {
+                // The whole chain's deadline: never retried.
                 self.time_out_run(&mut m, RetryState::Timeout, now)
             }
-            None => {}
+            // A backoff timer that finds a workflow task already there is stale.
+            Some(Kind::WorkflowBackoff(_)) if !self.had_or_has_workflow_task() => {
+                self.schedule_workflow_task(&mut m, now, 1);
+            }
+            Some(Kind::WorkflowBackoff(_)) | None => {}
         }
         Ok(m)
     }

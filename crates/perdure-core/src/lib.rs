@@ -21,6 +21,7 @@ mod tasks;
 mod terminate;
 mod time;
 mod token;
+mod workflow_retry;
 mod workflow_task_completed;
 mod workflow_task_failed;
 mod workflow_task_started;
@@ -43,11 +44,12 @@ pub use state::{
     ActivityInfo, MutableState, TimerInfo, WorkflowTaskInfo, DEFAULT_STICKY_SCHEDULE_TO_START,
 };
 pub use tasks::{
-    timer_task, transfer_task, Mutation, RunTimeout, TaskRef, TaskTimeout, TimerTask, TransferTask,
-    UserTimer,
+    timer_task, transfer_task, Mutation, NewRun, RunTimeout, TaskRef, TaskTimeout, TimerTask,
+    TransferTask, UserTimer,
 };
 pub use time::{duration_from_proto, duration_to_proto, Time};
 pub use token::{TaskKind, TaskToken};
+pub use workflow_retry::{NewRunIds, RunFailure, WORKFLOW_ID_REUSE_MINIMAL_INTERVAL};
 pub use workflow_task_completed::WorkflowTaskCompletion;
 pub use workflow_task_failed::HISTORY_SERVICE_IDENTITY;
 pub use workflow_task_started::WorkflowTaskDispatch;

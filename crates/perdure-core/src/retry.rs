@@ -1,5 +1,6 @@
-//! Server-side activity retry decisions (Temporal's RetryActivity / nextBackoffInterval):
-//! whether a failure is retryable, and how long to back off. Pure arithmetic.
+//! Retry arithmetic shared by server-side activity retries (Temporal's RetryActivity) and
+//! workflow retries (`workflow_retry`): whether a failure is retryable, and how long to back
+//! off (Temporal's nextBackoffInterval). Pure arithmetic.
 
 use std::time::Duration;
 
@@ -60,6 +61,18 @@ pub(crate) fn next_backoff(
     if !is_retryable(failure, &policy.non_retryable_error_types) {
         return Err(RetryState::NonRetryableFailure);
     }
+    backoff_interval(policy, attempt, failure, now, expiration)
+}
+
+/// Temporal's nextBackoffInterval: the wait before the attempt after `attempt`, once the
+/// failure is known to be retryable. The failure only matters for its `next_retry_delay`.
+pub(crate) fn backoff_interval(
+    policy: &RetryPolicy,
+    attempt: i32,
+    failure: Option<&Failure>,
+    now: Time,
+    expiration: Time,
+) -> Result<Duration, RetryState> {
     let attempt = attempt.max(1);
     if policy.maximum_attempts > 0 && attempt >= policy.maximum_attempts {
         return Err(RetryState::MaximumAttemptsReached);

@@ -1,17 +1,21 @@
 //! Starting a run: normalizing the request the way Temporal does, writing
-//! WorkflowExecutionStarted + the first WorkflowTaskScheduled, and deciding what a start
+//! WorkflowExecutionStarted + the first WorkflowTaskScheduled (or the backoff timer before it,
+//! for a retry: `create_run` is shared with `workflow_retry`), and deciding what a start
 //! request means when the workflow id is already in use (`decide_start`).
 
 use std::time::Duration;
 
 use temporalio_protos::temporal::api::{
+    common::v1::Link,
     enums::v1::{
         EventType, WorkflowExecutionStatus, WorkflowIdConflictPolicy, WorkflowIdReusePolicy,
     },
     history::v1::WorkflowExecutionStartedEventAttributes,
+    sdk::v1::UserMetadata,
     workflowservice::v1::StartWorkflowExecutionRequest,
 };
 
+use crate::activity_options::{retry_policy_with_defaults, validate_retry_policy};
 use crate::errors::CoreError;
 use crate::state::{normal_task_queue, MutableState};
 use crate::tasks::{timer_task, Mutation, RunTimeout};
@@ -161,6 +165,15 @@ pub fn start_workflow(p: StartParams, now: Time) -> Result<(MutableState, Mutati
     if p.run_id.is_empty() {
         return Err(CoreError::InvalidArgument("Invalid RunId.".into()));
     }
+    // Like Temporal's frontend: an explicit policy gets the defaults for its unset fields.
+    let retry_policy = match req.retry_policy.as_ref() {
+        Some(policy) => {
+            let policy = retry_policy_with_defaults(Some(policy));
+            validate_retry_policy(&policy).map_err(CoreError::InvalidArgument)?;
+            Some(policy)
+        }
+        None => None,
+    };
 
     let execution_timeout = duration_from_proto(req.workflow_execution_timeout.as_ref());
     let mut run_timeout = duration_from_proto(req.workflow_run_timeout.as_ref());
@@ -196,70 +209,122 @@ pub fn start_workflow(p: StartParams, now: Time) -> Result<(MutableState, Mutati
         now.add(execution_timeout)
     };
 
-    let mut ms = MutableState {
-        namespace: req.namespace.clone(),
-        namespace_id: p.namespace_id.clone(),
-        workflow_id: req.workflow_id.clone(),
-        run_id: p.run_id.clone(),
-        first_execution_run_id: first_execution_run_id.clone(),
+    let started = WorkflowExecutionStartedEventAttributes {
         workflow_type: req.workflow_type.clone(),
-        task_queue: task_queue.clone(),
+        task_queue: Some(normal_task_queue(&task_queue)),
         input: req.input.clone(),
-        header: req.header.clone(),
+        workflow_execution_timeout: Some(duration_to_proto(execution_timeout)),
+        workflow_run_timeout: Some(duration_to_proto(run_timeout)),
+        workflow_task_timeout: Some(duration_to_proto(task_timeout)),
+        continued_failure: req.continued_failure.clone(),
+        last_completion_result: req.last_completion_result.clone(),
+        original_execution_run_id: p.run_id.clone(),
+        identity: req.identity.clone(),
+        first_execution_run_id,
+        retry_policy,
+        attempt: p.attempt.max(1),
+        workflow_execution_expiration_time: execution_expiration.to_timestamp_opt(),
+        cron_schedule: req.cron_schedule.clone(),
+        first_workflow_task_backoff: Some(duration_to_proto(Duration::ZERO)),
         memo: req.memo.clone(),
         search_attributes: req.search_attributes.clone(),
-        retry_policy: req.retry_policy.clone(),
-        attempt: p.attempt.max(1),
-        execution_timeout: Some(duration_to_proto(execution_timeout)),
-        run_timeout: Some(duration_to_proto(run_timeout)),
-        task_timeout: Some(duration_to_proto(task_timeout)),
+        header: req.header.clone(),
+        workflow_id: req.workflow_id.clone(),
+        priority: req.priority.clone(),
+        ..Default::default()
+    };
+    Ok(create_run(
+        RunSpec {
+            namespace: req.namespace.clone(),
+            namespace_id: p.namespace_id.clone(),
+            run_id: p.run_id.clone(),
+            request_id: req.request_id.clone(),
+            started,
+            user_metadata: req.user_metadata.clone(),
+            links: req.links.clone(),
+            execution_expiration,
+            first_task_backoff: Duration::ZERO,
+        },
+        now,
+    ))
+}
+
+/// Everything a new run is made of, already validated and normalized: the attributes of its
+/// WorkflowExecutionStarted event and the ids around it.
+pub(crate) struct RunSpec {
+    pub namespace: String,
+    pub namespace_id: String,
+    pub run_id: String,
+    pub request_id: String,
+    /// Its timeouts are the normalized ones; `attempt` is >= 1.
+    pub started: WorkflowExecutionStartedEventAttributes,
+    pub user_metadata: Option<UserMetadata>,
+    pub links: Vec<Link>,
+    /// Unset: no execution timeout.
+    pub execution_expiration: Time,
+    /// Zero schedules the first workflow task at once; otherwise a WorkflowBackoff timer does.
+    pub first_task_backoff: Duration,
+}
+
+/// Writes WorkflowExecutionStarted, then either the first workflow task or the backoff timer
+/// before it, and the run/execution timeout timers (Temporal's AddWorkflowExecutionStartedEvent
+/// + AddFirstWorkflowTaskScheduled).
+pub(crate) fn create_run(spec: RunSpec, now: Time) -> (MutableState, Mutation) {
+    let a = &spec.started;
+    let run_timeout = duration_from_proto(a.workflow_run_timeout.as_ref());
+    let mut ms = MutableState {
+        namespace: spec.namespace,
+        namespace_id: spec.namespace_id,
+        workflow_id: a.workflow_id.clone(),
+        run_id: spec.run_id,
+        first_execution_run_id: a.first_execution_run_id.clone(),
+        workflow_type: a.workflow_type.clone(),
+        task_queue: a
+            .task_queue
+            .as_ref()
+            .map(|t| t.name.clone())
+            .unwrap_or_default(),
+        input: a.input.clone(),
+        header: a.header.clone(),
+        memo: a.memo.clone(),
+        search_attributes: a.search_attributes.clone(),
+        retry_policy: a.retry_policy.clone(),
+        attempt: a.attempt.max(1),
+        execution_timeout: a.workflow_execution_timeout,
+        run_timeout: a.workflow_run_timeout,
+        task_timeout: a.workflow_task_timeout,
         start_time: now.0,
-        execution_expiration_time: execution_expiration.0,
+        execution_time: now.add(spec.first_task_backoff).0,
+        execution_expiration_time: spec.execution_expiration.0,
         status: WorkflowExecutionStatus::Running as i32,
-        close_time: 0,
-        start_request_id: req.request_id.clone(),
-        identity: req.identity.clone(),
-        completion_event_id: 0,
+        start_request_id: spec.request_id,
+        identity: a.identity.clone(),
         next_event_id: 1,
         ..Default::default()
     };
 
     let mut m = Mutation::default();
-    let started = ms.new_event(
-        EventType::WorkflowExecutionStarted,
-        now,
-        WorkflowExecutionStartedEventAttributes {
-            workflow_type: req.workflow_type.clone(),
-            task_queue: Some(normal_task_queue(&task_queue)),
-            input: req.input.clone(),
-            workflow_execution_timeout: Some(duration_to_proto(execution_timeout)),
-            workflow_run_timeout: Some(duration_to_proto(run_timeout)),
-            workflow_task_timeout: Some(duration_to_proto(task_timeout)),
-            continued_failure: req.continued_failure.clone(),
-            last_completion_result: req.last_completion_result.clone(),
-            original_execution_run_id: p.run_id.clone(),
-            identity: req.identity.clone(),
-            first_execution_run_id,
-            retry_policy: req.retry_policy.clone(),
-            attempt: ms.attempt,
-            workflow_execution_expiration_time: execution_expiration.to_timestamp_opt(),
-            cron_schedule: req.cron_schedule.clone(),
-            memo: req.memo.clone(),
-            search_attributes: req.search_attributes.clone(),
-            header: req.header.clone(),
-            workflow_id: req.workflow_id.clone(),
-            priority: req.priority.clone(),
-            ..Default::default()
-        },
-    );
-    let mut started = started;
-    started.user_metadata = req.user_metadata.clone();
-    started.links = req.links.clone();
-    ms.write(&mut m, started);
-    ms.schedule_workflow_task(&mut m, now, 1);
+    let mut started = ms.new_event(EventType::WorkflowExecutionStarted, now, spec.started);
+    started.user_metadata = spec.user_metadata;
+    started.links = spec.links;
+    let id = ms.write(&mut m, started);
+    if ms.retry_policy.is_some() {
+        ms.started_event = m.events.iter().find(|e| e.event_id == id).cloned();
+    }
+    if spec.first_task_backoff.is_zero() {
+        ms.schedule_workflow_task(&mut m, now, 1);
+    } else {
+        let t = ms.timer_task(
+            ms.execution_time(),
+            timer_task::Kind::WorkflowBackoff(RunTimeout {}),
+        );
+        m.timer_tasks.push(t);
+    }
 
+    let execution_expiration = spec.execution_expiration;
     if !run_timeout.is_zero() {
-        let fire = now.add(run_timeout);
+        // The run's clock starts when its first workflow task is due.
+        let fire = ms.execution_time().add(run_timeout);
         // The execution deadline covers this run too when it is not later.
         if execution_expiration.is_unset() || fire < execution_expiration {
             let t = ms.timer_task(fire, timer_task::Kind::WorkflowRunTimeout(RunTimeout {}));
@@ -273,7 +338,7 @@ pub fn start_workflow(p: StartParams, now: Time) -> Result<(MutableState, Mutati
         );
         m.timer_tasks.push(t);
     }
-    Ok((ms, m))
+    (ms, m)
 }
 
 fn validate(req: &StartWorkflowExecutionRequest) -> Result<(), CoreError> {

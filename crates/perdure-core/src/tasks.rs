@@ -5,6 +5,7 @@
 
 use temporalio_protos::temporal::api::history::v1::HistoryEvent;
 
+use crate::state::MutableState;
 use crate::time::Time;
 
 /// The result of one state transition. Persist `events`, the new mutable state and the
@@ -16,6 +17,10 @@ pub struct Mutation {
     pub transfer_tasks: Vec<TransferTask>,
     pub timer_tasks: Vec<TimerTask>,
     pub closed: bool,
+    /// Set when closing this run starts the next run of the same workflow id (a retry). The
+    /// caller must persist it in the same atomic write as this mutation and make it the
+    /// workflow id's current run.
+    pub new_run: Option<Box<NewRun>>,
 }
 
 impl Mutation {
@@ -24,7 +29,16 @@ impl Mutation {
             && self.transfer_tasks.is_empty()
             && self.timer_tasks.is_empty()
             && !self.closed
+            && self.new_run.is_none()
     }
+}
+
+/// A run created by another run's mutation: its initial state and first mutation, exactly as
+/// `start_workflow` returns them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewRun {
+    pub state: MutableState,
+    pub mutation: Mutation,
 }
 
 /// Identity of one dispatch of a workflow or activity task.
@@ -80,7 +94,7 @@ pub struct TimerTask {
     pub workflow_id: String,
     #[prost(string, tag = "4")]
     pub run_id: String,
-    #[prost(oneof = "timer_task::Kind", tags = "10, 11, 12, 13, 14, 15")]
+    #[prost(oneof = "timer_task::Kind", tags = "10, 11, 12, 13, 14, 15, 16")]
     pub kind: Option<timer_task::Kind>,
 }
 
@@ -115,7 +129,8 @@ pub struct UserTimer {
     pub started_event_id: i64,
 }
 
-/// Marker message for whole-run timeouts (the run id in the task is the identity).
+/// Marker message for whole-run timers: run and execution timeouts, and the backoff before a
+/// retried run's first workflow task (the run id in the task is the identity).
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct RunTimeout {}
 
@@ -136,5 +151,8 @@ pub mod timer_task {
         WorkflowRunTimeout(RunTimeout),
         #[prost(message, tag = "15")]
         WorkflowExecutionTimeout(RunTimeout),
+        /// Schedules the first workflow task of a run that started with a backoff (a retry).
+        #[prost(message, tag = "16")]
+        WorkflowBackoff(RunTimeout),
     }
 }

@@ -25,6 +25,7 @@ use temporalio_protos::temporal::api::{
 use crate::*;
 
 mod sticky;
+mod workflow_retry;
 
 const SEC: i64 = 1_000_000_000;
 
@@ -132,7 +133,10 @@ impl Run {
             }),
             ..Default::default()
         };
-        let c = self.ms.complete_workflow_task(&d.token, &req, now).unwrap();
+        let c = self
+            .ms
+            .complete_workflow_task(&d.token, &req, now, &next_run())
+            .unwrap();
         self.apply(c.mutation.clone());
         c
     }
@@ -161,8 +165,16 @@ impl Run {
             .expect("timer armed");
         let t = self.timers.remove(idx);
         assert!(t.fire_time() <= now, "fired before due");
-        let m = self.ms.fire_timer(&t, now).unwrap();
+        let m = self.ms.fire_timer(&t, now, &next_run()).unwrap();
         self.apply(m)
+    }
+}
+
+/// Ids for the run an operation may start (a workflow retry).
+fn next_run() -> NewRunIds {
+    NewRunIds {
+        run_id: "run-next".into(),
+        request_id: "req-next".into(),
     }
 }
 
@@ -709,7 +721,7 @@ fn transient_task_becomes_normal_when_events_arrive() {
     };
     let c = run
         .ms
-        .complete_workflow_task(&d.token, &req, at(2))
+        .complete_workflow_task(&d.token, &req, at(2), &next_run())
         .unwrap();
     run.apply(c.mutation); // 4 Completed, 5 ActivityTaskScheduled, 6 WFT Scheduled
     let ad = run.poll_activity(5, at(3));
@@ -752,7 +764,11 @@ fn stale_timers_are_no_ops() {
         vec![schedule_activity("1", None), start_timer("t", 5)],
         at(2),
     );
-    assert!(run.ms.fire_timer(&wft_timeout, at(20)).unwrap().is_empty());
+    assert!(run
+        .ms
+        .fire_timer(&wft_timeout, at(20), &next_run())
+        .unwrap()
+        .is_empty());
 
     // Cancel the timer, then fire it.
     let d2_pending = run.ms.workflow_task.is_none();
@@ -766,7 +782,7 @@ fn stale_timers_are_no_ops() {
     run.apply(m);
     assert!(run
         .ms
-        .fire_timer(&activity_timeout, at(40))
+        .fire_timer(&activity_timeout, at(40), &next_run())
         .unwrap()
         .is_empty());
     let d2 = run.poll_wft(at(5));
@@ -787,7 +803,11 @@ fn stale_timers_are_no_ops() {
         .find(|t| matches!(t.kind, Some(timer_task::Kind::UserTimer(_))))
         .unwrap()
         .clone();
-    assert!(run.ms.fire_timer(&user_timer, at(7)).unwrap().is_empty());
+    assert!(run
+        .ms
+        .fire_timer(&user_timer, at(7), &next_run())
+        .unwrap()
+        .is_empty());
 
     // Anything on a closed run is inert.
     let mut closed = Run::start(Some(Duration::from_secs(60)));
@@ -797,12 +817,15 @@ fn stale_timers_are_no_ops() {
         Some(timer_task::Kind::WorkflowRunTimeout(_))
     ));
     assert_eq!(run_timeout.fire_time(), at(60));
-    let m = closed.ms.fire_timer(&run_timeout, at(60)).unwrap();
+    let m = closed
+        .ms
+        .fire_timer(&run_timeout, at(60), &next_run())
+        .unwrap();
     assert_eq!(types(&m.events), vec![E::WorkflowExecutionTimedOut]);
     assert!(m.closed);
     assert!(closed
         .ms
-        .fire_timer(&run_timeout, at(61))
+        .fire_timer(&run_timeout, at(61), &next_run())
         .unwrap()
         .is_empty());
 }
@@ -892,7 +915,8 @@ fn terminate_fails_started_task_and_closes() {
     );
     let req = RespondWorkflowTaskCompletedRequest::default();
     assert!(matches!(
-        run.ms.complete_workflow_task(&d.token, &req, at(3)),
+        run.ms
+            .complete_workflow_task(&d.token, &req, at(3), &next_run()),
         Err(CoreError::NotFound(_))
     ));
     let desc = run.ms.describe();
@@ -914,7 +938,8 @@ fn unsupported_and_misordered_commands_are_rejected_without_changes() {
         ..Default::default()
     };
     assert_eq!(
-        run.ms.complete_workflow_task(&d.token, &req, at(2)),
+        run.ms
+            .complete_workflow_task(&d.token, &req, at(2), &next_run()),
         Err(CoreError::InvalidArgument(
             "Unknown command type: StartChildWorkflowExecution".into()
         ))
@@ -924,7 +949,10 @@ fn unsupported_and_misordered_commands_are_rejected_without_changes() {
         commands: vec![complete_wf(), start_timer("t", 1)],
         ..Default::default()
     };
-    match run.ms.complete_workflow_task(&d.token, &req, at(2)) {
+    match run
+        .ms
+        .complete_workflow_task(&d.token, &req, at(2), &next_run())
+    {
         Err(CoreError::InvalidArgument(msg)) => {
             assert!(msg.starts_with("invalid command sequence"))
         }
@@ -961,7 +989,10 @@ fn unsupported_and_misordered_commands_are_rejected_without_changes() {
         commands: vec![start_timer("t", 1), start_timer("t", 1)],
         ..Default::default()
     };
-    match run.ms.complete_workflow_task(&d2.token, &req, at(5)) {
+    match run
+        .ms
+        .complete_workflow_task(&d2.token, &req, at(5), &next_run())
+    {
         Err(CoreError::InvalidArgument(msg)) => assert!(msg.starts_with("StartTimerDuplicateId")),
         other => panic!("{other:?}"),
     }
@@ -1301,7 +1332,10 @@ fn overlong_ids_in_commands_fail_the_task() {
         commands: vec![start_timer(&long, 1)],
         ..Default::default()
     };
-    match run.ms.complete_workflow_task(&d.token, &req, at(4)) {
+    match run
+        .ms
+        .complete_workflow_task(&d.token, &req, at(4), &next_run())
+    {
         Err(CoreError::InvalidArgument(msg)) => assert!(
             msg.starts_with(
                 "BadStartTimerAttributes: TimerId on StartTimerCommand exceeds length limit."

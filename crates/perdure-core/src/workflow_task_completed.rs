@@ -7,16 +7,13 @@
 use temporalio_protos::temporal::api::{
     command::v1::{command::Attributes as Cmd, Command},
     common::v1::SearchAttributes,
-    enums::v1::{
-        CommandType, EventType, RetryState, WorkflowExecutionStatus, WorkflowTaskFailedCause,
-    },
+    enums::v1::{CommandType, EventType, WorkflowExecutionStatus, WorkflowTaskFailedCause},
     failure::v1::{failure::FailureInfo, Failure, ServerFailureInfo},
     history::v1::{
         history_event::Attributes, ActivityTaskScheduledEventAttributes,
         MarkerRecordedEventAttributes, TimerCanceledEventAttributes, TimerStartedEventAttributes,
         UpsertWorkflowSearchAttributesEventAttributes, WorkflowExecutionCompletedEventAttributes,
-        WorkflowExecutionFailedEventAttributes, WorkflowPropertiesModifiedEventAttributes,
-        WorkflowTaskCompletedEventAttributes,
+        WorkflowPropertiesModifiedEventAttributes, WorkflowTaskCompletedEventAttributes,
     },
     workflowservice::v1::RespondWorkflowTaskCompletedRequest,
 };
@@ -33,6 +30,7 @@ use crate::state::{ActivityInfo, MutableState, TimerInfo};
 use crate::tasks::{timer_task, transfer_task, Mutation, TaskRef, TaskTimeout, UserTimer};
 use crate::time::{duration_from_proto, is_negative, Time};
 use crate::token::TaskToken;
+use crate::workflow_retry::{NewRunIds, RunFailure};
 use crate::workflow_task_failed::HISTORY_SERVICE_IDENTITY;
 
 use temporalio_protos::temporal::api::enums::v1::TimeoutType;
@@ -104,18 +102,21 @@ impl MutableState {
         }
     }
 
+    /// `next_run` names the run a FailWorkflowExecution command starts if the retry policy
+    /// allows another attempt (see `Mutation::new_run`).
     pub fn complete_workflow_task(
         &mut self,
         token: &TaskToken,
         req: &RespondWorkflowTaskCompletedRequest,
         now: Time,
+        next_run: &NewRunIds,
     ) -> Result<WorkflowTaskCompletion, CoreError> {
         self.check_workflow_token(token)?;
         validate_command_sequence(&req.commands)?;
 
         let mut next = self.clone();
         let mut m = Mutation::default();
-        let (f, terminate) = match next.apply_completion(&mut m, req, now) {
+        let (f, terminate) = match next.apply_completion(&mut m, req, now, next_run) {
             Ok(()) => match self.history_limit_after(&next) {
                 None => {
                     *self = next;
@@ -195,6 +196,7 @@ impl MutableState {
         m: &mut Mutation,
         req: &RespondWorkflowTaskCompletedRequest,
         now: Time,
+        next_run: &NewRunIds,
     ) -> Result<(), Rejected> {
         let Some(wft) = self.workflow_task.take() else {
             return Err(Rejected::Request(CoreError::workflow_task_not_found()));
@@ -242,7 +244,8 @@ impl MutableState {
                 // Temporal ignores anything after the first close command.
                 break;
             }
-            let event = self.apply_command(m, command, completed_id, &req.identity, now)?;
+            let event =
+                self.apply_command(m, command, completed_id, &req.identity, now, next_run)?;
             if let (Some(id), Some(meta)) = (event, command.user_metadata.as_ref()) {
                 if let Some(e) = m.events.iter_mut().rev().find(|e| e.event_id == id) {
                     e.user_metadata = Some(meta.clone());
@@ -267,6 +270,7 @@ impl MutableState {
         completed_id: i64,
         identity: &str,
         now: Time,
+        next_run: &NewRunIds,
     ) -> Result<Option<i64>, Rejected> {
         use WorkflowTaskFailedCause as C;
         let unsupported = || {
@@ -550,18 +554,13 @@ impl MutableState {
                         "FailWorkflowExecutionCommandAttributes.Failure exceeds size limit.",
                     );
                 }
-                // Workflow-level retries are not implemented: the run simply fails.
-                let event = self.new_event(
-                    EventType::WorkflowExecutionFailed,
-                    now,
-                    WorkflowExecutionFailedEventAttributes {
-                        failure: a.failure.clone(),
-                        retry_state: RetryState::RetryPolicyNotSet as i32,
-                        workflow_task_completed_event_id: completed_id,
-                        new_execution_run_id: String::new(),
-                    },
-                );
-                self.close(m, WorkflowExecutionStatus::Failed, event, now);
+                // The retry policy decides whether this also starts the next attempt.
+                let failure = RunFailure::Failed {
+                    failure: a.failure.clone().unwrap_or_default(),
+                    workflow_task_completed_event_id: completed_id,
+                };
+                self.close_failed(m, failure, now, next_run)
+                    .map_err(Rejected::Request)?;
                 Ok(Some(self.completion_event_id))
             }
             CommandType::UpsertWorkflowSearchAttributes => {

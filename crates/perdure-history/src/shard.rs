@@ -12,7 +12,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use perdure_core::{MutableState, Mutation, Time, TimerTask, TransferTask};
+use perdure_core::{
+    CurrentExecution, MutableState, Mutation, NewRun, NewRunIds, Time, TimerTask, TransferTask,
+};
 use perdure_raft::Group;
 use perdure_storage::{keys, ApplyOutcome, Cf, Check, Expect, Op, ShardId, Store, WriteBatch};
 use prost::Message;
@@ -80,6 +82,15 @@ pub struct Shard {
     /// term's barrier is in flight; until [`Shard::begin_term`] has run, the task-id counter
     /// still belongs to an older term (or is 0 after a restart), so writes must wait for it.
     serving: watch::Sender<u64>,
+}
+
+/// Fresh ids for the run an operation may start (a workflow retry); allocated before the
+/// operation runs because the core never makes up ids.
+pub fn new_run_ids() -> NewRunIds {
+    NewRunIds {
+        run_id: uuid::Uuid::new_v4().to_string(),
+        request_id: uuid::Uuid::new_v4().to_string(),
+    }
 }
 
 pub fn now() -> Time {
@@ -276,8 +287,12 @@ impl Shard {
             });
             timers.push((id, task.clone()));
         }
+        if let Some(new_run) = &plan.mutation.new_run {
+            self.put_new_run(key, new_run, &mut batch, &mut timers, &mut transfers);
+        }
         if plan.mutation.closed {
-            self.close_current(ns, wf, &plan.state, &mut batch)?;
+            let successor = plan.mutation.new_run.as_ref().map(|n| &n.state);
+            self.close_current(ns, wf, &plan.state, successor, &mut batch)?;
         }
         batch.checks.extend(plan.extra_checks.iter().cloned());
         batch.ops.extend(plan.extra_ops.iter().cloned());
@@ -285,33 +300,109 @@ impl Shard {
     }
 
     /// When the closing run is the workflow id's current run, record its final status there so
-    /// the next start sees it closed. The precondition makes this safe against a racing start.
+    /// the next start sees it closed — or, when closing it started a successor (a retry), make
+    /// the successor current. The precondition makes this safe against a racing start.
     fn close_current(
         &self,
         ns: &str,
         wf: &str,
         state: &MutableState,
+        successor: Option<&MutableState>,
         batch: &mut WriteBatch,
     ) -> Result<(), HistoryError> {
-        let Some((mut current, raw)) = tables::load_current(&self.store, self.id, ns, wf)? else {
+        let loaded = tables::load_current(&self.store, self.id, ns, wf)?;
+        let Some((mut current, raw)) = loaded.filter(|(c, _)| c.run_id == state.run_id) else {
+            if successor.is_some() {
+                // A successor nobody could find by workflow id must not be created.
+                return Err(HistoryError::Malformed {
+                    what: "current execution",
+                    detail: "a retried run is not its workflow id's current run",
+                });
+            }
             return Ok(());
         };
-        if current.run_id != state.run_id {
-            return Ok(());
-        }
         let key = keys::current_execution(self.id, ns, wf);
         batch.checks.push(Check {
             cf: Cf::CurrentExecutions,
             key: key.clone(),
             expect: Expect::Equals(raw),
         });
-        current.status = state.status;
+        match successor {
+            Some(next) => {
+                current = CurrentExecution {
+                    run_id: next.run_id.clone(),
+                    start_request_id: next.start_request_id.clone(),
+                    status: next.status,
+                }
+            }
+            None => current.status = state.status,
+        }
         batch.ops.push(Op::Put {
             cf: Cf::CurrentExecutions,
             key,
             value: current.encode_to_vec(),
         });
         Ok(())
+    }
+
+    /// Adds a run created by another run's write (a retry) to the same batch: its state, a
+    /// version that must not exist yet, its history and its tasks.
+    fn put_new_run(
+        &self,
+        parent: &ExecKey,
+        new_run: &NewRun,
+        batch: &mut WriteBatch,
+        timers: &mut Vec<(u64, TimerTask)>,
+        transfers: &mut Vec<(u64, TransferTask)>,
+    ) {
+        let g = self.id;
+        let (ns, wf, run) = (
+            &parent.namespace_id,
+            &parent.workflow_id,
+            &new_run.state.run_id,
+        );
+        let version_key = keys::execution_version(g, ns, wf, run);
+        batch.checks.push(Check {
+            cf: Cf::Executions,
+            key: version_key.clone(),
+            expect: Expect::Absent,
+        });
+        batch.ops.push(Op::Put {
+            cf: Cf::Executions,
+            key: keys::execution(g, ns, wf, run),
+            value: new_run.state.encode_to_vec(),
+        });
+        batch.ops.push(Op::Put {
+            cf: Cf::Executions,
+            key: version_key,
+            value: tables::encode_version(1),
+        });
+        let m = &new_run.mutation;
+        for event in &m.events {
+            batch.ops.push(Op::Put {
+                cf: Cf::History,
+                key: keys::history_event(g, ns, wf, run, event.event_id),
+                value: event.encode_to_vec(),
+            });
+        }
+        for task in &m.transfer_tasks {
+            let id = self.task_id();
+            batch.ops.push(Op::Put {
+                cf: Cf::TransferTasks,
+                key: keys::transfer_task(g, id),
+                value: task.encode_to_vec(),
+            });
+            transfers.push((id, task.clone()));
+        }
+        for task in &m.timer_tasks {
+            let id = self.task_id();
+            batch.ops.push(Op::Put {
+                cf: Cf::TimerTasks,
+                key: keys::timer_task(g, task.fire_time_unix_nanos, id),
+                value: task.encode_to_vec(),
+            });
+            timers.push((id, task.clone()));
+        }
     }
 
     /// Proposes a batch built outside [`Shard::update`] (start, task deletions).

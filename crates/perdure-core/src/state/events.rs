@@ -184,9 +184,10 @@ impl MutableState {
         m.transfer_tasks.push(task);
     }
 
-    /// After an external event: make sure some workflow task will see it.
+    /// After an external event: make sure some workflow task will see it. A run still waiting
+    /// out its first-task backoff gets its task from the backoff timer, as in Temporal.
     pub(crate) fn ensure_workflow_task(&mut self, m: &mut Mutation, now: Time) {
-        if self.workflow_task.is_none() && self.is_running() {
+        if self.workflow_task.is_none() && self.is_running() && self.had_or_has_workflow_task() {
             self.schedule_workflow_task(m, now, 1);
         }
     }

@@ -109,6 +109,15 @@ pub struct MutableState {
     /// How long a task may wait on the sticky queue before it moves to the normal queue.
     #[prost(message, optional, tag = "40")]
     pub sticky_schedule_to_start_timeout: Option<ProtoDuration>,
+    /// Unix nanos when the first workflow task is due: the start time plus the first-task
+    /// backoff of a retry (Temporal's ExecutionTime). 0 in states written before it existed.
+    #[prost(int64, tag = "41")]
+    pub execution_time: i64,
+    /// The run's WorkflowExecutionStarted event, kept only when a retry policy may start the
+    /// next attempt from it (Temporal re-reads the start event; we keep it in state so a retry
+    /// needs no history read).
+    #[prost(message, optional, tag = "42")]
+    pub started_event: Option<HistoryEvent>,
 }
 
 /// The single pending workflow task, if any.
@@ -253,6 +262,20 @@ impl MutableState {
 
     pub fn has_started_workflow_task(&self) -> bool {
         self.workflow_task.as_ref().is_some_and(|w| w.is_started())
+    }
+
+    /// False only while a run waits for its first workflow task (a retry's backoff).
+    pub fn had_or_has_workflow_task(&self) -> bool {
+        self.workflow_task.is_some() || self.last_workflow_task_started_event_id > 0
+    }
+
+    /// When the first workflow task is (or was) due; the start time for older states.
+    pub fn execution_time(&self) -> Time {
+        if self.execution_time == 0 {
+            Time(self.start_time)
+        } else {
+            Time(self.execution_time)
+        }
     }
 
     pub fn activity(&self, scheduled_event_id: EventId) -> Option<&ActivityInfo> {

@@ -88,7 +88,10 @@ impl Run {
             sticky_attributes: sticky,
             ..Default::default()
         };
-        let c = self.ms.complete_workflow_task(&d.token, &req, now).unwrap();
+        let c = self
+            .ms
+            .complete_workflow_task(&d.token, &req, now, &next_run())
+            .unwrap();
         self.apply(c.mutation.clone());
         c
     }

@@ -6,7 +6,7 @@ use perdure_storage::{keys, Cf, Op, WriteBatch};
 
 use crate::cache::ExecKey;
 use crate::errors::HistoryError;
-use crate::shard::{Plan, Shard, Step};
+use crate::shard::{new_run_ids, Plan, Shard, Step};
 
 impl Shard {
     pub(crate) async fn fire_timer(
@@ -19,6 +19,8 @@ impl Shard {
             cf: Cf::TimerTasks,
             key: keys::timer_task(self.id, task.fire_time_unix_nanos, task_id),
         };
+        // Used only if a run timeout starts a retry.
+        let next_run = new_run_ids();
         let fired = self
             .update(&key, |state, now| {
                 let Some(state) = state else {
@@ -27,7 +29,7 @@ impl Shard {
                 let mut next = state.clone();
                 // A timer the run no longer wants (closed, stale attempt) yields an empty
                 // mutation or an error; the row is deleted all the same.
-                let mut plan = match next.fire_timer(task, now) {
+                let mut plan = match next.fire_timer(task, now, &next_run) {
                     Ok(mutation) => Plan::new(next, mutation, true),
                     Err(_) => Plan::new(state.clone(), Default::default(), true),
                 };

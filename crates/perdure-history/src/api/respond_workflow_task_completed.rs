@@ -1,6 +1,7 @@
 //! RespondWorkflowTaskCompleted: the worker's commands become history. A completion the core
 //! rejects (malformed command attributes, UnhandledCommand) still writes what the core decided
-//! (the failed task and its retry) before the rejection is returned to the worker.
+//! (the failed task and its retry) before the rejection is returned to the worker. A
+//! FailWorkflowExecution the retry policy retries also creates the next run in the same write.
 
 use perdure_core::TaskToken;
 use temporalio_protos::temporal::api::workflowservice::v1::{
@@ -9,6 +10,7 @@ use temporalio_protos::temporal::api::workflowservice::v1::{
 
 use crate::api::token_key;
 use crate::errors::HistoryError;
+use crate::shard::new_run_ids;
 use crate::HistoryService;
 
 impl HistoryService {
@@ -19,9 +21,11 @@ impl HistoryService {
     ) -> Result<RespondWorkflowTaskCompletedResponse, HistoryError> {
         let key = token_key(token);
         let shard = self.shard_for(&key.namespace_id, &key.workflow_id);
+        // Used only if a FailWorkflowExecution command starts a retry.
+        let next_run = new_run_ids();
         let rejection = shard
             .mutate(&key, |next, now| {
-                let done = next.complete_workflow_task(token, request, now)?;
+                let done = next.complete_workflow_task(token, request, now, &next_run)?;
                 Ok((done.mutation, done.rejection))
             })
             .await?;

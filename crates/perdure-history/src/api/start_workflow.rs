@@ -38,6 +38,9 @@ impl HistoryService {
         // Starts of one workflow id queue behind each other; everything else runs in parallel.
         let _current = shard.cache.lock(&ExecKey::current(namespace_id, &wf)).await;
         let policy = StartPolicyInput::from_request(&request);
+        // Chosen before the loop: a TerminateExisting start names its successor in the
+        // terminated run's details, as Temporal does.
+        let new_run_id = uuid::Uuid::new_v4().to_string();
         for _ in 0..START_ATTEMPTS {
             let current = tables::load_current(&shard.store, shard.id, namespace_id, &wf)?;
             match decide_start(current.as_ref().map(|(c, _)| c), &policy) {
@@ -51,17 +54,11 @@ impl HistoryService {
                 StartDecision::Fail(e) => return Err(e.into()),
                 StartDecision::TerminateExistingThenStart { run_id } => {
                     let key = ExecKey::new(namespace_id, &wf, &run_id);
-                    self.terminate_run(
-                        shard,
-                        &key,
-                        "terminated by a start with the TerminateExisting policy",
-                        &request.identity,
-                    )
-                    .await?;
+                    self.terminate_run(shard, &key, &new_run_id).await?;
                     continue;
                 }
             }
-            let run_id = uuid::Uuid::new_v4().to_string();
+            let run_id = new_run_id.clone();
             let key = ExecKey::new(namespace_id, &wf, &run_id);
             let current_key = keys::current_execution(shard.id, namespace_id, &wf);
             let expect = match &current {

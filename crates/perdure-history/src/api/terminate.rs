@@ -2,6 +2,8 @@
 
 use std::sync::Arc;
 
+use perdure_core::HISTORY_SERVICE_IDENTITY;
+use temporalio_protos::temporal::api::common::v1::{Payload, Payloads};
 use temporalio_protos::temporal::api::workflowservice::v1::TerminateWorkflowExecutionRequest;
 
 use crate::api::execution_not_found;
@@ -9,6 +11,9 @@ use crate::cache::ExecKey;
 use crate::errors::HistoryError;
 use crate::shard::Shard;
 use crate::HistoryService;
+
+/// The reason Temporal writes when a start with TERMINATE_EXISTING replaces a running run.
+const TERMINATE_EXISTING_REASON: &str = "TerminateIfRunning WorkflowIdReusePolicy";
 
 impl HistoryService {
     pub async fn terminate(
@@ -36,17 +41,33 @@ impl HistoryService {
             .await
     }
 
-    /// Used by a start with the TerminateExisting policy.
+    /// Used by a start with the TerminateExisting policy. Temporal's reason, identity and
+    /// details (a JSON string naming the new run), which clients show as the TerminatedError.
     pub(crate) async fn terminate_run(
         &self,
         shard: &Arc<Shard>,
         key: &ExecKey,
-        reason: &str,
-        identity: &str,
+        new_run_id: &str,
     ) -> Result<(), HistoryError> {
+        // A uuid needs no JSON escaping.
+        let details = Payloads {
+            payloads: vec![Payload {
+                metadata: [("encoding".to_string(), b"json/plain".to_vec())].into(),
+                data: format!("\"terminated by new runID: {new_run_id}\"").into_bytes(),
+                ..Default::default()
+            }],
+        };
         shard
             .mutate(key, |next, now| {
-                Ok((next.terminate(reason, None, identity, now)?, ()))
+                Ok((
+                    next.terminate(
+                        TERMINATE_EXISTING_REASON,
+                        Some(details.clone()),
+                        HISTORY_SERVICE_IDENTITY,
+                        now,
+                    )?,
+                    (),
+                ))
             })
             .await
     }

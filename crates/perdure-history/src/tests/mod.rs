@@ -9,3 +9,4 @@ mod long_poll;
 mod restart;
 mod sticky;
 mod workflow;
+mod workflow_retry;

@@ -308,3 +308,37 @@ async fn start_dedups_by_request_id_and_conflicts_while_running() {
     assert_ne!(second.run_id, first.run_id);
     node.shutdown().await;
 }
+
+#[tokio::test]
+async fn terminate_existing_names_the_new_run_as_temporal_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = Node::open(dir.path()).await;
+    let svc = &node.history;
+    let old = node.start("wf-replace", "req-1").await.unwrap();
+
+    let mut replace = start_request("wf-replace", "req-2");
+    replace.workflow_id_conflict_policy =
+        temporalio_protos::temporal::api::enums::v1::WorkflowIdConflictPolicy::TerminateExisting
+            as i32;
+    let new = svc.start_workflow(NS_ID, replace).await.unwrap();
+    assert!(new.started);
+    assert_ne!(new.run_id, old);
+
+    let events = node.history("wf-replace", &old).await;
+    assert_contiguous(&events);
+    let last = events.last().unwrap();
+    let Some(Attributes::WorkflowExecutionTerminatedEventAttributes(a)) = &last.attributes else {
+        panic!("old run must end terminated, got {last:?}");
+    };
+    // SDKs show these as the TerminatedError's message and details.
+    assert_eq!(a.reason, "TerminateIfRunning WorkflowIdReusePolicy");
+    assert_eq!(a.identity, perdure_core::HISTORY_SERVICE_IDENTITY);
+    let details = &a.details.as_ref().unwrap().payloads;
+    assert_eq!(details.len(), 1);
+    assert_eq!(details[0].metadata["encoding"], b"json/plain");
+    assert_eq!(
+        details[0].data,
+        format!("\"terminated by new runID: {}\"", new.run_id).into_bytes()
+    );
+    node.shutdown().await;
+}
