@@ -2,7 +2,8 @@
 //! a run (its history, state, first workflow task and the workflow id's current-run pointer).
 
 use perdure_core::{
-    decide_start, start_workflow, CurrentExecution, StartDecision, StartParams, StartPolicyInput,
+    decide_start, start_workflow, CoreError, CurrentExecution, StartDecision, StartParams,
+    StartPolicyInput,
 };
 use perdure_storage::{keys, Cf, Check, Expect, Op};
 use prost::Message;
@@ -54,8 +55,12 @@ impl HistoryService {
                 StartDecision::Fail(e) => return Err(e.into()),
                 StartDecision::TerminateExistingThenStart { run_id } => {
                     let key = ExecKey::new(namespace_id, &wf, &run_id);
-                    self.terminate_run(shard, &key, &new_run_id).await?;
-                    continue;
+                    match self.terminate_run(shard, &key, &new_run_id).await {
+                        // It closed on its own meanwhile (completed, retried...): re-read the
+                        // pointer and decide again.
+                        Ok(()) | Err(HistoryError::Core(CoreError::WorkflowCompleted)) => continue,
+                        Err(e) => return Err(e),
+                    }
                 }
             }
             let run_id = new_run_id.clone();
