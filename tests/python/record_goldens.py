@@ -1,6 +1,6 @@
 """Re-records golden/*.json from Temporal's own dev server.
 
-Usage (from the repository root, after `PERDURE_SETUP_REFERENCE=1 scripts/setup.sh`):
+Usage (from the repository root, after `scripts/setup.sh`):
     .venv/bin/python tests/python/record_goldens.py
 
 Starts `temporal server start-dev` on a free port, runs every scenario in scenarios.py with a
