@@ -68,7 +68,8 @@ impl TargetSpec {
                         return Err(BenchError::MissingBinary {
                             what: "temporal",
                             path: bin.clone(),
-                            hint: " (install it with `bash scripts/setup.sh`, or pass --temporal-bin)",
+                            hint:
+                                " (install it with `bash scripts/setup.sh`, or pass --temporal-bin)",
                         });
                     }
                     std::env::set_var("PATH", path_with_first(dir));

@@ -594,14 +594,6 @@ async def test_workflow_info_with_timeouts(client, sc_worker, wf_id):
     assert info["history_length"] == 3
 
 
-@pytest.mark.xfail(
-    ON_PERDURE,
-    strict=True,
-    reason="Temporal leaves WorkflowExecutionStarted.workflow_execution_timeout/run_timeout (and "
-    "describe's execution_config) unset when the start request has none, so "
-    "workflow.info().execution_timeout/run_timeout are None; Perdure (perdure-core start.rs, "
-    "describe.rs) writes Duration 0s, so workflow code sees timedelta(0)",
-)
 async def test_workflow_info_without_timeouts(client, sc_worker, wf_id):
     handle = await client.start_workflow(
         wfs.InfoProbe.run, id=wf_id, task_queue=sc_worker.task_queue
@@ -616,13 +608,6 @@ async def test_workflow_info_without_timeouts(client, sc_worker, wf_id):
     assert not config.HasField("workflow_run_timeout")
 
 
-@pytest.mark.xfail(
-    ON_PERDURE,
-    strict=True,
-    reason="Temporal sets WorkflowTaskStartedEventAttributes.history_size_bytes, which the SDK "
-    "exposes as workflow.info().get_current_history_size() (and uses for "
-    "is_continue_as_new_suggested); Perdure (perdure-core workflow_task_started.rs) leaves it 0",
-)
 async def test_workflow_info_history_size(client, sc_worker, wf_id):
     handle = await client.start_workflow(
         wfs.InfoProbe.run, id=wf_id, task_queue=sc_worker.task_queue
@@ -634,14 +619,6 @@ async def test_workflow_info_history_size(client, sc_worker, wf_id):
     assert wft_started.workflow_task_started_event_attributes.history_size_bytes > 0
 
 
-@pytest.mark.xfail(
-    ON_PERDURE,
-    strict=True,
-    reason="Temporal's DescribeWorkflowExecution fills workflow_execution_info.root_execution (the "
-    "run itself for a top-level workflow: the SDK's describe().root_id/root_run_id), "
-    "history_size_bytes, and workflow_extended_info.execution_expiration_time/"
-    "run_expiration_time; Perdure (perdure-core describe.rs) leaves all of them unset",
-)
 async def test_describe_root_execution_and_expiration(client, sc_worker, wf_id):
     handle = await client.start_workflow(
         wfs.Sleeper.run,
@@ -665,13 +642,6 @@ async def test_describe_root_execution_and_expiration(client, sc_worker, wf_id):
         await terminate_quietly(handle)
 
 
-@pytest.mark.xfail(
-    ON_PERDURE,
-    strict=True,
-    reason="Temporal writes failure.source = 'Server' in the TimeoutFailure of "
-    "ActivityTaskTimedOut (visible to workflow code as ActivityError.cause.failure.source); "
-    "Perdure (perdure-core fire_timer.rs, timeout_failure) leaves source empty",
-)
 async def test_activity_timeout_failure_source_is_server(client, sc_worker, wf_id):
     handle = await client.start_workflow(
         wfs.ScheduleToCloseOnly.run, 3.0, id=wf_id, task_queue=sc_worker.task_queue

@@ -1,18 +1,46 @@
-//! DescribeWorkflowExecution from mutable state alone (no history reads).
+//! DescribeWorkflowExecution from mutable state alone (no history reads). Never changes the
+//! state.
 
 use temporalio_protos::temporal::api::{
     enums::v1::{PendingActivityState, PendingWorkflowTaskState},
     workflow::v1::{
         PendingActivityInfo, PendingWorkflowTaskInfo, WorkflowExecutionConfig,
-        WorkflowExecutionInfo,
+        WorkflowExecutionExtendedInfo, WorkflowExecutionInfo,
     },
     workflowservice::v1::DescribeWorkflowExecutionResponse,
 };
 
+use prost_wkt_types::Timestamp;
+
 use crate::state::{normal_task_queue, MutableState};
 use crate::time::{duration_from_proto, Time};
 
+/// Go's zero `time.Time` as a protobuf timestamp (0001-01-01T00:00:00Z), out of `Time`'s range.
+/// Temporal reports it as the run expiration time of a run without a run timeout, so clients
+/// see the same here.
+const GO_ZERO_TIMESTAMP: Timestamp = Timestamp {
+    seconds: -62_135_596_800,
+    nanos: 0,
+};
+
 impl MutableState {
+    /// When the run times out: its run timeout counted from when its first workflow task was
+    /// due, but never after the execution deadline (Temporal's WorkflowRunExpirationTime).
+    /// `None` when the run has no run timeout.
+    pub fn run_expiration_time(&self) -> Option<Time> {
+        let run_timeout = duration_from_proto(self.run_timeout.as_ref());
+        if run_timeout.is_zero() {
+            return None;
+        }
+        let fire = self.execution_time().add(run_timeout);
+        let execution_expiration = Time(self.execution_expiration_time);
+        Some(if execution_expiration.is_unset() {
+            fire
+        } else {
+            fire.min(execution_expiration)
+        })
+    }
+
     pub fn describe(&self) -> DescribeWorkflowExecutionResponse {
         let start = Time(self.start_time);
         let close = Time(self.close_time);
@@ -37,6 +65,20 @@ impl MutableState {
                 ))
             },
             first_run_id: self.first_execution_run_id.clone(),
+            // Runs have no parents here, so every run is the root of its tree (a retried run
+            // too: Temporal carries the root over only from a parent).
+            root_execution: Some(self.execution()),
+            history_size_bytes: self.history_size_bytes,
+            ..Default::default()
+        };
+        let extended = WorkflowExecutionExtendedInfo {
+            execution_expiration_time: Time(self.execution_expiration_time).to_timestamp_opt(),
+            run_expiration_time: Some(
+                self.run_expiration_time()
+                    .map_or(GO_ZERO_TIMESTAMP, Time::to_timestamp),
+            ),
+            // The WorkflowExecutionStarted event's time.
+            original_start_time: start.to_timestamp_opt(),
             ..Default::default()
         };
         let pending_activities = self
@@ -101,6 +143,7 @@ impl MutableState {
                 user_metadata: None,
             }),
             workflow_execution_info: Some(info),
+            workflow_extended_info: Some(extended),
             pending_activities,
             pending_workflow_task,
             ..Default::default()

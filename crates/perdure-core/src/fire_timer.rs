@@ -5,7 +5,7 @@
 
 use temporalio_protos::temporal::api::{
     enums::v1::{EventType, RetryState, TimeoutType, WorkflowExecutionStatus},
-    failure::v1::{failure::FailureInfo, Failure, TimeoutFailureInfo},
+    failure::v1::failure::FailureInfo,
     history::v1::{
         ActivityTaskTimedOutEventAttributes, TimerFiredEventAttributes,
         WorkflowExecutionTimedOutEventAttributes, WorkflowTaskTimedOutEventAttributes,
@@ -13,6 +13,7 @@ use temporalio_protos::temporal::api::{
 };
 
 use crate::errors::CoreError;
+use crate::server_failures::timeout_failure;
 use crate::state::{MutableState, WorkflowTaskInfo};
 use crate::tasks::{timer_task::Kind, Mutation, TaskRef, TaskTimeout, TimerTask, UserTimer};
 use crate::time::{duration_from_proto, Time};
@@ -48,7 +49,8 @@ impl MutableState {
             Some(Kind::WorkflowBackoff(_)) if !self.had_or_has_workflow_task() => {
                 self.schedule_workflow_task(&mut m, now, 1);
             }
-            Some(Kind::WorkflowBackoff(_)) | None => {}
+            // Only closed runs are deleted, and by the history layer: nothing to change here.
+            Some(Kind::WorkflowBackoff(_)) | Some(Kind::DeleteRun(_)) | None => {}
         }
         Ok(m)
     }
@@ -165,15 +167,6 @@ impl MutableState {
             return;
         }
         let type_name = camel_case(tt.as_str_name(), "TIMEOUT_TYPE_");
-        let timeout_failure = |message: String, ty: TimeoutType| Failure {
-            message,
-            source: String::new(),
-            failure_info: Some(FailureInfo::TimeoutFailureInfo(TimeoutFailureInfo {
-                timeout_type: ty as i32,
-                last_heartbeat_details: None,
-            })),
-            ..Default::default()
-        };
         let failure = timeout_failure(format!("activity {type_name} timeout"), tt);
         let retry_state = match self.retry_activity(m, &mut ai, Some(&failure), now) {
             None => return,
@@ -183,7 +176,7 @@ impl MutableState {
             && tt != TimeoutType::ScheduleToStart
         {
             timeout_failure(
-                "Not enough time to schedule next retry before activity ScheduleToClose timeout, giving up retrying".into(),
+                "Not enough time to schedule next retry before activity ScheduleToClose timeout, giving up retrying",
                 TimeoutType::ScheduleToClose,
             )
         } else {

@@ -13,7 +13,9 @@ mod errors;
 mod fire_timer;
 mod ids;
 pub mod limits;
+mod retention;
 mod retry;
+mod server_failures;
 mod start;
 mod state;
 mod sticky_queue;
@@ -36,6 +38,8 @@ pub use activity_options::{
 pub use activity_task_started::ActivityDispatch;
 pub use errors::CoreError;
 pub use ids::EventId;
+pub use retention::DEFAULT_RETENTION;
+pub use server_failures::SERVER_FAILURE_SOURCE;
 pub use start::{
     decide_start, start_workflow, CurrentExecution, StartDecision, StartParams, StartPolicyInput,
     DEFAULT_WORKFLOW_TASK_TIMEOUT, MAX_WORKFLOW_TASK_TIMEOUT,

@@ -3,7 +3,11 @@
 //! place. Pure constants and helpers: nothing here reads configuration or logs.
 
 use prost::Message;
-use temporalio_protos::temporal::api::common::v1::{Payload, Payloads};
+use temporalio_protos::temporal::api::{
+    common::v1::{Payload, Payloads},
+    enums::v1::SuggestContinueAsNewReason,
+    history::v1::HistoryEvent,
+};
 
 /// `limit.maxIDLength`: ids, names, identities and request ids.
 pub const MAX_ID_LENGTH: usize = 1000;
@@ -19,6 +23,12 @@ pub const NUM_PENDING_ACTIVITIES_LIMIT: usize = 2000;
 pub const HISTORY_COUNT_LIMIT_ERROR: i64 = 50 * 1024;
 /// `limit.historySize.error`: a run with a larger history is terminated.
 pub const HISTORY_SIZE_LIMIT_ERROR: i64 = 50 * 1024 * 1024;
+/// `limit.historyCount.suggestContinueAsNew`: from this many events on, workflow tasks
+/// suggest continue-as-new.
+pub const HISTORY_COUNT_SUGGEST_CONTINUE_AS_NEW: i64 = 4 * 1024;
+/// `limit.historySize.suggestContinueAsNew`: from this many history bytes on, workflow tasks
+/// suggest continue-as-new.
+pub const HISTORY_SIZE_SUGGEST_CONTINUE_AS_NEW: i64 = 4 * 1024 * 1024;
 
 /// The InvalidArgument message for an oversized payload in a request.
 pub const ERR_BLOB_SIZE_EXCEEDS_LIMIT: &str = "Blob data size exceeds limit.";
@@ -36,6 +46,29 @@ pub const FAILURE_REASON_HISTORY_COUNT_EXCEEDS_LIMIT: &str =
     "Workflow history count exceeds limit.";
 /// Termination reason (and error message) when the history is too large.
 pub const FAILURE_REASON_HISTORY_SIZE_EXCEEDS_LIMIT: &str = "Workflow history size exceeds limit.";
+
+/// What one event adds to the history size: its bytes inside a stored `History` batch, field
+/// framing included, which is how Temporal's execution stats count them.
+pub fn history_event_size(event: &HistoryEvent) -> i64 {
+    prost::encoding::message::encoded_len(1, event) as i64
+}
+
+/// Why a workflow task started now should suggest continue-as-new (empty: it should not).
+/// `history_count` is the id the WorkflowTaskStarted event gets, `history_size` the bytes
+/// stored before it (Temporal's getHistorySizeInfo).
+pub fn continue_as_new_suggestions(
+    history_size: i64,
+    history_count: i64,
+) -> Vec<SuggestContinueAsNewReason> {
+    let mut reasons = Vec::new();
+    if history_size >= HISTORY_SIZE_SUGGEST_CONTINUE_AS_NEW {
+        reasons.push(SuggestContinueAsNewReason::HistorySizeTooLarge);
+    }
+    if history_count >= HISTORY_COUNT_SUGGEST_CONTINUE_AS_NEW {
+        reasons.push(SuggestContinueAsNewReason::TooManyHistoryEvents);
+    }
+    reasons
+}
 
 /// Size of a map of payloads as Temporal counts it for markers, memos and search attributes:
 /// key bytes plus data bytes (metadata is not counted).
@@ -78,6 +111,42 @@ mod tests {
             },
         );
         assert_eq!(payload_map_size(&fields), 13);
+    }
+
+    #[test]
+    fn event_size_includes_the_batch_framing() {
+        // Temporal's dev server reports 338 bytes for a 255-byte and a 78-byte event: each
+        // event costs a tag byte and its length prefix on top of its own bytes.
+        let small = HistoryEvent {
+            event_id: 2,
+            ..Default::default()
+        };
+        assert_eq!(
+            history_event_size(&small),
+            1 + 1 + small.encoded_len() as i64
+        );
+        let big = HistoryEvent {
+            event_id: 1,
+            links: vec![Default::default(); 200],
+            ..Default::default()
+        };
+        let len = big.encoded_len();
+        assert!(len >= 128, "needs a two-byte length prefix");
+        assert_eq!(history_event_size(&big), 1 + 2 + len as i64);
+    }
+
+    #[test]
+    fn continue_as_new_is_suggested_at_temporals_thresholds() {
+        assert!(continue_as_new_suggestions(4 * 1024 * 1024 - 1, 4095).is_empty());
+        assert_eq!(
+            continue_as_new_suggestions(4 * 1024 * 1024, 10),
+            [SuggestContinueAsNewReason::HistorySizeTooLarge]
+        );
+        assert_eq!(
+            continue_as_new_suggestions(100, 4096),
+            [SuggestContinueAsNewReason::TooManyHistoryEvents]
+        );
+        assert_eq!(continue_as_new_suggestions(i64::MAX, i64::MAX).len(), 2);
     }
 
     #[test]

@@ -17,6 +17,7 @@ use temporalio_protos::temporal::api::{
 
 use crate::activity_options::{retry_policy_with_defaults, validate_retry_policy};
 use crate::errors::CoreError;
+use crate::retention::DEFAULT_RETENTION;
 use crate::state::{normal_task_queue, MutableState};
 use crate::tasks::{timer_task, Mutation, RunTimeout};
 use crate::time::{duration_from_proto, duration_to_proto, is_negative, Time};
@@ -36,6 +37,9 @@ pub struct StartParams {
     pub first_execution_run_id: String,
     /// 0 is treated as 1.
     pub attempt: i32,
+    /// The namespace's workflow_execution_retention_ttl: the run is deleted this long after
+    /// it closes. `None` means `DEFAULT_RETENTION`.
+    pub retention: Option<Duration>,
 }
 
 /// The current run of a workflow id, as the history layer's index remembers it.
@@ -184,6 +188,14 @@ pub fn start_workflow(p: StartParams, now: Time) -> Result<(MutableState, Mutati
             run_timeout.min(execution_timeout)
         };
     }
+    // Like Temporal, the event gets the timeouts as sent (an absent one stays absent, so
+    // workflow code sees None), except a run timeout the execution timeout changed.
+    let written_run_timeout =
+        if run_timeout == duration_from_proto(req.workflow_run_timeout.as_ref()) {
+            req.workflow_run_timeout
+        } else {
+            Some(duration_to_proto(run_timeout))
+        };
     let mut task_timeout = duration_from_proto(req.workflow_task_timeout.as_ref());
     if task_timeout.is_zero() {
         task_timeout = DEFAULT_WORKFLOW_TASK_TIMEOUT;
@@ -213,8 +225,8 @@ pub fn start_workflow(p: StartParams, now: Time) -> Result<(MutableState, Mutati
         workflow_type: req.workflow_type.clone(),
         task_queue: Some(normal_task_queue(&task_queue)),
         input: req.input.clone(),
-        workflow_execution_timeout: Some(duration_to_proto(execution_timeout)),
-        workflow_run_timeout: Some(duration_to_proto(run_timeout)),
+        workflow_execution_timeout: req.workflow_execution_timeout,
+        workflow_run_timeout: written_run_timeout,
         workflow_task_timeout: Some(duration_to_proto(task_timeout)),
         continued_failure: req.continued_failure.clone(),
         last_completion_result: req.last_completion_result.clone(),
@@ -244,6 +256,7 @@ pub fn start_workflow(p: StartParams, now: Time) -> Result<(MutableState, Mutati
             links: req.links.clone(),
             execution_expiration,
             first_task_backoff: Duration::ZERO,
+            retention: p.retention.unwrap_or(DEFAULT_RETENTION),
         },
         now,
     ))
@@ -264,6 +277,8 @@ pub(crate) struct RunSpec {
     pub execution_expiration: Time,
     /// Zero schedules the first workflow task at once; otherwise a WorkflowBackoff timer does.
     pub first_task_backoff: Duration,
+    /// How long the run is kept once closed.
+    pub retention: Duration,
 }
 
 /// Writes WorkflowExecutionStarted, then either the first workflow task or the backoff timer
@@ -302,6 +317,7 @@ pub(crate) fn create_run(spec: RunSpec, now: Time) -> (MutableState, Mutation) {
         next_event_id: 1,
         ..Default::default()
     };
+    ms.set_retention(spec.retention);
 
     let mut m = Mutation::default();
     let mut started = ms.new_event(EventType::WorkflowExecutionStarted, now, spec.started);

@@ -94,7 +94,7 @@ pub struct TimerTask {
     pub workflow_id: String,
     #[prost(string, tag = "4")]
     pub run_id: String,
-    #[prost(oneof = "timer_task::Kind", tags = "10, 11, 12, 13, 14, 15, 16")]
+    #[prost(oneof = "timer_task::Kind", tags = "10, 11, 12, 13, 14, 15, 16, 17")]
     pub kind: Option<timer_task::Kind>,
 }
 
@@ -129,8 +129,9 @@ pub struct UserTimer {
     pub started_event_id: i64,
 }
 
-/// Marker message for whole-run timers: run and execution timeouts, and the backoff before a
-/// retried run's first workflow task (the run id in the task is the identity).
+/// Marker message for whole-run timers: run and execution timeouts, the backoff before a
+/// retried run's first workflow task and the deletion of a closed run once its retention has
+/// passed (the run id in the task is the identity).
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct RunTimeout {}
 
@@ -154,5 +155,10 @@ pub mod timer_task {
         /// Schedules the first workflow task of a run that started with a backoff (a retry).
         #[prost(message, tag = "16")]
         WorkflowBackoff(RunTimeout),
+        /// Deletes a closed run (state, history, current pointer) once its namespace's
+        /// retention has passed (Temporal's DeleteHistoryEventTask). Armed when the run
+        /// closes; executed by the history layer, never by `MutableState::fire_timer`.
+        #[prost(message, tag = "17")]
+        DeleteRun(RunTimeout),
     }
 }

@@ -24,6 +24,8 @@ use temporalio_protos::temporal::api::{
 
 use crate::*;
 
+mod retention;
+mod run_info;
 mod sticky;
 mod workflow_retry;
 
@@ -63,6 +65,7 @@ impl Run {
                 run_id: "run-1".into(),
                 first_execution_run_id: String::new(),
                 attempt: 0,
+                retention: None,
             },
             at(0),
         )
@@ -1430,6 +1433,9 @@ fn history_size_limit_is_checked_on_the_stored_history() {
 #[test]
 fn history_size_counts_every_written_event() {
     let run = Run::start(None);
+    // Counted as a stored History batch counts them: each event plus its field framing.
     let total: usize = run.history.iter().map(|e| e.encoded_len()).sum();
-    assert_eq!(run.ms.history_size_bytes(), total as i64);
+    let framing = 2 * run.history.len();
+    assert!(run.history.iter().all(|e| e.encoded_len() < 128));
+    assert_eq!(run.ms.history_size_bytes(), (total + framing) as i64);
 }

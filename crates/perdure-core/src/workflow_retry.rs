@@ -13,7 +13,7 @@ use temporalio_protos::temporal::api::{
     enums::v1::{
         ContinueAsNewInitiator, EventType, RetryState, TimeoutType, WorkflowExecutionStatus,
     },
-    failure::v1::{failure::FailureInfo, Failure, TimeoutFailureInfo},
+    failure::v1::Failure,
     history::v1::{
         history_event::Attributes, WorkflowExecutionFailedEventAttributes,
         WorkflowExecutionStartedEventAttributes, WorkflowExecutionTimedOutEventAttributes,
@@ -22,6 +22,7 @@ use temporalio_protos::temporal::api::{
 
 use crate::errors::CoreError;
 use crate::retry::{backoff_interval, is_retryable};
+use crate::server_failures::timeout_failure;
 use crate::start::{create_run, RunSpec};
 use crate::state::{normal_task_queue, MutableState};
 use crate::tasks::{Mutation, NewRun};
@@ -56,15 +57,7 @@ pub enum RunFailure {
 
 /// The failure a run timeout stands for, as the next attempt sees it in `continued_failure`.
 fn run_timeout_failure() -> Failure {
-    Failure {
-        message: "workflow timeout".into(),
-        source: "Server".into(),
-        failure_info: Some(FailureInfo::TimeoutFailureInfo(TimeoutFailureInfo {
-            timeout_type: TimeoutType::StartToClose as i32,
-            last_heartbeat_details: None,
-        })),
-        ..Default::default()
-    }
+    timeout_failure("workflow timeout", TimeoutType::StartToClose)
 }
 
 impl MutableState {
@@ -252,6 +245,7 @@ impl MutableState {
                 links,
                 execution_expiration: expiration,
                 first_task_backoff: backoff,
+                retention: self.retention(),
             },
             now,
         )

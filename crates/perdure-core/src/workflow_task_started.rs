@@ -13,6 +13,7 @@ use temporalio_protos::temporal::api::taskqueue::v1::TaskQueue;
 
 use crate::errors::CoreError;
 use crate::ids::EventId;
+use crate::limits::continue_as_new_suggestions;
 use crate::state::{normal_task_queue, MutableState, WorkflowTaskInfo};
 use crate::tasks::{timer_task, Mutation, TaskTimeout};
 use crate::time::{duration_from_proto, Time};
@@ -72,6 +73,12 @@ impl MutableState {
         }
         let mut m = Mutation::default();
         let mut wft = wft;
+        // Like Temporal: what is stored so far, before this task's own events, and the id the
+        // Started event would get (Temporal's getHistorySizeInfo).
+        wft.history_size_bytes = self.history_size_bytes;
+        let reasons = continue_as_new_suggestions(self.history_size_bytes, self.next_event_id);
+        wft.suggest_continue_as_new = !reasons.is_empty();
+        wft.suggest_continue_as_new_reasons = reasons.into_iter().map(|r| r as i32).collect();
         if wft.is_transient() && wft.scheduled_event_id != self.next_event_id {
             // Events were written since this attempt was scheduled, so its virtual ids no
             // longer line up: it becomes a normal, persisted task (as in Temporal).
@@ -93,12 +100,7 @@ impl MutableState {
             let event = self.new_event(
                 EventType::WorkflowTaskStarted,
                 now,
-                WorkflowTaskStartedEventAttributes {
-                    scheduled_event_id: wft.scheduled_event_id,
-                    identity: identity.to_string(),
-                    request_id: request_id.to_string(),
-                    ..Default::default()
-                },
+                started_attributes(&wft, identity, request_id),
             );
             self.write(&mut m, event)
         };
@@ -166,12 +168,7 @@ impl MutableState {
         let mut started = self.new_event(
             EventType::WorkflowTaskStarted,
             Time(wft.started_time),
-            WorkflowTaskStartedEventAttributes {
-                scheduled_event_id: wft.scheduled_event_id,
-                identity: wft.identity.clone(),
-                request_id: wft.request_id.clone(),
-                ..Default::default()
-            },
+            started_attributes(wft, &wft.identity, &wft.request_id),
         );
         started.event_id = wft.started_event_id;
         vec![scheduled, started]
@@ -183,5 +180,22 @@ impl MutableState {
             .as_ref()
             .map(|w| self.transient_events(w))
             .unwrap_or_default()
+    }
+}
+
+/// WorkflowTaskStarted of `wft`, persisted or transient alike.
+fn started_attributes(
+    wft: &WorkflowTaskInfo,
+    identity: &str,
+    request_id: &str,
+) -> WorkflowTaskStartedEventAttributes {
+    WorkflowTaskStartedEventAttributes {
+        scheduled_event_id: wft.scheduled_event_id,
+        identity: identity.to_string(),
+        request_id: request_id.to_string(),
+        suggest_continue_as_new: wft.suggest_continue_as_new,
+        suggest_continue_as_new_reasons: wft.suggest_continue_as_new_reasons.clone(),
+        history_size_bytes: wft.history_size_bytes,
+        ..Default::default()
     }
 }

@@ -10,6 +10,7 @@ mod errors;
 mod health;
 mod http;
 mod namespaces;
+mod retention;
 mod rpc;
 mod server;
 mod service;
@@ -18,5 +19,6 @@ mod validate;
 
 pub use http::serve_http;
 pub use namespaces::{NamespaceRecord, Namespaces};
+pub use retention::{MIN_RETENTION_ENV, MIN_RETENTION_LOCAL};
 pub use server::{serve, Frontend};
 pub use sink::MatchingSink;

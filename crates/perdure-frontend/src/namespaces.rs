@@ -18,8 +18,9 @@ use tonic::Status;
 
 use crate::errors;
 
-/// Temporal's default retention for a namespace registered without one.
-pub const DEFAULT_RETENTION: Duration = Duration::from_secs(24 * 3600);
+/// The retention of a namespace created without one (only `default`, at startup: the RPC
+/// requires one). The same value the core assumes for runs that predate per-run retention.
+pub const DEFAULT_RETENTION: Duration = perdure_core::DEFAULT_RETENTION;
 /// Temporal rejects namespace names longer than this.
 pub const MAX_NAME_LEN: usize = 1000;
 
@@ -41,19 +42,39 @@ impl NamespaceRecord {
     }
 }
 
+/// Temporal checks a new namespace's name before anything else in the request.
+pub(crate) fn validate_name(name: &str) -> Result<(), Status> {
+    if name.is_empty() {
+        return Err(errors::invalid("Namespace not set on request."));
+    }
+    if name.len() > MAX_NAME_LEN {
+        return Err(errors::invalid("Namespace length exceeds limit."));
+    }
+    Ok(())
+}
+
 pub struct Namespaces {
     store: Store,
     meta: Arc<Group>,
     by_name: RwLock<HashMap<String, NamespaceRecord>>,
+    /// The lowest retention RegisterNamespace accepts (see `crate::retention`).
+    min_retention: Duration,
 }
 
 impl Namespaces {
+    /// The retention floor is Temporal's one hour unless `PERDURE_MIN_NAMESPACE_RETENTION_SECS`
+    /// lowers it (tests only).
     pub fn new(store: Store, meta: Arc<Group>) -> Self {
         Self {
             store,
             meta,
             by_name: RwLock::new(HashMap::new()),
+            min_retention: crate::retention::min_retention_from_env(),
         }
+    }
+
+    pub fn min_retention(&self) -> Duration {
+        self.min_retention
     }
 
     /// Resolves a namespace by name, answering NamespaceNotFound as Temporal does.
@@ -112,7 +133,8 @@ impl Namespaces {
             .collect()
     }
 
-    /// Registers a namespace; AlreadyExists if the name is taken.
+    /// Registers a namespace; AlreadyExists if the name is taken. `retention` is stored as
+    /// given (the RPC validates it first); `None` means [`DEFAULT_RETENTION`].
     pub async fn register(
         &self,
         name: &str,
@@ -121,12 +143,7 @@ impl Namespaces {
         retention: Option<prost_wkt_types::Duration>,
         data: HashMap<String, String>,
     ) -> Result<NamespaceRecord, Status> {
-        if name.is_empty() {
-            return Err(errors::invalid("Namespace not set on request."));
-        }
-        if name.len() > MAX_NAME_LEN {
-            return Err(errors::invalid("Namespace length exceeds limit."));
-        }
+        validate_name(name)?;
         let record = NamespaceRecord {
             info: Some(NamespaceInfo {
                 name: name.to_string(),

@@ -532,6 +532,7 @@ mod limit_tests {
             run_id: "run".into(),
             first_execution_run_id: "run".into(),
             attempt: 1,
+            retention: None,
         };
         start_workflow(params, Time(1_000)).unwrap().0
     }

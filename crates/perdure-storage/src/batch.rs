@@ -43,6 +43,14 @@ pub enum Op {
         cf: Cf,
         key: Vec<u8>,
     },
+    /// Deletes every key `from <= key < to` (e.g. all history events of a run). Both ends must
+    /// lie inside the group's prefix and `from <= to`, so a range can never reach another
+    /// group. Added last: bincode numbers variants, and logged entries must keep decoding.
+    DeleteRange {
+        cf: Cf,
+        from: Vec<u8>,
+        to: Vec<u8>,
+    },
 }
 
 /// The result of applying a batch, identical on every replica.
@@ -65,15 +73,24 @@ impl WriteBatch {
     /// A batch failing this is a bug in whoever built it, never a race, so it is an error rather
     /// than a rejection.
     pub fn validate(&self, group: GroupId) -> Result<(), StorageError> {
-        let keys = self
-            .checks
-            .iter()
-            .map(|c| (c.cf, &c.key))
-            .chain(self.ops.iter().map(|op| match op {
-                Op::Put { cf, key, .. } | Op::Delete { cf, key } => (*cf, key),
-            }));
-        for (cf, key) in keys {
-            check_owned(group, cf, key)?;
+        for c in &self.checks {
+            check_owned(group, c.cf, &c.key)?;
+        }
+        for op in &self.ops {
+            match op {
+                Op::Put { cf, key, .. } | Op::Delete { cf, key } => check_owned(group, *cf, key)?,
+                Op::DeleteRange { cf, from, to } => {
+                    check_owned(group, *cf, from)?;
+                    check_owned(group, *cf, to)?;
+                    if from > to {
+                        return Err(StorageError::InvertedRange {
+                            cf: cf.name(),
+                            from: from.clone(),
+                            to: to.clone(),
+                        });
+                    }
+                }
+            }
         }
         Ok(())
     }
@@ -120,6 +137,54 @@ mod tests {
             ops: vec![Op::Delete {
                 cf: Cf::RaftLog,
                 key: keys::raft_log(g, 1),
+            }],
+        };
+        assert!(matches!(
+            internal.validate(g),
+            Err(StorageError::ForeignKey { cf: "raft_log", .. })
+        ));
+    }
+
+    #[test]
+    fn validate_checks_both_ends_of_a_delete_range() {
+        let g = GroupId(3);
+        let prefix = keys::history_prefix(g, "n", "w", "r");
+        let range = |from: Vec<u8>, to: Vec<u8>| WriteBatch {
+            checks: vec![],
+            ops: vec![Op::DeleteRange {
+                cf: Cf::History,
+                from,
+                to,
+            }],
+        };
+        let run = range(prefix.clone(), keys::prefix_end(&prefix).unwrap());
+        assert!(run.validate(g).is_ok());
+        assert!(run.validate(GroupId(2)).is_err());
+        // An end past the group (here: its whole prefix's end, group 4) is refused.
+        let past = range(prefix.clone(), keys::group_prefix(GroupId(4)));
+        assert!(matches!(
+            past.validate(g),
+            Err(StorageError::ForeignKey { group: 3, .. })
+        ));
+        // A start before the group too.
+        let before = range(keys::group_prefix(GroupId(2)), prefix.clone());
+        assert!(matches!(
+            before.validate(g),
+            Err(StorageError::ForeignKey { .. })
+        ));
+        // Inverted ranges are a builder's bug, not a no-op.
+        let inverted = range(keys::prefix_end(&prefix).unwrap(), prefix.clone());
+        assert!(matches!(
+            inverted.validate(g),
+            Err(StorageError::InvertedRange { cf: "history", .. })
+        ));
+        // Ranges over Raft-internal families are never replicated writes.
+        let internal = WriteBatch {
+            checks: vec![],
+            ops: vec![Op::DeleteRange {
+                cf: Cf::RaftLog,
+                from: keys::raft_log(g, 1),
+                to: keys::raft_log(g, 9),
             }],
         };
         assert!(matches!(

@@ -17,6 +17,13 @@ pub enum StorageError {
         cf: &'static str,
         key: Vec<u8>,
     },
+    /// A range deletion whose end sorts before its start.
+    #[error("range in column family {cf} ends ({to:02x?}) before it starts ({from:02x?})")]
+    InvertedRange {
+        cf: &'static str,
+        from: Vec<u8>,
+        to: Vec<u8>,
+    },
     /// A column family expected at open time is missing from the handle table.
     #[error("column family {0} is missing")]
     MissingCf(&'static str),

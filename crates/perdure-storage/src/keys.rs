@@ -116,6 +116,17 @@ pub fn history_prefix(g: GroupId, ns_id: &str, wf_id: &str, run_id: &str) -> Vec
     KeyBuf::new(g).str(ns_id).str(wf_id).str(run_id).done()
 }
 
+/// History: `[from, to)` covering every event of a run and nothing else, for
+/// [`Op::DeleteRange`](crate::Op::DeleteRange). Event keys add exactly 8 bytes to the run's
+/// prefix, so nine `0xFF` bytes sort after all of them while staying inside the prefix (and the
+/// group).
+pub fn history_range(g: GroupId, ns_id: &str, wf_id: &str, run_id: &str) -> (Vec<u8>, Vec<u8>) {
+    let from = history_prefix(g, ns_id, wf_id, run_id);
+    let mut to = from.clone();
+    to.extend_from_slice(&[0xFF; 9]);
+    (from, to)
+}
+
 /// Event id of a [`history_event`] key (its last 8 bytes).
 pub fn decode_history_event_id(key: &[u8]) -> Option<i64> {
     let tail = key.len().checked_sub(8).and_then(|at| key.get(at..))?;
@@ -264,6 +275,23 @@ mod tests {
         let prefix = history_prefix(G, "ns", "wf", "run");
         assert!(!history_event(G, "ns", "wf", "run2", 1).starts_with(&prefix));
         assert!(history_event(G, "ns", "wf", "run", 1).starts_with(&prefix));
+    }
+
+    #[test]
+    fn history_range_covers_every_event_of_the_run_only() {
+        let (from, to) = history_range(G, "ns", "wf", "run");
+        for id in [i64::MIN, -1, 0, 1, i64::MAX] {
+            let k = history_event(G, "ns", "wf", "run", id);
+            assert!(from <= k && k < to, "{id}");
+        }
+        assert!(to.starts_with(&history_prefix(G, "ns", "wf", "run")));
+        for other in [
+            history_event(G, "ns", "wf", "run2", 1),
+            history_event(G, "ns", "wf", "ru", 1),
+            history_event(G, "ns", "wf2", "run", 1),
+        ] {
+            assert!(!(from <= other && other < to), "{other:?}");
+        }
     }
 
     #[test]

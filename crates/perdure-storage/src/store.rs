@@ -188,6 +188,7 @@ impl Store {
                     match op {
                         Op::Put { cf, key, value } => wb.put(*cf, key, value)?,
                         Op::Delete { cf, key } => wb.delete(*cf, key)?,
+                        Op::DeleteRange { cf, from, to } => wb.delete_range(*cf, from, to)?,
                     }
                 }
                 ApplyOutcome::Applied
@@ -324,6 +325,100 @@ mod tests {
             ApplyOutcome::Applied
         );
         assert_eq!(store.get(Cf::Executions, &k).unwrap(), None);
+    }
+
+    #[test]
+    fn delete_range_removes_exactly_the_range_and_survives_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        let run = |r: &str, id: i64| keys::history_event(G, "ns", "wf", r, id);
+        {
+            let store = Store::open(dir.path()).unwrap();
+            let mut ops = Vec::new();
+            // "run" is deleted; "run2" (whose id merely starts with it) and group 2 are not.
+            for id in 1..=5 {
+                for r in ["run", "run2"] {
+                    ops.push(Op::Put {
+                        cf: Cf::History,
+                        key: run(r, id),
+                        value: vec![id as u8],
+                    });
+                }
+            }
+            let other = keys::history_event(GroupId(2), "ns", "wf", "run", 1);
+            let g2 = WriteBatch {
+                checks: vec![],
+                ops: vec![Op::Put {
+                    cf: Cf::History,
+                    key: other.clone(),
+                    value: b"g2".to_vec(),
+                }],
+            };
+            store
+                .apply(
+                    G,
+                    b"a1",
+                    &WriteBatch {
+                        checks: vec![],
+                        ops,
+                    },
+                )
+                .unwrap();
+            store.apply(GroupId(2), b"b1", &g2).unwrap();
+
+            let prefix = keys::history_prefix(G, "ns", "wf", "run");
+            let batch = WriteBatch {
+                checks: vec![],
+                ops: vec![
+                    Op::DeleteRange {
+                        cf: Cf::History,
+                        from: prefix.clone(),
+                        to: keys::prefix_end(&prefix).unwrap(),
+                    },
+                    // A put after the range in the same batch survives it.
+                    Op::Put {
+                        cf: Cf::History,
+                        key: run("run", 9),
+                        value: b"after".to_vec(),
+                    },
+                ],
+            };
+            assert_eq!(
+                store.apply(G, b"a2", &batch).unwrap(),
+                ApplyOutcome::Applied
+            );
+            // A rejected batch deletes nothing.
+            let rejected = WriteBatch {
+                checks: vec![Check {
+                    cf: Cf::History,
+                    key: run("run2", 1),
+                    expect: Expect::Absent,
+                }],
+                ops: vec![Op::DeleteRange {
+                    cf: Cf::History,
+                    from: run("run2", 1),
+                    to: run("run2", 6),
+                }],
+            };
+            assert_eq!(
+                store.apply(G, b"a3", &rejected).unwrap(),
+                ApplyOutcome::Rejected { check: 0 }
+            );
+            assert_eq!(
+                store.get(Cf::History, &other).unwrap(),
+                Some(b"g2".to_vec())
+            );
+        }
+        let store = Store::open(dir.path()).unwrap();
+        let left = store
+            .scan_prefix(Cf::History, &keys::group_prefix(G), None, 100)
+            .unwrap();
+        let mut expected: Vec<_> = (1..=5).map(|id| run("run2", id)).collect();
+        expected.push(run("run", 9));
+        expected.sort();
+        assert_eq!(
+            left.into_iter().map(|(k, _)| k).collect::<Vec<_>>(),
+            expected
+        );
     }
 
     #[test]

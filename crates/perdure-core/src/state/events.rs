@@ -11,7 +11,7 @@ use temporalio_protos::temporal::api::{
 
 use super::{MutableState, WorkflowTaskInfo};
 use crate::tasks::{
-    timer_task, transfer_task, Mutation, TaskRef, TaskTimeout, TimerTask, TransferTask,
+    timer_task, transfer_task, Mutation, RunTimeout, TaskRef, TaskTimeout, TimerTask, TransferTask,
 };
 use crate::time::{duration_from_proto, Time};
 
@@ -77,7 +77,7 @@ impl MutableState {
         let id = self.next_event_id;
         event.event_id = id;
         self.next_event_id += 1;
-        self.history_size_bytes += prost::Message::encoded_len(&event) as i64;
+        self.history_size_bytes += crate::limits::history_event_size(&event);
         m.events.push(event);
         id
     }
@@ -171,6 +171,8 @@ impl MutableState {
             identity: String::new(),
             task_queue: queue.name.clone(),
             original_scheduled_time: now.0,
+            // Measured when the task starts.
+            ..Default::default()
         });
         let mut task = self.transfer_task(
             queue.name,
@@ -217,7 +219,8 @@ impl MutableState {
         }
     }
 
-    /// Writes the closing event and makes everything still pending inert.
+    /// Writes the closing event, makes everything still pending inert and arms the run's
+    /// deletion for when its retention has passed. Every close goes through here.
     pub(crate) fn close(
         &mut self,
         m: &mut Mutation,
@@ -234,6 +237,13 @@ impl MutableState {
         self.activities.clear();
         self.timers.clear();
         m.closed = true;
+        // Temporal's GenerateDeleteHistoryEventTask (without its random jitter: the core is
+        // deterministic, and a later deletion is never wrong).
+        let delete = self.timer_task(
+            now.add(self.retention()),
+            timer_task::Kind::DeleteRun(RunTimeout {}),
+        );
+        m.timer_tasks.push(delete);
     }
 }
 

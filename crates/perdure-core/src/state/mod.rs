@@ -53,7 +53,8 @@ pub struct MutableState {
     pub retry_policy: Option<RetryPolicy>,
     #[prost(int32, tag = "13")]
     pub attempt: i32,
-    /// Normalized: zero means unlimited.
+    /// As the WorkflowExecutionStarted event has them: absent or zero means unlimited
+    /// (read them through `duration_from_proto`).
     #[prost(message, optional, tag = "14")]
     pub execution_timeout: Option<ProtoDuration>,
     #[prost(message, optional, tag = "15")]
@@ -118,6 +119,10 @@ pub struct MutableState {
     /// needs no history read).
     #[prost(message, optional, tag = "42")]
     pub started_event: Option<HistoryEvent>,
+    /// How long the run is kept once closed: its namespace's workflow_execution_retention_ttl
+    /// when it started. Unset in states written before it existed (see `retention()`).
+    #[prost(message, optional, tag = "43")]
+    pub retention: Option<ProtoDuration>,
 }
 
 /// The single pending workflow task, if any.
@@ -147,6 +152,18 @@ pub struct WorkflowTaskInfo {
     pub task_queue: String,
     #[prost(int64, tag = "11")]
     pub original_scheduled_time: i64,
+    /// History bytes stored when the task started, as its WorkflowTaskStarted reports them
+    /// (kept so a transient attempt's unpersisted Started event says the same every time).
+    #[prost(int64, tag = "12")]
+    pub history_size_bytes: i64,
+    #[prost(bool, tag = "13")]
+    pub suggest_continue_as_new: bool,
+    #[prost(
+        enumeration = "temporalio_protos::temporal::api::enums::v1::SuggestContinueAsNewReason",
+        repeated,
+        tag = "14"
+    )]
+    pub suggest_continue_as_new_reasons: Vec<i32>,
 }
 
 impl WorkflowTaskInfo {

@@ -49,6 +49,7 @@ fn start_with(req: StartWorkflowExecutionRequest, now: Time) -> Run {
             run_id: "run-1".into(),
             first_execution_run_id: String::new(),
             attempt: 1,
+            retention: None,
         },
         now,
     )

@@ -41,12 +41,17 @@ impl Frontend {
         &self,
         req: RegisterNamespaceRequest,
     ) -> Result<RegisterNamespaceResponse, Status> {
+        crate::namespaces::validate_name(&req.namespace)?;
+        let retention = crate::retention::validate(
+            req.workflow_execution_retention_period.as_ref(),
+            self.namespaces.min_retention(),
+        )?;
         self.namespaces
             .register(
                 &req.namespace,
                 &req.description,
                 &req.owner_email,
-                req.workflow_execution_retention_period,
+                Some(retention),
                 req.data,
             )
             .await?;

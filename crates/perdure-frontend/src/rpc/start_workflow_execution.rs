@@ -39,7 +39,7 @@ impl Frontend {
         }
         let outcome = self
             .history
-            .start_workflow(ns.id(), req)
+            .start_workflow(ns.id(), crate::retention::of(&ns), req)
             .await
             .map_err(errors::history)?;
         Ok(StartWorkflowExecutionResponse {

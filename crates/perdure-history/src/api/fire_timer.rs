@@ -1,7 +1,8 @@
 //! Firing a due timer task: the state change it causes and the deletion of its row commit in
-//! one batch, so a timer fires at most once even across leader changes.
+//! one batch, so a timer fires at most once even across leader changes. A `DeleteRun` timer
+//! deletes the whole run instead (`delete_run`).
 
-use perdure_core::TimerTask;
+use perdure_core::{timer_task, TimerTask};
 use perdure_storage::{keys, Cf, Op, WriteBatch};
 
 use crate::cache::ExecKey;
@@ -14,6 +15,9 @@ impl Shard {
         task_id: u64,
         task: &TimerTask,
     ) -> Result<(), HistoryError> {
+        if matches!(task.kind, Some(timer_task::Kind::DeleteRun(_))) {
+            return self.delete_run(task_id, task).await;
+        }
         let key = ExecKey::new(&task.namespace_id, &task.workflow_id, &task.run_id);
         let row = Op::Delete {
             cf: Cf::TimerTasks,

@@ -1,6 +1,7 @@
 //! One module per history operation, each an `impl HistoryService` block. They share the
 //! shard write path and never touch storage directly.
 
+mod delete_run;
 mod describe;
 mod fire_timer;
 mod get_history;

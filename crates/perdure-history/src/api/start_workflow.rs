@@ -1,6 +1,8 @@
 //! StartWorkflowExecution: id reuse/conflict policies, request-id dedup, and the first write of
 //! a run (its history, state, first workflow task and the workflow id's current-run pointer).
 
+use std::time::Duration;
+
 use perdure_core::{
     decide_start, start_workflow, CoreError, CurrentExecution, StartDecision, StartParams,
     StartPolicyInput,
@@ -26,9 +28,12 @@ pub struct StartOutcome {
 }
 
 impl HistoryService {
+    /// `retention` is the namespace's workflow_execution_retention_ttl: the new run is deleted
+    /// this long after it closes (`None`: perdure-core's `DEFAULT_RETENTION`).
     pub async fn start_workflow(
         &self,
         namespace_id: &str,
+        retention: Option<Duration>,
         request: StartWorkflowExecutionRequest,
     ) -> Result<StartOutcome, HistoryError> {
         let shard = self.shard_for(namespace_id, &request.workflow_id);
@@ -88,6 +93,7 @@ impl HistoryService {
                             run_id: run_id.clone(),
                             first_execution_run_id: run_id.clone(),
                             attempt: 1,
+                            retention,
                         },
                         now,
                     )?;

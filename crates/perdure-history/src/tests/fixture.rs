@@ -108,7 +108,7 @@ impl Node {
     pub async fn start(&self, workflow_id: &str, request_id: &str) -> Result<String, HistoryError> {
         let out = self
             .history
-            .start_workflow(NS_ID, start_request(workflow_id, request_id))
+            .start_workflow(NS_ID, None, start_request(workflow_id, request_id))
             .await?;
         assert!(out.started, "a fresh start must start a run");
         Ok(out.run_id)

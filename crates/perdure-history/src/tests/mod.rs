@@ -7,6 +7,7 @@ mod fixture;
 mod heartbeat;
 mod long_poll;
 mod restart;
+mod retention;
 mod sticky;
 mod workflow;
 mod workflow_retry;

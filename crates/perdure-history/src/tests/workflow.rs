@@ -226,20 +226,20 @@ async fn start_dedups_by_request_id_and_conflicts_while_running() {
     let node = Node::open(dir.path()).await;
     let svc = &node.history;
     let first = svc
-        .start_workflow(NS_ID, start_request("wf-dedup", "req-1"))
+        .start_workflow(NS_ID, None, start_request("wf-dedup", "req-1"))
         .await
         .unwrap();
     assert!(first.started);
 
     let again = svc
-        .start_workflow(NS_ID, start_request("wf-dedup", "req-1"))
+        .start_workflow(NS_ID, None, start_request("wf-dedup", "req-1"))
         .await
         .unwrap();
     assert_eq!(again.run_id, first.run_id);
     assert!(!again.started);
 
     match svc
-        .start_workflow(NS_ID, start_request("wf-dedup", "req-2"))
+        .start_workflow(NS_ID, None, start_request("wf-dedup", "req-2"))
         .await
     {
         Err(HistoryError::Core(CoreError::AlreadyStarted { run_id, request_id })) => {
@@ -295,13 +295,13 @@ async fn start_dedups_by_request_id_and_conflicts_while_running() {
 
     // The same request id still names the old run (it is the id's current run)...
     let replay = svc
-        .start_workflow(NS_ID, start_request("wf-dedup", "req-1"))
+        .start_workflow(NS_ID, None, start_request("wf-dedup", "req-1"))
         .await
         .unwrap();
     assert_eq!(replay, again);
     // ...and a new request id starts a new run.
     let second = svc
-        .start_workflow(NS_ID, start_request("wf-dedup", "req-3"))
+        .start_workflow(NS_ID, None, start_request("wf-dedup", "req-3"))
         .await
         .unwrap();
     assert!(second.started);
@@ -320,7 +320,7 @@ async fn terminate_existing_names_the_new_run_as_temporal_does() {
     replace.workflow_id_conflict_policy =
         temporalio_protos::temporal::api::enums::v1::WorkflowIdConflictPolicy::TerminateExisting
             as i32;
-    let new = svc.start_workflow(NS_ID, replace).await.unwrap();
+    let new = svc.start_workflow(NS_ID, None, replace).await.unwrap();
     assert!(new.started);
     assert_ne!(new.run_id, old);
 

@@ -51,7 +51,11 @@ async fn start_retrying(node: &Node, workflow_id: &str, maximum_attempts: i32) -
         maximum_attempts,
         ..Default::default()
     });
-    let out = node.history.start_workflow(NS_ID, request).await.unwrap();
+    let out = node
+        .history
+        .start_workflow(NS_ID, None, request)
+        .await
+        .unwrap();
     assert!(out.started);
     out.run_id
 }
