@@ -2,8 +2,9 @@
 //!
 //! On gaining leadership it first commits an empty batch, which returns only after every entry
 //! of earlier terms is applied, so the state it then reads is complete. It then re-dispatches
-//! every pending transfer task (the durable backlog) and starts the timer wheel. On losing it,
-//! the wheel stops and the caches are dropped. Nothing here decides workflow semantics.
+//! every pending transfer task (the durable backlog) and starts the timer wheel, which reads the
+//! timers of its window itself. On losing it, the wheel stops and the caches are dropped. Nothing
+//! here decides workflow semantics.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -50,12 +51,13 @@ async fn serve_term(
     let (tx, rx) = mpsc::unbounded_channel();
     shard.begin_term(term, tx);
     let transfers = tables::load_transfer_tasks(&shard.store, shard.id)?;
-    let timers = tables::load_timer_tasks(&shard.store, shard.id)?;
-    info!(shard = %shard.id, term, transfers = transfers.len(), timers = timers.len(), "shard leadership acquired");
+    info!(shard = %shard.id, term, transfers = transfers.len(), "shard leadership acquired");
     for (id, task) in transfers {
         shard.dispatch_loaded(id, task);
     }
-    let wheel = TimerWheel::new(shard.clone(), timers, rx);
+    // The wheel reads its first window itself; timers committed from here on reach it through
+    // `rx` (see timer_wheel.rs for why none falls between the two).
+    let wheel = TimerWheel::new(shard.clone(), rx);
     let wheel = tokio::spawn(wheel.run());
     // Serve until this term ends.
     loop {

@@ -27,6 +27,7 @@ pub use cache::ExecKey;
 pub use errors::HistoryError;
 pub use routing::shard_for;
 pub use service::HistoryService;
+pub use timer_wheel::TimerWindow;
 
 use perdure_core::TransferTask;
 use perdure_storage::ShardId;

@@ -8,6 +8,7 @@ use perdure_storage::{GroupId, ShardId, Store};
 
 use crate::errors::HistoryError;
 use crate::shard::Shard;
+use crate::timer_wheel::TimerWindow;
 use crate::{leader, routing, TaskSink};
 
 pub struct HistoryService {
@@ -23,11 +24,24 @@ impl HistoryService {
         count: u32,
         sink: Arc<dyn TaskSink>,
     ) -> Result<Arc<Self>, HistoryError> {
+        Self::start_with(raft, store, count, sink, TimerWindow::default())
+    }
+
+    /// [`HistoryService::start`] with shard leaders holding `timers` of their timer schedule in
+    /// memory (tests use a short window to cross its end quickly).
+    pub fn start_with(
+        raft: &RaftNode,
+        store: Store,
+        count: u32,
+        sink: Arc<dyn TaskSink>,
+        timers: TimerWindow,
+    ) -> Result<Arc<Self>, HistoryError> {
         let mut shards = Vec::with_capacity(count as usize);
         for i in 1..=count {
             let id = GroupId(i);
             let group = raft.group(id).ok_or(HistoryError::NotLeader { shard: i })?;
-            let shard = Arc::new(Shard::new(id, group, store.clone(), sink.clone()));
+            let shard = Shard::new(id, group, store.clone(), sink.clone());
+            let shard = Arc::new(shard.with_timer_window(timers));
             tokio::spawn(leader::run(shard.clone()));
             shards.push(shard);
         }

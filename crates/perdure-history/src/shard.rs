@@ -23,6 +23,7 @@ use tokio::sync::{mpsc, watch};
 use crate::cache::{Cached, ExecKey, ExecutionCache};
 use crate::errors::HistoryError;
 use crate::tables;
+use crate::timer_wheel::{TimerWindow, WheelStats};
 use crate::watchers::{Progress, Watchers};
 use crate::{DispatchTask, TaskSink};
 
@@ -78,6 +79,9 @@ pub struct Shard {
     next_task_id: AtomicU64,
     /// The running timer wheel of the current leadership term, if any.
     timers: Mutex<Option<mpsc::UnboundedSender<(u64, TimerTask)>>>,
+    /// How far ahead that wheel holds timers in memory.
+    pub(crate) timer_window: TimerWindow,
+    pub(crate) wheel_stats: WheelStats,
     /// The term this shard serves (0: none). Raft may already report leadership while the
     /// term's barrier is in flight; until [`Shard::begin_term`] has run, the task-id counter
     /// still belongs to an older term (or is 0 after a restart), so writes must wait for it.
@@ -112,8 +116,15 @@ impl Shard {
             sink,
             next_task_id: AtomicU64::new(0),
             timers: Mutex::new(None),
+            timer_window: TimerWindow::default(),
+            wheel_stats: WheelStats::default(),
             serving: watch::Sender::new(0),
         }
+    }
+
+    pub(crate) fn with_timer_window(mut self, window: TimerWindow) -> Self {
+        self.timer_window = window;
+        self
     }
 
     pub fn id(&self) -> ShardId {

@@ -2,7 +2,7 @@
 //! through [`crate::writer`] as replicated batches.
 
 use perdure_core::{CurrentExecution, MutableState, TimerTask, TransferTask};
-use perdure_storage::{keys, Cf, ShardId, Store};
+use perdure_storage::{keys, Cf, KvPair, ShardId, Store};
 use prost::Message;
 use temporalio_protos::temporal::api::history::v1::HistoryEvent;
 
@@ -120,12 +120,45 @@ pub fn load_transfer_tasks(
     Ok(out)
 }
 
-/// Every pending timer of the shard, in firing order.
+/// Up to `limit` timers with keys from `(fire, task_id)` of `from` (inclusive) to fire time
+/// `before` (exclusive), in firing order: one bounded page of the timer wheel's next window.
+pub fn load_timer_slice(
+    store: &Store,
+    shard: ShardId,
+    from: (i64, u64),
+    before: i64,
+    limit: usize,
+) -> Result<Vec<(i64, u64, TimerTask)>, HistoryError> {
+    let start = keys::timer_task(shard, from.0, from.1);
+    let end = keys::timer_upto(shard, before);
+    let rows = store.scan_range(Cf::TimerTasks, &start, &end, limit)?;
+    decode_timer_rows(rows)
+}
+
+/// Whether the timer row `(fire, task_id)` is still on disk: firing deletes it in the same
+/// batch, so a missing row means the timer has already fired.
+pub fn timer_row_exists(
+    store: &Store,
+    shard: ShardId,
+    fire: i64,
+    task_id: u64,
+) -> Result<bool, HistoryError> {
+    let key = keys::timer_task(shard, fire, task_id);
+    Ok(store.get(Cf::TimerTasks, &key)?.is_some())
+}
+
+/// Every pending timer of the shard, in firing order. Unbounded: for tests only (the wheel
+/// reads [`load_timer_slice`] pages).
+#[cfg(test)]
 pub fn load_timer_tasks(
     store: &Store,
     shard: ShardId,
 ) -> Result<Vec<(i64, u64, TimerTask)>, HistoryError> {
     let rows = store.scan_prefix(Cf::TimerTasks, &keys::timer_prefix(shard), None, usize::MAX)?;
+    decode_timer_rows(rows)
+}
+
+fn decode_timer_rows(rows: Vec<KvPair>) -> Result<Vec<(i64, u64, TimerTask)>, HistoryError> {
     let mut out = Vec::with_capacity(rows.len());
     for (k, v) in rows {
         let Some((fire, id)) = keys::decode_timer_task(&k) else {

@@ -9,7 +9,8 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, Opts, Registry, TextEncoder,
+    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts, Registry,
+    TextEncoder,
 };
 
 /// The node's metrics. Obtain with [`metrics()`].
@@ -29,6 +30,8 @@ pub struct Metrics {
     pub backlogged: IntCounter,
     /// Timer tasks fired by the timer wheels.
     pub timers_fired: IntCounter,
+    /// Timer tasks the timer wheels hold in memory (the rest wait on disk for their window).
+    pub timers_in_memory: IntGauge,
 }
 
 const LATENCY_BUCKETS: &[f64] = &[
@@ -68,6 +71,8 @@ impl Metrics {
             "Tasks queued because no poller was waiting",
         )?;
         let timers_fired = IntCounter::new("timers_fired_total", "Timer tasks fired")?;
+        let timers_in_memory =
+            IntGauge::new("timers_in_memory", "Timer tasks held by the timer wheels")?;
         registry.register(Box::new(grpc_requests.clone()))?;
         registry.register(Box::new(grpc_latency.clone()))?;
         registry.register(Box::new(proposals.clone()))?;
@@ -75,6 +80,7 @@ impl Metrics {
         registry.register(Box::new(sync_matches.clone()))?;
         registry.register(Box::new(backlogged.clone()))?;
         registry.register(Box::new(timers_fired.clone()))?;
+        registry.register(Box::new(timers_in_memory.clone()))?;
         Ok(Self {
             registry,
             grpc_requests,
@@ -84,6 +90,7 @@ impl Metrics {
             sync_matches,
             backlogged,
             timers_fired,
+            timers_in_memory,
         })
     }
 

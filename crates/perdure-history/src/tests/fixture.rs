@@ -26,7 +26,7 @@ use temporalio_protos::temporal::api::workflowservice::v1::{
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
-use crate::{tables, DispatchTask, HistoryError, HistoryService, TaskSink};
+use crate::{tables, DispatchTask, HistoryError, HistoryService, TaskSink, TimerWindow};
 
 /// Upper bound for anything a test waits on; generous because the machine is shared.
 pub const DEADLINE: Duration = Duration::from_secs(15);
@@ -82,11 +82,16 @@ pub async fn open_raft(store: &Store) -> Arc<RaftNode> {
 
 impl Node {
     pub async fn open(path: &Path) -> Node {
+        Self::open_with(path, TimerWindow::default()).await
+    }
+
+    /// A node whose shard leaders hold only `timers` of their schedule in memory.
+    pub async fn open_with(path: &Path, timers: TimerWindow) -> Node {
         let store = open_store(path).await;
         let raft = open_raft(&store).await;
         let (tx, tasks) = mpsc::unbounded_channel();
-        let history =
-            HistoryService::start(&raft, store, SHARDS, Arc::new(ChannelSink(tx))).unwrap();
+        let sink = Arc::new(ChannelSink(tx));
+        let history = HistoryService::start_with(&raft, store, SHARDS, sink, timers).unwrap();
         assert!(
             history.wait_serving(DEADLINE).await,
             "shards did not begin serving"

@@ -9,5 +9,6 @@ mod long_poll;
 mod restart;
 mod retention;
 mod sticky;
+mod timer_window;
 mod workflow;
 mod workflow_retry;
