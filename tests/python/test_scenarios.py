@@ -576,6 +576,30 @@ async def test_two_hundred_sequential_activities_page_through_history(client, sc
     assert pages > 1, "a history this long must come in more than one page"
 
 
+async def test_worker_without_cache_pages_long_histories_from_the_poll(client, wf_id):
+    """No workflow cache means no stickiness: every workflow task carries the whole history, which
+    here grows past one page (Temporal sends at most 256 events in a poll response and the worker
+    fetches the rest with GetWorkflowExecutionHistory and the poll's next_page_token)."""
+    acts = ScenarioActivities()
+    task_queue = f"nocache-{uuid.uuid4()}"
+    count = 60  # ~6 events per activity: the last tasks replay more than 256 events
+    async with Worker(
+        client,
+        task_queue=task_queue,
+        workflows=wfs.ALL,
+        activities=acts.all(),
+        max_cached_workflows=0,
+    ):
+        handle = await client.start_workflow(
+            wfs.ManySequential.run, count, id=wf_id, task_queue=task_queue
+        )
+        assert await asyncio.wait_for(handle.result(), 240) == count
+    events = await events_of(handle)
+    assert len(events) > 300
+    assert_contiguous_ids(events)
+    assert len(of_type(events, "EVENT_TYPE_WORKFLOW_TASK_FAILED")) == 0
+
+
 # Beyond the list: what workflow code and describe see of a run's configuration. ----------------
 
 

@@ -7,16 +7,20 @@
 //! NotFound. In both failure cases the dispatch row is stale and is deleted.
 
 use perdure_core::{transfer_task, CoreError, EventId};
+use prost::Message;
 use temporalio_protos::temporal::api::common::v1::WorkflowExecution;
 use temporalio_protos::temporal::api::enums::v1::TaskQueueKind;
 use temporalio_protos::temporal::api::history::v1::History;
 use temporalio_protos::temporal::api::taskqueue::v1::TaskQueue;
 use temporalio_protos::temporal::api::workflowservice::v1::PollWorkflowTaskQueueResponse;
 
-use crate::api::execution_not_found;
+use crate::api::{execution_not_found, HistoryPageToken};
 use crate::errors::HistoryError;
 use crate::shard::{Plan, Step};
 use crate::{tables, DispatchTask, HistoryService};
+
+/// Events in a poll response at most: Temporal's default history page size.
+const POLL_HISTORY_PAGE: usize = 256;
 
 impl HistoryService {
     pub async fn record_workflow_task_started(
@@ -66,15 +70,29 @@ impl HistoryService {
         } else {
             1
         };
+        // Like Temporal, the poll carries at most one page of history; the worker fetches the
+        // rest with GetWorkflowExecutionHistory and this token. Transient events go on the last
+        // page, here or there.
+        let end = dispatch.next_event_id_for_history.0;
         let mut events = tables::read_events(
             &shard.store,
             shard.id,
             key,
             first_event_id,
-            dispatch.next_event_id_for_history.0,
-            usize::MAX,
+            end,
+            POLL_HISTORY_PAGE,
         )?;
-        events.extend(dispatch.transient_events.iter().cloned());
+        let next = first_event_id + events.len() as i64;
+        let next_page_token = if next < end {
+            HistoryPageToken {
+                run_id: t.run_id.clone(),
+                next_event_id: next,
+            }
+            .encode_to_vec()
+        } else {
+            events.extend(dispatch.transient_events.iter().cloned());
+            Vec::new()
+        };
         Ok(PollWorkflowTaskQueueResponse {
             task_token: dispatch.token.encode(),
             workflow_execution: Some(WorkflowExecution {
@@ -86,6 +104,7 @@ impl HistoryService {
             started_event_id: dispatch.started_event_id.0,
             attempt: dispatch.attempt,
             history: Some(History { events }),
+            next_page_token,
             workflow_execution_task_queue: Some(TaskQueue {
                 name: task_queue,
                 kind: TaskQueueKind::Normal as i32,
