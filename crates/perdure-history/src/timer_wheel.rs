@@ -1,6 +1,8 @@
 //! The shard leader's timer wheel: the timer tasks due within the next window, ordered by
 //! `(fire time, task id)`, fired when due by proposing the state change each causes together with
-//! the deletion of its row.
+//! the deletion of its row. Most timers are stale when due and change nothing; their rows are
+//! deleted together, one proposal per [`STALE_FLUSH`] (or per [`DELETE_CHUNK`] rows), not one
+//! each: stale timers come due one by one, so batching only what one tick finds saves little.
 //!
 //! Timer tasks are durable rows (TimerTasks, keyed by group, fire time, task id); the wheel is
 //! only the schedule of the next window of them, so it may be dropped at any moment. Memory holds
@@ -23,7 +25,11 @@
 //! deletes it in the batch that is applied before the firing returns.
 //!
 //! It must never fire a timer early, and a timer whose write fails is retried from memory
-//! (wherever the window is), never forgotten.
+//! (wherever the window is), never forgotten. A stale timer's row deletion that fails is retried
+//! the same way: the timer is fired again, finds itself stale again (a stale timer never becomes
+//! live: its identity is never reused), and its row joins a later batch. The same holds while a
+//! stale row waits for its deletion: it is out of `pending` and below `loaded_upto`, and
+//! whatever fires it again (a next leader, a late message) finds it stale again.
 
 use std::collections::{BTreeMap, HashSet};
 use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
@@ -41,6 +47,22 @@ use crate::tables;
 const MAX_SLEEP: Duration = Duration::from_secs(5);
 /// Pause before retrying a timer whose firing could not be committed, or a failed load.
 const RETRY_AFTER: Duration = Duration::from_secs(1);
+/// Most stale timer rows deleted by one proposal, so one crowded tick never builds an
+/// unbounded Raft entry; this many waiting rows are deleted at once, without waiting.
+const DELETE_CHUNK: usize = 1_000;
+/// Longest a stale row waits for its deletion, so the rows of many ticks share one proposal.
+/// A waiting row costs nothing but its disk space.
+const STALE_FLUSH: Duration = Duration::from_secs(1);
+
+/// What firing a timer committed ([`Shard::fire_timer`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Fired {
+    /// The run changed: its new state, events and tasks and the row's deletion are committed.
+    Written,
+    /// Nothing changed (a stale timer, a closed or missing run) and nothing was written: the
+    /// row still exists, and the wheel deletes it with the other stale rows of its tick.
+    RowOnly,
+}
 
 /// How much of the timer schedule a shard leader holds in memory.
 #[derive(Clone, Copy, Debug)]
@@ -71,6 +93,10 @@ pub(crate) struct WheelStats {
     loaded_upto: AtomicI64,
     /// Firings committed by this shard's wheels (rows found and deleted), across terms.
     fired: AtomicUsize,
+    /// Of those, the stale ones: only their row was deleted.
+    stale: AtomicUsize,
+    /// Proposals that deleted stale rows.
+    stale_batches: AtomicUsize,
 }
 
 impl WheelStats {
@@ -90,6 +116,27 @@ impl WheelStats {
     pub(crate) fn fired(&self) -> usize {
         self.fired.load(Ordering::Relaxed)
     }
+
+    #[cfg(test)]
+    pub(crate) fn stale(&self) -> usize {
+        self.stale.load(Ordering::Relaxed)
+    }
+
+    #[cfg(test)]
+    pub(crate) fn stale_batches(&self) -> usize {
+        self.stale_batches.load(Ordering::Relaxed)
+    }
+
+    /// Records `n` committed firings, here and in the node's metrics.
+    fn count_fired(&self, n: usize, stale: bool) {
+        self.fired.fetch_add(n, Ordering::Relaxed);
+        let metrics = perdure_metrics::metrics();
+        metrics.timers_fired.inc_by(n as u64);
+        if stale {
+            self.stale.fetch_add(n, Ordering::Relaxed);
+            metrics.timers_stale.inc_by(n as u64);
+        }
+    }
 }
 
 pub(crate) struct TimerWheel {
@@ -101,6 +148,10 @@ pub(crate) struct TimerWheel {
     /// After a failed load, when to try again.
     load_retry_at: Option<i64>,
     incoming: mpsc::UnboundedReceiver<(u64, TimerTask)>,
+    /// Stale timers whose rows wait to be deleted together.
+    stale: Vec<(u64, TimerTask)>,
+    /// When the oldest of them has waited [`STALE_FLUSH`].
+    stale_flush_at: Option<i64>,
     /// How much this wheel has added to the node-wide gauge, taken back when it stops.
     reported: i64,
 }
@@ -120,6 +171,8 @@ impl TimerWheel {
             loaded_upto: (i64::MIN, 0),
             load_retry_at: None,
             incoming,
+            stale: Vec::new(),
+            stale_flush_at: None,
             reported: 0,
         }
     }
@@ -134,6 +187,7 @@ impl TimerWheel {
                 self.load_next();
             }
             self.fire_due().await;
+            self.delete_stale().await;
             let wait = self.wait(now().0);
             if wait.is_zero() {
                 continue;
@@ -221,6 +275,9 @@ impl TimerWheel {
         if let Some(((fire, _), _)) = self.pending.first_key_value() {
             next = next.min(*fire);
         }
+        if let Some(at) = self.stale_flush_at {
+            next = next.min(at);
+        }
         match self.load_retry_at {
             Some(at) => next = next.min(at),
             None if self.pending.len() <= self.config.page_rows / 2 => {
@@ -249,12 +306,13 @@ impl TimerWheel {
             return;
         }
         self.report();
-        let shard = &self.shard;
+        let shard = self.shard.clone();
+        let shard = &shard;
         let results = futures::future::join_all(due.into_iter().map(|(id, task)| async move {
             let fire = task.fire_time_unix_nanos;
             match tables::timer_row_exists(&shard.store, shard.id, fire, id) {
                 // Fired already (see the module comment): nothing to do.
-                Ok(false) => return (id, task, Ok(())),
+                Ok(false) => return (id, task, Ok(None)),
                 Ok(true) => {}
                 // Firing is safe to repeat; only its row check failed.
                 Err(e) => {
@@ -262,28 +320,81 @@ impl TimerWheel {
                 }
             }
             let outcome = shard.fire_timer(id, &task).await;
-            if outcome.is_ok() {
-                shard.wheel_stats.fired.fetch_add(1, Ordering::Relaxed);
-                perdure_metrics::metrics().timers_fired.inc();
-            }
-            (id, task, outcome)
+            (id, task, outcome.map(Some))
         }))
         .await;
         for (id, task, outcome) in results {
-            if let Err(e) = outcome {
-                warn!(shard = %self.shard.id(), task_id = id, error = %e, "timer not fired, retrying");
-                let retry_at = now + RETRY_AFTER.as_nanos() as i64;
-                // Keep the row's identity (fire time is part of its key): re-arm in memory only.
-                self.pending
-                    .insert((retry_at.max(task.fire_time_unix_nanos), id), task);
+            match outcome {
+                Ok(None) => {}
+                Ok(Some(Fired::Written)) => shard.wheel_stats.count_fired(1, false),
+                Ok(Some(Fired::RowOnly)) => {
+                    self.stale_flush_at
+                        .get_or_insert(now.saturating_add(STALE_FLUSH.as_nanos() as i64));
+                    self.stale.push((id, task));
+                }
+                Err(e) => {
+                    warn!(shard = %shard.id(), task_id = id, error = %e, "timer not fired, retrying");
+                    self.retry(now, id, task);
+                }
             }
         }
         self.report();
     }
 
-    /// Publishes how many timers this wheel holds.
+    /// Deletes the waiting stale rows once the oldest has waited [`STALE_FLUSH`] or
+    /// [`DELETE_CHUNK`] of them wait, one proposal per chunk.
+    async fn delete_stale(&mut self) {
+        let now = now().0;
+        let due = self.stale_flush_at.is_some_and(|at| now >= at);
+        if !due && self.stale.len() < DELETE_CHUNK {
+            return;
+        }
+        self.stale_flush_at = None;
+        let stale = std::mem::take(&mut self.stale);
+        let shard = self.shard.clone();
+        let shard = &shard;
+        let deletions =
+            futures::future::join_all(stale.chunks(DELETE_CHUNK).map(|chunk| async move {
+                let rows: Vec<Key> = chunk
+                    .iter()
+                    .map(|(id, task)| (task.fire_time_unix_nanos, *id))
+                    .collect();
+                (chunk, shard.delete_timer_rows(&rows).await)
+            }))
+            .await;
+        for (chunk, outcome) in deletions {
+            match outcome {
+                Ok(()) => {
+                    shard.wheel_stats.count_fired(chunk.len(), true);
+                    shard
+                        .wheel_stats
+                        .stale_batches
+                        .fetch_add(1, Ordering::Relaxed);
+                }
+                Err(e) => {
+                    // The rows are still there (or their deletion is in doubt): fire them again,
+                    // which finds them stale again or, if deleted after all, already gone.
+                    warn!(shard = %shard.id(), rows = chunk.len(), error = %e, "stale timer rows not deleted, retrying");
+                    for (id, task) in chunk {
+                        self.retry(now, *id, task.clone());
+                    }
+                }
+            }
+        }
+        self.report();
+    }
+
+    /// Re-arms a timer whose firing (or row deletion) did not commit.
+    fn retry(&mut self, now: i64, id: u64, task: TimerTask) {
+        let retry_at = now.saturating_add(RETRY_AFTER.as_nanos() as i64);
+        // Keep the row's identity (fire time is part of its key): re-arm in memory only.
+        self.pending
+            .insert((retry_at.max(task.fire_time_unix_nanos), id), task);
+    }
+
+    /// Publishes how many timers this wheel holds (stale ones awaiting deletion included).
     fn report(&mut self) {
-        let held = self.pending.len();
+        let held = self.pending.len() + self.stale.len();
         self.shard.wheel_stats.held.store(held, Ordering::Relaxed);
         let held = held as i64;
         perdure_metrics::metrics()

@@ -28,8 +28,10 @@ pub struct Metrics {
     pub sync_matches: IntCounter,
     /// Tasks that had to wait in a backlog for a poller.
     pub backlogged: IntCounter,
-    /// Timer tasks fired by the timer wheels.
+    /// Timer tasks fired by the timer wheels (stale ones included).
     pub timers_fired: IntCounter,
+    /// Of those, the stale ones: they changed nothing, so only their row was deleted.
+    pub timers_stale: IntCounter,
     /// Timer tasks the timer wheels hold in memory (the rest wait on disk for their window).
     pub timers_in_memory: IntGauge,
 }
@@ -71,6 +73,10 @@ impl Metrics {
             "Tasks queued because no poller was waiting",
         )?;
         let timers_fired = IntCounter::new("timers_fired_total", "Timer tasks fired")?;
+        let timers_stale = IntCounter::new(
+            "timers_stale_total",
+            "Timer tasks that fired stale (only their row deleted)",
+        )?;
         let timers_in_memory =
             IntGauge::new("timers_in_memory", "Timer tasks held by the timer wheels")?;
         registry.register(Box::new(grpc_requests.clone()))?;
@@ -80,6 +86,7 @@ impl Metrics {
         registry.register(Box::new(sync_matches.clone()))?;
         registry.register(Box::new(backlogged.clone()))?;
         registry.register(Box::new(timers_fired.clone()))?;
+        registry.register(Box::new(timers_stale.clone()))?;
         registry.register(Box::new(timers_in_memory.clone()))?;
         Ok(Self {
             registry,
@@ -90,6 +97,7 @@ impl Metrics {
             sync_matches,
             backlogged,
             timers_fired,
+            timers_stale,
             timers_in_memory,
         })
     }
@@ -140,12 +148,14 @@ mod tests {
         m.observe_grpc("StartWorkflowExecution", "Ok", Duration::from_millis(3));
         m.observe_proposal("history", "applied", Duration::from_millis(1));
         m.sync_matches.inc();
+        m.timers_stale.inc();
         let text = m.render();
         assert!(text.contains(
             "perdure_grpc_requests_total{code=\"Ok\",method=\"StartWorkflowExecution\"}"
         ));
         assert!(text.contains("perdure_raft_proposals_total{outcome=\"applied\"}"));
         assert!(text.contains("perdure_matching_sync_matches_total"));
+        assert!(text.contains("perdure_timers_stale_total 1"));
         assert!(text.contains("perdure_grpc_request_seconds_bucket"));
     }
 }

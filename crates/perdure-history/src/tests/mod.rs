@@ -8,6 +8,7 @@ mod heartbeat;
 mod long_poll;
 mod restart;
 mod retention;
+mod stale_timers;
 mod sticky;
 mod timer_window;
 mod workflow;
