@@ -33,6 +33,12 @@ impl Frontend {
             req.workflow_task_timeout.as_ref(),
             "WorkflowTaskTimeoutSeconds",
         )?;
+        if !req.cron_schedule.is_empty() {
+            // Accepting it and never running the schedule would be a silent lie.
+            return Err(Status::unimplemented(
+                "CronSchedule is not supported by this server yet",
+            ));
+        }
         if req.request_id.is_empty() {
             // Temporal fills a missing request id so dedup still has a key.
             req.request_id = uuid::Uuid::new_v4().to_string();
