@@ -1,20 +1,17 @@
 //! The load: one-activity workflows driven by the official Rust SDK (client and worker).
 //!
-//! Owns: the benchmark workflow and activity, the warm-up, the sequential latency phase and the
-//! concurrent throughput phase, and sampling server CPU at phase boundaries. Must never: run a
+//! Owns: the warm-up, the sequential latency phase and the
+//! concurrent throughput phase (the workflow is perdure-e2e's `OneActivity`), and sampling server CPU at phase boundaries. Must never: run a
 //! phase without a deadline, or count a workflow whose result was wrong as done.
 
 use std::time::Duration;
 
+use perdure_e2e::workflows::{Greetings, OneActivity};
 use temporalio_client::{
     Client, ClientOptions, Connection, ConnectionOptions, WorkflowGetResultOptions,
     WorkflowStartOptions,
 };
-use temporalio_macros::{activities, workflow, workflow_methods};
-use temporalio_sdk::{
-    activities::{ActivityContext, ActivityError},
-    ActivityOptions, Runtime, Worker, WorkerOptions, WorkflowContext, WorkflowResult,
-};
+use temporalio_sdk::{Runtime, Worker, WorkerOptions};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 use url::Url;
@@ -53,35 +50,6 @@ pub struct LoadOutcome {
     pub throughput_cpu: Option<Duration>,
     /// This process's own CPU (SDK client and worker) during the throughput phase.
     pub loadgen_throughput_cpu: Duration,
-}
-
-pub struct Greetings;
-
-#[activities]
-impl Greetings {
-    #[activity]
-    pub async fn greet(_ctx: ActivityContext, name: String) -> Result<String, ActivityError> {
-        Ok(format!("Hello, {name}!"))
-    }
-}
-
-#[workflow]
-#[derive(Default)]
-pub struct OneActivity;
-
-#[workflow_methods]
-impl OneActivity {
-    #[run]
-    pub async fn run(ctx: &mut WorkflowContext<Self>, name: String) -> WorkflowResult<String> {
-        let greeting = ctx
-            .execute_activity(
-                Greetings::greet,
-                name,
-                ActivityOptions::start_to_close_timeout(Duration::from_secs(10)),
-            )
-            .await?;
-        Ok(greeting)
-    }
 }
 
 /// Runs warm-up, latency and throughput phases against the server at `url`, with an SDK worker

@@ -5,6 +5,8 @@
 //! Must never: talk the Temporal protocol (the SDK in the tests does that) or reuse a data
 //! directory across tests, so one test's leftovers can never make another pass.
 
+pub mod workflows;
+
 use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
 use std::process::Stdio;

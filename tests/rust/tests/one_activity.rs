@@ -7,51 +7,19 @@
 use std::path::Path;
 use std::time::Duration;
 
+use perdure_e2e::workflows::{Greetings, OneActivity};
 use perdure_e2e::TestServer;
 use temporalio_client::{
     Client, ClientOptions, Connection, ConnectionOptions, WorkflowFetchHistoryOptions,
     WorkflowGetResultOptions, WorkflowStartOptions,
 };
 use temporalio_common::protos::temporal::api::enums::v1::EventType;
-use temporalio_macros::{activities, workflow, workflow_methods};
-use temporalio_sdk::{
-    activities::{ActivityContext, ActivityError},
-    ActivityOptions, Runtime, Worker, WorkerOptions, WorkflowContext, WorkflowResult,
-};
+use temporalio_sdk::{Runtime, Worker, WorkerOptions};
 use url::Url;
 
 /// Whole-test budget: server start, worker start, one workflow, shutdown.
 const TEST_DEADLINE: Duration = Duration::from_secs(120);
 const CONNECT_DEADLINE: Duration = Duration::from_secs(30);
-
-pub struct Greetings;
-
-#[activities]
-impl Greetings {
-    #[activity]
-    pub async fn greet(_ctx: ActivityContext, name: String) -> Result<String, ActivityError> {
-        Ok(format!("Hello, {name}!"))
-    }
-}
-
-#[workflow]
-#[derive(Default)]
-pub struct OneActivity;
-
-#[workflow_methods]
-impl OneActivity {
-    #[run]
-    pub async fn run(ctx: &mut WorkflowContext<Self>, name: String) -> WorkflowResult<String> {
-        let greeting = ctx
-            .execute_activity(
-                Greetings::greet,
-                name,
-                ActivityOptions::start_to_close_timeout(Duration::from_secs(10)),
-            )
-            .await?;
-        Ok(greeting)
-    }
-}
 
 /// The port accepting TCP does not mean the server answers gRPC yet: retry until it does.
 async fn connect(url: &str) -> Client {
