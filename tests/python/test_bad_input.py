@@ -145,11 +145,9 @@ async def test_garbage_task_token_is_invalid_argument(client, worker, wf_id):
     await assert_still_serves(client, worker, wf_id)
 
 
-async def test_reused_activity_task_token_is_not_found(client, worker, wf_id):
-    """A real token, already used: the activity no longer exists, so completing it again is
-    NotFound (the SDK then drops the result), never a second ActivityTaskCompleted."""
+async def schedule_one_raw_activity(client: Client, task_queue: str, poll):
+    """Answers the polled workflow task with one ScheduleActivityTask and polls that activity."""
     svc = client.workflow_service
-    task_queue, poll = await start_raw_and_poll(client, wf_id)
     schedule = Command(
         command_type=CommandType.COMMAND_TYPE_SCHEDULE_ACTIVITY_TASK,
         schedule_activity_task_command_attributes=ScheduleActivityTaskCommandAttributes(
@@ -175,6 +173,15 @@ async def test_reused_activity_task_token_is_not_found(client, worker, wf_id):
         timeout=POLL_TIMEOUT,
     )
     assert act.task_token and act.activity_id == "1"
+    return act
+
+
+async def test_reused_activity_task_token_is_not_found(client, worker, wf_id):
+    """A real token, already used: the activity no longer exists, so completing it again is
+    NotFound (the SDK then drops the result), never a second ActivityTaskCompleted."""
+    svc = client.workflow_service
+    task_queue, poll = await start_raw_and_poll(client, wf_id)
+    act = await schedule_one_raw_activity(client, task_queue, poll)
     complete = RespondActivityTaskCompletedRequest(
         namespace=NAMESPACE, task_token=act.task_token, identity="perdure-e2e"
     )
@@ -286,31 +293,7 @@ async def test_oversized_activity_result_fails_the_activity(client, worker, wf_i
     result, so the workflow sees ActivityTaskFailed (no retry despite the default policy)."""
     svc = client.workflow_service
     task_queue, poll = await start_raw_and_poll(client, wf_id)
-    schedule = Command(
-        command_type=CommandType.COMMAND_TYPE_SCHEDULE_ACTIVITY_TASK,
-        schedule_activity_task_command_attributes=ScheduleActivityTaskCommandAttributes(
-            activity_id="1",
-            activity_type=ActivityType(name="RawActivity"),
-            task_queue=TaskQueue(name=task_queue),
-            start_to_close_timeout=Duration(seconds=30),
-        ),
-    )
-    await svc.respond_workflow_task_completed(
-        RespondWorkflowTaskCompletedRequest(
-            namespace=NAMESPACE,
-            task_token=poll.task_token,
-            commands=[schedule],
-            identity="perdure-e2e",
-        ),
-        timeout=RPC_TIMEOUT,
-    )
-    act = await svc.poll_activity_task_queue(
-        PollActivityTaskQueueRequest(
-            namespace=NAMESPACE, task_queue=TaskQueue(name=task_queue), identity="perdure-e2e"
-        ),
-        timeout=POLL_TIMEOUT,
-    )
-    assert act.task_token and act.activity_id == "1"
+    act = await schedule_one_raw_activity(client, task_queue, poll)
     await svc.respond_activity_task_completed(
         RespondActivityTaskCompletedRequest(
             namespace=NAMESPACE,
