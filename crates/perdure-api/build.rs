@@ -39,5 +39,20 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .extern_path(".temporal", "::temporalio_protos::temporal")
         .extern_path(".grpc", "::temporalio_protos::grpc")
         .compile_fds(fds)?;
+    internal(client)
+}
+
+/// Perdure's own node-to-node service (`proto/perdure/internal/v1/internal.proto`), compiled
+/// with protox so no `protoc` is needed. Nodes are each other's clients, so client stubs are
+/// always generated for it.
+fn internal(_client: bool) -> Result<(), Box<dyn std::error::Error>> {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../proto");
+    let file = root.join("perdure/internal/v1/internal.proto");
+    println!("cargo:rerun-if-changed={}", file.display());
+    let fds = protox::compile([&file], [&root])?;
+    tonic_prost_build::configure()
+        .build_client(true)
+        .build_server(true)
+        .compile_fds(fds)?;
     Ok(())
 }

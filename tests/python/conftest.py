@@ -1,8 +1,9 @@
 """Fixtures for the end-to-end suite: one server for the session, a client, and a fresh worker
 on a unique task queue per test.
 
-Owns: fixture wiring only; starting/stopping servers lives in harness.py.
-Must never: let one test's worker or task queue leak into another test.
+Owns: fixture wiring only; starting/stopping servers lives in harness.py (one node) and
+cluster.py (several). Must never: let one test's worker or task queue leak into another test,
+or start the session server for a test that did not ask for it (the cluster tests do not).
 """
 
 from __future__ import annotations
@@ -10,29 +11,38 @@ from __future__ import annotations
 import asyncio
 import os
 import uuid
-from dataclasses import dataclass
 
 import pytest
 import pytest_asyncio
 from temporalio.client import Client
-from temporalio.worker import Worker
 
-import workflows
-from activities import Activities
+from cluster import Cluster
 from harness import NAMESPACE, ServerUnderTest, server_kind
+from workers import running_worker
 
 
 def pytest_report_header(config):
     return f"server under test: {server_kind()} (PERDURE_TEST_SERVER)"
 
 
+def pytest_configure(config):
+    config.addinivalue_line("markers", "cluster: starts its own multi-node perdure cluster")
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item, call):
-    """Attaches the server's log tail to a failing test's report: the first thing to read."""
+    """Attaches the server's log tail to a failing test's report: the first thing to read.
+    A failing test's clusters get their nodes' log tails and are marked failed, so they keep
+    their work directory."""
     report = yield
-    srv = item.funcargs.get("server") if hasattr(item, "funcargs") else None
+    funcargs = getattr(item, "funcargs", {})
+    srv = funcargs.get("server")
     if report.failed and isinstance(srv, ServerUnderTest):
         report.sections.append(("server log", srv.log_tail(60)))
+    if report.failed:
+        for value in funcargs.values():
+            if isinstance(value, Cluster):
+                report.sections.append(("cluster node logs", value.report_failure()))
     return report
 
 
@@ -58,26 +68,10 @@ async def client(server: ServerUnderTest) -> Client:
     return await asyncio.wait_for(Client.connect(server.target, namespace=NAMESPACE), 30)
 
 
-@dataclass
-class RunningWorker:
-    task_queue: str
-    activities: Activities
-    worker: Worker
-
-
 @pytest_asyncio.fixture
 async def worker(client: Client):
-    acts = Activities()
-    task_queue = f"e2e-{uuid.uuid4()}"
-    w = Worker(
-        client,
-        task_queue=task_queue,
-        workflows=workflows.ALL,
-        activities=acts.all(),
-        max_concurrent_activities=300,
-    )
-    async with w:
-        yield RunningWorker(task_queue=task_queue, activities=acts, worker=w)
+    async with running_worker(client) as w:
+        yield w
 
 
 @pytest.fixture

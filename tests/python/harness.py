@@ -170,7 +170,7 @@ class ServerUnderTest:
                     f"server exited with {self.proc.returncode} before it was ready\n"
                     + self.log_tail()
                 )
-            if _port_open(self.port):
+            if port_open(self.port):
                 try:
                     return await asyncio.wait_for(
                         Client.connect(self.target, namespace=NAMESPACE), timeout=5
@@ -195,7 +195,7 @@ class ServerUnderTest:
         self.proc.wait(timeout=30)
         # SIGKILL to the group also takes helper processes; the port must be free before a restart.
         deadline = time.monotonic() + 30
-        while _port_open(self.port) and time.monotonic() < deadline:
+        while port_open(self.port) and time.monotonic() < deadline:
             time.sleep(0.05)
 
     async def restart(self) -> Client:
@@ -215,7 +215,8 @@ class ServerUnderTest:
         return "---- server log tail ----\n" + "\n".join(text[-lines:])
 
 
-def _port_open(port: int) -> bool:
+def port_open(port: int) -> bool:
+    """Something accepts TCP connections on 127.0.0.1:``port``."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.settimeout(0.5)
         return s.connect_ex(("127.0.0.1", port)) == 0

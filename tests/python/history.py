@@ -50,3 +50,16 @@ def write_golden(name: str, events: list[HistoryEvent], source: str) -> Path:
     doc = {"recorded_from": source, "event_types": type_names(events)}
     path.write_text(json.dumps(doc, indent=2) + "\n")
     return path
+
+
+def assert_activities_completed_once(events: list[HistoryEvent], count: int, label: str) -> None:
+    """Exactly ``count`` ActivityTaskCompleted events, one for each scheduled activity: none
+    lost, none written twice (the at-least-once retries of a crash must not show in history)."""
+    completed = of_type(events, "EVENT_TYPE_ACTIVITY_TASK_COMPLETED")
+    scheduled_ids = [
+        c.activity_task_completed_event_attributes.scheduled_event_id for c in completed
+    ]
+    assert len(completed) == count, f"{label}: {len(completed)} ActivityTaskCompleted, not {count}"
+    assert len(set(scheduled_ids)) == count, f"{label}: completions {scheduled_ids}"
+    scheduled = {e.event_id for e in of_type(events, "EVENT_TYPE_ACTIVITY_TASK_SCHEDULED")}
+    assert set(scheduled_ids) == scheduled, f"{label}: completed {scheduled_ids} of {scheduled}"

@@ -24,7 +24,7 @@ from temporalio.worker import Worker
 import workflows
 from activities import Activities
 from harness import ServerUnderTest, server_kind
-from history import assert_contiguous_ids, events_of, of_type
+from history import assert_activities_completed_once, assert_contiguous_ids, events_of
 
 WORKFLOWS = 50
 STEPS = 5
@@ -100,12 +100,5 @@ async def _crash_and_recover(server: ServerUnderTest) -> None:
     for wf_id in ids:
         events = await events_of(fresh.get_workflow_handle(wf_id))
         assert_contiguous_ids(events)
-        completed = of_type(events, "EVENT_TYPE_ACTIVITY_TASK_COMPLETED")
-        assert len(completed) == STEPS, f"{wf_id}: {len(completed)} ActivityTaskCompleted"
-        scheduled_ids = [
-            c.activity_task_completed_event_attributes.scheduled_event_id for c in completed
-        ]
-        assert len(set(scheduled_ids)) == STEPS, f"{wf_id}: completions {scheduled_ids}"
-        scheduled = {e.event_id for e in of_type(events, "EVENT_TYPE_ACTIVITY_TASK_SCHEDULED")}
-        assert set(scheduled_ids) == scheduled
+        assert_activities_completed_once(events, STEPS, wf_id)
         assert events[-1].event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED

@@ -19,3 +19,8 @@ pub mod operatorservice {
 pub mod health {
     tonic::include_proto!("grpc.health.v1");
 }
+
+/// Perdure's node-to-node service: Raft transport, task offers, starts on a shard's leader.
+pub mod internal {
+    tonic::include_proto!("perdure.internal.v1");
+}

@@ -90,6 +90,24 @@ pub fn storage(e: StorageError) -> Status {
     }
 }
 
+/// Metadata key on an Unavailable that was refused before anything was proposed (this node
+/// does not lead the shard): forwarding may safely send the same call to the new leader.
+pub const NOT_LEADER_HEADER: &str = "x-perdure-not-leader";
+
+fn not_leader(message: String) -> Status {
+    let mut s = Status::unavailable(message);
+    s.metadata_mut().insert(
+        NOT_LEADER_HEADER,
+        tonic::metadata::MetadataValue::from_static("1"),
+    );
+    s
+}
+
+/// True for a status made by [`not_leader`].
+pub fn is_not_leader(s: &Status) -> bool {
+    s.code() == tonic::Code::Unavailable && s.metadata().get(NOT_LEADER_HEADER).is_some()
+}
+
 pub fn history(e: HistoryError) -> Status {
     match e {
         HistoryError::Core(c) => core(c),
@@ -97,9 +115,14 @@ pub fn history(e: HistoryError) -> Status {
         HistoryError::Decode { .. } | HistoryError::Malformed { .. } => {
             Status::data_loss(e.to_string())
         }
-        HistoryError::NotLeader { .. } | HistoryError::Propose(_) | HistoryError::Conflict => {
-            Status::unavailable(e.to_string())
+        // Refused before anything was proposed: safe to send again to the new leader.
+        HistoryError::NotLeader { .. } => not_leader(e.to_string()),
+        HistoryError::Propose(ref p)
+            if matches!(**p, perdure_raft::ProposeError::NotLeader { .. }) =>
+        {
+            not_leader(e.to_string())
         }
+        HistoryError::Propose(_) | HistoryError::Conflict => Status::unavailable(e.to_string()),
         HistoryError::ExecutionNotFound(_) => not_found(e.to_string()),
         HistoryError::BadPageToken => invalid("Invalid NextPageToken."),
     }

@@ -3,38 +3,64 @@
 use std::sync::Arc;
 
 use perdure_api::health::health_server::HealthServer;
+use perdure_api::internal::internal_server::InternalServer;
 use perdure_api::operatorservice::operator_service_server::{
     OperatorService, OperatorServiceServer,
 };
 use perdure_api::workflowservice::workflow_service_server::WorkflowServiceServer;
-use perdure_history::{DispatchTask, HistoryService};
-use perdure_matching::Matching;
+use perdure_history::HistoryService;
 use tonic::codec::CompressionEncoding;
 
-use crate::health::HealthService;
+use crate::dispatch::Dispatcher;
+use crate::health::{HealthService, NodeHealth};
+use crate::internal::{authenticate, InternalService};
 use crate::namespaces::Namespaces;
+use crate::routing::Routing;
 
 /// Far above any legal request (payloads are limited to 2 MiB each by validation); a larger
 /// message is refused by tonic before it costs us memory.
 const MAX_MESSAGE_BYTES: usize = 128 * 1024 * 1024;
 
 /// Everything an RPC handler can reach.
+#[derive(Clone)]
 pub struct Frontend {
     pub(crate) history: Arc<HistoryService>,
-    pub(crate) matching: Matching<DispatchTask>,
+    pub(crate) dispatcher: Arc<Dispatcher>,
     pub(crate) namespaces: Arc<Namespaces>,
+    pub(crate) routing: Arc<Routing>,
+    pub(crate) health: Arc<NodeHealth>,
+    /// True on the API port: calls owned by another node are forwarded there. False on the
+    /// internal port, whose calls were forwarded already and are served here whatever happens.
+    pub(crate) forwards: bool,
 }
 
 impl Frontend {
     pub fn new(
         history: Arc<HistoryService>,
-        matching: Matching<DispatchTask>,
+        dispatcher: Arc<Dispatcher>,
         namespaces: Arc<Namespaces>,
+        routing: Arc<Routing>,
     ) -> Self {
+        let health = NodeHealth::new(routing.clone());
         Self {
             history,
-            matching,
+            dispatcher,
             namespaces,
+            routing,
+            health,
+            forwards: true,
+        }
+    }
+
+    /// The node's readiness, as `/health` and grpc.health.v1 report it.
+    pub fn health(&self) -> Arc<NodeHealth> {
+        self.health.clone()
+    }
+
+    fn serving_forwarded(&self) -> Self {
+        Self {
+            forwards: false,
+            ..self.clone()
         }
     }
 }
@@ -45,31 +71,66 @@ struct Operator;
 #[tonic::async_trait]
 impl OperatorService for Operator {}
 
-/// Serves until `shutdown` resolves.
+/// Serves the Temporal API on `listener` until `shutdown` resolves.
 pub async fn serve(
     frontend: Frontend,
     listener: tokio::net::TcpListener,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), tonic::transport::Error> {
-    let workflow = WorkflowServiceServer::new(frontend)
+    let health = HealthServer::new(HealthService(frontend.health.clone()))
         .accept_compressed(CompressionEncoding::Gzip)
-        .send_compressed(CompressionEncoding::Gzip)
-        .max_decoding_message_size(MAX_MESSAGE_BYTES)
-        .max_encoding_message_size(MAX_MESSAGE_BYTES);
+        .send_compressed(CompressionEncoding::Gzip);
     let operator = OperatorServiceServer::new(Operator)
         .accept_compressed(CompressionEncoding::Gzip)
         .send_compressed(CompressionEncoding::Gzip);
-    let health = HealthServer::new(HealthService)
-        .accept_compressed(CompressionEncoding::Gzip)
-        .send_compressed(CompressionEncoding::Gzip);
-    // Without TCP_NODELAY, small gRPC frames wait on the peer's delayed ACK: ~40 ms per hop.
-    let incoming = tonic::transport::server::TcpIncoming::from(listener)
-        .with_nodelay(Some(true))
-        .with_keepalive(Some(std::time::Duration::from_secs(60)));
     tonic::transport::Server::builder()
-        .add_service(workflow)
+        .add_service(workflow_service(frontend))
         .add_service(operator)
         .add_service(health)
-        .serve_with_incoming_shutdown(incoming, shutdown)
+        .serve_with_incoming_shutdown(incoming(listener), shutdown)
         .await
+}
+
+/// Serves the node-to-node port on `listener` until `shutdown` resolves: Raft, task offers,
+/// remote task starts, and forwarded API calls, all behind the cluster secret.
+pub async fn serve_internal(
+    frontend: &Frontend,
+    listener: tokio::net::TcpListener,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<(), tonic::transport::Error> {
+    let auth = authenticate(frontend.routing.peers().clone());
+    let internal = InternalService {
+        raft: frontend.routing.raft().clone(),
+        history: frontend.history.clone(),
+        dispatcher: frontend.dispatcher.clone(),
+    };
+    let internal = InternalServer::new(internal)
+        .max_decoding_message_size(MAX_MESSAGE_BYTES * 2)
+        .max_encoding_message_size(MAX_MESSAGE_BYTES * 2);
+    let workflow = workflow_service(frontend.serving_forwarded());
+    tonic::transport::Server::builder()
+        .add_service(tonic::service::interceptor::InterceptedService::new(
+            internal,
+            auth.clone(),
+        ))
+        .add_service(tonic::service::interceptor::InterceptedService::new(
+            workflow, auth,
+        ))
+        .serve_with_incoming_shutdown(incoming(listener), shutdown)
+        .await
+}
+
+fn workflow_service(frontend: Frontend) -> WorkflowServiceServer<Frontend> {
+    WorkflowServiceServer::new(frontend)
+        .accept_compressed(CompressionEncoding::Gzip)
+        .send_compressed(CompressionEncoding::Gzip)
+        .max_decoding_message_size(MAX_MESSAGE_BYTES)
+        .max_encoding_message_size(MAX_MESSAGE_BYTES)
+}
+
+fn incoming(listener: tokio::net::TcpListener) -> tonic::transport::server::TcpIncoming {
+    // Without TCP_NODELAY, small gRPC frames wait on the peer's delayed ACK: ~40 ms per hop.
+    tonic::transport::server::TcpIncoming::from(listener)
+        .with_nodelay(Some(true))
+        .with_keepalive(Some(std::time::Duration::from_secs(60)))
 }

@@ -1,13 +1,69 @@
-//! The WorkflowService trait, one line per implemented RPC: each delegates to its module under
-//! `rpc/`. RPCs not listed answer Unimplemented through the generated defaults.
+//! The WorkflowService trait, one line per implemented RPC: each says which group owns the call
+//! (`routed!`: forwarded when another node owns it) and delegates to its module under `rpc/`.
+//! RPCs not listed answer Unimplemented through the generated defaults.
 
 use perdure_api::workflowservice::workflow_service_server::WorkflowService;
+use perdure_storage::GroupId;
+use temporalio_protos::temporal::api::enums::v1::TaskQueueKind;
+use temporalio_protos::temporal::api::taskqueue::v1::TaskQueue;
 use temporalio_protos::temporal::api::workflowservice::v1::*;
 use tonic::{Request, Response, Status};
 
 use crate::server::Frontend;
 
 type Reply<T> = Result<Response<T>, Status>;
+
+/// Forwards the request `$r` with the client method `$method` when the group `$group`
+/// (an `Option<GroupId>`; `None`: serve here) is owned by another node.
+macro_rules! routed {
+    ($self:ident, $r:ident, $group:expr, $method:ident) => {
+        if let Some((group, addr)) = $self.remote_owner($group).await? {
+            return $self
+                .forward(
+                    group,
+                    &addr,
+                    $r,
+                    |mut c, r| async move { c.$method(r).await },
+                )
+                .await;
+        }
+    };
+}
+
+impl Frontend {
+    /// The shard of the workflow a request names (None when the namespace is unknown: the
+    /// local handler answers NamespaceNotFound).
+    fn workflow_route(&self, namespace: &str, workflow_id: &str) -> Option<GroupId> {
+        let ns = self.namespaces.get(namespace).ok()?;
+        Some(self.routing.workflow_group(ns.id(), workflow_id))
+    }
+
+    /// The shard of the workflow a task token names (None for a bad token: refused locally).
+    fn token_route(&self, token: &[u8]) -> Option<GroupId> {
+        let t = crate::validate::task_token(token).ok()?;
+        Some(self.routing.workflow_group(&t.namespace_id, &t.workflow_id))
+    }
+
+    /// The group owning a polled task queue; a sticky queue is owned with its normal queue.
+    fn queue_route(&self, namespace: &str, queue: Option<&TaskQueue>) -> Option<GroupId> {
+        let ns = self.namespaces.get(namespace).ok()?;
+        let q = queue?;
+        let normal = if q.kind == TaskQueueKind::Sticky as i32 && !q.normal_name.is_empty() {
+            &q.normal_name
+        } else {
+            &q.name
+        };
+        Some(self.routing.queue_group(ns.id(), normal))
+    }
+
+    fn execution_route(
+        &self,
+        namespace: &str,
+        execution: Option<&temporalio_protos::temporal::api::common::v1::WorkflowExecution>,
+    ) -> Option<GroupId> {
+        self.workflow_route(namespace, &execution?.workflow_id)
+    }
+}
 
 /// Runs one RPC and records its outcome and duration.
 async fn observe<T>(
@@ -41,6 +97,7 @@ impl WorkflowService for Frontend {
         r: Request<RegisterNamespaceRequest>,
     ) -> Reply<RegisterNamespaceResponse> {
         observe("RegisterNamespace", async {
+            routed!(self, r, Some(GroupId::META), register_namespace);
             self.register_namespace(r.into_inner())
                 .await
                 .map(Response::new)
@@ -73,6 +130,12 @@ impl WorkflowService for Frontend {
         r: Request<StartWorkflowExecutionRequest>,
     ) -> Reply<StartWorkflowExecutionResponse> {
         observe("StartWorkflowExecution", async {
+            routed!(
+                self,
+                r,
+                self.workflow_route(&r.get_ref().namespace, &r.get_ref().workflow_id),
+                start_workflow_execution
+            );
             self.start_workflow_execution(r.into_inner())
                 .await
                 .map(Response::new)
@@ -86,6 +149,12 @@ impl WorkflowService for Frontend {
     ) -> Reply<PollWorkflowTaskQueueResponse> {
         let deadline = crate::deadline::long_poll_deadline(r.metadata());
         observe("PollWorkflowTaskQueue", async {
+            routed!(
+                self,
+                r,
+                self.queue_route(&r.get_ref().namespace, r.get_ref().task_queue.as_ref()),
+                poll_workflow_task_queue
+            );
             self.poll_workflow_task_queue(r.into_inner(), deadline)
                 .await
                 .map(Response::new)
@@ -98,6 +167,12 @@ impl WorkflowService for Frontend {
         r: Request<RespondWorkflowTaskCompletedRequest>,
     ) -> Reply<RespondWorkflowTaskCompletedResponse> {
         observe("RespondWorkflowTaskCompleted", async {
+            routed!(
+                self,
+                r,
+                self.token_route(&r.get_ref().task_token),
+                respond_workflow_task_completed
+            );
             self.respond_workflow_task_completed(r.into_inner())
                 .await
                 .map(Response::new)
@@ -110,6 +185,12 @@ impl WorkflowService for Frontend {
         r: Request<RespondWorkflowTaskFailedRequest>,
     ) -> Reply<RespondWorkflowTaskFailedResponse> {
         observe("RespondWorkflowTaskFailed", async {
+            routed!(
+                self,
+                r,
+                self.token_route(&r.get_ref().task_token),
+                respond_workflow_task_failed
+            );
             self.respond_workflow_task_failed(r.into_inner())
                 .await
                 .map(Response::new)
@@ -123,6 +204,12 @@ impl WorkflowService for Frontend {
     ) -> Reply<PollActivityTaskQueueResponse> {
         let deadline = crate::deadline::long_poll_deadline(r.metadata());
         observe("PollActivityTaskQueue", async {
+            routed!(
+                self,
+                r,
+                self.queue_route(&r.get_ref().namespace, r.get_ref().task_queue.as_ref()),
+                poll_activity_task_queue
+            );
             self.poll_activity_task_queue(r.into_inner(), deadline)
                 .await
                 .map(Response::new)
@@ -135,6 +222,12 @@ impl WorkflowService for Frontend {
         r: Request<RespondActivityTaskCompletedRequest>,
     ) -> Reply<RespondActivityTaskCompletedResponse> {
         observe("RespondActivityTaskCompleted", async {
+            routed!(
+                self,
+                r,
+                self.token_route(&r.get_ref().task_token),
+                respond_activity_task_completed
+            );
             self.respond_activity_task_completed(r.into_inner())
                 .await
                 .map(Response::new)
@@ -147,6 +240,12 @@ impl WorkflowService for Frontend {
         r: Request<RespondActivityTaskFailedRequest>,
     ) -> Reply<RespondActivityTaskFailedResponse> {
         observe("RespondActivityTaskFailed", async {
+            routed!(
+                self,
+                r,
+                self.token_route(&r.get_ref().task_token),
+                respond_activity_task_failed
+            );
             self.respond_activity_task_failed(r.into_inner())
                 .await
                 .map(Response::new)
@@ -159,6 +258,12 @@ impl WorkflowService for Frontend {
         r: Request<RecordActivityTaskHeartbeatRequest>,
     ) -> Reply<RecordActivityTaskHeartbeatResponse> {
         observe("RecordActivityTaskHeartbeat", async {
+            routed!(
+                self,
+                r,
+                self.token_route(&r.get_ref().task_token),
+                record_activity_task_heartbeat
+            );
             self.record_activity_task_heartbeat(r.into_inner())
                 .await
                 .map(Response::new)
@@ -171,6 +276,12 @@ impl WorkflowService for Frontend {
         r: Request<RecordActivityTaskHeartbeatByIdRequest>,
     ) -> Reply<RecordActivityTaskHeartbeatByIdResponse> {
         observe("RecordActivityTaskHeartbeatById", async {
+            routed!(
+                self,
+                r,
+                self.workflow_route(&r.get_ref().namespace, &r.get_ref().workflow_id),
+                record_activity_task_heartbeat_by_id
+            );
             self.record_activity_task_heartbeat_by_id(r.into_inner())
                 .await
                 .map(Response::new)
@@ -184,6 +295,12 @@ impl WorkflowService for Frontend {
     ) -> Reply<GetWorkflowExecutionHistoryResponse> {
         let deadline = crate::deadline::long_poll_deadline(r.metadata());
         observe("GetWorkflowExecutionHistory", async {
+            routed!(
+                self,
+                r,
+                self.execution_route(&r.get_ref().namespace, r.get_ref().execution.as_ref()),
+                get_workflow_execution_history
+            );
             self.get_workflow_execution_history(r.into_inner(), deadline)
                 .await
                 .map(Response::new)
@@ -196,6 +313,12 @@ impl WorkflowService for Frontend {
         r: Request<DescribeWorkflowExecutionRequest>,
     ) -> Reply<DescribeWorkflowExecutionResponse> {
         observe("DescribeWorkflowExecution", async {
+            routed!(
+                self,
+                r,
+                self.execution_route(&r.get_ref().namespace, r.get_ref().execution.as_ref()),
+                describe_workflow_execution
+            );
             self.describe_workflow_execution(r.into_inner())
                 .await
                 .map(Response::new)
@@ -208,6 +331,15 @@ impl WorkflowService for Frontend {
         r: Request<TerminateWorkflowExecutionRequest>,
     ) -> Reply<TerminateWorkflowExecutionResponse> {
         observe("TerminateWorkflowExecution", async {
+            routed!(
+                self,
+                r,
+                self.execution_route(
+                    &r.get_ref().namespace,
+                    r.get_ref().workflow_execution.as_ref()
+                ),
+                terminate_workflow_execution
+            );
             self.terminate_workflow_execution(r.into_inner())
                 .await
                 .map(Response::new)
@@ -220,6 +352,7 @@ impl WorkflowService for Frontend {
         r: Request<ShutdownWorkerRequest>,
     ) -> Reply<ShutdownWorkerResponse> {
         observe("ShutdownWorker", async {
+            self.broadcast_shutdown_worker(r.get_ref()).await;
             self.shutdown_worker(r.into_inner())
                 .await
                 .map(Response::new)
@@ -232,6 +365,12 @@ impl WorkflowService for Frontend {
         r: Request<ResetStickyTaskQueueRequest>,
     ) -> Reply<ResetStickyTaskQueueResponse> {
         observe("ResetStickyTaskQueue", async {
+            routed!(
+                self,
+                r,
+                self.execution_route(&r.get_ref().namespace, r.get_ref().execution.as_ref()),
+                reset_sticky_task_queue
+            );
             self.reset_sticky_task_queue(r.into_inner())
                 .await
                 .map(Response::new)

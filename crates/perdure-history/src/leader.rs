@@ -5,7 +5,13 @@
 //! every pending transfer task (the durable backlog) and starts the timer wheel, which reads the
 //! timers of its window itself. On losing it, the wheel stops and the caches are dropped. Nothing
 //! here decides workflow semantics.
+//!
+//! While it leads, it also re-offers every dispatch row that is still there one period later.
+//! An offer can be lost (the task queue's owner on another node died, changed, or the call
+//! failed); the row cannot, because only starting the task deletes it. Re-offering old rows is
+//! what turns that into "delayed, never lost"; the owner ignores a task it already holds.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -40,6 +46,26 @@ pub(crate) async fn run(shard: Arc<Shard>) {
     }
 }
 
+/// How long a dispatch row may wait before its task is offered again.
+const REOFFER_PERIOD: Duration = Duration::from_secs(2);
+
+/// Offers again every row that was already pending at the previous tick, and returns the rows
+/// pending now.
+fn reoffer_old_rows(
+    shard: &Arc<Shard>,
+    before: &HashSet<u64>,
+) -> Result<HashSet<u64>, crate::HistoryError> {
+    let rows = tables::load_transfer_tasks(&shard.store, shard.id)?;
+    let mut now = HashSet::with_capacity(rows.len());
+    for (id, task) in rows {
+        now.insert(id);
+        if before.contains(&id) {
+            shard.dispatch_loaded(id, task);
+        }
+    }
+    Ok(now)
+}
+
 async fn serve_term(
     shard: &Arc<Shard>,
     term: u64,
@@ -52,6 +78,7 @@ async fn serve_term(
     shard.begin_term(term, tx);
     let transfers = tables::load_transfer_tasks(&shard.store, shard.id)?;
     info!(shard = %shard.id, term, transfers = transfers.len(), "shard leadership acquired");
+    let mut pending: HashSet<u64> = transfers.iter().map(|(id, _)| *id).collect();
     for (id, task) in transfers {
         shard.dispatch_loaded(id, task);
     }
@@ -59,13 +86,17 @@ async fn serve_term(
     // `rx` (see timer_wheel.rs for why none falls between the two).
     let wheel = TimerWheel::new(shard.clone(), rx);
     let wheel = tokio::spawn(wheel.run());
-    // Serve until this term ends.
+    // Serve until this term ends, re-offering rows that outlived a whole period.
+    let mut reoffer = tokio::time::interval(REOFFER_PERIOD);
+    reoffer.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    reoffer.tick().await;
     loop {
         if *leadership.borrow() != Some(term) {
             break;
         }
-        if leadership.changed().await.is_err() {
-            break;
+        tokio::select! {
+            changed = leadership.changed() => if changed.is_err() { break },
+            _ = reoffer.tick() => pending = reoffer_old_rows(shard, &pending)?,
         }
     }
     wheel.abort();

@@ -34,6 +34,9 @@ const CONFLICT_RETRIES: usize = 3;
 /// most one leader, and increasing within a term so scans see them in creation order.
 const TERM_SHIFT: u32 = 40;
 
+/// How long a call waits for this node's new leadership term to begin serving.
+const SETTLE_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
+
 /// What an operation on an execution decided to write.
 pub struct Plan<R> {
     pub state: MutableState,
@@ -154,6 +157,15 @@ impl Shard {
         matches!(waited, Ok(Ok(_)))
     }
 
+    /// Waits (briefly) for a term Raft has just given this node to begin serving: between the
+    /// election and the applied barrier, calls would otherwise be refused although this node
+    /// is about to serve them.
+    pub(crate) async fn settle(&self) {
+        if self.group.is_leader() && *self.serving.borrow() == 0 {
+            self.wait_serving(SETTLE_WAIT).await;
+        }
+    }
+
     /// Writes and leader reads are allowed only while Raft's current term is the one this shard
     /// has begun serving (cache reset, task ids of this term, timer wheel running).
     pub(crate) fn ensure_leader(&self) -> Result<(), HistoryError> {
@@ -163,6 +175,17 @@ impl Shard {
         } else {
             Err(HistoryError::NotLeader { shard: self.id.0 })
         }
+    }
+
+    /// [`Shard::ensure_leader`] plus Raft's read index: confirms with a quorum that this node
+    /// still leads and has applied everything committed so far. Every answer computed from
+    /// local state without a write behind it (reads, idempotent replies, dedup decisions) waits
+    /// on this first, so a deposed leader cut off from the majority never answers stale data.
+    pub(crate) async fn read_barrier(&self) -> Result<(), HistoryError> {
+        self.settle().await;
+        self.ensure_leader()?;
+        self.group.read_barrier().await?;
+        self.ensure_leader()
     }
 
     pub(crate) fn task_id(&self) -> u64 {
@@ -177,6 +200,7 @@ impl Shard {
         key: &ExecKey,
         mut op: impl FnMut(Option<&MutableState>, Time) -> Result<Step<R>, HistoryError>,
     ) -> Result<R, HistoryError> {
+        self.settle().await;
         self.ensure_leader()?;
         let mut guard = self.cache.lock(key).await;
         for _ in 0..CONFLICT_RETRIES {
@@ -185,9 +209,12 @@ impl Shard {
                     .map(|(state, version)| Cached { state, version });
             }
             let current = guard.as_ref();
-            let at = now();
+            let at = current.map_or_else(now, |c| c.state.event_clock(now()));
             let mut plan = match op(current.map(|c| &c.state), at)? {
-                Step::Reply(r) => return Ok(r),
+                Step::Reply(r) => {
+                    self.read_barrier().await?;
+                    return Ok(r);
+                }
                 Step::Write(plan) => plan,
             };
             enforce_history_limits(&mut plan, at);
@@ -483,7 +510,7 @@ impl Shard {
 
     /// The current state of a run, from the cache or disk (leader only).
     pub async fn read_state(&self, key: &ExecKey) -> Result<Option<MutableState>, HistoryError> {
-        self.ensure_leader()?;
+        self.read_barrier().await?;
         let mut guard = self.cache.lock(key).await;
         if guard.is_none() {
             *guard = tables::load_execution(&self.store, self.id, key)?

@@ -199,6 +199,11 @@ impl<T: Send + 'static> Matching<T> {
             .map_or(0, |p| p.pollers.len())
     }
 
+    /// Every partition this node holds (with or without tasks or pollers).
+    pub fn keys(&self) -> Vec<TaskQueueKey> {
+        self.lock().partitions.keys().cloned().collect()
+    }
+
     /// Removes every queued task for which `pred` is true (used when a shard loses leadership).
     pub fn retain(&self, mut keep: impl FnMut(&T) -> bool) {
         let mut inner = self.lock();

@@ -34,6 +34,12 @@ pub struct Metrics {
     pub timers_stale: IntCounter,
     /// Timer tasks the timer wheels hold in memory (the rest wait on disk for their window).
     pub timers_in_memory: IntGauge,
+    /// API calls this node forwarded to the owner of their shard or task queue.
+    pub forwarded: IntCounter,
+    /// Dispatch tasks offered to task-queue owners on other nodes.
+    pub tasks_offered_remote: IntCounter,
+    /// Internal calls refused because they lacked the cluster secret.
+    pub internal_unauthenticated: IntCounter,
 }
 
 const LATENCY_BUCKETS: &[f64] = &[
@@ -87,7 +93,22 @@ impl Metrics {
         registry.register(Box::new(backlogged.clone()))?;
         registry.register(Box::new(timers_fired.clone()))?;
         registry.register(Box::new(timers_stale.clone()))?;
+        let forwarded = IntCounter::new(
+            "forwarded_calls_total",
+            "API calls forwarded to the owning node",
+        )?;
+        let tasks_offered_remote = IntCounter::new(
+            "tasks_offered_remote_total",
+            "Dispatch tasks offered to task-queue owners on other nodes",
+        )?;
+        let internal_unauthenticated = IntCounter::new(
+            "internal_unauthenticated_total",
+            "Internal calls refused for a missing or wrong cluster secret",
+        )?;
         registry.register(Box::new(timers_in_memory.clone()))?;
+        registry.register(Box::new(forwarded.clone()))?;
+        registry.register(Box::new(tasks_offered_remote.clone()))?;
+        registry.register(Box::new(internal_unauthenticated.clone()))?;
         Ok(Self {
             registry,
             grpc_requests,
@@ -99,6 +120,9 @@ impl Metrics {
             timers_fired,
             timers_stale,
             timers_in_memory,
+            forwarded,
+            tasks_offered_remote,
+            internal_unauthenticated,
         })
     }
 

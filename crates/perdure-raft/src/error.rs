@@ -38,6 +38,13 @@ pub enum ProposeError {
     /// Another node leads the group (or nobody does yet); retry there or later.
     #[error("not the leader (leader: {leader:?})")]
     NotLeader { leader: Option<u64> },
+    /// The proposal (or read barrier) did not complete in time, typically because the leader
+    /// cannot reach a quorum. A proposal's outcome is unknown: it may still commit.
+    #[error("group {group}: no quorum answered within {after:?}")]
+    Timeout {
+        group: GroupId,
+        after: std::time::Duration,
+    },
     /// The group is shutting down.
     #[error("raft group shut down")]
     Shutdown,

@@ -15,18 +15,20 @@
 
 mod error;
 mod log_store;
-mod network;
 mod node;
 mod snapshot_format;
 mod snapshots;
 mod state_machine;
+mod status;
 mod syncer;
+mod transport;
 mod types;
 
 #[cfg(test)]
 mod tests;
 
 pub use error::{ProposeError, RaftError};
-pub use network::{NoTransport, UnreachableNetwork};
-pub use node::{default_config, Group, RaftNode};
+pub use node::{cluster_config, default_config, Group, RaftNode, PROPOSE_TIMEOUT};
+pub use status::GroupStatus;
+pub use transport::{Isolation, Peers, RAFT_FORMAT, SECRET_HEADER};
 pub use types::TypeConfig;

@@ -27,12 +27,46 @@ pub(crate) struct LogStore {
     _alive: tokio::sync::mpsc::Sender<()>,
 }
 
+/// Format version of every record this crate persists (log entries, votes, applied and snapshot
+/// records): the first byte of the value. A build that meets a version it does not know refuses
+/// the record with an error naming both versions (openraft then stops the group) instead of
+/// misreading it; see DESIGN.md §6a for how a rolling upgrade introduces a new version.
+pub(crate) const RECORD_FORMAT: u8 = 1;
+
 pub(crate) fn encode<T: Serialize>(v: &T) -> Result<Vec<u8>, bincode::Error> {
-    bincode::serialize(v)
+    let mut out = vec![RECORD_FORMAT];
+    bincode::serialize_into(&mut out, v)?;
+    Ok(out)
 }
 
 pub(crate) fn decode<T: DeserializeOwned>(b: &[u8]) -> Result<T, bincode::Error> {
-    bincode::deserialize(b)
+    match b.split_first() {
+        Some((&RECORD_FORMAT, rest)) => bincode::deserialize(rest),
+        Some((v, _)) => Err(Box::new(bincode::ErrorKind::Custom(format!(
+            "raft record format {v} is unknown to this build (it reads format {RECORD_FORMAT}): \
+             upgrade this node before it serves this group"
+        )))),
+        None => Err(Box::new(bincode::ErrorKind::Custom(
+            "empty raft record".into(),
+        ))),
+    }
+}
+
+#[cfg(test)]
+mod format_tests {
+    use super::*;
+
+    #[test]
+    fn records_carry_their_format_and_unknown_formats_are_refused() {
+        let bytes = encode(&(7u64, "x".to_string())).unwrap();
+        assert_eq!(bytes[0], RECORD_FORMAT);
+        assert_eq!(decode::<(u64, String)>(&bytes).unwrap(), (7, "x".into()));
+        let mut future = bytes.clone();
+        future[0] = RECORD_FORMAT + 1;
+        let err = decode::<(u64, String)>(&future).unwrap_err().to_string();
+        assert!(err.contains("format 2 is unknown"), "{err}");
+        assert!(decode::<(u64, String)>(&[]).is_err());
+    }
 }
 
 impl LogStore {

@@ -16,9 +16,10 @@ use tokio::sync::{mpsc, watch, Mutex};
 
 use crate::error::{ProposeError, RaftError};
 use crate::log_store::LogStore;
-use crate::network::UnreachableNetwork;
 use crate::state_machine::StateMachine;
 use crate::syncer::Syncer;
+use crate::transport::client::Network;
+use crate::transport::Peers;
 use crate::TypeConfig;
 
 type OrRaftError<E> = openraft::error::RaftError<u64, E>;
@@ -40,6 +41,27 @@ pub fn default_config() -> Config {
         ..Default::default()
     }
 }
+
+/// The configuration of a multi-node cluster. openraft uses the heartbeat interval also as the
+/// timeout of every AppendEntries call, so it must cover a loaded node's answer time, not just
+/// the wire: at 100 ms, a busy 2-core node timed out its healthy peers and stalled
+/// replication. Elections start after 1-2 s of silence, so a dead leader is replaced in about
+/// two seconds while a slow one is not deposed.
+pub fn cluster_config() -> Config {
+    Config {
+        heartbeat_interval: 300,
+        election_timeout_min: 1000,
+        election_timeout_max: 2000,
+        ..default_config()
+    }
+}
+
+/// How long a proposal may wait for its commit. A leader that lost its quorum cannot commit;
+/// the caller gets `ProposeError::Timeout` (Unavailable, which the SDKs retry) well before a
+/// client's own deadline instead of hanging.
+pub const PROPOSE_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a read barrier may take to confirm leadership with a quorum.
+pub const READ_BARRIER_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// All Raft groups of this node, sharing one [`Store`].
 pub struct RaftNode {
@@ -78,6 +100,17 @@ impl RaftNode {
         groups: &[GroupId],
         config: Config,
     ) -> Result<Arc<RaftNode>, RaftError> {
+        Self::open_cluster(store, node_id, groups, config, Peers::none()).await
+    }
+
+    /// Opens every group in `groups`, talking to other nodes through `peers`.
+    pub async fn open_cluster(
+        store: Store,
+        node_id: u64,
+        groups: &[GroupId],
+        config: Config,
+        peers: Arc<Peers>,
+    ) -> Result<Arc<RaftNode>, RaftError> {
         let config = Arc::new(config.validate()?);
         let syncer = Syncer::start(store.clone()).map_err(|e| {
             RaftError::Fatal(Fatal::StorageError(
@@ -89,7 +122,11 @@ impl RaftNode {
         for &g in groups {
             let log = LogStore::new(store.clone(), g, syncer.handle(), alive_tx.clone());
             let sm = StateMachine::open(store.clone(), g, alive_tx.clone())?;
-            let raft = Raft::new(node_id, config.clone(), UnreachableNetwork, log, sm).await?;
+            let network = Network {
+                peers: peers.clone(),
+                group: g,
+            };
+            let raft = Raft::new(node_id, config.clone(), network, log, sm).await?;
             let leadership = watch_leadership(&raft, node_id);
             tracing::info!(group = %g, node_id, "raft group started");
             map.insert(
@@ -117,13 +154,35 @@ impl RaftNode {
     /// First start of a single-node cluster: initializes every group that is not yet
     /// initialized with membership `{node_id: addr}`. Idempotent across restarts.
     pub async fn bootstrap_single_node(&self, addr: &str) -> Result<(), RaftError> {
-        for (g, group) in &self.groups {
+        self.bootstrap(&BTreeMap::from([(self.node_id, addr.to_string())]))
+            .await
+    }
+
+    /// First start of a cluster: initializes every group that is not yet initialized with
+    /// `members` (node id -> internal address) as voters. Only one node of a new cluster calls
+    /// this; the others learn the membership from its first AppendEntries. Idempotent.
+    pub async fn bootstrap(&self, members: &BTreeMap<u64, String>) -> Result<(), RaftError> {
+        self.bootstrap_groups(members, |_| true).await
+    }
+
+    /// [`RaftNode::bootstrap`] for the groups `pick` selects. The node that initializes a group
+    /// campaigns first and so becomes its first leader: a new cluster spreads its leaders by
+    /// having each node initialize its own share.
+    pub async fn bootstrap_groups(
+        &self,
+        members: &BTreeMap<u64, String>,
+        pick: impl Fn(GroupId) -> bool,
+    ) -> Result<(), RaftError> {
+        let members: BTreeMap<u64, BasicNode> = members
+            .iter()
+            .map(|(id, addr)| (*id, BasicNode::new(addr)))
+            .collect();
+        for (g, group) in self.groups.iter().filter(|(g, _)| pick(**g)) {
             if group.raft.is_initialized().await? {
                 continue;
             }
-            let members = BTreeMap::from([(self.node_id, BasicNode::new(addr))]);
-            match group.raft.initialize(members).await {
-                Ok(()) => tracing::info!(group = %g, "initialized single-node group"),
+            match group.raft.initialize(members.clone()).await {
+                Ok(()) => tracing::info!(group = %g, members = members.len(), "initialized group"),
                 Err(OrRaftError::APIError(InitializeError::NotAllowed(_))) => {}
                 Err(source) => return Err(RaftError::Initialize { group: *g, source }),
             }
@@ -202,9 +261,18 @@ impl Group {
     /// outcome, identical on every replica. A batch touching keys outside this group fails with
     /// `ProposeError::Fatal(RaftError::Storage(StorageError::ForeignKey { .. }))` without being
     /// proposed.
+    ///
+    /// A proposal that is not committed within [`PROPOSE_TIMEOUT`] fails with
+    /// [`ProposeError::Timeout`]; its outcome is then unknown (it may still commit).
     pub async fn propose(&self, batch: WriteBatch) -> Result<ApplyOutcome, ProposeError> {
         batch.validate(self.id).map_err(RaftError::from)?;
-        match self.raft.client_write(batch).await {
+        let written = tokio::time::timeout(PROPOSE_TIMEOUT, self.raft.client_write(batch))
+            .await
+            .map_err(|_| ProposeError::Timeout {
+                group: self.id,
+                after: PROPOSE_TIMEOUT,
+            })?;
+        match written {
             Ok(resp) => Ok(resp.data),
             Err(OrRaftError::APIError(ClientWriteError::ForwardToLeader(f))) => {
                 Err(ProposeError::NotLeader {
@@ -215,6 +283,56 @@ impl Group {
             Err(OrRaftError::Fatal(Fatal::Stopped)) => Err(ProposeError::Shutdown),
             Err(OrRaftError::Fatal(f)) => Err(RaftError::Fatal(f).into()),
         }
+    }
+
+    /// A read barrier: returns once this node has confirmed with a quorum that it still leads
+    /// the group and has applied everything committed before the call, so a read of local
+    /// state that follows is not stale. A deposed leader cut off from the majority gets
+    /// `NotLeader` or `Timeout` instead of serving old data.
+    pub async fn read_barrier(&self) -> Result<(), ProposeError> {
+        let confirmed = tokio::time::timeout(READ_BARRIER_TIMEOUT, self.raft.ensure_linearizable())
+            .await
+            .map_err(|_| ProposeError::Timeout {
+                group: self.id,
+                after: READ_BARRIER_TIMEOUT,
+            })?;
+        match confirmed {
+            Ok(_) => Ok(()),
+            Err(OrRaftError::APIError(openraft::error::CheckIsLeaderError::ForwardToLeader(f))) => {
+                Err(ProposeError::NotLeader {
+                    leader: f.leader_id,
+                })
+            }
+            Err(OrRaftError::APIError(openraft::error::CheckIsLeaderError::QuorumNotEnough(_))) => {
+                Err(ProposeError::NotLeader { leader: None })
+            }
+            Err(OrRaftError::Fatal(Fatal::Stopped)) => Err(ProposeError::Shutdown),
+            Err(OrRaftError::Fatal(f)) => Err(RaftError::Fatal(f).into()),
+        }
+    }
+
+    /// The node this node believes leads the group, with its internal address (from the
+    /// group's membership). `None` while no leader is known.
+    pub fn leader(&self) -> Option<(u64, String)> {
+        let m = self.raft.metrics();
+        let m = m.borrow();
+        let id = m.current_leader?;
+        let addr = m.membership_config.membership().get_node(&id)?.addr.clone();
+        Some((id, addr))
+    }
+
+    /// Like [`Group::leader`], but waits up to `timeout` for a leader to be known (an election
+    /// or a leadership move in progress usually ends within a second or two).
+    pub async fn await_leader(&self, timeout: Duration) -> Option<(u64, String)> {
+        if let Some(l) = self.leader() {
+            return Some(l);
+        }
+        let _ = self
+            .raft
+            .wait(Some(timeout))
+            .metrics(|m| m.current_leader.is_some(), "a known leader")
+            .await;
+        self.leader()
     }
 
     /// True while this node leads the group.

@@ -1,38 +1,85 @@
-//! The on-disk layout file of a data directory: how many history shards it was created with.
+//! The node-local files of a data directory: the shard count it was created with and the id of
+//! the node that owns it. Both are fixed once written: every workflow's shard is a hash modulo
+//! the count, and a node's Raft log and votes belong to its id. A directory created for another
+//! count or another node id refuses to start instead of serving (or voting) under a new one.
 //!
-//! The count is fixed when a directory is created: every workflow's shard is a hash modulo this
-//! count, so changing it would strand existing executions. Nothing here may ever rewrite it.
+//! Files are written atomically (temporary file, fsync, rename, fsync of the directory), so a
+//! crash never leaves a half-written file behind. Nothing here ever rewrites a file.
 
+use std::io::Write;
 use std::path::Path;
 
 use anyhow::{bail, Context};
 
-const LAYOUT_FILE: &str = "PERDURE_SHARDS";
+const SHARDS_FILE: &str = "PERDURE_SHARDS";
+const NODE_FILE: &str = "PERDURE_NODE_ID";
 
 /// The recorded shard count of `dir`, or `requested` (recorded now) for a new directory.
 pub(crate) fn shard_count(dir: &Path, requested: u32) -> anyhow::Result<u32> {
-    let file = dir.join(LAYOUT_FILE);
-    match std::fs::read_to_string(&file) {
-        Ok(s) => {
-            let n: u32 = s
-                .trim()
-                .parse()
-                .with_context(|| format!("bad {}", file.display()))?;
-            if n == 0 {
-                bail!("{} says 0 shards", file.display());
-            }
-            Ok(n)
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            if requested == 0 {
-                bail!("shard count must be at least 1");
-            }
-            std::fs::write(&file, format!("{requested}\n"))
-                .with_context(|| format!("writing {}", file.display()))?;
+    if requested == 0 {
+        bail!("shard count must be at least 1");
+    }
+    match read_number(dir, SHARDS_FILE)? {
+        Some(0) => bail!("{} says 0 shards", dir.join(SHARDS_FILE).display()),
+        Some(n) => Ok(n as u32),
+        None => {
+            write_once(dir, SHARDS_FILE, requested.into())?;
             Ok(requested)
         }
+    }
+}
+
+/// Like [`shard_count`] but a recorded count different from `requested` is an error: a cluster
+/// node is told the count by its configuration, and a mismatch means a wrong data dir or config.
+pub(crate) fn expect_shard_count(dir: &Path, requested: u32) -> anyhow::Result<u32> {
+    let n = shard_count(dir, requested)?;
+    if n != requested {
+        bail!(
+            "data dir {} was created with {n} shards but the configuration says {requested}; \
+             the shard count of a cluster never changes",
+            dir.display()
+        );
+    }
+    Ok(n)
+}
+
+/// Records `node_id` as the owner of a new `dir`, or checks that an existing one belongs to it.
+pub(crate) fn claim_node_id(dir: &Path, node_id: u64) -> anyhow::Result<()> {
+    match read_number(dir, NODE_FILE)? {
+        Some(n) if n == node_id => Ok(()),
+        Some(n) => bail!(
+            "data dir {} belongs to node {n}, not node {node_id}: a node's log and votes cannot \
+             change owner (wipe the directory to rejoin as a new node)",
+            dir.display()
+        ),
+        None => write_once(dir, NODE_FILE, node_id),
+    }
+}
+
+fn read_number(dir: &Path, name: &str) -> anyhow::Result<Option<u64>> {
+    let file = dir.join(name);
+    match std::fs::read_to_string(&file) {
+        Ok(s) => Ok(Some(
+            s.trim()
+                .parse()
+                .with_context(|| format!("bad {}", file.display()))?,
+        )),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(e).with_context(|| format!("reading {}", file.display())),
     }
+}
+
+fn write_once(dir: &Path, name: &str, value: u64) -> anyhow::Result<()> {
+    let file = dir.join(name);
+    let tmp = dir.join(format!(".{name}.tmp"));
+    let write = || -> std::io::Result<()> {
+        let mut f = std::fs::File::create(&tmp)?;
+        writeln!(f, "{value}")?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, &file)?;
+        std::fs::File::open(dir)?.sync_all()
+    };
+    write().with_context(|| format!("writing {}", file.display()))
 }
 
 #[cfg(test)]
@@ -44,15 +91,27 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         assert_eq!(shard_count(dir.path(), 4).unwrap(), 4);
         assert_eq!(shard_count(dir.path(), 16).unwrap(), 4);
+        assert!(expect_shard_count(dir.path(), 16).is_err());
+        assert_eq!(expect_shard_count(dir.path(), 4).unwrap(), 4);
+        assert!(!dir.path().join(".PERDURE_SHARDS.tmp").exists());
     }
 
     #[test]
     fn zero_and_garbage_are_refused() {
         let dir = tempfile::tempdir().unwrap();
         assert!(shard_count(dir.path(), 0).is_err());
-        std::fs::write(dir.path().join(LAYOUT_FILE), "0\n").unwrap();
+        std::fs::write(dir.path().join(SHARDS_FILE), "0\n").unwrap();
         assert!(shard_count(dir.path(), 4).is_err());
-        std::fs::write(dir.path().join(LAYOUT_FILE), "many\n").unwrap();
+        std::fs::write(dir.path().join(SHARDS_FILE), "many\n").unwrap();
         assert!(shard_count(dir.path(), 4).is_err());
+    }
+
+    #[test]
+    fn a_directory_belongs_to_one_node() {
+        let dir = tempfile::tempdir().unwrap();
+        claim_node_id(dir.path(), 2).unwrap();
+        claim_node_id(dir.path(), 2).unwrap();
+        let err = claim_node_id(dir.path(), 3).unwrap_err().to_string();
+        assert!(err.contains("belongs to node 2"), "{err}");
     }
 }

@@ -1,12 +1,18 @@
 //! Wiring of one Perdure node: storage, Raft groups, history shards, matching and the gRPC
-//! frontend. Owns start-up order, the on-disk cluster layout file and the node's lifetime; owns
+//! frontend. Owns start-up order, the node-local layout files and the node's lifetime; owns
 //! no behaviour of its own.
 //!
-//! [`start_dev`] runs a node in-process (tests use it directly) and hands back a [`DevServer`];
-//! [`run_dev`] is the `perdure start-dev` command on top of it.
+//! [`start_node`] runs a node in-process (tests use it directly) and hands back a handle;
+//! [`start_dev`] does the same for `perdure start-dev`'s single node; [`run_node`] is the
+//! `perdure start` / `start-dev` commands on top of them.
 
+pub mod cluster_status;
+pub mod config;
 mod layout;
 mod node;
+
+pub use node::NodeOptions;
+pub use perdure_raft::Isolation;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -33,6 +39,8 @@ pub struct DevOptions {
 #[derive(Debug)]
 pub struct DevServer {
     addr: SocketAddr,
+    internal_addr: Option<SocketAddr>,
+    http_addr: Option<SocketAddr>,
     data_dir: PathBuf,
     stop: oneshot::Sender<()>,
     finished: oneshot::Receiver<anyhow::Result<()>>,
@@ -42,6 +50,27 @@ pub struct DevServer {
 /// [`DevServer::addr`]. A fresh data directory is created and bootstrapped; an existing one is
 /// recovered. On failure, everything opened has been released again before this returns.
 pub async fn start_dev(opts: DevOptions) -> anyhow::Result<DevServer> {
+    let api_addr = format!("{}:{}", opts.ip, opts.port)
+        .parse::<SocketAddr>()
+        .context("bad listen address")?;
+    start_node(NodeOptions {
+        node_id: 1,
+        data_dir: opts.data_dir,
+        api_addr,
+        internal_addr: None,
+        http_addr: opts.http_port.map(|p| SocketAddr::new(api_addr.ip(), p)),
+        peers: Default::default(),
+        shards: opts.shards,
+        secret: String::new(),
+        isolation: Default::default(),
+    })
+    .await
+}
+
+/// Starts a node (single or cluster member) on its own thread and runtime and returns once it
+/// serves the API. A cluster node returns only once every group has a leader and the `default`
+/// namespace exists, so its peers must be starting too.
+pub async fn start_node(opts: NodeOptions) -> anyhow::Result<DevServer> {
     let (ready_tx, ready_rx) = oneshot::channel();
     let (stop_tx, stop_rx) = oneshot::channel();
     let (done_tx, done_rx) = oneshot::channel();
@@ -54,6 +83,8 @@ pub async fn start_dev(opts: DevOptions) -> anyhow::Result<DevServer> {
     match ready_rx.await {
         Ok(ready) => Ok(DevServer {
             addr: ready.addr,
+            internal_addr: ready.internal_addr,
+            http_addr: ready.http_addr,
             data_dir: ready.data_dir,
             stop: stop_tx,
             finished: done_rx,
@@ -71,6 +102,16 @@ impl DevServer {
     /// The address gRPC is served on (the real port when 0 was asked for).
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// The node-to-node address (cluster nodes only).
+    pub fn internal_addr(&self) -> Option<SocketAddr> {
+        self.internal_addr
+    }
+
+    /// The HTTP side door's address, when enabled.
+    pub fn http_addr(&self) -> Option<SocketAddr> {
+        self.http_addr
     }
 
     /// The data directory, canonicalized.
@@ -96,9 +137,24 @@ pub async fn run_dev(
     opts: DevOptions,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
+    run(start_dev(opts), shutdown).await
+}
+
+/// `perdure start`: a cluster node, served until `shutdown` resolves.
+pub async fn run_node(
+    opts: NodeOptions,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    run(start_node(opts), shutdown).await
+}
+
+async fn run(
+    started: impl Future<Output = anyhow::Result<DevServer>>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
     let DevServer {
         stop, mut finished, ..
-    } = start_dev(opts).await?;
+    } = started.await?;
     tokio::select! {
         _ = shutdown => {}
         ended = &mut finished => return outcome(ended),

@@ -3,7 +3,8 @@
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
-use perdure_server::{run_dev, DevOptions};
+use perdure_server::config::StartArgs;
+use perdure_server::{cluster_status, run_dev, run_node, DevOptions};
 
 #[derive(Parser)]
 #[command(
@@ -36,13 +37,38 @@ enum Command {
         #[arg(long, default_value_t = 7243)]
         http_port: u16,
     },
+    /// A node of a cluster (every key also a PERDURE_* variable and a --config file key).
+    Start(StartArgs),
+    /// Inspect a running cluster.
+    Cluster {
+        #[command(subcommand)]
+        command: ClusterCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum ClusterCommand {
+    /// Nodes and their health; every group's leader, term, commit/applied index, replica lag.
+    Status {
+        /// HTTP addresses of the nodes to ask, comma-separated (ip:port of each --http-addr).
+        #[arg(
+            long,
+            env = "PERDURE_HTTP",
+            value_delimiter = ',',
+            default_value = "127.0.0.1:7243"
+        )]
+        http: Vec<String>,
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "info,openraft=warn".into()),
+                .unwrap_or_else(|_| "info,openraft=error".into()),
         )
         .init();
     let cli = Cli::parse();
@@ -67,6 +93,24 @@ fn main() -> anyhow::Result<()> {
             },
             stop_signal(),
         )),
+        Command::Start(args) => {
+            let opts = args.resolve()?;
+            runtime.block_on(run_node(opts, stop_signal()))
+        }
+        Command::Cluster {
+            command: ClusterCommand::Status { http, json },
+        } => {
+            let status = cluster_status::gather(&http);
+            if json {
+                println!("{}", serde_json::to_string_pretty(&status)?);
+            } else {
+                cluster_status::print_table(&status);
+            }
+            if status.nodes.iter().all(|n| !n.reachable) {
+                anyhow::bail!("no node answered");
+            }
+            Ok(())
+        }
     }
 }
 

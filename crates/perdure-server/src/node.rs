@@ -6,44 +6,71 @@
 //! that no clone survives and the RocksDB lock is released. Nothing here may outlive that
 //! runtime or spawn onto the caller's.
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use perdure_frontend::{Frontend, MatchingSink, Namespaces};
+use perdure_frontend::{Dispatcher, Frontend, Namespaces, Routing};
 use perdure_history::HistoryService;
 use perdure_matching::Matching;
-use perdure_raft::RaftNode;
+use perdure_raft::{Isolation, Peers, RaftNode};
 use perdure_storage::{GroupId, Store};
-use tokio::sync::oneshot;
+use tokio::net::TcpListener;
+use tokio::sync::{oneshot, watch};
 use tracing::{info, warn};
 
-use crate::layout::shard_count;
-use crate::DevOptions;
+use crate::layout;
 
-/// The node's own id in a single-node cluster.
-const NODE_ID: u64 = 1;
-/// How long start-up waits for every group to elect this node, and again for every shard to
-/// begin serving.
+/// How long start-up waits for every group to have a leader, and again for every shard to
+/// begin serving (single node), or for the `default` namespace to appear (cluster).
 const ELECTION_WAIT: Duration = Duration::from_secs(30);
+/// How long a cluster node waits for its peers to come up and elect leaders.
+const CLUSTER_WAIT: Duration = Duration::from_secs(300);
 /// How long open calls (long polls above all) may finish after serving stops; what is still
 /// open then is cut when the runtime goes.
 const DRAIN: Duration = Duration::from_secs(5);
 /// How long dropping the runtime waits for blocking work.
 const RUNTIME_GRACE: Duration = Duration::from_secs(10);
 
-/// What a started node reports back to [`crate::start_dev`].
+/// Everything a node needs to start; `start-dev` and `start` both become one of these.
+#[derive(Clone, Debug)]
+pub struct NodeOptions {
+    pub node_id: u64,
+    pub data_dir: PathBuf,
+    /// Temporal's gRPC API. Port 0 picks a free port.
+    pub api_addr: SocketAddr,
+    /// The node-to-node port; `None` for a single node that talks to nobody (start-dev).
+    pub internal_addr: Option<SocketAddr>,
+    pub http_addr: Option<SocketAddr>,
+    /// Initial members: node id -> internal address, this node included. Empty for start-dev.
+    pub peers: BTreeMap<u64, String>,
+    pub shards: u32,
+    pub secret: String,
+    /// Test hook: cuts the node's internal traffic while set.
+    pub isolation: Isolation,
+}
+
+impl NodeOptions {
+    fn is_cluster(&self) -> bool {
+        self.internal_addr.is_some()
+    }
+}
+
+/// What a started node reports back to its starter.
 pub(crate) struct Ready {
     pub(crate) addr: SocketAddr,
+    pub(crate) internal_addr: Option<SocketAddr>,
+    pub(crate) http_addr: Option<SocketAddr>,
     pub(crate) data_dir: PathBuf,
 }
 
 /// Body of the node thread: runs the node until `stop` fires (or its sender is dropped), then
 /// tears everything down. Returns only once the data directory is free again.
 pub(crate) fn run(
-    opts: DevOptions,
+    opts: NodeOptions,
     ready: oneshot::Sender<Ready>,
     stop: oneshot::Receiver<()>,
 ) -> anyhow::Result<()> {
@@ -57,146 +84,282 @@ pub(crate) fn run(
     outcome
 }
 
+/// The sockets bound before storage opens: a taken port fails fast, before anything on disk is
+/// touched, and port 0 resolves to the real address that Raft membership records.
+struct Listeners {
+    api: TcpListener,
+    internal: Option<TcpListener>,
+    http: Option<TcpListener>,
+}
+
+async fn bind(addr: SocketAddr) -> anyhow::Result<TcpListener> {
+    TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("binding {addr}"))
+}
+
 async fn serve_node(
-    opts: DevOptions,
+    opts: NodeOptions,
     ready: oneshot::Sender<Ready>,
     stop: oneshot::Receiver<()>,
 ) -> anyhow::Result<()> {
+    if opts.is_cluster() {
+        check_cluster_options(&opts)?;
+    }
+    let listeners = Listeners {
+        api: bind(opts.api_addr).await?,
+        internal: match opts.internal_addr {
+            Some(a) => Some(bind(a).await?),
+            None => None,
+        },
+        http: match opts.http_addr {
+            Some(a) => Some(bind(a).await?),
+            None => None,
+        },
+    };
     std::fs::create_dir_all(&opts.data_dir)
         .with_context(|| format!("creating data dir {}", opts.data_dir.display()))?;
     let data_dir = opts.data_dir.canonicalize()?;
-    let shards = shard_count(&data_dir, opts.shards)?;
-    // Bound before storage opens: a taken port fails fast, and port 0 resolves to the real
-    // address that Raft membership records.
-    let addr: SocketAddr = format!("{}:{}", opts.ip, opts.port)
-        .parse()
-        .context("bad listen address")?;
-    let listener = tokio::net::TcpListener::bind(addr)
-        .await
-        .with_context(|| format!("binding {addr}"))?;
-    let http = match opts.http_port {
-        Some(port) => {
-            let http_addr = SocketAddr::new(addr.ip(), port);
-            Some(
-                tokio::net::TcpListener::bind(http_addr)
-                    .await
-                    .with_context(|| format!("binding {http_addr}"))?,
-            )
-        }
-        None => None,
+    let shards = if opts.is_cluster() {
+        layout::claim_node_id(&data_dir, opts.node_id)?;
+        layout::expect_shard_count(&data_dir, opts.shards)?
+    } else {
+        layout::shard_count(&data_dir, opts.shards)?
     };
 
     let store = Store::open(&data_dir.join("db")).context("opening storage")?;
     let groups: Vec<GroupId> = (0..=shards).map(GroupId).collect();
-    let raft = RaftNode::open(store.clone(), NODE_ID, &groups)
+    let (peers, config) = if opts.is_cluster() {
+        let peers =
+            Peers::new(&opts.secret, opts.isolation.clone()).context("bad cluster secret")?;
+        (peers, perdure_raft::cluster_config())
+    } else {
+        (Peers::none(), perdure_raft::default_config())
+    };
+    let raft = RaftNode::open_cluster(store.clone(), opts.node_id, &groups, config, peers.clone())
         .await
         .context("opening raft groups")?;
-    let listeners = Listeners {
-        grpc: listener,
-        http,
+    let node = Wiring {
+        raft: raft.clone(),
+        peers,
+        store,
+        shards,
+        data_dir,
     };
-    let served = serve_groups(&raft, store, shards, data_dir, listeners, ready, stop).await;
+    let served = node.serve(&opts, listeners, ready, stop).await;
     info!("shutting down");
     raft.shutdown().await;
     served
 }
 
-/// The sockets bound before storage opens.
-struct Listeners {
-    grpc: tokio::net::TcpListener,
-    http: Option<tokio::net::TcpListener>,
+fn check_cluster_options(opts: &NodeOptions) -> anyhow::Result<()> {
+    if opts.node_id == 0 {
+        anyhow::bail!("node id must be at least 1");
+    }
+    if !opts.peers.contains_key(&opts.node_id) {
+        anyhow::bail!(
+            "--peers must list this node ({}) with its internal address",
+            opts.node_id
+        );
+    }
+    if opts.peers.len() > 1 && opts.secret.is_empty() {
+        anyhow::bail!(
+            "a cluster of several nodes needs --cluster-secret (or PERDURE_CLUSTER_SECRET)"
+        );
+    }
+    Ok(())
 }
 
-/// Everything between opening Raft and shutting it down, so that any failure in here still
+/// What is open between opening Raft and shutting it down, so that any failure in here still
 /// reaches `raft.shutdown()`.
-async fn serve_groups(
-    raft: &RaftNode,
+struct Wiring {
+    raft: Arc<RaftNode>,
+    peers: Arc<Peers>,
     store: Store,
     shards: u32,
     data_dir: PathBuf,
-    listeners: Listeners,
-    ready: oneshot::Sender<Ready>,
-    stop: oneshot::Receiver<()>,
-) -> anyhow::Result<()> {
-    let Listeners {
-        grpc: listener,
-        http,
-    } = listeners;
-    let bound = listener.local_addr()?;
-    raft.bootstrap_single_node(&bound.to_string())
-        .await
-        .context("bootstrapping raft")?;
-    for g in raft.group_ids() {
-        let group = raft.group(g).context("group missing after open")?;
-        group
-            .wait_leader(ELECTION_WAIT)
-            .await
-            .with_context(|| format!("group {g} elected no leader"))?;
-    }
+}
 
-    let matching = Matching::new();
-    let history = HistoryService::start(
-        raft,
-        store.clone(),
-        shards,
-        Arc::new(MatchingSink(matching.clone())),
-    )
-    .context("starting history shards")?;
-    // Elected is not yet serving: each shard first commits its barrier and reloads its backlog.
-    // Until then its calls answer Unavailable, so readiness waits for all of them.
-    if !history.wait_serving(ELECTION_WAIT).await {
-        anyhow::bail!("history shards did not start serving within {ELECTION_WAIT:?}");
-    }
-    let meta = raft.group(GroupId::META).context("meta group missing")?;
-    let namespaces = Arc::new(Namespaces::new(store, meta));
-    namespaces
-        .ensure("default")
-        .await
-        .map_err(|s| anyhow::anyhow!("creating namespace default: {s}"))?;
+impl Wiring {
+    async fn serve(
+        self,
+        opts: &NodeOptions,
+        listeners: Listeners,
+        ready: oneshot::Sender<Ready>,
+        stop: oneshot::Receiver<()>,
+    ) -> anyhow::Result<()> {
+        let Wiring {
+            raft,
+            peers,
+            store,
+            shards,
+            data_dir,
+        } = self;
+        let api_addr = listeners.api.local_addr()?;
+        let routing = Routing::new(raft.clone(), peers, shards);
+        let dispatcher = Dispatcher::start(Matching::new(), routing.clone());
+        let history = HistoryService::start(&raft, store.clone(), shards, dispatcher.clone())
+            .context("starting history shards")?;
+        let meta = raft.group(GroupId::META).context("meta group missing")?;
+        let namespaces = Arc::new(Namespaces::new(store, meta.clone()));
+        let frontend = Frontend::new(history.clone(), dispatcher, namespaces.clone(), routing);
 
-    let (stop_http, http_stopped) = oneshot::channel::<()>();
-    if let Some(http) = http {
-        let http_addr = http.local_addr()?;
-        tokio::spawn(async move {
-            let stopped = async {
-                let _ = http_stopped.await;
-            };
-            if let Err(e) = perdure_frontend::serve_http(http, stopped).await {
-                warn!(error = %e, "http server stopped");
+        // Every server stops when this flips to true.
+        let (stopping, stopped) = watch::channel(false);
+        let stop_signal = move || {
+            let mut rx = stopped.clone();
+            async move {
+                let _ = rx.wait_for(|s| *s).await;
             }
-        });
-        info!(address = %http_addr, "http /health and /metrics on {http_addr}");
-    }
-    let (stop_serving, serving_stopped) = oneshot::channel::<()>();
-    let mut server = tokio::spawn(perdure_frontend::serve(
-        Frontend::new(history, matching, namespaces),
-        listener,
-        async {
-            let _ = serving_stopped.await;
-        },
-    ));
-    info!(address = %bound, data_dir = %data_dir.display(), shards, "perdure listening on {bound}, data in {}", data_dir.display());
-    // If the caller of start_dev went away, `stop` is closed too and the node stops at once.
-    let _ = ready.send(Ready {
-        addr: bound,
-        data_dir,
-    });
+        };
+        // Raft needs the internal port before any group can elect a leader.
+        let internal_addr = match listeners.internal {
+            Some(listener) => {
+                let addr = listener.local_addr()?;
+                let f = frontend.clone();
+                let signal = stop_signal();
+                tokio::spawn(async move {
+                    if let Err(e) = perdure_frontend::serve_internal(&f, listener, signal).await {
+                        warn!(error = %e, "internal server stopped");
+                    }
+                });
+                info!(address = %addr, "internal (raft, forwarding) on {addr}");
+                Some(addr)
+            }
+            None => None,
+        };
+        let http_addr = match listeners.http {
+            Some(listener) => {
+                let addr = listener.local_addr()?;
+                let f = frontend.clone();
+                let signal = stop_signal();
+                tokio::spawn(async move {
+                    if let Err(e) = perdure_frontend::serve_http(f, listener, signal).await {
+                        warn!(error = %e, "http server stopped");
+                    }
+                });
+                info!(address = %addr, "http /health, /metrics and /cluster on {addr}");
+                Some(addr)
+            }
+            None => None,
+        };
 
-    tokio::select! {
-        // Err: the DevServer was dropped without a shutdown; treat it as one.
-        _ = stop => {}
-        ended = &mut server => return flatten(ended),
-    }
-    let _ = stop_serving.send(());
-    let _ = stop_http.send(());
-    match tokio::time::timeout(DRAIN, &mut server).await {
-        Ok(ended) => flatten(ended),
-        Err(_) => {
-            warn!(after = ?DRAIN, "calls still open after serving stopped; cutting them");
-            server.abort();
-            Ok(())
+        if opts.is_cluster() {
+            bootstrap_cluster(&raft, opts).await?;
+            wait_until(CLUSTER_WAIT, "every raft group to elect a leader", || {
+                frontend.health().serving()
+            })
+            .await?;
+            ensure_default_namespace(&namespaces, &meta).await?;
+        } else {
+            raft.bootstrap_single_node(&api_addr.to_string())
+                .await
+                .context("bootstrapping raft")?;
+            for g in raft.group_ids() {
+                let group = raft.group(g).context("group missing after open")?;
+                group
+                    .wait_leader(ELECTION_WAIT)
+                    .await
+                    .with_context(|| format!("group {g} elected no leader"))?;
+            }
+            // Elected is not yet serving: each shard first commits its barrier and reloads its
+            // backlog. Until then its calls answer Unavailable, so readiness waits for all.
+            if !history.wait_serving(ELECTION_WAIT).await {
+                anyhow::bail!("history shards did not start serving within {ELECTION_WAIT:?}");
+            }
+            namespaces
+                .ensure("default")
+                .await
+                .map_err(|s| anyhow::anyhow!("creating namespace default: {s}"))?;
+        }
+
+        let mut server = tokio::spawn(perdure_frontend::serve(
+            frontend,
+            listeners.api,
+            stop_signal(),
+        ));
+        info!(address = %api_addr, node_id = opts.node_id, data_dir = %data_dir.display(), shards, "perdure listening on {api_addr}, data in {}", data_dir.display());
+        // If the starter went away, `stop` is closed too and the node stops at once.
+        let _ = ready.send(Ready {
+            addr: api_addr,
+            internal_addr,
+            http_addr,
+            data_dir,
+        });
+
+        tokio::select! {
+            // Err: the handle was dropped without a shutdown; treat it as one.
+            _ = stop => {}
+            ended = &mut server => return flatten(ended),
+        }
+        let _ = stopping.send(true);
+        match tokio::time::timeout(DRAIN, &mut server).await {
+            Ok(ended) => flatten(ended),
+            Err(_) => {
+                warn!(after = ?DRAIN, "calls still open after serving stopped; cutting them");
+                server.abort();
+                Ok(())
+            }
         }
     }
+}
+
+/// Each node of a new cluster initializes its share of the groups (group `g` by the peer at
+/// position `g % peers` in id order) with all initial peers as voters, and so becomes their
+/// first leader: leadership starts spread evenly. Initializing is a no-op for groups that
+/// already are, so restarts do nothing here. Every initial peer must start for its share of
+/// the groups to exist.
+async fn bootstrap_cluster(raft: &RaftNode, opts: &NodeOptions) -> anyhow::Result<()> {
+    let ids: Vec<u64> = opts.peers.keys().copied().collect();
+    let me = opts.node_id;
+    raft.bootstrap_groups(&opts.peers, |g| ids[g.0 as usize % ids.len()] == me)
+        .await
+        .context("initializing the cluster's raft groups")
+}
+
+/// Creates `default` on the meta group's leader; every other node waits to see it applied.
+async fn ensure_default_namespace(
+    namespaces: &Namespaces,
+    meta: &perdure_raft::Group,
+) -> anyhow::Result<()> {
+    let deadline = tokio::time::Instant::now() + CLUSTER_WAIT;
+    loop {
+        if namespaces.get("default").is_ok() {
+            return Ok(());
+        }
+        if meta.is_leader() {
+            match namespaces.ensure("default").await {
+                Ok(()) => return Ok(()),
+                Err(s) => warn!(status = %s, "creating namespace default; retrying"),
+            }
+        }
+        if tokio::time::Instant::now() >= deadline {
+            anyhow::bail!("namespace default did not appear within {CLUSTER_WAIT:?}");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Polls `ready` until it holds, logging while it waits; fails after `limit`.
+async fn wait_until(
+    limit: Duration,
+    what: &str,
+    mut ready: impl FnMut() -> bool,
+) -> anyhow::Result<()> {
+    let started = tokio::time::Instant::now();
+    let mut next_log = started + Duration::from_secs(5);
+    while !ready() {
+        let now = tokio::time::Instant::now();
+        if now >= started + limit {
+            anyhow::bail!("gave up waiting for {what} after {limit:?}");
+        }
+        if now >= next_log {
+            info!("waiting for {what} (peers starting?)");
+            next_log = now + Duration::from_secs(5);
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    Ok(())
 }
 
 fn flatten<E: std::error::Error + Send + Sync + 'static>(

@@ -56,6 +56,13 @@ impl MutableState {
         was
     }
 
+    /// The time a write to this run is stamped with: the leader's clock, but never earlier
+    /// than the run's newest event, so one history's timestamps never go backwards when
+    /// leadership moves to a node whose clock is behind.
+    pub fn event_clock(&self, wall: Time) -> Time {
+        wall.max(Time(self.last_event_time))
+    }
+
     /// Builds an event without an id.
     pub(crate) fn new_event(
         &self,
@@ -77,6 +84,13 @@ impl MutableState {
         let id = self.next_event_id;
         event.event_id = id;
         self.next_event_id += 1;
+        if let Some(t) = &event.event_time {
+            let nanos = t
+                .seconds
+                .saturating_mul(1_000_000_000)
+                .saturating_add(t.nanos as i64);
+            self.last_event_time = self.last_event_time.max(nanos);
+        }
         self.history_size_bytes += crate::limits::history_event_size(&event);
         m.events.push(event);
         id

@@ -123,6 +123,11 @@ pub struct MutableState {
     /// when it started. Unset in states written before it existed (see `retention()`).
     #[prost(message, optional, tag = "43")]
     pub retention: Option<ProtoDuration>,
+    /// Unix nanos of the newest event written to this run's history (0 before the first, and in
+    /// states written before it existed). A new leader whose clock is behind the old one's
+    /// must not write events that go back in time: see [`MutableState::event_clock`].
+    #[prost(int64, tag = "44")]
+    pub last_event_time: i64,
 }
 
 /// The single pending workflow task, if any.

@@ -8,7 +8,8 @@ use tokio::time::Instant;
 use tonic::Status;
 
 use crate::server::Frontend;
-use crate::{errors, validate};
+use crate::start_task::Started;
+use crate::validate;
 
 impl Frontend {
     pub(crate) async fn poll_activity_task_queue(
@@ -25,24 +26,20 @@ impl Frontend {
             if wait.is_zero() {
                 return Ok(PollActivityTaskQueueResponse::default());
             }
-            let Some(lease) = self.matching.poll(&key, wait).await else {
+            let Some(lease) = self.dispatcher.matching().poll(&key, wait).await else {
                 return Ok(PollActivityTaskQueueResponse::default());
             };
             let poll_id = uuid::Uuid::new_v4().to_string();
             match self
-                .history
-                .record_activity_task_started(&lease, &poll_id, &req.identity, ns.name())
-                .await
+                .start_activity_task(&lease, ns.name(), &poll_id, &req.identity)
+                .await?
             {
-                Ok(response) => {
-                    lease.consume();
+                Started::Task(response) => {
+                    self.dispatcher.release(&lease.consume());
                     return Ok(response);
                 }
-                Err(perdure_history::HistoryError::Core(e)) => {
-                    tracing::debug!(error = %e, "dropping stale activity task");
-                    lease.consume();
-                }
-                Err(e) => return Err(errors::history(e)),
+                Started::Stale => self.dispatcher.release(&lease.consume()),
+                Started::Poisoned => self.dispatcher.quarantine(&lease.consume()),
             }
         }
     }

@@ -1,6 +1,7 @@
-//! PollWorkflowTaskQueue: long-poll matching, then record the start with history. A task that
-//! history refuses (already started, gone) is dropped and the poll goes on; one it could not
-//! decide on (leader change) goes back to the queue.
+//! PollWorkflowTaskQueue: long-poll matching, then record the start with the task's shard
+//! leader (here or on another node). A task that history refuses (already started, gone) is
+//! dropped and the poll goes on; one it could not decide on (leader change) goes back to the
+//! queue. The poll reaches this node because it owns the task queue (see `routing.rs`).
 
 use perdure_matching::{TaskKind, TaskQueueKey};
 use temporalio_protos::temporal::api::workflowservice::v1::{
@@ -10,7 +11,8 @@ use tokio::time::Instant;
 use tonic::Status;
 
 use crate::server::Frontend;
-use crate::{errors, validate};
+use crate::start_task::Started;
+use crate::validate;
 
 impl Frontend {
     pub(crate) async fn poll_workflow_task_queue(
@@ -28,29 +30,25 @@ impl Frontend {
             if wait.is_zero() {
                 return Ok(PollWorkflowTaskQueueResponse::default());
             }
-            let Some(lease) = self.matching.poll(&key, wait).await else {
+            let Some(lease) = self.dispatcher.matching().poll(&key, wait).await else {
                 return Ok(PollWorkflowTaskQueueResponse::default());
             };
             let poll_id = uuid::Uuid::new_v4().to_string();
             match self
-                .history
-                .record_workflow_task_started(&lease, &poll_queue, &poll_id, &req.identity)
-                .await
+                .start_workflow_task(&lease, &poll_queue, &poll_id, &req.identity)
+                .await?
             {
-                Ok(mut response) => {
-                    lease.consume();
+                Started::Task(mut response) => {
+                    self.dispatcher.release(&lease.consume());
                     if response.workflow_type.is_none() {
                         response.workflow_type = Some(Default::default());
                     }
                     return Ok(response);
                 }
-                Err(perdure_history::HistoryError::Core(e)) => {
-                    tracing::debug!(error = %e, "dropping stale workflow task");
-                    lease.consume();
-                }
-                // The lease goes back to the queue when dropped here.
-                Err(e) => return Err(errors::history(e)),
+                Started::Stale => self.dispatcher.release(&lease.consume()),
+                Started::Poisoned => self.dispatcher.quarantine(&lease.consume()),
             }
+            // An error above returned early; its lease went back to the queue when dropped.
         }
     }
 }

@@ -16,6 +16,28 @@ use tonic::Status;
 use crate::server::Frontend;
 
 impl Frontend {
+    /// A sticky queue lives on whichever node owns its normal queue, which the request does not
+    /// name: every other node is told too (each drains only what it holds).
+    pub(crate) async fn broadcast_shutdown_worker(&self, req: &ShutdownWorkerRequest) {
+        if !self.forwards || req.sticky_task_queue.is_empty() {
+            return;
+        }
+        for (node, addr) in self.routing.other_nodes() {
+            let incoming = tonic::Request::new(req.clone());
+            let sent = self
+                .forward(
+                    perdure_storage::GroupId::META,
+                    &addr,
+                    incoming,
+                    |mut c, r| async move { c.shutdown_worker(r).await },
+                )
+                .await;
+            if let Err(e) = sent {
+                tracing::debug!(node, error = %e, "ShutdownWorker not relayed");
+            }
+        }
+    }
+
     pub(crate) async fn shutdown_worker(
         &self,
         req: ShutdownWorkerRequest,
@@ -25,7 +47,8 @@ impl Frontend {
             return Ok(ShutdownWorkerResponse::default());
         }
         let sticky = TaskQueueKey::new(ns.id(), &req.sticky_task_queue, TaskKind::Workflow);
-        for task in self.matching.drain(&sticky) {
+        for task in self.dispatcher.matching().drain(&sticky) {
+            self.dispatcher.release(&task);
             if let Err(e) = self.history.discard_dispatch(&task).await {
                 // Harmless: a row left behind is found stale when next dispatched.
                 tracing::debug!(task_id = task.task_id, error = %e, "sticky dispatch row kept");

@@ -39,6 +39,7 @@ impl HistoryService {
         let shard = self.shard_for(namespace_id, &request.workflow_id);
         // Dedup and conflicts are decided from the current-run pointer on disk, which only the
         // serving leader knows to be complete: a follower could answer from stale state.
+        shard.settle().await;
         shard.ensure_leader()?;
         let wf = request.workflow_id.clone();
         // Starts of one workflow id queue behind each other; everything else runs in parallel.
@@ -52,12 +53,16 @@ impl HistoryService {
             match decide_start(current.as_ref().map(|(c, _)| c), &policy) {
                 StartDecision::Start => {}
                 StartDecision::ReturnExisting { run_id } => {
+                    shard.read_barrier().await?;
                     return Ok(StartOutcome {
                         run_id,
                         started: false,
-                    })
+                    });
                 }
-                StartDecision::Fail(e) => return Err(e.into()),
+                StartDecision::Fail(e) => {
+                    shard.read_barrier().await?;
+                    return Err(e.into());
+                }
                 StartDecision::TerminateExistingThenStart { run_id } => {
                     let key = ExecKey::new(namespace_id, &wf, &run_id);
                     match self.terminate_run(shard, &key, &new_run_id).await {

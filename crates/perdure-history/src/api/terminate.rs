@@ -83,6 +83,7 @@ impl HistoryService {
             return Ok(ExecKey::new(namespace_id, workflow_id, run_id));
         }
         let shard = self.shard_for(namespace_id, workflow_id);
+        shard.read_barrier().await?;
         match crate::tables::load_current(&shard.store, shard.id, namespace_id, workflow_id)? {
             Some((current, _)) => Ok(ExecKey::new(namespace_id, workflow_id, &current.run_id)),
             None => Err(execution_not_found().into()),

@@ -5,6 +5,8 @@
 
 #![allow(dead_code)] // each test binary uses its own subset
 
+pub mod cluster;
+
 use std::future::Future;
 use std::path::Path;
 use std::time::Duration;
@@ -58,7 +60,12 @@ pub async fn stop(server: DevServer) {
 
 /// A WorkflowService client for `server`.
 pub async fn connect(server: &DevServer) -> Client {
-    let endpoint = Channel::from_shared(format!("http://{}", server.addr()))
+    connect_addr(server.addr()).await
+}
+
+/// A WorkflowService client for the API (or internal) address `addr`.
+pub async fn connect_addr(addr: std::net::SocketAddr) -> Client {
+    let endpoint = Channel::from_shared(format!("http://{addr}"))
         .expect("valid endpoint")
         .connect_timeout(RPC_DEADLINE)
         .timeout(RPC_DEADLINE);

@@ -1,0 +1,89 @@
+//! An in-process cluster for tests: N nodes, each on its own thread and runtime (as separate
+//! processes would be), on free local ports, with one secret. Start-up returns once every node
+//! serves, i.e. every group has a leader and `default` exists.
+
+use std::collections::BTreeMap;
+use std::net::{SocketAddr, TcpListener};
+use std::path::Path;
+
+use perdure_server::{start_node, DevServer, NodeOptions};
+
+use super::{within, SHARDS};
+
+pub const SECRET: &str = "test-cluster-secret";
+
+pub struct TestCluster {
+    pub nodes: Vec<DevServer>,
+}
+
+/// A port nobody listens on right now (the window until the node binds it is milliseconds).
+fn free_addr() -> SocketAddr {
+    let l = TcpListener::bind("127.0.0.1:0").expect("bind a free port");
+    l.local_addr().expect("local addr")
+}
+
+pub async fn start_cluster(n: u64, dir: &Path) -> TestCluster {
+    let peers: BTreeMap<u64, String> = (1..=n).map(|i| (i, free_addr().to_string())).collect();
+    let starts: Vec<_> = (1..=n)
+        .map(|i| {
+            let opts = NodeOptions {
+                node_id: i,
+                data_dir: dir.join(format!("node-{i}")),
+                api_addr: "127.0.0.1:0".parse().unwrap(),
+                internal_addr: Some(peers[&i].parse().unwrap()),
+                http_addr: Some("127.0.0.1:0".parse().unwrap()),
+                peers: peers.clone(),
+                shards: SHARDS,
+                secret: SECRET.into(),
+                isolation: Default::default(),
+            };
+            tokio::spawn(start_node(opts))
+        })
+        .collect();
+    let mut nodes = Vec::new();
+    for s in starts {
+        let node = within("cluster node start-up", s)
+            .await
+            .expect("start task")
+            .expect("node starts");
+        nodes.push(node);
+    }
+    let cluster = TestCluster { nodes };
+    within("leadership balanced", cluster.wait_balanced()).await;
+    cluster
+}
+
+impl TestCluster {
+    /// Waits until every group is led by its preferred leader (voter `group % voters`), so
+    /// tests do not race the leadership moves that follow start-up.
+    pub async fn wait_balanced(&self) {
+        let http: Vec<String> = self
+            .nodes
+            .iter()
+            .map(|n| n.http_addr().expect("http enabled").to_string())
+            .collect();
+        loop {
+            let http = http.clone();
+            let status =
+                tokio::task::spawn_blocking(move || perdure_server::cluster_status::gather(&http))
+                    .await
+                    .expect("status");
+            let balanced = !status.groups.is_empty()
+                && status.groups.iter().all(|g| {
+                    let mut voters = g.voters.clone();
+                    voters.sort_unstable();
+                    !voters.is_empty() && g.leader == Some(voters[g.group as usize % voters.len()])
+                });
+            if balanced {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+    }
+
+    pub async fn shutdown(self) {
+        for n in self.nodes {
+            super::stop(n).await;
+        }
+    }
+}

@@ -1,0 +1,274 @@
+"""A 3-node perdure cluster runs what one node runs, and survives losing a leader.
+
+1. Acceptance on a cluster: the single-node acceptance tests (test_acceptance.py) and the golden
+   scenarios (test_history_golden.py) run unchanged with the worker connected to node 2 and the
+   client to node 3; the histories must equal the goldens recorded from Temporal's dev server.
+2. Leader loss: PERDURE_CLUSTER_WORKFLOWS (100) workflows of PERDURE_CLUSTER_ACTIVITIES (5)
+   ~200 ms activities are in flight when the node leading the most Raft groups gets SIGKILL.
+   Worker and client sit on the two other nodes. Everything must complete within
+   PERDURE_CLUSTER_DEADLINE_S (240) of the kill, no activity completion may be written twice, and
+   each group the victim led must have a new leader within PERDURE_CLUSTER_LEADERLESS_BOUND_S (10)
+   (printed as ``LEADERLESS_MS group=<g> ms=<n>``). A longer run:
+
+       PERDURE_CLUSTER_WORKFLOWS=1000 PERDURE_CLUSTER_DEADLINE_S=1200 .venv/bin/python -m pytest \\
+           tests/python/test_cluster.py -k leader_loss -s -o timeout=1800
+
+Each cluster test starts its own cluster (cluster.py) and never the single-node session server:
+no test here requests the ``server``, ``client`` or ``worker`` fixtures. Perdure only (Temporal's
+dev server is one node); the unit checks of the harness's /cluster parsing run everywhere.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import os
+import time
+import uuid
+
+import pytest
+import pytest_asyncio
+from temporalio.api.enums.v1 import EventType
+
+import test_acceptance
+import test_history_golden
+import workflows
+from cluster import Cluster, ContractError, count_leaders, merge_leaders, parse_view
+from harness import server_kind
+from history import assert_activities_completed_once, assert_contiguous_ids, events_of
+from scenarios import GOLDEN_SCENARIOS
+from test_crash import wait_until
+from workers import running_worker
+
+
+def _env_number(name: str, default: float) -> float:
+    return float(os.environ.get(name) or default)
+
+
+WORKFLOWS = int(_env_number("PERDURE_CLUSTER_WORKFLOWS", 100))
+ACTIVITIES = int(_env_number("PERDURE_CLUSTER_ACTIVITIES", 5))
+COMPLETE_DEADLINE_S = _env_number("PERDURE_CLUSTER_DEADLINE_S", 240)
+LEADERLESS_BOUND_S = _env_number("PERDURE_CLUSTER_LEADERLESS_BOUND_S", 10)
+
+perdure_only = pytest.mark.skipif(
+    server_kind() != "perdure", reason="a multi-node perdure cluster (perdure only)"
+)
+
+
+# --- the harness's reading of /cluster (no server needed) --------------------------------
+
+
+def group_doc(group: int, leader: int | None, term: int, **overrides) -> dict:
+    doc = {
+        "group": group, "leader": leader, "term": term, "last_log_index": 120,
+        "committed": 120, "applied": 120, "snapshot_index": None, "purged_index": None,
+        "voters": [1, 2, 3], "learners": [], "replication": None,
+    }  # fmt: skip
+    doc.update(overrides)
+    return doc
+
+
+def test_cluster_view_reads_the_contract_example():
+    view = parse_view(
+        {
+            "node_id": 2,
+            "groups": [
+                group_doc(
+                    0, 2, 3, snapshot_index=100, purged_index=50,
+                    replication={"1": 120, "2": 118, "3": 120},
+                ),
+                group_doc(1, 2, 3, replication={"1": 1, "2": 1, "3": None}),
+                group_doc(2, None, 4),
+            ],
+        },  # fmt: skip
+        "node 2",
+    )
+    assert view.node_id == 2
+    assert sorted(view.groups) == [0, 1, 2]
+    assert view.groups[0].replication == {1: 120, 2: 118, 3: 120}
+    assert (view.groups[0].snapshot_index, view.groups[0].purged_index) == (100, 50)
+    assert view.groups[1].replication == {1: 1, 2: 1, 3: None}
+    assert view.groups[2].leader is None
+    assert list(view.led()) == [0, 1]
+
+
+@pytest.mark.parametrize(
+    "doc, complaint",
+    [
+        ({"groups": []}, "'node_id'"),
+        ({"node_id": 1, "groups": [{"group": 0}]}, "'replication'"),
+        ({"node_id": 1, "groups": [group_doc(0, "2", 1)]}, "'leader'"),
+        ({"node_id": 1, "groups": [group_doc(0, 1, True)]}, "'term'"),
+        ({"node_id": 1, "groups": [group_doc(0, 1, 1), group_doc(0, 1, 1)]}, "listed twice"),
+        ({"node_id": 1, "groups": [group_doc(0, 1, 1, replication={"x": 1})]}, "node ids"),
+    ],
+)
+def test_cluster_view_rejects_what_the_contract_does_not_allow(doc, complaint):
+    with pytest.raises(ContractError, match=complaint):
+        parse_view(doc, "node 1")
+
+
+def test_leaders_believe_a_self_reported_leader_over_followers():
+    node1 = parse_view(
+        {
+            "node_id": 1,
+            "groups": [
+                group_doc(0, 3, 6),  # node 1 names 3 (a later term, but 3 is not asked)
+                group_doc(1, 3, 2),
+                group_doc(2, None, 2),
+            ],
+        },
+        "node 1",
+    )
+    node2 = parse_view(
+        {
+            "node_id": 2,
+            "groups": [
+                group_doc(0, 2, 5),  # node 2 says it leads group 0 itself
+                group_doc(1, 1, 3),  # nobody self-reports group 1: the highest term wins
+                group_doc(2, None, 2),
+            ],
+        },
+        "node 2",
+    )
+    leaders = merge_leaders([node1, node2])
+    assert leaders == {0: 2, 1: 1, 2: None}
+    assert count_leaders(leaders, [1, 2, 3]) == {1: 1, 2: 1, 3: 0}
+
+
+# --- 1. the single-node acceptance suite on a cluster ------------------------------------
+
+#: The single-node acceptance tests, called as plain coroutines with cluster fixtures.
+ACCEPTANCE = {
+    name: fn
+    for name, fn in vars(test_acceptance).items()
+    if name.startswith("test_") and inspect.iscoroutinefunction(fn)
+}
+
+
+@pytest_asyncio.fixture(scope="class")
+async def acceptance_cluster():
+    """One cluster per test class: torn down before the leader-loss test starts its own."""
+    async with Cluster(size=3) as cluster:
+        yield cluster
+
+
+@pytest_asyncio.fixture(scope="class")
+async def node3_client(acceptance_cluster: Cluster):
+    return await acceptance_cluster.client(3)
+
+
+@pytest_asyncio.fixture
+async def node2_worker(acceptance_cluster: Cluster):
+    async with running_worker(await acceptance_cluster.client(2), prefix="cluster") as w:
+        yield w
+
+
+@pytest.mark.cluster
+@perdure_only
+class TestSingleNodeAcceptanceOnACluster:
+    @pytest.mark.parametrize("scenario", sorted(GOLDEN_SCENARIOS))
+    async def test_history_matches_single_node_golden(
+        self, node3_client, node2_worker, wf_id, scenario
+    ):
+        await test_history_golden.test_history_matches_golden(
+            node3_client, node2_worker, wf_id, scenario
+        )
+
+    @pytest.mark.parametrize("name", sorted(ACCEPTANCE))
+    async def test_single_node_acceptance(self, node3_client, node2_worker, wf_id, name):
+        await ACCEPTANCE[name](client=node3_client, worker=node2_worker, wf_id=wf_id)
+
+
+# --- 2. losing the node that leads the most groups ---------------------------------------
+
+
+@pytest_asyncio.fixture
+async def cluster():
+    async with Cluster(size=3) as c:
+        yield c
+
+
+@pytest.mark.cluster
+@perdure_only
+async def test_leader_loss_mid_run_loses_and_duplicates_nothing(cluster: Cluster):
+    await asyncio.wait_for(_leader_loss(cluster), timeout=COMPLETE_DEADLINE_S + 180)
+
+
+async def _leader_loss(cluster: Cluster) -> None:
+    counts = count_leaders(await cluster.wait_all_groups_led(deadline=60), cluster.node_ids)
+    # The victim is chosen first, so worker and client can start on nodes that survive.
+    victim = max(cluster.node_ids, key=lambda n: (counts[n], -n))
+    survivors = [n for n in cluster.node_ids if n != victim]
+    worker_node, client_node = survivors[0], survivors[-1]
+    print(
+        f"leader loss: groups led per node {counts}; victim node {victim}; "
+        f"worker on node {worker_node}, client on node {client_node}"
+    )
+    client = await cluster.client(client_node)
+    total = WORKFLOWS * ACTIVITIES
+    ids = [f"leader-loss-{i}-{uuid.uuid4().hex[:6]}" for i in range(WORKFLOWS)]
+
+    async with running_worker(
+        await cluster.client(worker_node),
+        prefix="leader-loss",
+        max_concurrent_activities=max(300, WORKFLOWS),
+    ) as w:
+        completed = w.activities.completed
+        await asyncio.gather(
+            *(
+                client.start_workflow(
+                    workflows.FiveSteps.run, ACTIVITIES, id=wf_id, task_queue=w.task_queue
+                )
+                for wf_id in ids
+            )
+        )
+        await wait_until(lambda: len(completed) >= total // 10, 120, "first completions")
+
+        # What the victim itself says it leads, read just before it dies.
+        old_terms = {g: v.term for g, v in (await cluster.status(victim)).led().items()}
+        assert old_terms, f"node {victim} leads no group at the kill; the test proves nothing"
+        done_before_kill = len(set(completed))
+        killed_at = time.monotonic()
+        cluster.kill(victim)
+        assert done_before_kill < total, "everything finished before the kill; test proves nothing"
+
+        leaderless = await cluster.wait_new_leaders(
+            old_terms, killed_at, survivors, deadline=max(30.0, 3 * LEADERLESS_BOUND_S)
+        )
+        report_leaderless(leaderless)
+
+        remaining = COMPLETE_DEADLINE_S - (time.monotonic() - killed_at)
+        results = await asyncio.wait_for(
+            asyncio.gather(*(client.get_workflow_handle(i).result() for i in ids)),
+            timeout=max(remaining, 1.0),
+        )
+        print(
+            f"leader loss: all {WORKFLOWS} workflows done {time.monotonic() - killed_at:.1f}s "
+            f"after the kill; {done_before_kill}/{total} steps done at the kill, "
+            f"{len(completed) - len(set(completed))} steps re-run after it"
+        )
+
+    for wf_id, result in zip(ids, results):
+        assert result == [f"{wf_id}:{step}" for step in range(ACTIVITIES)]
+    assert set(completed) == {(i, s) for i in ids for s in range(ACTIVITIES)}
+    for wf_id in ids:
+        events = await events_of(client.get_workflow_handle(wf_id))
+        assert_contiguous_ids(events)
+        assert_activities_completed_once(events, ACTIVITIES, wf_id)
+        assert events[-1].event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED
+
+    slow = {g: s for g, s in leaderless.items() if s is None or s >= LEADERLESS_BOUND_S}
+    assert not slow, f"groups of node {victim} leaderless >= {LEADERLESS_BOUND_S}s: {slow}"
+    await cluster.wait_all_groups_led(exclude=[victim], deadline=30)
+
+
+def report_leaderless(leaderless: dict[int, float | None]) -> None:
+    def ms(seconds: float | None) -> str:
+        return "none" if seconds is None else str(round(seconds * 1000))
+
+    for group, seconds in sorted(leaderless.items()):
+        print(f"LEADERLESS_MS group={group} ms={ms(seconds)}")
+    known = [s for s in leaderless.values() if s is not None]
+    worst = None if len(known) < len(leaderless) else max(known, default=None)
+    print(f"LEADERLESS_MS max ms={ms(worst)} groups={len(leaderless)}")
