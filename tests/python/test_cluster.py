@@ -239,10 +239,14 @@ async def _leader_loss(cluster: Cluster) -> None:
         report_leaderless(leaderless)
 
         remaining = COMPLETE_DEADLINE_S - (time.monotonic() - killed_at)
-        results = await asyncio.wait_for(
-            asyncio.gather(*(client.get_workflow_handle(i).result() for i in ids)),
-            timeout=max(remaining, 1.0),
-        )
+        try:
+            results = await asyncio.wait_for(
+                asyncio.gather(*(client.get_workflow_handle(i).result() for i in ids)),
+                timeout=max(remaining, 1.0),
+            )
+        except asyncio.TimeoutError:
+            await report_unfinished(client, ids)
+            raise
         print(
             f"leader loss: all {WORKFLOWS} workflows done {time.monotonic() - killed_at:.1f}s "
             f"after the kill; {done_before_kill}/{total} steps done at the kill, "
@@ -261,6 +265,25 @@ async def _leader_loss(cluster: Cluster) -> None:
     slow = {g: s for g, s in leaderless.items() if s is None or s >= LEADERLESS_BOUND_S}
     assert not slow, f"groups of node {victim} leaderless >= {LEADERLESS_BOUND_S}s: {slow}"
     await cluster.wait_all_groups_led(exclude=[victim], deadline=30)
+
+
+async def report_unfinished(client, ids: list[str]) -> None:
+    """Prints what each workflow that did not finish is waiting for (for the failure report)."""
+    for wf_id in ids:
+        d = await client.get_workflow_handle(wf_id).describe()
+        if d.status is not None and d.status.name != "RUNNING":
+            continue
+        raw = d.raw_description
+        pending = [
+            (a.activity_id, a.state, a.attempt) for a in raw.pending_activities
+        ]
+        wft = raw.pending_workflow_task
+        events = await events_of(client.get_workflow_handle(wf_id))
+        print(
+            f"UNFINISHED {wf_id}: last event {events[-1].event_id} "
+            f"{EventType.Name(events[-1].event_type)}; pending activities {pending}; "
+            f"pending workflow task {wft.state if wft.ByteSize() else None}"
+        )
 
 
 def report_leaderless(leaderless: dict[int, float | None]) -> None:

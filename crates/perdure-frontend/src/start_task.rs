@@ -50,13 +50,7 @@ impl Frontend {
             return classify(started);
         }
         let ask = Ask::Workflow { poll_queue };
-        match self.start_remote(task, ask, poll_id, identity).await? {
-            Started::Task(bytes) => PollWorkflowTaskQueueResponse::decode(bytes.as_slice())
-                .map(Started::Task)
-                .map_err(|e| Status::internal(format!("undecodable start: {e}"))),
-            Started::Stale => Ok(Started::Stale),
-            Started::Poisoned => Ok(Started::Poisoned),
-        }
+        decode_started(self.start_remote(task, ask, poll_id, identity).await?)
     }
 
     pub(crate) async fn start_activity_task(
@@ -74,13 +68,7 @@ impl Frontend {
             return classify(started);
         }
         let ask = Ask::Activity { namespace };
-        match self.start_remote(task, ask, poll_id, identity).await? {
-            Started::Task(bytes) => PollActivityTaskQueueResponse::decode(bytes.as_slice())
-                .map(Started::Task)
-                .map_err(|e| Status::internal(format!("undecodable start: {e}"))),
-            Started::Stale => Ok(Started::Stale),
-            Started::Poisoned => Ok(Started::Poisoned),
-        }
+        decode_started(self.start_remote(task, ask, poll_id, identity).await?)
     }
 
     /// The encoded poll response from the shard's leader on another node.
@@ -120,6 +108,17 @@ impl Frontend {
             Err(s) if s.code() == tonic::Code::DataLoss => Ok(Started::Poisoned),
             Err(s) => Err(s),
         }
+    }
+}
+
+/// Decodes the poll response a remote shard leader sent.
+fn decode_started<T: Message + Default>(started: Started<Vec<u8>>) -> Result<Started<T>, Status> {
+    match started {
+        Started::Task(bytes) => T::decode(bytes.as_slice())
+            .map(Started::Task)
+            .map_err(|e| Status::internal(format!("undecodable start: {e}"))),
+        Started::Stale => Ok(Started::Stale),
+        Started::Poisoned => Ok(Started::Poisoned),
     }
 }
 

@@ -97,6 +97,8 @@ async fn serve_term(
         tokio::select! {
             changed = leadership.changed() => if changed.is_err() { break },
             _ = reoffer.tick() => pending = reoffer_old_rows(shard, &pending)?,
+            // Ending here makes `run` begin the same term again (barrier, reload).
+            _ = shard.resync.notified() => break,
         }
     }
     wheel.abort();

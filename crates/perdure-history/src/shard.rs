@@ -64,10 +64,25 @@ impl<R> Plan<R> {
 // Moved once per attempt and consumed at once; boxing the plan would only add an allocation.
 #[allow(clippy::large_enum_variant)]
 pub enum Step<R> {
-    /// Nothing to write (an idempotent retry, a stale timer...): answer at once.
+    /// Nothing to write (an idempotent retry...): answer once a read barrier confirms that this
+    /// node still leads, since the answer comes from local state a client will act on.
     Reply(R),
+    /// Nothing to write and no client waits on the answer (a stale timer): answer at once. A
+    /// deposed leader acting on it can only propose, and a proposal fails without a quorum.
+    Skip(R),
     Write(Plan<R>),
 }
+
+/// What a committed write changes on the leader besides the store.
+struct Write {
+    key: ExecKey,
+    cached: Cached,
+    closed: bool,
+    timers: Vec<(u64, TimerTask)>,
+    transfers: Vec<(u64, TransferTask)>,
+}
+
+type CacheGuard = tokio::sync::OwnedMutexGuard<Option<Cached>>;
 
 /// A write batch and the tasks it persists, with the ids they were given.
 type BuiltBatch = (WriteBatch, Vec<(u64, TimerTask)>, Vec<(u64, TransferTask)>);
@@ -85,6 +100,11 @@ pub struct Shard {
     /// How far ahead that wheel holds timers in memory.
     pub(crate) timer_window: TimerWindow,
     pub(crate) wheel_stats: WheelStats,
+    /// Asks the leadership loop to begin the current term again: reload the dispatch rows and
+    /// the timer window from applied state. Needed after a proposal whose outcome is unknown (it
+    /// timed out but may still commit in this term): its tasks never went through
+    /// `after_commit`, so without a reload its timers would wait for the next leader.
+    pub(crate) resync: tokio::sync::Notify,
     /// The term this shard serves (0: none). Raft may already report leadership while the
     /// term's barrier is in flight; until [`Shard::begin_term`] has run, the task-id counter
     /// still belongs to an older term (or is 0 after a restart), so writes must wait for it.
@@ -122,6 +142,7 @@ impl Shard {
             timer_window: TimerWindow::default(),
             wheel_stats: WheelStats::default(),
             serving: watch::Sender::new(0),
+            resync: tokio::sync::Notify::new(),
         }
     }
 
@@ -137,8 +158,10 @@ impl Shard {
     /// Called by the leadership loop when this node becomes leader of `term`.
     pub(crate) fn begin_term(&self, term: u64, timers: mpsc::UnboundedSender<(u64, TimerTask)>) {
         self.cache.clear();
+        // A term begun again (see `resync`) keeps its counter: ids already written in this
+        // term must never be handed out twice.
         self.next_task_id
-            .store(term << TERM_SHIFT, Ordering::SeqCst);
+            .fetch_max(term << TERM_SHIFT, Ordering::SeqCst);
         *self.timers.lock().unwrap_or_else(|e| e.into_inner()) = Some(timers);
         self.serving.send_replace(term);
     }
@@ -195,8 +218,13 @@ impl Shard {
     /// Read-modify-write of one execution. `op` sees the current state (or `None` if the run
     /// does not exist) and the leader's clock; it may run more than once if the write loses a
     /// race, so it must not have side effects.
+    ///
+    /// Cancellation-safe: once a batch is proposed, the rest (waiting for the commit, updating
+    /// the cache, handing the tasks to matching and the timer wheel) runs in its own task, so a
+    /// caller that goes away (a poll cut by its deadline) cannot leave a committed write whose
+    /// timers never reach the wheel, or a cache that still shows the state before the write.
     pub async fn update<R>(
-        &self,
+        self: &Arc<Self>,
         key: &ExecKey,
         mut op: impl FnMut(Option<&MutableState>, Time) -> Result<Step<R>, HistoryError>,
     ) -> Result<R, HistoryError> {
@@ -215,46 +243,77 @@ impl Shard {
                     self.read_barrier().await?;
                     return Ok(r);
                 }
+                Step::Skip(r) => return Ok(r),
                 Step::Write(plan) => plan,
             };
             enforce_history_limits(&mut plan, at);
             let version = current.map_or(0, |c| c.version);
             let (batch, timers, transfers) =
                 self.build_batch(key, version, current.is_some(), &plan)?;
-            match self.propose(batch).await {
-                Ok(ApplyOutcome::Applied) => {
-                    let progress = Progress {
-                        next_event_id: plan.state.next_event_id,
-                        closed: plan.mutation.closed,
-                    };
-                    *guard = Some(Cached {
-                        state: plan.state,
-                        version: version + 1,
-                    });
-                    drop(guard);
-                    self.after_commit(key, progress, transfers, timers);
-                    return Ok(plan.reply);
-                }
-                Ok(ApplyOutcome::Rejected { .. }) => {
-                    // Someone else's write got there first: reload and decide again.
-                    *guard = None;
-                    continue;
-                }
-                Err(e) => {
-                    // The outcome is unknown (it may still commit): never trust the cache.
-                    *guard = None;
-                    return Err(e);
-                }
+            let Plan {
+                state,
+                mutation,
+                reply,
+                ..
+            } = plan;
+            let write = Write {
+                key: key.clone(),
+                cached: Cached {
+                    state,
+                    version: version + 1,
+                },
+                closed: mutation.closed,
+                timers,
+                transfers,
+            };
+            let (outcome, back) = tokio::spawn(self.clone().commit(batch, write, guard))
+                .await
+                .map_err(|_| HistoryError::from(perdure_raft::ProposeError::Shutdown))?;
+            match outcome {
+                Ok(ApplyOutcome::Applied) => return Ok(reply),
+                // Someone else's write got there first: reload and decide again.
+                Ok(ApplyOutcome::Rejected { .. }) => {}
+                Err(e) => return Err(e),
             }
+            guard = back.ok_or(HistoryError::Conflict)?;
         }
         Err(HistoryError::Conflict)
+    }
+
+    /// The second half of [`Shard::update`], in its own task: proposes `batch` and, once it is
+    /// applied, records the new state in the cache and hands the write's tasks on. Gives the
+    /// execution's lock back only when the caller must decide again (a lost race).
+    async fn commit(
+        self: Arc<Self>,
+        batch: WriteBatch,
+        write: Write,
+        mut guard: CacheGuard,
+    ) -> (Result<ApplyOutcome, HistoryError>, Option<CacheGuard>) {
+        // Until the outcome is known, the cache must not claim either state.
+        *guard = None;
+        let outcome = self.propose(batch).await;
+        match outcome {
+            Ok(ApplyOutcome::Applied) => {
+                let progress = Progress {
+                    next_event_id: write.cached.state.next_event_id,
+                    closed: write.closed,
+                };
+                *guard = Some(write.cached);
+                drop(guard);
+                self.after_commit(&write.key, progress, write.transfers, write.timers);
+                (outcome, None)
+            }
+            Ok(ApplyOutcome::Rejected { .. }) => (outcome, Some(guard)),
+            // Unknown outcome (it may still commit): the cache stays empty and reloads.
+            Err(_) => (outcome, None),
+        }
     }
 
     /// The common case of [`Shard::update`]: the run must exist (NotFound otherwise), `op`
     /// changes a copy of its state and returns the mutation and the reply, and the result is
     /// always written.
     pub async fn mutate<R>(
-        &self,
+        self: &Arc<Self>,
         key: &ExecKey,
         mut op: impl FnMut(&mut MutableState, Time) -> Result<(Mutation, R), HistoryError>,
     ) -> Result<R, HistoryError> {
@@ -454,6 +513,10 @@ impl Shard {
             Err(_) => "error",
         };
         perdure_metrics::metrics().observe_proposal("history", label, started.elapsed());
+        if let Err(e @ perdure_raft::ProposeError::Timeout { .. }) = &outcome {
+            tracing::warn!(shard = %self.id, error = %e, "proposal outcome unknown; reloading the term's tasks");
+            self.resync.notify_one();
+        }
         Ok(outcome?)
     }
 

@@ -14,7 +14,7 @@ use perdure_api::internal::{RaftKind, RaftRequest};
 use temporalio_protos::temporal::api::command::v1::{
     command::Attributes, Command, CompleteWorkflowExecutionCommandAttributes,
 };
-use temporalio_protos::temporal::api::common::v1::{WorkflowExecution, WorkflowType};
+use temporalio_protos::temporal::api::common::v1::WorkflowExecution;
 use temporalio_protos::temporal::api::enums::v1::{CommandType, WorkflowExecutionStatus};
 use temporalio_protos::temporal::api::taskqueue::v1::TaskQueue;
 use temporalio_protos::temporal::api::workflowservice::v1::*;
@@ -28,20 +28,7 @@ fn execution(workflow_id: &str) -> Option<WorkflowExecution> {
 }
 
 fn start_request(workflow_id: &str) -> StartWorkflowExecutionRequest {
-    StartWorkflowExecutionRequest {
-        namespace: NAMESPACE.into(),
-        workflow_id: workflow_id.into(),
-        workflow_type: Some(WorkflowType {
-            name: "routing".into(),
-        }),
-        task_queue: Some(TaskQueue {
-            name: "routing-queue".into(),
-            ..Default::default()
-        }),
-        request_id: format!("req-{workflow_id}"),
-        identity: "routing test".into(),
-        ..Default::default()
-    }
+    common::start_request(workflow_id, "routing", "routing-queue")
 }
 
 async fn describe(c: &mut Client, workflow_id: &str) -> DescribeWorkflowExecutionResponse {

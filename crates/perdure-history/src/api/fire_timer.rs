@@ -11,6 +11,7 @@
 
 use perdure_core::{timer_task, TimerTask};
 use perdure_storage::{keys, ApplyOutcome, Cf, Op, WriteBatch};
+use std::sync::Arc;
 
 use crate::cache::ExecKey;
 use crate::errors::HistoryError;
@@ -19,7 +20,7 @@ use crate::timer_wheel::Fired;
 
 impl Shard {
     pub(crate) async fn fire_timer(
-        &self,
+        self: &Arc<Self>,
         task_id: u64,
         task: &TimerTask,
     ) -> Result<Fired, HistoryError> {
@@ -36,7 +37,7 @@ impl Shard {
         let next_run = new_run_ids();
         self.update(&key, |state, now| {
             let Some(state) = state else {
-                return Ok(Step::Reply(Fired::RowOnly));
+                return Ok(Step::Skip(Fired::RowOnly));
             };
             let mut next = state.clone();
             match next.fire_timer(task, now, &next_run) {
@@ -48,7 +49,7 @@ impl Shard {
                     Ok(Step::Write(plan))
                 }
                 // A timer the run no longer wants yields an empty mutation or an error.
-                Ok(_) | Err(_) => Ok(Step::Reply(Fired::RowOnly)),
+                Ok(_) | Err(_) => Ok(Step::Skip(Fired::RowOnly)),
             }
         })
         .await

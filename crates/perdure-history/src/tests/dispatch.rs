@@ -98,7 +98,12 @@ async fn writes_wait_for_the_term_to_begin() {
     let raft = open_raft(&store).await;
     let group = raft.group(GroupId(1)).unwrap();
     let term = group.leadership().borrow().expect("this node leads");
-    let shard = Shard::new(GroupId(1), group, store.clone(), Arc::new(Discard));
+    let shard = Arc::new(Shard::new(
+        GroupId(1),
+        group,
+        store.clone(),
+        Arc::new(Discard),
+    ));
     let key = ExecKey::new(NS_ID, "wf", "run");
     let op = |_: Option<&perdure_core::MutableState>, _| Ok(Step::Reply(()));
     assert!(matches!(
@@ -117,5 +122,31 @@ async fn writes_wait_for_the_term_to_begin() {
         shard.update(&key, op).await,
         Err(HistoryError::NotLeader { .. })
     ));
+    raft.shutdown().await;
+}
+
+/// A term begun again after a proposal with an unknown outcome (`Shard::resync`) must not hand
+/// out task ids it already used: they name durable rows, and a reused id would overwrite one.
+#[tokio::test]
+async fn a_term_begun_again_keeps_its_task_ids() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open_store(dir.path()).await;
+    let raft = open_raft(&store).await;
+    let group = raft.group(GroupId(1)).unwrap();
+    let term = group.leadership().borrow().expect("this node leads");
+    let shard = Shard::new(GroupId(1), group, store.clone(), Arc::new(Discard));
+    let (tx, _rx) = mpsc::unbounded_channel();
+    shard.begin_term(term, tx.clone());
+    let used: Vec<u64> = (0..3).map(|_| shard.task_id()).collect();
+    shard.end_term();
+    shard.begin_term(term, tx.clone());
+    let next = shard.task_id();
+    assert!(
+        used.iter().all(|u| next > *u),
+        "{next} reuses one of {used:?}"
+    );
+    // A later term starts above everything of this one.
+    shard.begin_term(term + 1, tx);
+    assert!(shard.task_id() >= (term + 1) << 40);
     raft.shutdown().await;
 }

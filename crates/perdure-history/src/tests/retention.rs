@@ -3,6 +3,7 @@
 //! the deletion holds across a restart, spares a pointer that names a newer run, and never
 //! touches a running run.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use perdure_core::{timer_task, CoreError, RunTimeout, TimerTask};
@@ -41,7 +42,7 @@ async fn start_and_complete(
     run
 }
 
-fn shard<'a>(history: &'a HistoryService, workflow_id: &str) -> &'a Shard {
+fn shard<'a>(history: &'a HistoryService, workflow_id: &str) -> &'a Arc<Shard> {
     history.shard_for(NS_ID, workflow_id)
 }
 

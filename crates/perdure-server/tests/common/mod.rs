@@ -92,24 +92,35 @@ pub async fn namespace_id(client: &mut Client) -> String {
     id
 }
 
-/// Starts workflow `workflow_id` and returns its run id.
-pub async fn start_workflow(client: &mut Client, workflow_id: &str) -> String {
-    let resp = within(
-        "StartWorkflowExecution",
-        client.start_workflow_execution(StartWorkflowExecutionRequest {
-            namespace: NAMESPACE.into(),
-            workflow_id: workflow_id.into(),
-            workflow_type: Some(WorkflowType {
-                name: "corruption-test".into(),
-            }),
-            task_queue: Some(TaskQueue {
-                name: "corruption-test-queue".into(),
-                ..Default::default()
-            }),
-            request_id: format!("request-{workflow_id}"),
-            identity: "perdure-server tests".into(),
+/// A start request for `workflow_id` of type `workflow_type` on `queue`, with a request id
+/// derived from the workflow id (so sending it again is a dedup hit).
+pub fn start_request(
+    workflow_id: &str,
+    workflow_type: &str,
+    queue: &str,
+) -> StartWorkflowExecutionRequest {
+    StartWorkflowExecutionRequest {
+        namespace: NAMESPACE.into(),
+        workflow_id: workflow_id.into(),
+        workflow_type: Some(WorkflowType {
+            name: workflow_type.into(),
+        }),
+        task_queue: Some(TaskQueue {
+            name: queue.into(),
             ..Default::default()
         }),
+        request_id: format!("request-{workflow_id}"),
+        identity: "perdure-server tests".into(),
+        ..Default::default()
+    }
+}
+
+/// Starts workflow `workflow_id` and returns its run id.
+pub async fn start_workflow(client: &mut Client, workflow_id: &str) -> String {
+    let request = start_request(workflow_id, "corruption-test", "corruption-test-queue");
+    let resp = within(
+        "StartWorkflowExecution",
+        client.start_workflow_execution(request),
     )
     .await
     .expect("StartWorkflowExecution")
