@@ -335,6 +335,17 @@ impl Group {
         self.leader()
     }
 
+    /// How many voters the group's current membership has.
+    pub fn voter_count(&self) -> usize {
+        self.raft
+            .metrics()
+            .borrow()
+            .membership_config
+            .membership()
+            .voter_ids()
+            .count()
+    }
+
     /// True while this node leads the group.
     pub fn is_leader(&self) -> bool {
         self.leadership.borrow().is_some()

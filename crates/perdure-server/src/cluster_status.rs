@@ -131,10 +131,14 @@ fn summarize(group: u32, seen: &[(u64, &GroupStatus)]) -> GroupSummary {
     let mut lag = BTreeMap::new();
     let mut healthy = 0;
     for v in &g.voters {
-        let matched = g
-            .replication
-            .as_ref()
-            .and_then(|r| r.get(v).copied().flatten());
+        // The leader's own log is never behind itself; openraft reports only the others.
+        let matched = if leader_view.is_some() && g.leader == Some(*v) {
+            g.last_log_index
+        } else {
+            g.replication
+                .as_ref()
+                .and_then(|r| r.get(v).copied().flatten())
+        };
         let behind = match (leader_view.is_some(), g.last_log_index, matched) {
             (true, Some(last), Some(m)) => Some(last.saturating_sub(m)),
             _ => None,

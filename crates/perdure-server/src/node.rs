@@ -245,6 +245,7 @@ impl Wiring {
         };
 
         if opts.is_cluster() {
+            tokio::spawn(frontend.health().probe(stop_signal()));
             bootstrap_cluster(&raft, opts).await?;
             wait_until(CLUSTER_WAIT, "every raft group to elect a leader", || {
                 frontend.health().serving()

@@ -6,7 +6,8 @@ use std::collections::BTreeMap;
 use std::net::{SocketAddr, TcpListener};
 use std::path::Path;
 
-use perdure_server::{start_node, DevServer, NodeOptions};
+use perdure_server::cluster_status::ClusterStatus;
+use perdure_server::{start_node, DevServer, Isolation, NodeOptions};
 
 use super::{within, SHARDS};
 
@@ -14,6 +15,8 @@ pub const SECRET: &str = "test-cluster-secret";
 
 pub struct TestCluster {
     pub nodes: Vec<DevServer>,
+    /// Per node (same order): the test hook that cuts its internal traffic.
+    pub isolation: Vec<Isolation>,
 }
 
 /// A port nobody listens on right now (the window until the node binds it is milliseconds).
@@ -24,6 +27,7 @@ fn free_addr() -> SocketAddr {
 
 pub async fn start_cluster(n: u64, dir: &Path) -> TestCluster {
     let peers: BTreeMap<u64, String> = (1..=n).map(|i| (i, free_addr().to_string())).collect();
+    let isolation: Vec<Isolation> = (1..=n).map(|_| Isolation::default()).collect();
     let starts: Vec<_> = (1..=n)
         .map(|i| {
             let opts = NodeOptions {
@@ -35,7 +39,7 @@ pub async fn start_cluster(n: u64, dir: &Path) -> TestCluster {
                 peers: peers.clone(),
                 shards: SHARDS,
                 secret: SECRET.into(),
-                isolation: Default::default(),
+                isolation: isolation[i as usize - 1].clone(),
             };
             tokio::spawn(start_node(opts))
         })
@@ -48,26 +52,29 @@ pub async fn start_cluster(n: u64, dir: &Path) -> TestCluster {
             .expect("node starts");
         nodes.push(node);
     }
-    let cluster = TestCluster { nodes };
+    let cluster = TestCluster { nodes, isolation };
     within("leadership balanced", cluster.wait_balanced()).await;
     cluster
 }
 
 impl TestCluster {
-    /// Waits until every group is led by its preferred leader (voter `group % voters`), so
-    /// tests do not race the leadership moves that follow start-up.
-    pub async fn wait_balanced(&self) {
+    /// What `perdure cluster status --json` would say about this cluster right now.
+    pub async fn status(&self) -> ClusterStatus {
         let http: Vec<String> = self
             .nodes
             .iter()
             .map(|n| n.http_addr().expect("http enabled").to_string())
             .collect();
+        tokio::task::spawn_blocking(move || perdure_server::cluster_status::gather(&http))
+            .await
+            .expect("status")
+    }
+
+    /// Waits until every group is led by its preferred leader (voter `group % voters`), so
+    /// tests do not race the leadership moves that follow start-up.
+    pub async fn wait_balanced(&self) {
         loop {
-            let http = http.clone();
-            let status =
-                tokio::task::spawn_blocking(move || perdure_server::cluster_status::gather(&http))
-                    .await
-                    .expect("status");
+            let status = self.status().await;
             let balanced = !status.groups.is_empty()
                 && status.groups.iter().all(|g| {
                     let mut voters = g.voters.clone();
