@@ -26,6 +26,7 @@ mod validate;
 pub use dispatch::Dispatcher;
 pub use health::NodeHealth;
 pub use http::serve_http;
+pub use internal::authenticate;
 pub use namespaces::{NamespaceRecord, Namespaces};
 pub use retention::{MIN_RETENTION_ENV, MIN_RETENTION_LOCAL};
 pub use routing::{Owner, Routing};

@@ -96,6 +96,7 @@ pub async fn serve(
 pub async fn serve_internal(
     frontend: &Frontend,
     listener: tokio::net::TcpListener,
+    cluster: perdure_cluster::ClusterService,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), tonic::transport::Error> {
     let auth = authenticate(frontend.routing.peers().clone());
@@ -111,6 +112,10 @@ pub async fn serve_internal(
     tonic::transport::Server::builder()
         .add_service(tonic::service::interceptor::InterceptedService::new(
             internal,
+            auth.clone(),
+        ))
+        .add_service(tonic::service::interceptor::InterceptedService::new(
+            perdure_cluster::ClusterServer::new(cluster),
             auth.clone(),
         ))
         .add_service(tonic::service::interceptor::InterceptedService::new(

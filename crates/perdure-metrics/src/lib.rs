@@ -40,6 +40,13 @@ pub struct Metrics {
     pub tasks_offered_remote: IntCounter,
     /// Internal calls refused because they lacked the cluster secret.
     pub internal_unauthenticated: IntCounter,
+    /// Raft snapshots this node built of its own applied state.
+    pub snapshots_built: IntCounter,
+    /// Raft snapshots this node installed from a leader (a replica that was too far behind,
+    /// or new).
+    pub snapshots_installed: IntCounter,
+    /// Raft membership changes this node made as a group's leader, by kind.
+    pub membership_changes: IntCounterVec,
 }
 
 const LATENCY_BUCKETS: &[f64] = &[
@@ -109,6 +116,22 @@ impl Metrics {
         registry.register(Box::new(forwarded.clone()))?;
         registry.register(Box::new(tasks_offered_remote.clone()))?;
         registry.register(Box::new(internal_unauthenticated.clone()))?;
+        let snapshots_built =
+            IntCounter::new("raft_snapshots_built_total", "Raft snapshots built here")?;
+        let snapshots_installed = IntCounter::new(
+            "raft_snapshots_installed_total",
+            "Raft snapshots received from a leader and installed here",
+        )?;
+        let membership_changes = IntCounterVec::new(
+            Opts::new(
+                "raft_membership_changes_total",
+                "Raft membership changes made by this node as a group leader",
+            ),
+            &["kind"],
+        )?;
+        registry.register(Box::new(snapshots_built.clone()))?;
+        registry.register(Box::new(snapshots_installed.clone()))?;
+        registry.register(Box::new(membership_changes.clone()))?;
         Ok(Self {
             registry,
             grpc_requests,
@@ -123,6 +146,9 @@ impl Metrics {
             forwarded,
             tasks_offered_remote,
             internal_unauthenticated,
+            snapshots_built,
+            snapshots_installed,
+            membership_changes,
         })
     }
 

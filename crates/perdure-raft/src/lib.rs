@@ -13,22 +13,30 @@
 // would only add allocations on paths that are already failing.
 #![allow(clippy::result_large_err, clippy::large_enum_variant)]
 
+mod checksum;
 mod error;
 mod log_store;
+mod membership;
 mod node;
 mod snapshot_format;
 mod snapshots;
 mod state_machine;
 mod status;
 mod syncer;
+mod transfer;
 mod transport;
 mod types;
 
 #[cfg(test)]
 mod tests;
 
+pub use checksum::GroupChecksum;
 pub use error::{ProposeError, RaftError};
-pub use node::{cluster_config, default_config, Group, RaftNode, PROPOSE_TIMEOUT};
+pub use membership::{Members, MEMBERSHIP_TIMEOUT};
+pub use node::{
+    cluster_config, default_config, with_snapshot_every, Group, RaftNode, PROPOSE_TIMEOUT,
+};
 pub use status::GroupStatus;
+pub use transfer::PauseGuard;
 pub use transport::{Isolation, Peers, RAFT_FORMAT, SECRET_HEADER};
 pub use types::TypeConfig;

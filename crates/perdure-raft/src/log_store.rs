@@ -52,23 +52,6 @@ pub(crate) fn decode<T: DeserializeOwned>(b: &[u8]) -> Result<T, bincode::Error>
     }
 }
 
-#[cfg(test)]
-mod format_tests {
-    use super::*;
-
-    #[test]
-    fn records_carry_their_format_and_unknown_formats_are_refused() {
-        let bytes = encode(&(7u64, "x".to_string())).unwrap();
-        assert_eq!(bytes[0], RECORD_FORMAT);
-        assert_eq!(decode::<(u64, String)>(&bytes).unwrap(), (7, "x".into()));
-        let mut future = bytes.clone();
-        future[0] = RECORD_FORMAT + 1;
-        let err = decode::<(u64, String)>(&future).unwrap_err().to_string();
-        assert!(err.contains("format 2 is unknown"), "{err}");
-        assert!(decode::<(u64, String)>(&[]).is_err());
-    }
-}
-
 impl LogStore {
     pub(crate) fn new(
         store: Store,
@@ -256,5 +239,22 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         self.store
             .write(b, true)
             .map_err(|e| StorageIOError::write_logs(&e).into())
+    }
+}
+
+#[cfg(test)]
+mod format_tests {
+    use super::*;
+
+    #[test]
+    fn records_carry_their_format_and_unknown_formats_are_refused() {
+        let bytes = encode(&(7u64, "x".to_string())).unwrap();
+        assert_eq!(bytes[0], RECORD_FORMAT);
+        assert_eq!(decode::<(u64, String)>(&bytes).unwrap(), (7, "x".into()));
+        let mut future = bytes.clone();
+        future[0] = RECORD_FORMAT + 1;
+        let err = decode::<(u64, String)>(&future).unwrap_err().to_string();
+        assert!(err.contains("format 2 is unknown"), "{err}");
+        assert!(decode::<(u64, String)>(&[]).is_err());
     }
 }

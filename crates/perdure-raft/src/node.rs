@@ -56,6 +56,18 @@ pub fn cluster_config() -> Config {
     }
 }
 
+/// `config` with a snapshot every `entries` log entries, keeping half as many (at most 1 000)
+/// behind it for followers that lag a little. Small values make followers that were away
+/// catch up by snapshot (tests); large ones make snapshots rarer.
+pub fn with_snapshot_every(config: Config, entries: u64) -> Config {
+    let entries = entries.max(1);
+    Config {
+        snapshot_policy: SnapshotPolicy::LogsSinceLast(entries),
+        max_in_snapshot_log_to_keep: (entries / 2).min(1_000),
+        ..config
+    }
+}
+
 /// How long a proposal may wait for its commit. A leader that lost its quorum cannot commit;
 /// the caller gets `ProposeError::Timeout` (Unavailable, which the SDKs retry) well before a
 /// client's own deadline instead of hanging.
@@ -66,6 +78,8 @@ pub const READ_BARRIER_TIMEOUT: Duration = Duration::from_secs(5);
 /// All Raft groups of this node, sharing one [`Store`].
 pub struct RaftNode {
     node_id: u64,
+    /// For checksums; released by [`RaftNode::shutdown`] like every other store handle.
+    store: std::sync::Mutex<Option<Store>>,
     groups: BTreeMap<GroupId, Arc<Group>>,
     syncer: std::sync::Mutex<Syncer>,
     // Every log store / state machine / snapshot builder holds a clone of the sender; the
@@ -78,6 +92,8 @@ pub struct Group {
     id: GroupId,
     raft: Raft<TypeConfig>,
     leadership: watch::Receiver<Option<u64>>,
+    /// True while a leadership handover holds new proposals back (see `transfer.rs`).
+    pub(crate) paused: watch::Sender<bool>,
 }
 
 impl RaftNode {
@@ -135,11 +151,13 @@ impl RaftNode {
                     id: g,
                     raft,
                     leadership,
+                    paused: watch::channel(false).0,
                 }),
             );
         }
         Ok(Arc::new(RaftNode {
             node_id,
+            store: std::sync::Mutex::new(Some(store)),
             groups: map,
             syncer: std::sync::Mutex::new(syncer),
             alive: Mutex::new(Some((alive_tx, alive_rx))),
@@ -190,6 +208,17 @@ impl RaftNode {
         Ok(())
     }
 
+    /// A fingerprint of group `g`'s applied state on this node (reads the whole group).
+    pub fn checksum(&self, g: GroupId) -> Result<crate::GroupChecksum, RaftError> {
+        let store = self
+            .store
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+            .ok_or(RaftError::Fatal(Fatal::Stopped))?;
+        crate::checksum::checksum(&store, g)
+    }
+
     /// The handle of group `g`, if this node runs it.
     pub fn group(&self, g: GroupId) -> Option<Arc<Group>> {
         self.groups.get(&g).cloned()
@@ -212,6 +241,7 @@ impl RaftNode {
         if let Ok(mut s) = self.syncer.lock() {
             s.stop();
         }
+        self.store.lock().unwrap_or_else(|e| e.into_inner()).take();
         let Some((tx, mut rx)) = self.alive.lock().await.take() else {
             return;
         };
@@ -266,7 +296,13 @@ impl Group {
     /// [`ProposeError::Timeout`]; its outcome is then unknown (it may still commit).
     pub async fn propose(&self, batch: WriteBatch) -> Result<ApplyOutcome, ProposeError> {
         batch.validate(self.id).map_err(RaftError::from)?;
-        let written = tokio::time::timeout(PROPOSE_TIMEOUT, self.raft.client_write(batch))
+        let write = async {
+            // A handover in progress holds proposals for a moment (see `transfer.rs`).
+            let mut paused = self.paused.subscribe();
+            let _ = paused.wait_for(|p| !*p).await;
+            self.raft.client_write(batch).await
+        };
+        let written = tokio::time::timeout(PROPOSE_TIMEOUT, write)
             .await
             .map_err(|_| ProposeError::Timeout {
                 group: self.id,

@@ -83,6 +83,7 @@ impl RaftSnapshotBuilder<TypeConfig> for SnapshotBuilder {
         let (meta, file) = blocking(&self.alive, move || snapshots.build())
             .await
             .map_err(|e| StorageIOError::write_snapshot(None, &e))?;
+        perdure_metrics::metrics().snapshots_built.inc();
         Ok(Snapshot {
             meta,
             snapshot: Box::new(tokio::fs::File::from_std(file)),
@@ -154,6 +155,8 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
             .await
             .map_err(|e| StorageIOError::write_snapshot(Some(meta.signature()), &e))?;
         self.applied = applied;
+        perdure_metrics::metrics().snapshots_installed.inc();
+        tracing::info!(group = %self.group, snapshot = %meta.snapshot_id, "installed snapshot from the leader");
         Ok(())
     }
 

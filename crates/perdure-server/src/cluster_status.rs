@@ -41,6 +41,8 @@ pub struct GroupSummary {
     pub committed: Option<u64>,
     pub applied: Option<u64>,
     pub voters: Vec<u64>,
+    /// Members that replicate the group without voting.
+    pub learners: Vec<u64>,
     /// Entries each voter is behind the leader's last log index (None: not known / no leader).
     pub lag: BTreeMap<u64, Option<u64>>,
     /// Voters within the leader's log and answering.
@@ -124,6 +126,7 @@ fn summarize(group: u32, seen: &[(u64, &GroupStatus)]) -> GroupSummary {
             committed: None,
             applied: None,
             voters: Vec::new(),
+            learners: Vec::new(),
             lag: BTreeMap::new(),
             healthy_replicas: 0,
         };
@@ -155,6 +158,7 @@ fn summarize(group: u32, seen: &[(u64, &GroupStatus)]) -> GroupSummary {
         committed: g.committed,
         applied: g.applied,
         voters: g.voters.clone(),
+        learners: g.learners.clone(),
         lag,
         healthy_replicas: healthy,
     }

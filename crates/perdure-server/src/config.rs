@@ -36,7 +36,8 @@ pub struct StartArgs {
     /// Initial members as `id=internal-addr,...`, this node included [default: this node only].
     #[arg(long, env = "PERDURE_PEERS")]
     pub peers: Option<String>,
-    /// Internal address of a member of a running cluster to join (not supported yet).
+    /// Internal address of a member of a running cluster to join through (instead of --peers).
+    /// The node registers its --internal-addr, so that must be reachable by the others.
     #[arg(long, env = "PERDURE_JOIN")]
     pub join: Option<String>,
     /// History shards, fixed when the cluster is created [default: 16].
@@ -48,6 +49,9 @@ pub struct StartArgs {
     /// Shared secret every internal call must carry (required with more than one peer).
     #[arg(long, env = "PERDURE_CLUSTER_SECRET", hide_env_values = true)]
     pub cluster_secret: Option<String>,
+    /// Snapshot each group every this many log entries and compact its log [default: 10000].
+    #[arg(long, env = "PERDURE_SNAPSHOT_EVERY")]
+    pub snapshot_every: Option<u64>,
 }
 
 /// The TOML file: the same keys as the flags.
@@ -64,6 +68,7 @@ struct FileConfig {
     shards: Option<u32>,
     replication: Option<u32>,
     cluster_secret: Option<String>,
+    snapshot_every: Option<u64>,
 }
 
 const DEFAULT_REPLICATION: u32 = 3;
@@ -81,8 +86,16 @@ impl StartArgs {
         if node_id == 0 {
             bail!("node id must be at least 1");
         }
-        if self.join.or(file.join).is_some() {
-            bail!("--join is not supported yet: start every initial member with the same --peers");
+        let join = match self.join.or(file.join) {
+            Some(j) => Some(peer_address(j.trim()).context("--join: bad address")?),
+            None => None,
+        };
+        let peers_given = self.peers.or(file.peers);
+        if join.is_some() && peers_given.is_some() {
+            bail!(
+                "give either --peers (the initial members of a new cluster) or --join (a member \
+                 of a running cluster), not both"
+            );
         }
         let api_addr = addr(
             "api_addr",
@@ -98,11 +111,12 @@ impl StartArgs {
             Some("off") | Some("") => None,
             other => Some(addr("http_addr", other, "127.0.0.1:7243")?),
         };
-        let peers = match self.peers.or(file.peers) {
-            Some(list) => parse_peers(&list)?,
-            None => BTreeMap::from([(node_id, internal_addr.to_string())]),
+        let peers = match (peers_given, &join) {
+            (Some(list), _) => parse_peers(&list)?,
+            (None, Some(_)) => BTreeMap::new(),
+            (None, None) => BTreeMap::from([(node_id, internal_addr.to_string())]),
         };
-        if !peers.contains_key(&node_id) {
+        if join.is_none() && !peers.contains_key(&node_id) {
             bail!("--peers does not list this node ({node_id})");
         }
         let replication = self
@@ -112,24 +126,20 @@ impl StartArgs {
         if replication == 0 {
             bail!("replication must be at least 1");
         }
-        if (peers.len() as u32) > replication {
-            bail!(
-                "{} initial peers with replication {replication}: placing shards on a subset of \
-                 the nodes is not supported yet (every node holds every shard); use at most \
-                 {replication} peers or raise --replication",
-                peers.len()
-            );
-        }
         let secret = self
             .cluster_secret
             .or(file.cluster_secret)
             .unwrap_or_default();
-        if peers.len() > 1 && secret.is_empty() {
+        if (peers.len() > 1 || join.is_some()) && secret.is_empty() {
             bail!("a cluster of several nodes needs --cluster-secret (or PERDURE_CLUSTER_SECRET)");
         }
         let shards = self.shards.or(file.shards).unwrap_or(16);
         if shards == 0 {
             bail!("shard count must be at least 1");
+        }
+        let snapshot_every = self.snapshot_every.or(file.snapshot_every);
+        if snapshot_every == Some(0) {
+            bail!("snapshot_every must be at least 1");
         }
         Ok(NodeOptions {
             node_id,
@@ -141,7 +151,10 @@ impl StartArgs {
             internal_addr: Some(internal_addr),
             http_addr,
             peers,
+            join,
             shards,
+            replication,
+            snapshot_every,
             secret,
             isolation: Default::default(),
         })
@@ -264,6 +277,20 @@ mod tests {
     }
 
     #[test]
+    fn a_joining_node_needs_no_peers() {
+        let o = StartArgs {
+            node_id: Some(4),
+            peers: None,
+            join: Some("127.0.0.1:7333".into()),
+            ..args()
+        }
+        .resolve()
+        .unwrap();
+        assert_eq!(o.join.as_deref(), Some("127.0.0.1:7333"));
+        assert!(o.peers.is_empty());
+    }
+
+    #[test]
     fn misconfigurations_are_refused_with_a_reason() {
         let cases: Vec<(StartArgs, &str)> = vec![
             (
@@ -328,7 +355,7 @@ mod tests {
             ),
             (
                 StartArgs {
-                    replication: Some(2),
+                    replication: Some(0),
                     ..args()
                 },
                 "replication",
@@ -338,7 +365,23 @@ mod tests {
                     join: Some("127.0.0.1:7333".into()),
                     ..args()
                 },
-                "not supported",
+                "not both",
+            ),
+            (
+                StartArgs {
+                    join: Some("127.0.0.1:7333".into()),
+                    peers: None,
+                    cluster_secret: None,
+                    ..args()
+                },
+                "cluster-secret",
+            ),
+            (
+                StartArgs {
+                    snapshot_every: Some(0),
+                    ..args()
+                },
+                "snapshot_every",
             ),
         ];
         for (a, want) in cases {

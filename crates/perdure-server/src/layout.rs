@@ -13,6 +13,30 @@ use anyhow::{bail, Context};
 
 const SHARDS_FILE: &str = "PERDURE_SHARDS";
 const NODE_FILE: &str = "PERDURE_NODE_ID";
+const DATA_ID_FILE: &str = "PERDURE_DATA_ID";
+
+/// True when `dir` holds no node yet (missing, empty, or never claimed by a node id): a node
+/// starting on it has no Raft state and must be admitted by its peers first.
+pub(crate) fn is_fresh(dir: &Path) -> anyhow::Result<bool> {
+    Ok(read_number(dir, NODE_FILE)?.is_none())
+}
+
+/// The shard count recorded in `dir`, if any.
+pub(crate) fn recorded_shard_count(dir: &Path) -> anyhow::Result<Option<u32>> {
+    Ok(read_number(dir, SHARDS_FILE)?.map(|n| n as u32))
+}
+
+/// The random id of this data directory, chosen the first time it is asked for. The cluster's
+/// registry binds a node id to it, so a node that lost its directory is recognised.
+pub(crate) fn data_id(dir: &Path) -> anyhow::Result<u64> {
+    if let Some(id) = read_number(dir, DATA_ID_FILE)? {
+        return Ok(id);
+    }
+    // Never 0: the registry uses 0 for "never registered".
+    let id = uuid::Uuid::new_v4().as_u64_pair().0 | 1;
+    write_once(dir, DATA_ID_FILE, id)?;
+    Ok(id)
+}
 
 /// The recorded shard count of `dir`, or `requested` (recorded now) for a new directory.
 pub(crate) fn shard_count(dir: &Path, requested: u32) -> anyhow::Result<u32> {
@@ -104,6 +128,19 @@ mod tests {
         assert!(shard_count(dir.path(), 4).is_err());
         std::fs::write(dir.path().join(SHARDS_FILE), "many\n").unwrap();
         assert!(shard_count(dir.path(), 4).is_err());
+    }
+
+    #[test]
+    fn a_directory_is_fresh_until_claimed_and_keeps_its_data_id() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(is_fresh(dir.path()).unwrap());
+        let id = data_id(dir.path()).unwrap();
+        assert_ne!(id, 0);
+        assert_eq!(data_id(dir.path()).unwrap(), id);
+        claim_node_id(dir.path(), 1).unwrap();
+        assert!(!is_fresh(dir.path()).unwrap());
+        let other = tempfile::tempdir().unwrap();
+        assert_ne!(data_id(other.path()).unwrap(), id);
     }
 
     #[test]

@@ -6,6 +6,8 @@
 //! [`start_dev`] does the same for `perdure start-dev`'s single node; [`run_node`] is the
 //! `perdure start` / `start-dev` commands on top of them.
 
+mod admit;
+pub mod cluster_admin;
 pub mod cluster_status;
 pub mod config;
 mod layout;
@@ -60,7 +62,10 @@ pub async fn start_dev(opts: DevOptions) -> anyhow::Result<DevServer> {
         internal_addr: None,
         http_addr: opts.http_port.map(|p| SocketAddr::new(api_addr.ip(), p)),
         peers: Default::default(),
+        join: None,
         shards: opts.shards,
+        replication: 1,
+        snapshot_every: None,
         secret: String::new(),
         isolation: Default::default(),
     })

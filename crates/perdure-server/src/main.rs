@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 use perdure_server::config::StartArgs;
-use perdure_server::{cluster_status, run_dev, run_node, DevOptions};
+use perdure_server::{cluster_admin, cluster_status, run_dev, run_node, DevOptions};
 
 #[derive(Parser)]
 #[command(
@@ -62,6 +62,18 @@ enum ClusterCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Removes a node for good: its replicas move to the other nodes, and its id can never
+    /// come back (a node that lost its disk rejoins with a new --node-id and --join).
+    Remove {
+        /// The node id to remove.
+        node: u64,
+        /// Internal address of any member to send the request through.
+        #[arg(long, env = "PERDURE_VIA", default_value = "127.0.0.1:7333")]
+        via: String,
+        /// The cluster's secret.
+        #[arg(long, env = "PERDURE_CLUSTER_SECRET", hide_env_values = true)]
+        cluster_secret: String,
+    },
 }
 
 fn main() -> anyhow::Result<()> {
@@ -109,6 +121,18 @@ fn main() -> anyhow::Result<()> {
             if status.nodes.iter().all(|n| !n.reachable) {
                 anyhow::bail!("no node answered");
             }
+            Ok(())
+        }
+        Command::Cluster {
+            command:
+                ClusterCommand::Remove {
+                    node,
+                    via,
+                    cluster_secret,
+                },
+        } => {
+            runtime.block_on(cluster_admin::remove(&via, &cluster_secret, node))?;
+            println!("node {node} removed");
             Ok(())
         }
     }

@@ -45,9 +45,17 @@ pub struct NodeOptions {
     /// The node-to-node port; `None` for a single node that talks to nobody (start-dev).
     pub internal_addr: Option<SocketAddr>,
     pub http_addr: Option<SocketAddr>,
-    /// Initial members: node id -> internal address, this node included. Empty for start-dev.
+    /// Initial members: node id -> internal address, this node included. Empty for start-dev
+    /// and for a node that joins.
     pub peers: BTreeMap<u64, String>,
+    /// Internal address of a member of a running cluster to join through, instead of `peers`.
+    pub join: Option<String>,
+    /// Shard count of a new cluster (a joining node learns the cluster's).
     pub shards: u32,
+    /// Voters per group (capped by the number of nodes).
+    pub replication: u32,
+    /// Snapshot every this many log entries per group (`None`: openraft policy of the config).
+    pub snapshot_every: Option<u64>,
     pub secret: String,
     /// Test hook: cuts the node's internal traffic while set.
     pub isolation: Isolation,
@@ -117,12 +125,34 @@ async fn serve_node(
             None => None,
         },
     };
+    // A cluster node with an empty data directory is admitted by its peers before anything
+    // is written (it must not vote with a forgotten log).
+    let mut listeners = listeners;
+    let mut told_shards = None;
+    if opts.is_cluster() && layout::is_fresh(&opts.data_dir)? {
+        if let Some(internal) = listeners.internal.take() {
+            let (internal, shards) = crate::admit::admit(&opts, internal).await?;
+            listeners.internal = Some(internal);
+            told_shards = shards;
+        }
+    }
     std::fs::create_dir_all(&opts.data_dir)
         .with_context(|| format!("creating data dir {}", opts.data_dir.display()))?;
     let data_dir = opts.data_dir.canonicalize()?;
     let shards = if opts.is_cluster() {
+        let shards = match (&opts.join, told_shards) {
+            (Some(_), Some(n)) => n,
+            (Some(_), None) => layout::recorded_shard_count(&data_dir)?
+                .context("this node joined a cluster but its data dir records no shard count")?,
+            (None, Some(n)) if n != opts.shards => anyhow::bail!(
+                "the running cluster has {n} shards but this node's configuration says {}; \
+                 the shard count of a cluster never changes",
+                opts.shards
+            ),
+            (None, _) => opts.shards,
+        };
         layout::claim_node_id(&data_dir, opts.node_id)?;
-        layout::expect_shard_count(&data_dir, opts.shards)?
+        layout::expect_shard_count(&data_dir, shards)?
     } else {
         layout::shard_count(&data_dir, opts.shards)?
     };
@@ -132,7 +162,11 @@ async fn serve_node(
     let (peers, config) = if opts.is_cluster() {
         let peers =
             Peers::new(&opts.secret, opts.isolation.clone()).context("bad cluster secret")?;
-        (peers, perdure_raft::cluster_config())
+        let config = match opts.snapshot_every {
+            Some(n) => perdure_raft::with_snapshot_every(perdure_raft::cluster_config(), n),
+            None => perdure_raft::cluster_config(),
+        };
+        (peers, config)
     } else {
         (Peers::none(), perdure_raft::default_config())
     };
@@ -155,6 +189,15 @@ async fn serve_node(
 fn check_cluster_options(opts: &NodeOptions) -> anyhow::Result<()> {
     if opts.node_id == 0 {
         anyhow::bail!("node id must be at least 1");
+    }
+    if let Some(join) = &opts.join {
+        if opts.secret.is_empty() {
+            anyhow::bail!("joining a cluster needs its --cluster-secret");
+        }
+        if join.is_empty() {
+            anyhow::bail!("--join needs the internal address of a member");
+        }
+        return Ok(());
     }
     if !opts.peers.contains_key(&opts.node_id) {
         anyhow::bail!(
@@ -196,12 +239,22 @@ impl Wiring {
             data_dir,
         } = self;
         let api_addr = listeners.api.local_addr()?;
+        let peers_for_cluster = peers.clone();
         let routing = Routing::new(raft.clone(), peers, shards);
         let dispatcher = Dispatcher::start(Matching::new(), routing.clone());
         let history = HistoryService::start(&raft, store.clone(), shards, dispatcher.clone())
             .context("starting history shards")?;
         let meta = raft.group(GroupId::META).context("meta group missing")?;
-        let namespaces = Arc::new(Namespaces::new(store, meta.clone()));
+        let namespaces = Arc::new(Namespaces::new(store.clone(), meta.clone()));
+        let controller = opts.is_cluster().then(|| {
+            perdure_cluster::Controller::new(
+                raft.clone(),
+                store.clone(),
+                peers_for_cluster.clone(),
+                shards,
+                opts.replication as usize,
+            )
+        });
         let frontend = Frontend::new(history.clone(), dispatcher, namespaces.clone(), routing);
 
         // Every server stops when this flips to true.
@@ -218,8 +271,16 @@ impl Wiring {
                 let addr = listener.local_addr()?;
                 let f = frontend.clone();
                 let signal = stop_signal();
+                let cluster = match &controller {
+                    Some(c) => perdure_cluster::ClusterService::Running(c.clone()),
+                    None => perdure_cluster::ClusterService::Fresh {
+                        node_id: opts.node_id,
+                    },
+                };
                 tokio::spawn(async move {
-                    if let Err(e) = perdure_frontend::serve_internal(&f, listener, signal).await {
+                    if let Err(e) =
+                        perdure_frontend::serve_internal(&f, listener, cluster, signal).await
+                    {
                         warn!(error = %e, "internal server stopped");
                     }
                 });
@@ -244,9 +305,13 @@ impl Wiring {
             None => None,
         };
 
-        if opts.is_cluster() {
+        if let Some(controller) = &controller {
             tokio::spawn(frontend.health().probe(stop_signal()));
-            bootstrap_cluster(&raft, opts).await?;
+            if opts.join.is_none() {
+                bootstrap_cluster(&raft, opts).await?;
+            }
+            tokio::spawn(controller.clone().run(stop_signal()));
+            register(controller, opts, internal_addr, &data_dir).await?;
             wait_until(CLUSTER_WAIT, "every raft group to elect a leader", || {
                 frontend.health().serving()
             })
@@ -316,6 +381,42 @@ async fn bootstrap_cluster(raft: &RaftNode, opts: &NodeOptions) -> anyhow::Resul
     raft.bootstrap_groups(&opts.peers, |g| ids[g.0 as usize % ids.len()] == me)
         .await
         .context("initializing the cluster's raft groups")
+}
+
+/// Records this node (and its data directory) in the cluster's registry, through the meta
+/// group's leader. A refusal (the id belongs to another data directory, or was removed) stops
+/// the node with the registry's explanation.
+async fn register(
+    controller: &perdure_cluster::Controller,
+    opts: &NodeOptions,
+    bound: Option<SocketAddr>,
+    data_dir: &std::path::Path,
+) -> anyhow::Result<()> {
+    let me = opts.node_id;
+    let (via, advertised): (Vec<String>, String) = match &opts.join {
+        Some(join) => {
+            let bound = bound.context("a joining node needs an internal address")?;
+            if bound.ip().is_unspecified() {
+                anyhow::bail!(
+                    "--internal-addr {bound}: a joining node registers its internal address, \
+                     so it must be one its peers can reach (not 0.0.0.0)"
+                );
+            }
+            (vec![join.clone()], bound.to_string())
+        }
+        None => (
+            opts.peers
+                .iter()
+                .filter(|(id, _)| **id != me)
+                .map(|(_, a)| a.clone())
+                .collect(),
+            opts.peers[&me].clone(),
+        ),
+    };
+    let data_id = layout::data_id(data_dir)?;
+    perdure_cluster::register_self(controller, &via, &advertised, data_id, CLUSTER_WAIT)
+        .await
+        .map_err(|s| anyhow::anyhow!("registering node {me} with the cluster: {}", s.message()))
 }
 
 /// Creates `default` on the meta group's leader; every other node waits to see it applied.

@@ -23,11 +23,13 @@ pub enum Cf {
     Namespaces,
     ShardMeta,
     Visibility,
+    /// The cluster's node registry (group 0): every node that ever joined, and which were removed.
+    Cluster,
 }
 
 impl Cf {
     /// Every column family, in id order.
-    pub const ALL: [Cf; 11] = [
+    pub const ALL: [Cf; 12] = [
         Cf::RaftLog,
         Cf::RaftMeta,
         Cf::SmMeta,
@@ -39,10 +41,11 @@ impl Cf {
         Cf::Namespaces,
         Cf::ShardMeta,
         Cf::Visibility,
+        Cf::Cluster,
     ];
 
     /// The families replicated write batches may touch and snapshots carry.
-    pub const STATE: [Cf; 8] = [
+    pub const STATE: [Cf; 9] = [
         Cf::Executions,
         Cf::CurrentExecutions,
         Cf::History,
@@ -51,6 +54,7 @@ impl Cf {
         Cf::Namespaces,
         Cf::ShardMeta,
         Cf::Visibility,
+        Cf::Cluster,
     ];
 
     /// Stable numeric id.
@@ -67,6 +71,7 @@ impl Cf {
             Cf::Namespaces => 15,
             Cf::ShardMeta => 16,
             Cf::Visibility => 17,
+            Cf::Cluster => 18,
         }
     }
 
@@ -89,6 +94,7 @@ impl Cf {
             Cf::Namespaces => "namespaces",
             Cf::ShardMeta => "shard_meta",
             Cf::Visibility => "visibility",
+            Cf::Cluster => "cluster",
         }
     }
 

@@ -196,6 +196,21 @@ pub fn namespace_by_name_prefix() -> Vec<u8> {
     KeyBuf::new(GroupId::META).u8(NS_BY_NAME).done()
 }
 
+/// Cluster (group 0): the registry record of node `id`.
+pub fn cluster_node(id: u64) -> Vec<u8> {
+    KeyBuf::new(GroupId::META).u64(id).done()
+}
+
+/// Cluster (group 0): every node record, for listing.
+pub fn cluster_node_prefix() -> Vec<u8> {
+    KeyBuf::new(GroupId::META).done()
+}
+
+/// Inverse of [`cluster_node`].
+pub fn decode_cluster_node(key: &[u8]) -> Option<u64> {
+    read_u64(key.get(GroupId::META.prefix().len()..)?)
+}
+
 /// Visibility: one record per run of a namespace.
 pub fn visibility(g: GroupId, ns_id: &str, wf_id: &str, run_id: &str) -> Vec<u8> {
     KeyBuf::new(g).str(ns_id).str(wf_id).str(run_id).done()

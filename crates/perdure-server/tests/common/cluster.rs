@@ -37,7 +37,10 @@ pub async fn start_cluster(n: u64, dir: &Path) -> TestCluster {
                 internal_addr: Some(peers[&i].parse().unwrap()),
                 http_addr: Some("127.0.0.1:0".parse().unwrap()),
                 peers: peers.clone(),
+                join: None,
                 shards: SHARDS,
+                replication: 3,
+                snapshot_every: None,
                 secret: SECRET.into(),
                 isolation: isolation[i as usize - 1].clone(),
             };
@@ -86,6 +89,34 @@ impl TestCluster {
             }
             tokio::time::sleep(std::time::Duration::from_millis(100)).await;
         }
+    }
+
+    /// Starts node `id` on `dir` joining through node 1's internal port (RF 3); returns once it
+    /// serves. The node is appended to `nodes` and `isolation`.
+    pub async fn join(&mut self, id: u64, dir: &Path) -> anyhow::Result<()> {
+        let via = self.nodes[0]
+            .internal_addr()
+            .expect("cluster node")
+            .to_string();
+        let isolation = Isolation::default();
+        let opts = NodeOptions {
+            node_id: id,
+            data_dir: dir.join(format!("node-{id}")),
+            api_addr: "127.0.0.1:0".parse().unwrap(),
+            internal_addr: Some(free_addr()),
+            http_addr: Some("127.0.0.1:0".parse().unwrap()),
+            peers: BTreeMap::new(),
+            join: Some(via),
+            shards: SHARDS,
+            replication: 3,
+            snapshot_every: None,
+            secret: SECRET.into(),
+            isolation: isolation.clone(),
+        };
+        let node = within("joining node start-up", start_node(opts)).await?;
+        self.nodes.push(node);
+        self.isolation.push(isolation);
+        Ok(())
     }
 
     pub async fn shutdown(self) {
