@@ -212,9 +212,13 @@ class ClusterNode(ServerUnderTest):
 
     node_id: int = 0
     peers: str = ""
+    #: Internal address of a member to join through, instead of ``peers``.
+    join: str = ""
     secret: str = ""
     shards: int = DEFAULT_SHARDS
     replication: int = DEFAULT_REPLICATION
+    #: More ``perdure start`` flags (e.g. ``--snapshot-every 200``).
+    extra_args: tuple[str, ...] = ()
 
     @property
     def http_port(self) -> int:
@@ -252,10 +256,11 @@ class ClusterNode(ServerUnderTest):
             "--internal-addr", self.internal_addr,
             "--http-addr", self.http_addr,
             "--data-dir", str(self.data_dir),
-            "--peers", self.peers,
+            *(["--join", self.join] if self.join else ["--peers", self.peers]),
             "--shards", str(self.shards),
             "--replication", str(self.replication),
             "--cluster-secret", self.secret,
+            *self.extra_args,
         ]  # fmt: skip
 
     def get(self, path: str) -> tuple[int, str]:
@@ -275,6 +280,7 @@ class Cluster:
         shards: int = DEFAULT_SHARDS,
         replication: int | None = None,
         start_deadline_s: float = START_DEADLINE_S,
+        extra_args: tuple[str, ...] = (),
     ) -> None:
         if size < 1:
             raise ValueError(f"a cluster needs at least one node, not {size}")
@@ -282,6 +288,8 @@ class Cluster:
         self.start_deadline_s = start_deadline_s
         self.workdir = Path(tempfile.mkdtemp(prefix="perdure-cluster-"))
         self.secret = secrets.token_hex(16)
+        self.extra_args = extra_args
+        self.replication = replication or DEFAULT_REPLICATION
         ports = distinct_free_ports(3 * size)
         ids = range(1, size + 1)
         api = dict(zip(ids, ports[0:size]))
@@ -299,9 +307,11 @@ class Cluster:
                 secret=self.secret,
                 shards=shards,
                 replication=replication or min(DEFAULT_REPLICATION, size),
+                extra_args=extra_args,
             )
             for i in ids
         }
+        self._next_id = size + 1
         self.failed = False
         self._logs_reported = False
 
@@ -418,6 +428,59 @@ class Cluster:
         node.spawn()
         if wait:
             await self.wait_healthy([node_id], max(1.0, deadline - time.monotonic()))
+
+    async def add_node(self, via: int, wait: bool = True) -> int:
+        """Starts a new node (the next unused id, fresh ports and data directory) that joins
+        through node ``via``'s internal port; with ``wait``, until it is SERVING. Returns its id."""
+        # Node ids are never reused, not even the id of a node that was removed.
+        node_id = self._next_id
+        self._next_id += 1
+        api, http_, internal = distinct_free_ports(3)
+        node = ClusterNode(
+            kind="perdure",
+            node_id=node_id,
+            port=api,
+            aux_ports=(http_, internal),
+            workdir=self.workdir / f"node-{node_id}",
+            join=self.node(via).internal_addr,
+            secret=self.secret,
+            shards=self.shards,
+            replication=self.replication,
+            extra_args=self.extra_args,
+        )
+        self.nodes[node_id] = node
+        node.spawn()
+        if wait:
+            await self.wait_healthy([node_id], self.start_deadline_s)
+        return node_id
+
+    def forget(self, node_id: int) -> None:
+        """Drops a stopped node from the harness (after ``perdure cluster remove``), keeping
+        its log in the work directory."""
+        node = self.node(node_id)
+        if node.running:
+            raise ServerError(f"node {node_id} is running; stop it before forgetting it")
+        del self.nodes[node_id]
+
+    async def wait_exit(self, node_id: int, deadline_s: float = 60.0) -> int:
+        """Waits until the node's process exits on its own; returns its exit code."""
+        node = self.node(node_id)
+        assert node.proc is not None
+        deadline = time.monotonic() + deadline_s
+        while node.proc.poll() is None:
+            if time.monotonic() > deadline:
+                raise ServerError(f"node {node_id} still running after {deadline_s}s")
+            await asyncio.sleep(POLL_S)
+        return node.proc.returncode
+
+    async def checksums(self, node_id: int) -> dict[int, tuple[int | None, int, int]]:
+        """GET /cluster/checksums of one node: group -> (applied index, pairs, crc32)."""
+        answer = await self._get(node_id, "/cluster/checksums")
+        if isinstance(answer, BaseException) or answer[0] != 200:
+            raise ServerError(f"node {node_id}: GET /cluster/checksums failed: {answer!r}")
+        return {
+            g["group"]: (g["applied"], g["pairs"], g["crc32"]) for g in json.loads(answer[1])
+        }
 
     def wipe(self, node_id: int) -> None:
         """Deletes a stopped node's data directory: it comes back as a node that lost its disk."""

@@ -174,6 +174,27 @@ impl Controller {
         if let Some(mut leader) = self.meta_leader(forwarded)? {
             return leader.remove(self.forwarded(req)).await.map(|_| ());
         }
+        if id == self.node_id {
+            // A node cannot watch itself leave: once out of a group it no longer hears about
+            // that group. Hand the meta group (and this operation) to another voter first.
+            let meta = self.meta()?;
+            let others: BTreeSet<u64> = meta
+                .members()
+                .voters
+                .into_iter()
+                .filter(|v| *v != id)
+                .collect();
+            let live = self.live_nodes(&others).await;
+            let Some(to) = live.iter().copied().find(|n| *n != id) else {
+                return Err(Status::failed_precondition(format!(
+                    "node {id} leads the meta group and no other voter answers; cannot remove it now"
+                )));
+            };
+            self.hand_over(&meta, to).await?;
+            return Err(Status::unavailable(format!(
+                "node {id} handed the meta group to node {to}; retry the removal there"
+            )));
+        }
         {
             let _op = self.ops.lock().await;
             let meta = self.meta()?;

@@ -8,7 +8,6 @@
 //! comes back. Reads come from this node's applied state; writes go through the meta group's
 //! leader with preconditions, so two racing registrations cannot both win.
 
-
 use std::collections::BTreeMap;
 
 use perdure_raft::{Group, ProposeError};

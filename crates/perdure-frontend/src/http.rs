@@ -1,7 +1,9 @@
 //! The node's HTTP side door (port 7243 by default): `/health` for load balancers and
 //! orchestrators (200 `SERVING` only while the node can route every call, see `health.rs`),
 //! `/metrics` in Prometheus text format, and `/cluster`, this node's view of every Raft group
-//! as JSON (what `perdure cluster status` reads). It serves no API and changes no state.
+//! as JSON (what `perdure cluster status` reads), and `/cluster/checksums`, a fingerprint of
+//! each group's applied state to compare replicas (it reads every group whole, one request at a
+//! time). It serves no API and changes no state.
 
 use std::sync::Arc;
 
@@ -57,7 +59,48 @@ async fn cluster(
     )
 }
 
-/// Serves `/health`, `/metrics` and `/cluster` until `shutdown` resolves.
+/// One checksum computation at a time: each reads every group whole.
+static CHECKSUMS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(1);
+
+async fn checksums(
+    State(f): State<Arc<Frontend>>,
+) -> (
+    StatusCode,
+    [(axum::http::HeaderName, &'static str); 1],
+    String,
+) {
+    let json = [(CONTENT_TYPE, "application/json")];
+    let Ok(_one) = CHECKSUMS.acquire().await else {
+        return (StatusCode::SERVICE_UNAVAILABLE, json, "{}".into());
+    };
+    let raft = f.routing.raft().clone();
+    let computed = tokio::task::spawn_blocking(move || {
+        raft.group_ids()
+            .into_iter()
+            .map(|g| raft.checksum(g))
+            .collect::<Result<Vec<_>, _>>()
+    })
+    .await;
+    match computed {
+        Ok(Ok(sums)) => (
+            StatusCode::OK,
+            json,
+            serde_json::to_string(&sums).unwrap_or_default(),
+        ),
+        Ok(Err(e)) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            json,
+            serde_json::json!({ "error": e.to_string() }).to_string(),
+        ),
+        Err(e) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            json,
+            serde_json::json!({ "error": e.to_string() }).to_string(),
+        ),
+    }
+}
+
+/// Serves `/health`, `/metrics`, `/cluster` and `/cluster/checksums` until `shutdown` resolves.
 pub async fn serve_http(
     frontend: Frontend,
     listener: tokio::net::TcpListener,
@@ -67,6 +110,7 @@ pub async fn serve_http(
         .route("/health", get(health))
         .route("/metrics", get(metrics))
         .route("/cluster", get(cluster))
+        .route("/cluster/checksums", get(checksums))
         .with_state(Arc::new(frontend));
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)

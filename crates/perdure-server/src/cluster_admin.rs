@@ -18,12 +18,25 @@ pub async fn remove(via: &str, secret: &str, node: u64) -> anyhow::Result<()> {
         .channel(via)
         .map_err(|s| anyhow::anyhow!("{via}: {}", s.message()))?;
     let mut client = ClusterClient::new(channel);
-    let call = client.remove(peers.request(RemoveRequest { node_id: node }));
-    match tokio::time::timeout(REMOVE_TIMEOUT, call).await {
-        Ok(Ok(_)) => Ok(()),
-        Ok(Err(s)) => anyhow::bail!("removing node {node}: {:?}: {}", s.code(), s.message()),
-        Err(_) => {
-            anyhow::bail!("removing node {node}: no answer from {via} within {REMOVE_TIMEOUT:?}")
+    let deadline = tokio::time::Instant::now() + REMOVE_TIMEOUT;
+    loop {
+        let call = client.remove(peers.request(RemoveRequest { node_id: node }));
+        match tokio::time::timeout_at(deadline, call).await {
+            Ok(Ok(_)) => return Ok(()),
+            // Leadership of the meta group moved (or is moving): ask again.
+            Ok(Err(s)) if s.code() == tonic::Code::Unavailable => {
+                tracing::info!("{}; retrying", s.message());
+                tokio::time::sleep(RETRY_AFTER).await;
+            }
+            Ok(Err(s)) => {
+                anyhow::bail!("removing node {node}: {:?}: {}", s.code(), s.message())
+            }
+            Err(_) => anyhow::bail!(
+                "removing node {node}: no answer from {via} within {REMOVE_TIMEOUT:?}"
+            ),
         }
     }
 }
+
+/// Pause between attempts while the meta group's leadership moves.
+const RETRY_AFTER: Duration = Duration::from_millis(500);
