@@ -26,9 +26,14 @@ pub struct Args {
     /// Spawn this server (repeatable; order is kept).
     #[arg(long = "target", value_enum)]
     pub targets: Vec<TargetKind>,
-    /// Also load an already running server at host:port (repeatable; CPU is not measured).
+    /// Also load an already running server at host:port (repeatable; its CPU is measured only
+    /// with --address-pids).
     #[arg(long = "address")]
     pub addresses: Vec<String>,
+    /// Pids of the processes behind the (single) --address, comma-separated: every node of a
+    /// cluster. Their CPU time is summed per workflow.
+    #[arg(long, value_delimiter = ',')]
+    pub address_pids: Vec<u32>,
     /// The perdure binary [default: target/<this build's profile>/perdure].
     #[arg(long)]
     pub perdure_bin: Option<PathBuf>,
@@ -79,7 +84,10 @@ impl Args {
                     .unwrap_or_else(target::default_temporal_bin),
             },
         });
-        let attached = self.addresses.iter().cloned().map(TargetSpec::Address);
+        let attached = self.addresses.iter().map(|addr| TargetSpec::Address {
+            addr: addr.clone(),
+            pids: self.address_pids.clone(),
+        });
         spawned.chain(attached).collect()
     }
 
@@ -135,7 +143,10 @@ mod tests {
                 TargetSpec::Perdure {
                     bin: "/x/perdure".into()
                 },
-                TargetSpec::Address("127.0.0.1:7233".into()),
+                TargetSpec::Address {
+                    addr: "127.0.0.1:7233".into(),
+                    pids: Vec::new(),
+                },
             ]
         );
     }

@@ -53,11 +53,12 @@ pub struct LoadOutcome {
 }
 
 /// Runs warm-up, latency and throughput phases against the server at `url`, with an SDK worker
-/// in this process. `server_pid` is read for CPU time at the phase boundaries.
+/// in this process. The `server_pids` (every node of a cluster) are read for CPU time at the
+/// phase boundaries and summed.
 pub async fn run(
     url: &str,
     config: LoadConfig,
-    server_pid: Option<u32>,
+    server_pids: &[u32],
 ) -> Result<LoadOutcome, BenchError> {
     let client = connect(url).await?;
     // Unique per run so an `--address` server that already saw a bench never mixes runs.
@@ -80,7 +81,7 @@ pub async fn run(
     // the throughput phase's workflows so they use every runtime thread.
     let worker_run = worker.run();
     tokio::pin!(worker_run);
-    let drive = drive(&client, &task_queue, &run_id, config, server_pid);
+    let drive = drive(&client, &task_queue, &run_id, config, server_pids);
     let outcome = tokio::select! {
         stopped = &mut worker_run => {
             stopped.map_err(BenchError::sdk("worker failed"))?;
@@ -103,14 +104,18 @@ async fn drive(
     task_queue: &str,
     run_id: &str,
     config: LoadConfig,
-    server_pid: Option<u32>,
+    server_pids: &[u32],
 ) -> Result<LoadOutcome, BenchError> {
     let deadline = config.phase_deadline;
-    let sample = || {
-        server_pid
-            .map(cpu::tree_cpu)
-            .transpose()
-            .map_err(BenchError::Proc)
+    let sample = || -> Result<Option<Duration>, BenchError> {
+        if server_pids.is_empty() {
+            return Ok(None);
+        }
+        let mut total = Duration::ZERO;
+        for pid in server_pids {
+            total += cpu::tree_cpu(*pid).map_err(BenchError::Proc)?;
+        }
+        Ok(Some(total))
     };
 
     tracing::info!(count = config.warmup, "warm-up");

@@ -41,6 +41,10 @@ fn main() -> ExitCode {
         eprintln!("loadgen: nothing to measure: give --target perdure, --target temporal or --address HOST:PORT");
         return ExitCode::from(2);
     }
+    if !args.address_pids.is_empty() && args.addresses.len() != 1 {
+        eprintln!("loadgen: --address-pids belongs to exactly one --address");
+        return ExitCode::from(2);
+    }
     let config = args.load_config();
 
     let mut reports = Vec::new();
@@ -89,7 +93,7 @@ fn bench_target(spec: &TargetSpec, config: &LoadConfig) -> TargetReport {
         let result = runtime.block_on(async {
             let server = spec.start().await?;
             report.url = Some(server.url.clone());
-            let outcome = load::run(&server.url, *config, server.server_pid).await;
+            let outcome = load::run(&server.url, *config, &server.server_pids).await;
             // Killed here, before the next target starts.
             drop(server);
             outcome

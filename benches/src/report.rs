@@ -177,7 +177,18 @@ pub fn ratios(reports: &[TargetReport]) -> Option<Vec<Ratio>> {
             .find(|r| r.name == name)
             .and_then(|r| r.result.as_ref().ok())
     };
-    let (p, t) = (find("perdure")?, find("temporal")?);
+    // Perdure's side: the spawned single node, else the first `--address` target (a cluster).
+    let ours = reports
+        .iter()
+        .filter(|r| r.name != "temporal" && r.result.is_ok())
+        .find(|r| r.name == "perdure")
+        .or_else(|| {
+            reports
+                .iter()
+                .find(|r| r.name != "temporal" && r.result.is_ok())
+        })?;
+    let p = find(&ours.name)?;
+    let t = find("temporal")?;
     let mut out = Vec::new();
     let mut push = |metric, better, perdure: f64, temporal: f64| {
         out.push(Ratio {

@@ -19,8 +19,9 @@ pub enum TargetSpec {
     Perdure { bin: PathBuf },
     /// Spawn `temporal server start-dev` from this binary (it must be named `temporal`).
     Temporal { bin: PathBuf },
-    /// Talk to a server someone else started; its CPU time is not measured.
-    Address(String),
+    /// Talk to a server someone else started (e.g. one node of a cluster). Its CPU time is
+    /// measured only over `pids` (every node of a cluster, summed), when given.
+    Address { addr: String, pids: Vec<u32> },
 }
 
 impl TargetSpec {
@@ -29,7 +30,10 @@ impl TargetSpec {
         match self {
             TargetSpec::Perdure { .. } => "perdure".to_string(),
             TargetSpec::Temporal { .. } => "temporal".to_string(),
-            TargetSpec::Address(addr) => addr.clone(),
+            TargetSpec::Address { addr, pids } if pids.len() > 1 => {
+                format!("{addr} ({} nodes)", pids.len())
+            }
+            TargetSpec::Address { addr, .. } => addr.clone(),
         }
     }
 
@@ -37,7 +41,7 @@ impl TargetSpec {
     pub fn binary(&self) -> Option<&Path> {
         match self {
             TargetSpec::Perdure { bin } | TargetSpec::Temporal { bin } => Some(bin),
-            TargetSpec::Address(_) => None,
+            TargetSpec::Address { .. } => None,
         }
     }
 
@@ -75,7 +79,7 @@ impl TargetSpec {
                     std::env::set_var("PATH", path_with_first(dir));
                 }
             }
-            TargetSpec::Address(addr) => {
+            TargetSpec::Address { addr, .. } => {
                 if !is_host_port(addr) {
                     return Err(BenchError::BadAddress(addr.clone()));
                 }
@@ -87,9 +91,9 @@ impl TargetSpec {
     /// Starts (or attaches to) the server and returns where to reach it.
     pub async fn start(&self) -> Result<RunningTarget, BenchError> {
         match self {
-            TargetSpec::Address(addr) => Ok(RunningTarget {
+            TargetSpec::Address { addr, pids } => Ok(RunningTarget {
                 url: format!("http://{addr}"),
-                server_pid: None,
+                server_pids: pids.clone(),
                 _server: None,
             }),
             TargetSpec::Perdure { bin } => {
@@ -105,8 +109,8 @@ impl TargetSpec {
 #[derive(Debug)]
 pub struct RunningTarget {
     pub url: String,
-    /// The spawned server's pid, for CPU accounting; `None` for `--address` targets.
-    pub server_pid: Option<u32>,
+    /// The server's processes, for CPU accounting (empty: not measured).
+    pub server_pids: Vec<u32>,
     _server: Option<TestServer>,
 }
 
@@ -123,7 +127,7 @@ async fn spawn(comm: String) -> Result<RunningTarget, BenchError> {
     };
     Ok(RunningTarget {
         url: server.url(),
-        server_pid: Some(pid),
+        server_pids: vec![pid],
         _server: Some(server),
     })
 }
@@ -234,7 +238,10 @@ mod tests {
 
     #[test]
     fn bad_address_is_rejected_before_any_load() {
-        let spec = TargetSpec::Address("nowhere".to_string());
+        let spec = TargetSpec::Address {
+            addr: "nowhere".to_string(),
+            pids: Vec::new(),
+        };
         assert!(matches!(
             spec.configure_harness(),
             Err(BenchError::BadAddress(_))
