@@ -63,3 +63,17 @@ def assert_activities_completed_once(events: list[HistoryEvent], count: int, lab
     assert len(set(scheduled_ids)) == count, f"{label}: completions {scheduled_ids}"
     scheduled = {e.event_id for e in of_type(events, "EVENT_TYPE_ACTIVITY_TASK_SCHEDULED")}
     assert set(scheduled_ids) == scheduled, f"{label}: completed {scheduled_ids} of {scheduled}"
+
+
+async def assert_steps_done_once(client, ids: list[str], steps: int, completed: list) -> None:
+    """Every ``workflows.FiveSteps`` run in ``ids`` returned its ``steps`` results, the worker
+    ran every step (``completed``: its ``(workflow id, step)`` log, re-runs included), and each
+    history is contiguous, records each completion once and ends completed."""
+    assert set(completed) >= {(i, s) for i in ids for s in range(steps)}
+    for wf_id in ids:
+        handle = client.get_workflow_handle(wf_id)
+        assert await handle.result() == [f"{wf_id}:{s}" for s in range(steps)]
+        events = await events_of(handle)
+        assert_contiguous_ids(events)
+        assert_activities_completed_once(events, steps, wf_id)
+        assert events[-1].event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED

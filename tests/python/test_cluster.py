@@ -35,7 +35,7 @@ import test_history_golden
 import workflows
 from cluster import Cluster, ContractError, count_leaders, merge_leaders, parse_view
 from harness import server_kind
-from history import assert_activities_completed_once, assert_contiguous_ids, events_of
+from history import assert_steps_done_once, events_of
 from scenarios import GOLDEN_SCENARIOS
 from test_crash import wait_until
 from workers import running_worker
@@ -256,11 +256,7 @@ async def _leader_loss(cluster: Cluster) -> None:
     for wf_id, result in zip(ids, results):
         assert result == [f"{wf_id}:{step}" for step in range(ACTIVITIES)]
     assert set(completed) == {(i, s) for i in ids for s in range(ACTIVITIES)}
-    for wf_id in ids:
-        events = await events_of(client.get_workflow_handle(wf_id))
-        assert_contiguous_ids(events)
-        assert_activities_completed_once(events, ACTIVITIES, wf_id)
-        assert events[-1].event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED
+    await assert_steps_done_once(client, ids, ACTIVITIES, completed)
 
     slow = {g: s for g, s in leaderless.items() if s is None or s >= LEADERLESS_BOUND_S}
     assert not slow, f"groups of node {victim} leaderless >= {LEADERLESS_BOUND_S}s: {slow}"

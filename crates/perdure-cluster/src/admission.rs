@@ -110,6 +110,7 @@ mod tests {
             fresh,
             shards: if fresh { 0 } else { 4 },
             caller_state: state as i32,
+            cluster_id: 0,
         }
     }
 

@@ -36,8 +36,9 @@ const CATCH_UP_SLACK: u64 = 64;
 const REMOVE_WAIT: Duration = Duration::from_secs(120);
 /// How long a node may take to answer the liveness probe of leader balancing.
 const LIVE_PROBE: Duration = Duration::from_millis(500);
-/// How long a handover waits for the target to catch up, and then to win.
-const HANDOVER_WAIT: Duration = Duration::from_secs(3);
+/// How long a handover waits for the target to catch up, and then to win (proposals to the
+/// group wait meanwhile).
+const HANDOVER_WAIT: Duration = Duration::from_secs(1);
 /// Marks a call already forwarded once, so it is never forwarded again.
 pub const HOP_HEADER: &str = "x-perdure-hop";
 
@@ -111,7 +112,16 @@ impl Controller {
             fresh: false,
             shards: self.shards,
             caller_state: state as i32,
+            cluster_id: registry::cluster_id(&self.store)
+                .map_err(status)?
+                .unwrap_or(0),
         })
+    }
+
+    /// The cluster's id as this node has applied it (`None` until the first meta leader chose
+    /// it).
+    pub fn cluster_id(&self) -> Result<Option<u64>, Status> {
+        registry::cluster_id(&self.store).map_err(status)
     }
 
     /// The meta leader's client, or `None` when this node leads the meta group. Unavailable if
@@ -371,6 +381,14 @@ impl Controller {
         }
         let _op = self.ops.lock().await;
         meta.read_barrier().await.map_err(propose_status)?;
+        if registry::cluster_id(&self.store).map_err(status)?.is_none() {
+            // Chosen here, by the leader, and written into the log: replicas never draw it.
+            let id = random_id();
+            registry::choose_cluster_id(&self.store, &meta, id)
+                .await
+                .map_err(status)?;
+            tracing::info!(cluster_id = %format!("{id:016x}"), "cluster id chosen");
+        }
         let removed: BTreeSet<u64> = registry::list(&self.store)
             .map_err(status)?
             .into_iter()
@@ -459,8 +477,13 @@ impl Controller {
             leaders.insert(g.id(), leader);
             voters.insert(g.id(), g.members().voters);
         }
-        // Only nodes that answer now may receive a leadership.
+        // Only while every node answers: moving leaderships during a failure would add
+        // pauses to a cluster that is already recovering, and could pick a node that is
+        // about to disappear. A node that returns gets its share back then.
         let live = self.live_nodes(ids).await;
+        if live != *ids {
+            return 0;
+        }
         let moves = placement::leader_moves(&voters, &leaders, &live);
         for (gid, to) in &moves {
             let Some(g) = groups.iter().find(|g| g.id() == *gid) else {
@@ -522,6 +545,21 @@ impl Controller {
     pub fn shards(&self) -> u32 {
         self.shards
     }
+}
+
+/// A random non-zero id (0 means "not known" on the wire).
+fn random_id() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    // RandomState is seeded from the OS per process; mixing in the time and a counter makes
+    // two ids of one process differ too.
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or_default(),
+    );
+    h.finish() | 1
 }
 
 /// Refuses to make a voter of a learner that is more than [`CATCH_UP_SLACK`] entries behind:

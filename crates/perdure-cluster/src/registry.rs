@@ -68,6 +68,37 @@ pub fn get(store: &Store, id: u64) -> Result<Option<NodeRecord>, RegistryError> 
         .transpose()
 }
 
+/// The cluster's id, once the first meta leader has chosen it.
+pub fn cluster_id(store: &Store) -> Result<Option<u64>, RegistryError> {
+    Ok(store
+        .get(Cf::Cluster, &keys::cluster_id())?
+        .and_then(|v| <[u8; 8]>::try_from(v.as_slice()).ok())
+        .map(u64::from_be_bytes))
+}
+
+/// On the meta leader: records `id` as the cluster's id unless one is recorded already.
+pub async fn choose_cluster_id(store: &Store, meta: &Group, id: u64) -> Result<(), RegistryError> {
+    if cluster_id(store)?.is_some() {
+        return Ok(());
+    }
+    let key = keys::cluster_id();
+    let batch = WriteBatch {
+        checks: vec![Check {
+            cf: Cf::Cluster,
+            key: key.clone(),
+            expect: Expect::Absent,
+        }],
+        ops: vec![Op::Put {
+            cf: Cf::Cluster,
+            key,
+            value: id.to_be_bytes().to_vec(),
+        }],
+    };
+    // Rejected means another leader chose first: that id stands.
+    meta.propose(batch).await?;
+    Ok(())
+}
+
 fn encode(r: &NodeRecord) -> Vec<u8> {
     // A struct of a string, an integer and a bool always encodes.
     bincode::serialize(r).unwrap_or_default()

@@ -43,6 +43,7 @@ impl Cluster for ClusterService {
                 fresh: true,
                 shards: 0,
                 caller_state: NodeState::Unknown as i32,
+                cluster_id: 0,
             })),
             ClusterService::Running(c) => c.hello(caller).map(Response::new),
         }

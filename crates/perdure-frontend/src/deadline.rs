@@ -9,7 +9,7 @@ use tonic::metadata::MetadataMap;
 /// Longest we hold a poll even if the client would wait longer.
 pub const MAX_LONG_POLL: Duration = Duration::from_secs(60);
 /// Margin kept before the client's deadline.
-const MARGIN: Duration = Duration::from_secs(1);
+pub(crate) const MARGIN: Duration = Duration::from_secs(1);
 
 /// Parses gRPC's `grpc-timeout` header (`<digits><unit>`, unit one of H M S m u n).
 pub fn client_timeout(metadata: &MetadataMap) -> Option<Duration> {

@@ -17,16 +17,21 @@ type Reply<T> = Result<Response<T>, Status>;
 /// (an `Option<GroupId>`; `None`: serve here) is owned by another node.
 macro_rules! routed {
     ($self:ident, $r:ident, $group:expr, $method:ident) => {
-        if let Some((group, addr)) = $self.remote_owner($group).await? {
-            return $self
+        let $r = match $self.remote_owner($group).await? {
+            Some((group, addr)) => match $self
                 .forward(
                     group,
                     &addr,
                     $r,
                     |mut c, r| async move { c.$method(r).await },
                 )
-                .await;
-        }
+                .await
+            {
+                crate::forward::Forwarded::Answer(answer) => return answer,
+                crate::forward::Forwarded::Local(r) => r,
+            },
+            None => $r,
+        };
     };
 }
 
@@ -295,15 +300,35 @@ impl WorkflowService for Frontend {
     ) -> Reply<GetWorkflowExecutionHistoryResponse> {
         let deadline = crate::deadline::long_poll_deadline(r.metadata());
         observe("GetWorkflowExecutionHistory", async {
-            routed!(
-                self,
-                r,
-                self.execution_route(&r.get_ref().namespace, r.get_ref().execution.as_ref()),
-                get_workflow_execution_history
-            );
-            self.get_workflow_execution_history(r.into_inner(), deadline)
+            let route =
+                self.execution_route(&r.get_ref().namespace, r.get_ref().execution.as_ref());
+            routed!(self, r, route, get_workflow_execution_history);
+            let req = r.into_inner();
+            match self
+                .get_workflow_execution_history(req.clone(), deadline)
                 .await
-                .map(Response::new)
+            {
+                // Leadership moved while the long poll waited here. A read may be asked again:
+                // the new owner answers, within what is left of the client's deadline.
+                Err(s) if crate::errors::is_not_leader(&s) => {
+                    let Some((group, addr)) = self.remote_owner(route).await? else {
+                        return Err(s);
+                    };
+                    let mut again = Request::new(req);
+                    again.set_timeout(
+                        deadline.saturating_duration_since(tokio::time::Instant::now())
+                            + crate::deadline::MARGIN,
+                    );
+                    let call = |mut c: crate::forward::WorkflowClient, r| async move {
+                        c.get_workflow_execution_history(r).await
+                    };
+                    match self.forward(group, &addr, again, call).await {
+                        crate::forward::Forwarded::Answer(answer) => answer,
+                        crate::forward::Forwarded::Local(_) => Err(s),
+                    }
+                }
+                other => other.map(Response::new),
+            }
         })
         .await
     }

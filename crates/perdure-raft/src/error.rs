@@ -53,3 +53,19 @@ pub enum ProposeError {
     #[error(transparent)]
     Fatal(#[from] RaftError),
 }
+
+impl From<OrRaftError<ClientWriteError<u64, BasicNode>>> for ProposeError {
+    /// A write or membership change that openraft refused: not the leader, stopped, or broken.
+    fn from(e: OrRaftError<ClientWriteError<u64, BasicNode>>) -> Self {
+        match e {
+            OrRaftError::APIError(ClientWriteError::ForwardToLeader(f)) => {
+                ProposeError::NotLeader {
+                    leader: f.leader_id,
+                }
+            }
+            OrRaftError::APIError(e) => RaftError::ClientWrite(e).into(),
+            OrRaftError::Fatal(Fatal::Stopped) => ProposeError::Shutdown,
+            OrRaftError::Fatal(f) => RaftError::Fatal(f).into(),
+        }
+    }
+}

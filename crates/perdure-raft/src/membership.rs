@@ -7,10 +7,10 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
-use openraft::error::{ClientWriteError, Fatal};
+use openraft::error::ClientWriteError;
 use openraft::{BasicNode, ChangeMembers};
 
-use crate::error::{ProposeError, RaftError};
+use crate::error::ProposeError;
 use crate::Group;
 
 type OrRaftError<E> = openraft::error::RaftError<u64, E>;
@@ -113,23 +113,12 @@ impl Group {
                 group: self.id(),
                 after: MEMBERSHIP_TIMEOUT,
             })?;
-        match done {
-            Ok(_) => {
-                perdure_metrics::metrics()
-                    .membership_changes
-                    .with_label_values(&[kind])
-                    .inc();
-                tracing::info!(group = %self.id(), kind, members = ?self.members(), "membership changed");
-                Ok(())
-            }
-            Err(OrRaftError::APIError(ClientWriteError::ForwardToLeader(f))) => {
-                Err(ProposeError::NotLeader {
-                    leader: f.leader_id,
-                })
-            }
-            Err(OrRaftError::APIError(e)) => Err(RaftError::ClientWrite(e).into()),
-            Err(OrRaftError::Fatal(Fatal::Stopped)) => Err(ProposeError::Shutdown),
-            Err(OrRaftError::Fatal(f)) => Err(RaftError::Fatal(f).into()),
-        }
+        done?;
+        perdure_metrics::metrics()
+            .membership_changes
+            .with_label_values(&[kind])
+            .inc();
+        tracing::info!(group = %self.id(), kind, members = ?self.members(), "membership changed");
+        Ok(())
     }
 }

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use openraft::error::{ClientWriteError, Fatal, InitializeError};
+use openraft::error::{Fatal, InitializeError};
 use openraft::{BasicNode, Config, Raft, ServerState, SnapshotPolicy};
 use perdure_storage::{ApplyOutcome, GroupId, Store, WriteBatch};
 use tokio::sync::{mpsc, watch, Mutex};
@@ -308,17 +308,7 @@ impl Group {
                 group: self.id,
                 after: PROPOSE_TIMEOUT,
             })?;
-        match written {
-            Ok(resp) => Ok(resp.data),
-            Err(OrRaftError::APIError(ClientWriteError::ForwardToLeader(f))) => {
-                Err(ProposeError::NotLeader {
-                    leader: f.leader_id,
-                })
-            }
-            Err(OrRaftError::APIError(e)) => Err(RaftError::ClientWrite(e).into()),
-            Err(OrRaftError::Fatal(Fatal::Stopped)) => Err(ProposeError::Shutdown),
-            Err(OrRaftError::Fatal(f)) => Err(RaftError::Fatal(f).into()),
-        }
+        Ok(written?.data)
     }
 
     /// A read barrier: returns once this node has confirmed with a quorum that it still leads

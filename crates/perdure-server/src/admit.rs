@@ -38,6 +38,35 @@ pub(crate) async fn admit(
     }
 }
 
+/// A node with state that recorded its cluster's id asks its peers for theirs before it opens
+/// anything: a data directory (or a configuration) of another cluster is refused. Peers that
+/// do not answer are skipped: a whole cluster restarting must not wait on itself.
+pub(crate) async fn check_cluster_id(opts: &NodeOptions, ours: u64) -> anyhow::Result<()> {
+    let peers = Peers::new(&opts.secret, opts.isolation.clone()).context("bad cluster secret")?;
+    let addrs: Vec<&String> = match &opts.join {
+        Some(join) => vec![join],
+        None => opts
+            .peers
+            .iter()
+            .filter(|(id, _)| **id != opts.node_id)
+            .map(|(_, a)| a)
+            .collect(),
+    };
+    for addr in addrs {
+        if let Ok(reply) = hello(&peers, addr, opts.node_id).await {
+            if reply.cluster_id != 0 && reply.cluster_id != ours {
+                bail!(
+                    "this data directory belongs to cluster {ours:016x}, but node {} at {addr} \
+                     is in cluster {:016x}: wrong data directory or wrong peers",
+                    reply.node_id,
+                    reply.cluster_id
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
 async fn join_admission(me: u64, peers: &Peers, addr: &str) -> anyhow::Result<Option<u32>> {
     let deadline = tokio::time::Instant::now() + JOIN_WAIT;
     loop {

@@ -14,6 +14,25 @@ use anyhow::{bail, Context};
 const SHARDS_FILE: &str = "PERDURE_SHARDS";
 const NODE_FILE: &str = "PERDURE_NODE_ID";
 const DATA_ID_FILE: &str = "PERDURE_DATA_ID";
+const CLUSTER_ID_FILE: &str = "PERDURE_CLUSTER_ID";
+
+/// The id of the cluster `dir` belongs to, once recorded.
+pub(crate) fn recorded_cluster_id(dir: &Path) -> anyhow::Result<Option<u64>> {
+    read_number(dir, CLUSTER_ID_FILE)
+}
+
+/// Records `id` as the cluster of `dir`, or checks that it is the one recorded: a data
+/// directory never moves to another cluster.
+pub(crate) fn claim_cluster_id(dir: &Path, id: u64) -> anyhow::Result<()> {
+    match read_number(dir, CLUSTER_ID_FILE)? {
+        Some(n) if n == id => Ok(()),
+        Some(n) => bail!(
+            "data dir {} belongs to cluster {n:016x}, not to this cluster ({id:016x})",
+            dir.display()
+        ),
+        None => write_once(dir, CLUSTER_ID_FILE, id),
+    }
+}
 
 /// True when `dir` holds no node yet (missing, empty, or never claimed by a node id): a node
 /// starting on it has no Raft state and must be admitted by its peers first.
@@ -141,6 +160,17 @@ mod tests {
         assert!(!is_fresh(dir.path()).unwrap());
         let other = tempfile::tempdir().unwrap();
         assert_ne!(data_id(other.path()).unwrap(), id);
+    }
+
+    #[test]
+    fn a_directory_belongs_to_one_cluster() {
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(recorded_cluster_id(dir.path()).unwrap(), None);
+        claim_cluster_id(dir.path(), 7).unwrap();
+        claim_cluster_id(dir.path(), 7).unwrap();
+        assert_eq!(recorded_cluster_id(dir.path()).unwrap(), Some(7));
+        let err = claim_cluster_id(dir.path(), 8).unwrap_err().to_string();
+        assert!(err.contains("belongs to cluster"), "{err}");
     }
 
     #[test]

@@ -135,6 +135,10 @@ async fn serve_node(
             listeners.internal = Some(internal);
             told_shards = shards;
         }
+    } else if opts.is_cluster() {
+        if let Some(ours) = layout::recorded_cluster_id(&opts.data_dir)? {
+            crate::admit::check_cluster_id(&opts, ours).await?;
+        }
     }
     std::fs::create_dir_all(&opts.data_dir)
         .with_context(|| format!("creating data dir {}", opts.data_dir.display()))?;
@@ -312,6 +316,7 @@ impl Wiring {
             }
             tokio::spawn(controller.clone().run(stop_signal()));
             register(controller, opts, internal_addr, &data_dir).await?;
+            record_cluster_id(controller, &data_dir).await?;
             wait_until(CLUSTER_WAIT, "every raft group to elect a leader", || {
                 frontend.health().serving()
             })
@@ -417,6 +422,27 @@ async fn register(
     perdure_cluster::register_self(controller, &via, &advertised, data_id, CLUSTER_WAIT)
         .await
         .map_err(|s| anyhow::anyhow!("registering node {me} with the cluster: {}", s.message()))
+}
+
+/// Waits until the cluster's id is known here (the first meta leader chooses it) and binds the
+/// data directory to it.
+async fn record_cluster_id(
+    controller: &perdure_cluster::Controller,
+    data_dir: &std::path::Path,
+) -> anyhow::Result<()> {
+    let deadline = tokio::time::Instant::now() + CLUSTER_WAIT;
+    loop {
+        if let Some(id) = controller
+            .cluster_id()
+            .map_err(|s| anyhow::anyhow!("reading the cluster id: {}", s.message()))?
+        {
+            return layout::claim_cluster_id(data_dir, id);
+        }
+        if tokio::time::Instant::now() >= deadline {
+            anyhow::bail!("the cluster's id did not appear within {CLUSTER_WAIT:?}");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
 
 /// Creates `default` on the meta group's leader; every other node waits to see it applied.

@@ -183,3 +183,55 @@ fn rejoin_options(cluster: &TestCluster, id: u64, dir: &std::path::Path) -> Node
         isolation: Default::default(),
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_whose_join_address_does_not_answer_refuses_to_start_and_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    // A port nobody listens on.
+    let nobody = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let data_dir = dir.path().join("node-9");
+    let started = start_node(NodeOptions {
+        node_id: 9,
+        data_dir: data_dir.clone(),
+        api_addr: "127.0.0.1:0".parse().unwrap(),
+        internal_addr: Some("127.0.0.1:0".parse().unwrap()),
+        http_addr: None,
+        peers: Default::default(),
+        join: Some(nobody.to_string()),
+        shards: common::SHARDS,
+        replication: 3,
+        snapshot_every: None,
+        secret: SECRET.into(),
+        isolation: Default::default(),
+    })
+    .await;
+    let err = format!("{:#}", started.expect_err("no cluster to join"));
+    assert!(err.contains("cannot join the cluster through"), "{err}");
+    assert!(!data_dir.exists(), "a refused node writes nothing");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_data_dir_of_another_cluster_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut a = start_cluster(3, &dir.path().join("a")).await;
+    let b = start_cluster(1, &dir.path().join("b")).await;
+    // Node 3 of cluster A, restarted on its own data directory but pointed at cluster B.
+    let node3 = a.nodes.remove(2);
+    a.isolation.remove(2);
+    let node3_dir = node3.data_dir().to_path_buf();
+    common::stop(node3).await;
+    let mut opts = rejoin_options(&b, 3, &node3_dir);
+    opts.internal_addr = Some("127.0.0.1:0".parse().unwrap());
+    let err = format!(
+        "{:#}",
+        start_node(opts)
+            .await
+            .expect_err("another cluster's data dir")
+    );
+    assert!(err.contains("belongs to cluster"), "{err}");
+    b.shutdown().await;
+    a.shutdown().await;
+}

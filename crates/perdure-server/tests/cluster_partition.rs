@@ -16,11 +16,8 @@ use std::time::{Duration, Instant};
 use common::cluster::{start_cluster, TestCluster};
 use common::{connect_addr, namespace_id, within, Client, NAMESPACE, SHARDS};
 use perdure_storage::GroupId;
-use temporalio_protos::temporal::api::command::v1::{
-    command::Attributes, Command, CompleteWorkflowExecutionCommandAttributes,
-};
 use temporalio_protos::temporal::api::common::v1::WorkflowExecution;
-use temporalio_protos::temporal::api::enums::v1::{CommandType, WorkflowExecutionStatus};
+use temporalio_protos::temporal::api::enums::v1::WorkflowExecutionStatus;
 use temporalio_protos::temporal::api::taskqueue::v1::TaskQueue;
 use temporalio_protos::temporal::api::workflowservice::v1::*;
 use tonic::Code;
@@ -122,13 +119,7 @@ async fn poll_and_complete(poller: &mut Client, completer: &mut Client, queue: &
         completer.respond_workflow_task_completed(RespondWorkflowTaskCompletedRequest {
             namespace: NAMESPACE.into(),
             task_token: task.task_token.clone(),
-            commands: vec![Command {
-                command_type: CommandType::CompleteWorkflowExecution as i32,
-                attributes: Some(Attributes::CompleteWorkflowExecutionCommandAttributes(
-                    CompleteWorkflowExecutionCommandAttributes::default(),
-                )),
-                ..Default::default()
-            }],
+            commands: vec![common::complete_workflow_command()],
             identity: "partition test".into(),
             ..Default::default()
         })

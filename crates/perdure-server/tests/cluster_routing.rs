@@ -11,11 +11,8 @@ use common::cluster::{start_cluster, SECRET};
 use common::{connect_addr, within, Client, NAMESPACE};
 use perdure_api::internal::internal_client::InternalClient;
 use perdure_api::internal::{RaftKind, RaftRequest};
-use temporalio_protos::temporal::api::command::v1::{
-    command::Attributes, Command, CompleteWorkflowExecutionCommandAttributes,
-};
 use temporalio_protos::temporal::api::common::v1::WorkflowExecution;
-use temporalio_protos::temporal::api::enums::v1::{CommandType, WorkflowExecutionStatus};
+use temporalio_protos::temporal::api::enums::v1::WorkflowExecutionStatus;
 use temporalio_protos::temporal::api::taskqueue::v1::TaskQueue;
 use temporalio_protos::temporal::api::workflowservice::v1::*;
 use tonic::Code;
@@ -219,13 +216,7 @@ async fn every_rpc_answers_the_same_through_every_node() {
         clients[2].respond_workflow_task_completed(RespondWorkflowTaskCompletedRequest {
             namespace: NAMESPACE.into(),
             task_token: task.task_token.clone(),
-            commands: vec![Command {
-                command_type: CommandType::CompleteWorkflowExecution as i32,
-                attributes: Some(Attributes::CompleteWorkflowExecutionCommandAttributes(
-                    CompleteWorkflowExecutionCommandAttributes::default(),
-                )),
-                ..Default::default()
-            }],
+            commands: vec![common::complete_workflow_command()],
             identity: "routing worker".into(),
             ..Default::default()
         }),

@@ -201,6 +201,12 @@ pub fn cluster_node(id: u64) -> Vec<u8> {
     KeyBuf::new(GroupId::META).u64(id).done()
 }
 
+/// Cluster (group 0): the cluster's id, chosen once by the first meta leader. Shorter than a
+/// node key, so [`decode_cluster_node`] skips it.
+pub fn cluster_id() -> Vec<u8> {
+    KeyBuf::new(GroupId::META).u8(0xFF).done()
+}
+
 /// Cluster (group 0): every node record, for listing.
 pub fn cluster_node_prefix() -> Vec<u8> {
     KeyBuf::new(GroupId::META).done()
@@ -208,7 +214,8 @@ pub fn cluster_node_prefix() -> Vec<u8> {
 
 /// Inverse of [`cluster_node`].
 pub fn decode_cluster_node(key: &[u8]) -> Option<u64> {
-    read_u64(key.get(GroupId::META.prefix().len()..)?)
+    let rest = key.get(GroupId::META.prefix().len()..)?;
+    (rest.len() == 8).then(|| read_u64(rest)).flatten()
 }
 
 /// Visibility: one record per run of a namespace.

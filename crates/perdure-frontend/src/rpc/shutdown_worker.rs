@@ -32,7 +32,7 @@ impl Frontend {
                     |mut c, r| async move { c.shutdown_worker(r).await },
                 )
                 .await;
-            if let Err(e) = sent {
+            if let crate::forward::Forwarded::Answer(Err(e)) = sent {
                 tracing::debug!(node, error = %e, "ShutdownWorker not relayed");
             }
         }

@@ -115,6 +115,21 @@ pub fn start_request(
     }
 }
 
+/// The command that completes a workflow with no result.
+pub fn complete_workflow_command() -> temporalio_protos::temporal::api::command::v1::Command {
+    use temporalio_protos::temporal::api::command::v1::{
+        command::Attributes, Command, CompleteWorkflowExecutionCommandAttributes,
+    };
+    use temporalio_protos::temporal::api::enums::v1::CommandType;
+    Command {
+        command_type: CommandType::CompleteWorkflowExecution as i32,
+        attributes: Some(Attributes::CompleteWorkflowExecutionCommandAttributes(
+            CompleteWorkflowExecutionCommandAttributes::default(),
+        )),
+        ..Default::default()
+    }
+}
+
 /// Starts workflow `workflow_id` and returns its run id.
 pub async fn start_workflow(client: &mut Client, workflow_id: &str) -> String {
     let request = start_request(workflow_id, "corruption-test", "corruption-test-queue");
