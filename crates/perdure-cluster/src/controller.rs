@@ -184,27 +184,6 @@ impl Controller {
         if let Some(mut leader) = self.meta_leader(forwarded)? {
             return leader.remove(self.forwarded(req)).await.map(|_| ());
         }
-        if id == self.node_id {
-            // A node cannot watch itself leave: once out of a group it no longer hears about
-            // that group. Hand the meta group (and this operation) to another voter first.
-            let meta = self.meta()?;
-            let others: BTreeSet<u64> = meta
-                .members()
-                .voters
-                .into_iter()
-                .filter(|v| *v != id)
-                .collect();
-            let live = self.live_nodes(&others).await;
-            let Some(to) = live.iter().copied().find(|n| *n != id) else {
-                return Err(Status::failed_precondition(format!(
-                    "node {id} leads the meta group and no other voter answers; cannot remove it now"
-                )));
-            };
-            self.hand_over(&meta, to).await?;
-            return Err(Status::unavailable(format!(
-                "node {id} handed the meta group to node {to}; retry the removal there"
-            )));
-        }
         {
             let _op = self.ops.lock().await;
             let meta = self.meta()?;
@@ -235,6 +214,28 @@ impl Controller {
                 .await
                 .map_err(status)?;
             tracing::info!(node = id, "node marked removed");
+        }
+        if id == self.node_id {
+            // A node cannot watch itself leave: once out of a group it no longer hears about
+            // that group. It is marked removed already (so nothing moves back to it); the
+            // meta group, and with it this operation, goes to another voter.
+            let meta = self.meta()?;
+            let others: BTreeSet<u64> = meta
+                .members()
+                .voters
+                .into_iter()
+                .filter(|v| *v != id)
+                .collect();
+            let live = self.live_nodes(&others).await;
+            let Some(to) = live.iter().copied().find(|n| *n != id) else {
+                return Err(Status::unavailable(format!(
+                    "node {id} leads the meta group and no other voter answers yet; retry"
+                )));
+            };
+            self.hand_over(&meta, to).await?;
+            return Err(Status::unavailable(format!(
+                "node {id} handed the meta group to node {to}; retry the removal there"
+            )));
         }
         let deadline = tokio::time::Instant::now() + REMOVE_WAIT;
         loop {
@@ -307,6 +308,12 @@ impl Controller {
             )));
         }
         let addr = members.addrs[&to].clone();
+        if !g.lease_expired() {
+            return Err(Status::failed_precondition(format!(
+                "this node leads group {} since less than the leader lease; handover later",
+                g.id()
+            )));
+        }
         // Holding proposals for a target that is behind (or gone) would only stall the group.
         check_caught_up(g, &BTreeSet::from([to]), true)?;
         let _held = g.pause_proposals();
@@ -404,8 +411,13 @@ impl Controller {
             .filter_map(|g| self.raft.group(g))
             .collect();
         let mut changes = 0;
-        // 1. Every active node holds every group, as a learner at least.
+        // 1. Every active node holds every group, as a learner at least. Each step stops as
+        // soon as this node no longer leads the meta group: the new leader's rounds take over,
+        // and two controllers must not work side by side.
         for g in &groups {
+            if !meta.is_leader() {
+                return Ok(changes);
+            }
             let members = g.members();
             for (id, addr) in &active {
                 if !members.contains(*id) {
@@ -427,10 +439,27 @@ impl Controller {
             .collect();
         let desired = placement::place(&current, &ids, self.replication);
         for g in &groups {
+            if !meta.is_leader() {
+                return Ok(changes);
+            }
             let members = g.members();
             let want = &desired[&g.id()];
             if *want != members.voters && members.settled {
                 changes += 1;
+                // A leader that loses its vote steps down only after the change commits, and
+                // the group then waits out an election. Hand leadership to a voter that stays
+                // first; the change itself follows next round, on the new leader.
+                if let Some((leader, _)) = g.leader() {
+                    if !want.contains(&leader) {
+                        let stays = want.intersection(&members.voters).next().copied();
+                        if let Some(to) = stays {
+                            if let Err(e) = self.change(g, Change::TransferLeader(to)).await {
+                                tracing::info!(group = %g.id(), to, error = %e, "moving leadership off a leaving voter; retrying next round");
+                            }
+                            continue;
+                        }
+                    }
+                }
                 let change = Change::SetVoters(NodeIds {
                     ids: want.iter().copied().collect(),
                 });
@@ -441,6 +470,9 @@ impl Controller {
         }
         // 3. Removed nodes leave, once they no longer vote.
         for g in &groups {
+            if !meta.is_leader() {
+                return Ok(changes);
+            }
             let members = g.members();
             let gone: Vec<u64> = members
                 .addrs
@@ -459,7 +491,7 @@ impl Controller {
             }
         }
         // 4. Once memberships are settled: leaders spread within one of even.
-        if changes == 0 {
+        if changes == 0 && meta.is_leader() {
             changes += self.balance_leaders(&groups, &ids).await;
         }
         Ok(changes)
@@ -486,6 +518,9 @@ impl Controller {
         }
         let moves = placement::leader_moves(&voters, &leaders, &live);
         for (gid, to) in &moves {
+            if !self.meta().is_ok_and(|m| m.is_leader()) {
+                break;
+            }
             let Some(g) = groups.iter().find(|g| g.id() == *gid) else {
                 continue;
             };
@@ -539,6 +574,39 @@ impl Controller {
                 tracing::debug!(error = %e, "membership round failed; next round retries");
             }
         }
+    }
+
+    /// True when the cluster says this node was removed. A removed node stops hearing from
+    /// its groups, so it cannot tell by itself: it asks the meta leader (or, failing that, any
+    /// other member it knows) about itself.
+    pub async fn is_removed(&self) -> bool {
+        let Ok(meta) = self.meta() else {
+            return false;
+        };
+        if let Ok(Some(r)) = registry::get(&self.store, self.node_id) {
+            if r.removed {
+                return true;
+            }
+        }
+        let members = meta.members();
+        let mut asked: Vec<String> = meta
+            .leader()
+            .filter(|(id, _)| *id != self.node_id)
+            .map(|(_, addr)| vec![addr])
+            .unwrap_or_default();
+        asked.extend(
+            members
+                .addrs
+                .iter()
+                .filter(|(id, _)| **id != self.node_id)
+                .map(|(_, a)| a.clone()),
+        );
+        for addr in asked {
+            if let Ok(reply) = crate::admission::hello(&self.peers, &addr, self.node_id).await {
+                return reply.caller_state() == NodeState::Removed;
+            }
+        }
+        false
     }
 
     /// The shard count this node runs with.

@@ -40,6 +40,8 @@ const CONFIRMED_FOR: Duration = Duration::from_secs(2);
 
 pub struct NodeHealth {
     routing: Arc<Routing>,
+    /// Set once the cluster says this node was removed: it serves nothing from then on.
+    removed: std::sync::atomic::AtomicBool,
     /// Per group: when a quorum last confirmed this node's leadership.
     confirmed: Mutex<HashMap<GroupId, Instant>>,
 }
@@ -48,15 +50,27 @@ impl NodeHealth {
     pub(crate) fn new(routing: Arc<Routing>) -> Arc<Self> {
         Arc::new(Self {
             routing,
+            removed: std::sync::atomic::AtomicBool::new(false),
             confirmed: Mutex::new(HashMap::new()),
         })
     }
 
-    /// True when every group this node runs has a leader, and every group this node leads
+    /// True when this node is a member of the meta group, every group it runs has a leader,
+    /// and every group this node leads
     /// with other voters had that leadership confirmed by a quorum within [`CONFIRMED_FOR`].
     /// A group whose only voter is this node (start-dev) needs no confirmation.
     pub fn serving(&self) -> bool {
+        if self.removed.load(std::sync::atomic::Ordering::Relaxed) {
+            return false;
+        }
         let raft = self.routing.raft();
+        // A node that was removed (or has not been added yet) routes nothing.
+        let member = raft
+            .group(perdure_storage::GroupId::META)
+            .is_some_and(|meta| meta.members().contains(raft.node_id()));
+        if !member {
+            return false;
+        }
         let confirmed = self.confirmed.lock().unwrap_or_else(|e| e.into_inner());
         raft.group_ids().into_iter().all(|id| {
             let Some(g) = raft.group(id) else {
@@ -72,6 +86,12 @@ impl NodeHealth {
                 .get(&id)
                 .is_some_and(|at| at.elapsed() <= CONFIRMED_FOR)
         })
+    }
+
+    /// Records that the cluster removed this node; it reports NOT_SERVING until it stops.
+    pub fn mark_removed(&self) {
+        self.removed
+            .store(true, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// Confirms every leadership this node holds in a multi-voter group, every

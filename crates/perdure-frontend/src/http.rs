@@ -77,8 +77,8 @@ async fn checksums(
     let computed = tokio::task::spawn_blocking(move || {
         raft.group_ids()
             .into_iter()
-            .map(|g| raft.checksum(g))
-            .collect::<Result<Vec<_>, _>>()
+            .map(|g| raft.checksum(g).map_err(|e| e.to_string()))
+            .collect::<Result<Vec<_>, String>>()
     })
     .await;
     match computed {
@@ -90,7 +90,7 @@ async fn checksums(
         Ok(Err(e)) => (
             StatusCode::INTERNAL_SERVER_ERROR,
             json,
-            serde_json::json!({ "error": e.to_string() }).to_string(),
+            serde_json::json!({ "error": e }).to_string(),
         ),
         Err(e) => (
             StatusCode::INTERNAL_SERVER_ERROR,

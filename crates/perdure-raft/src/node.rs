@@ -92,6 +92,8 @@ pub struct Group {
     id: GroupId,
     raft: Raft<TypeConfig>,
     leadership: watch::Receiver<Option<u64>>,
+    /// When this node last became the group's leader (None while it does not lead).
+    pub(crate) leading_since: Arc<std::sync::Mutex<Option<std::time::Instant>>>,
     /// True while a leadership handover holds new proposals back (see `transfer.rs`).
     pub(crate) paused: watch::Sender<bool>,
 }
@@ -143,7 +145,8 @@ impl RaftNode {
                 group: g,
             };
             let raft = Raft::new(node_id, config.clone(), network, log, sm).await?;
-            let leadership = watch_leadership(&raft, node_id);
+            let leading_since = Arc::new(std::sync::Mutex::new(None));
+            let leadership = watch_leadership(&raft, node_id, leading_since.clone());
             tracing::info!(group = %g, node_id, "raft group started");
             map.insert(
                 g,
@@ -151,6 +154,7 @@ impl RaftNode {
                     id: g,
                     raft,
                     leadership,
+                    leading_since,
                     paused: watch::channel(false).0,
                 }),
             );
@@ -256,7 +260,11 @@ impl RaftNode {
 }
 
 /// Publishes `Some(term)` while this node leads the group, `None` otherwise.
-fn watch_leadership(raft: &Raft<TypeConfig>, node_id: u64) -> watch::Receiver<Option<u64>> {
+fn watch_leadership(
+    raft: &Raft<TypeConfig>,
+    node_id: u64,
+    leading_since: Arc<std::sync::Mutex<Option<std::time::Instant>>>,
+) -> watch::Receiver<Option<u64>> {
     let (tx, rx) = watch::channel(None);
     let mut metrics = raft.metrics();
     tokio::spawn(async move {
@@ -268,6 +276,10 @@ fn watch_leadership(raft: &Raft<TypeConfig>, node_id: u64) -> watch::Receiver<Op
             };
             tx.send_if_modified(|cur| {
                 let changed = *cur != lead;
+                if changed {
+                    *leading_since.lock().unwrap_or_else(|e| e.into_inner()) =
+                        lead.map(|_| std::time::Instant::now());
+                }
                 *cur = lead;
                 changed
             });

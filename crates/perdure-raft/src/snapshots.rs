@@ -15,10 +15,13 @@
 //! it is reported and answered as "no snapshot", never served: openraft then rebuilds.
 //!
 //! Memory. Building streams a RocksDB point-in-time view into the file one pair at a time.
-//! Installing streams the received file once, copying it into this group's directory while
-//! collecting one RocksDB write batch, because the group's state must be replaced in one atomic
-//! write; that batch is bounded by the group's size. Multi-node installs of very large groups
-//! will need a staged install (write into a side prefix, then swap) to lift that last limit.
+//! Installing never holds the snapshot in memory either: the received file is verified while
+//! it is copied into this group's directory, staged under a synced `installing` record, and
+//! written into the state in batches of a few MiB; the last batch carries the applied record,
+//! the snapshot record and the marker's removal, synced. The state is replaced atomically from
+//! the outside because nothing reads a group's state while it installs (a follower serves no
+//! reads), and a crash in the middle leaves the marker: [`Snapshots::finish_install`] redoes
+//! the writing from the staged file before the group opens.
 //!
 //! Everything here is blocking file and database I/O: call it from `spawn_blocking` unless it
 //! only touches the record and a file's ends ([`Snapshots::open_current`],
@@ -33,7 +36,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use perdure_storage::{keys, Cf, GroupId, InternalBatch, StorageError, Store};
 
 use crate::log_store::{decode, encode};
-use crate::snapshot_format::{check_ends, SnapshotReader, SnapshotWriter};
+use crate::snapshot_format::{check_ends, FileSummary, SnapshotReader, SnapshotWriter};
 use crate::types::{AppliedRecord, NodeLogId, SnapshotMeta, SnapshotRecord};
 
 const IO_BUFFER: usize = 1 << 20;
@@ -63,6 +66,9 @@ pub(crate) enum SnapshotError {
     )]
     PairTooLarge { key_len: usize, payload_len: usize },
 }
+
+/// Bytes of pairs per batch when a received snapshot is written into the state.
+const INSTALL_CHUNK_BYTES: usize = 4 << 20;
 
 /// One group's snapshot directory and record. Cheap to clone; clones share the publish lock.
 #[derive(Clone)]
@@ -178,76 +184,149 @@ impl Snapshots {
     }
 
     /// Verifies the received snapshot `src` and replaces the group's state, applied record and
-    /// snapshot record with it in one synced write. Nothing changes unless the whole file
-    /// checked out. Returns the new applied record.
+    /// snapshot record with it. Nothing changes unless the whole file checked out. Returns the
+    /// new applied record.
+    ///
+    /// Memory stays bounded whatever the snapshot's size: the file is first verified while it
+    /// is copied into this group's directory, then staged (a synced `installing` record names
+    /// it), then written into the state in batches of [`INSTALL_CHUNK_BYTES`]. A crash while
+    /// writing leaves the marker behind, and [`Snapshots::finish_install`] redoes the writing
+    /// from the staged file when the group opens again (clearing first, so redoing is safe).
     pub(crate) fn install(
         &self,
         meta: &SnapshotMeta,
-        mut src: File,
+        src: File,
     ) -> Result<AppliedRecord, SnapshotError> {
         self.ensure_dir()?;
-        let len = src.metadata()?.len();
-        src.seek(SeekFrom::Start(0))?;
         // Named locally: the sender's snapshot id is not trusted in a path.
         let stem = file_stem(meta.last_log_id);
         let tmp = self.dir.join(format!("{stem}{TMP_SUFFIX}"));
-        let installed = (|| -> Result<AppliedRecord, SnapshotError> {
-            let copy = OpenOptions::new().write(true).create_new(true).open(&tmp)?;
-            let tee = Tee {
-                src,
-                copy: BufWriter::with_capacity(IO_BUFFER, copy),
-            };
-            let mut reader = SnapshotReader::new(BufReader::with_capacity(IO_BUFFER, tee), len)?;
-            let mut batch = self.store.batch();
-            batch.clear_group_state(self.group)?;
-            // A refused pair is reported only once the whole file checked out: damage that
-            // happens to look like a foreign key or family must be reported as damage.
-            let mut refused = None;
-            while let Some((cf_id, key, payload)) = reader.next_pair()? {
-                if refused.is_some() {
-                    continue;
-                }
-                let put = Cf::from_id(cf_id)
-                    .ok_or(StorageError::UnknownCf(cf_id))
-                    .and_then(|cf| batch.put_group_state(self.group, cf, &key, &payload));
-                refused = put.err();
-            }
-            if let Some(e) = refused {
-                return Err(e.into());
-            }
-            let summary = reader
-                .summary()
-                .ok_or(SnapshotError::Corrupt("missing end marker"))?;
-            let tee = reader.into_inner().into_inner();
-            tee.copy
-                .into_inner()
-                .map_err(|e| e.into_error())?
-                .sync_all()?;
-
-            let applied = AppliedRecord {
-                last_applied: meta.last_log_id,
-                membership: meta.last_membership.clone(),
-            };
-            let applied_bytes = encode(&applied).map_err(|source| SnapshotError::Decode {
-                what: "applied record",
-                source,
-            })?;
-            batch.put(Cf::SmMeta, &keys::sm_applied(self.group), &applied_bytes)?;
+        let verified = self.verify_copy(src, &tmp).and_then(|summary| {
             let record = SnapshotRecord {
                 meta: meta.clone(),
                 file: format!("{stem}{SNAP_SUFFIX}"),
                 len: summary.len,
                 crc32: summary.crc32,
             };
-            self.publish(&tmp, record, Some(batch))?;
-            Ok(applied)
-        })();
-        if installed.is_err() {
+            std::fs::rename(&tmp, self.dir.join(&record.file))?;
+            sync_dir(&self.dir)?;
+            Ok(record)
+        });
+        if verified.is_err() {
             remove_if_present(&tmp);
         }
-        let applied = installed?;
+        let record = verified?;
+        let record_bytes = encode(&record).map_err(|source| SnapshotError::Decode {
+            what: "snapshot record",
+            source,
+        })?;
+        let mut staged = self.store.batch();
+        staged.put(Cf::SmMeta, &keys::sm_installing(self.group), &record_bytes)?;
+        self.store.write(staged, true)?;
+        let applied = self.write_staged(&record)?;
         tracing::info!(group = %self.group, snapshot = %meta, "installed snapshot");
         Ok(applied)
+    }
+
+    /// Reads `src` whole, checking every pair (known family, key inside this group) and the
+    /// file's checksum, while copying it to `tmp` (synced). Touches no state.
+    fn verify_copy(&self, mut src: File, tmp: &Path) -> Result<FileSummary, SnapshotError> {
+        let len = src.metadata()?.len();
+        src.seek(SeekFrom::Start(0))?;
+        let copy = OpenOptions::new().write(true).create_new(true).open(tmp)?;
+        let tee = Tee {
+            src,
+            copy: BufWriter::with_capacity(IO_BUFFER, copy),
+        };
+        let mut reader = SnapshotReader::new(BufReader::with_capacity(IO_BUFFER, tee), len)?;
+        // A refused pair is reported only once the whole file checked out: damage that happens
+        // to look like a foreign key or family must be reported as damage.
+        let mut refused = None;
+        while let Some((cf_id, key, _payload)) = reader.next_pair()? {
+            if refused.is_some() {
+                continue;
+            }
+            refused = Cf::from_id(cf_id)
+                .ok_or(StorageError::UnknownCf(cf_id))
+                .and_then(|cf| perdure_storage::check_owned(self.group, cf, &key))
+                .err();
+        }
+        if let Some(e) = refused {
+            return Err(e.into());
+        }
+        let summary = reader
+            .summary()
+            .ok_or(SnapshotError::Corrupt("missing end marker"))?;
+        let tee = reader.into_inner().into_inner();
+        tee.copy
+            .into_inner()
+            .map_err(|e| e.into_error())?
+            .sync_all()?;
+        Ok(summary)
+    }
+
+    /// Writes the staged snapshot `record` names into the group's state: clear, pairs in
+    /// bounded batches (unsynced), then one synced batch with the applied record, the snapshot
+    /// record and the marker's removal (syncing the WAL makes the earlier batches durable too).
+    fn write_staged(&self, record: &SnapshotRecord) -> Result<AppliedRecord, SnapshotError> {
+        let mut file = self.open_checked(record)?;
+        file.seek(SeekFrom::Start(0))?;
+        let mut reader =
+            SnapshotReader::new(BufReader::with_capacity(IO_BUFFER, file), record.len)?;
+        let mut batch = self.store.batch();
+        batch.clear_group_state(self.group)?;
+        let mut bytes = 0usize;
+        while let Some((cf_id, key, payload)) = reader.next_pair()? {
+            let cf = Cf::from_id(cf_id).ok_or(StorageError::UnknownCf(cf_id))?;
+            bytes += key.len() + payload.len();
+            batch.put_group_state(self.group, cf, &key, &payload)?;
+            if bytes >= INSTALL_CHUNK_BYTES {
+                self.store.write(batch, false)?;
+                batch = self.store.batch();
+                bytes = 0;
+            }
+        }
+        let applied = AppliedRecord {
+            last_applied: record.meta.last_log_id,
+            membership: record.meta.last_membership.clone(),
+        };
+        let applied_bytes = encode(&applied).map_err(|source| SnapshotError::Decode {
+            what: "applied record",
+            source,
+        })?;
+        let record_bytes = encode(record).map_err(|source| SnapshotError::Decode {
+            what: "snapshot record",
+            source,
+        })?;
+        batch.put(Cf::SmMeta, &keys::sm_applied(self.group), &applied_bytes)?;
+        batch.put(Cf::SmMeta, &keys::sm_snapshot(self.group), &record_bytes)?;
+        batch.delete(Cf::SmMeta, &keys::sm_installing(self.group))?;
+        {
+            let _publishing = self.publish.lock().unwrap_or_else(PoisonError::into_inner);
+            self.store.write(batch, true)?;
+        }
+        if let Err(e) = self.remove_files(Some(&record.file), false) {
+            tracing::warn!(group = %self.group, error = %e, "could not delete older snapshot files");
+        }
+        Ok(applied)
+    }
+
+    /// Finishes an install that a crash interrupted (its marker is still there): writes the
+    /// staged snapshot into the state again. Returns the applied record it left, or `None` when
+    /// no install was pending. Only while the group is not running.
+    pub(crate) fn finish_install(&self) -> Result<Option<AppliedRecord>, SnapshotError> {
+        let Some(bytes) = self
+            .store
+            .get(Cf::SmMeta, &keys::sm_installing(self.group))?
+        else {
+            return Ok(None);
+        };
+        let record: SnapshotRecord = decode(&bytes).map_err(|source| SnapshotError::Decode {
+            what: "installing record",
+            source,
+        })?;
+        tracing::warn!(group = %self.group, snapshot = %record.meta, "finishing a snapshot install a restart interrupted");
+        self.write_staged(&record).map(Some)
     }
 
     /// The current snapshot's meta and file, positioned at its start. Reads the record and the
@@ -567,6 +646,55 @@ mod tests {
         flip_byte(&snaps.dir().join(&record.file), record.len / 2);
         assert!(snaps.open_current().unwrap().is_some());
         assert!(matches!(verify(&mut file), Err(SnapshotError::Corrupt(_))));
+    }
+
+    #[test]
+    fn an_install_cut_short_is_finished_when_the_group_opens_again() {
+        let (dir_a, dir_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let a = Store::open(dir_a.path()).unwrap();
+        let b = Store::open(dir_b.path()).unwrap();
+        populate(&a, G, 1, 300, "leader");
+        populate(&b, G, 200, 400, "stale");
+        let (meta, file) = Snapshots::new(a.clone(), G).build().unwrap();
+        let rec_a = Snapshots::new(a.clone(), G).read_record().unwrap().unwrap();
+
+        // What `install` has done when a crash hits while it writes pairs: the file is verified
+        // and staged, the marker is durable, and the state is half old, half new.
+        let snaps_b = Snapshots::new(b.clone(), G);
+        snaps_b.ensure_dir().unwrap();
+        let tmp = snaps_b.dir().join("cut.tmp");
+        snaps_b.verify_copy(file, &tmp).unwrap();
+        std::fs::rename(&tmp, snaps_b.dir().join(&rec_a.file)).unwrap();
+        let mut staged = b.batch();
+        staged
+            .put(
+                Cf::SmMeta,
+                &keys::sm_installing(G),
+                &encode(&rec_a).unwrap(),
+            )
+            .unwrap();
+        b.write(staged, true).unwrap();
+        populate(&b, G, 1, 50, "leader");
+        assert_ne!(state(&b, G), state(&a, G));
+        assert_eq!(snaps_b.read_record().unwrap(), None, "not yet published");
+
+        // Reopening finishes it: the state is the snapshot's exactly, the marker is gone.
+        let reopened = Snapshots::new(b.clone(), G);
+        let applied_b = reopened
+            .finish_install()
+            .unwrap()
+            .expect("an install was pending");
+        assert_eq!(applied_b.last_applied, meta.last_log_id);
+        assert_eq!(state(&b, G), state(&a, G));
+        assert_eq!(applied(&b, G), Some(applied_b));
+        assert_eq!(b.get(Cf::SmMeta, &keys::sm_installing(G)).unwrap(), None);
+        assert_eq!(
+            reopened.finish_install().unwrap(),
+            None,
+            "nothing left to finish"
+        );
+        let (current, _) = reopened.open_current().unwrap().unwrap();
+        assert_eq!(current, meta);
     }
 
     #[test]

@@ -31,6 +31,15 @@ impl StateMachine {
         group: GroupId,
         alive: tokio::sync::mpsc::Sender<()>,
     ) -> Result<Self, RaftError> {
+        let snapshots = Snapshots::new(store.clone(), group);
+        // An install a crash cut short is finished before anything reads the state.
+        if let Some(applied) = snapshots.finish_install().map_err(|e| {
+            RaftError::Fatal(openraft::error::Fatal::StorageError(
+                StorageIOError::write_snapshot(None, &e).into(),
+            ))
+        })? {
+            tracing::info!(%group, applied = ?applied.last_applied, "finished an interrupted snapshot install");
+        }
         let applied = match store.get(Cf::SmMeta, &keys::sm_applied(group))? {
             Some(bytes) => decode(&bytes).map_err(|source| RaftError::Decode {
                 what: "applied record",
@@ -38,7 +47,6 @@ impl StateMachine {
             })?,
             None => AppliedRecord::default(),
         };
-        let snapshots = Snapshots::new(store.clone(), group);
         // Garbage only costs disk space; a group must still start if it cannot be removed.
         match snapshots.remove_leftovers() {
             Ok(0) => {}

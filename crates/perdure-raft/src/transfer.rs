@@ -2,7 +2,8 @@
 //!
 //! What makes it work is a fact about openraft 0.9's leader lease: a follower refuses votes
 //! while it hears from a leader, but the leader itself stops defending its term once it has led
-//! for longer than the lease (`election_timeout_max`). So the leader holds new proposals back,
+//! for longer than the lease (`election_timeout_max`): its own vote is last touched when it
+//! becomes leader. A handover is only tried once that is so ([`Group::lease_expired`]). So the leader holds new proposals back,
 //! waits until the target holds its whole log, and has the target campaign: the leader grants
 //! the vote (the target's log is as long as its own and its term higher), the target wins with
 //! two votes of three, and the old leader follows it. Proposals held back then meet a node that
@@ -16,6 +17,9 @@ use openraft::error::Fatal;
 use crate::error::{ProposeError, RaftError};
 use crate::Group;
 
+/// Slack past the lease, for the timer granularity of two processes.
+const LEASE_MARGIN: Duration = Duration::from_millis(200);
+
 /// Resumes proposals when dropped.
 pub struct PauseGuard<'a>(&'a Group);
 
@@ -26,6 +30,17 @@ impl Drop for PauseGuard<'_> {
 }
 
 impl Group {
+    /// True once this node has led the group for longer than openraft's leader lease: only
+    /// then does it grant a handover target's vote. A younger leader would refuse, then step
+    /// down on seeing the target's higher term, and leave the group to a random election.
+    pub fn lease_expired(&self) -> bool {
+        let lease = Duration::from_millis(self.raft().config().election_timeout_max);
+        self.leading_since
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .is_some_and(|since| since.elapsed() > lease + LEASE_MARGIN)
+    }
+
     /// Holds new proposals back until the guard is dropped.
     pub fn pause_proposals(&self) -> PauseGuard<'_> {
         self.paused.send_replace(true);

@@ -315,6 +315,11 @@ impl Wiring {
                 bootstrap_cluster(&raft, opts).await?;
             }
             tokio::spawn(controller.clone().run(stop_signal()));
+            tokio::spawn(watch_removal(
+                controller.clone(),
+                frontend.health(),
+                stop_signal(),
+            ));
             register(controller, opts, internal_addr, &data_dir).await?;
             record_cluster_id(controller, &data_dir).await?;
             wait_until(CLUSTER_WAIT, "every raft group to elect a leader", || {
@@ -386,6 +391,32 @@ async fn bootstrap_cluster(raft: &RaftNode, opts: &NodeOptions) -> anyhow::Resul
     raft.bootstrap_groups(&opts.peers, |g| ids[g.0 as usize % ids.len()] == me)
         .await
         .context("initializing the cluster's raft groups")
+}
+
+/// How often a node asks the cluster whether it was removed.
+const REMOVAL_CHECK_EVERY: Duration = Duration::from_secs(2);
+
+/// Asks the cluster every [`REMOVAL_CHECK_EVERY`] whether this node was removed; once it was,
+/// the node reports NOT_SERVING (so load balancers drop it) and says to stop it.
+async fn watch_removal(
+    controller: Arc<perdure_cluster::Controller>,
+    health: Arc<perdure_frontend::NodeHealth>,
+    stop: impl std::future::Future<Output = ()>,
+) {
+    tokio::pin!(stop);
+    loop {
+        tokio::select! {
+            _ = &mut stop => return,
+            _ = tokio::time::sleep(REMOVAL_CHECK_EVERY) => {}
+        }
+        if controller.is_removed().await {
+            health.mark_removed();
+            tracing::error!(
+                "this node was removed from the cluster; it serves nothing now: stop it"
+            );
+            return;
+        }
+    }
 }
 
 /// Records this node (and its data directory) in the cluster's registry, through the meta

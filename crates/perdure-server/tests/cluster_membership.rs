@@ -134,6 +134,21 @@ async fn nodes_join_and_leave_and_a_lost_disk_cannot_rejoin_under_its_id() {
     .expect("node 2 removed");
     let node2 = cluster.nodes.remove(1);
     cluster.isolation.remove(1);
+    // Still running, a removed node says it serves nothing, so balancers stop using it.
+    let http2 = node2.http_addr().unwrap().to_string();
+    let deadline = Instant::now() + SETTLE;
+    loop {
+        let h = http2.clone();
+        let status =
+            tokio::task::spawn_blocking(move || perdure_server::cluster_status::gather(&[h]))
+                .await
+                .unwrap();
+        if status.nodes.iter().all(|n| n.reachable && !n.serving) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "removed node 2 still serving");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
     common::stop(node2).await;
     wait_groups(
         &cluster,

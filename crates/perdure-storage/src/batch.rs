@@ -97,7 +97,8 @@ impl WriteBatch {
 }
 
 /// `key` in `cf` may be written by replicated state changes of `group`.
-pub(crate) fn check_owned(group: GroupId, cf: Cf, key: &[u8]) -> Result<(), StorageError> {
+/// Refuses a key outside `group`'s prefix or a family that replicated writes may not touch.
+pub fn check_owned(group: GroupId, cf: Cf, key: &[u8]) -> Result<(), StorageError> {
     if cf.is_state() && key.starts_with(&group.prefix()) {
         Ok(())
     } else {

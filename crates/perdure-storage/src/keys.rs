@@ -22,6 +22,7 @@ const RAFT_COMMITTED: u8 = 2;
 const RAFT_PURGED: u8 = 3;
 const SM_APPLIED: u8 = 1;
 const SM_SNAPSHOT: u8 = 2;
+const SM_INSTALLING: u8 = 3;
 
 /// Builds a key field by field.
 struct KeyBuf(Vec<u8>);
@@ -263,6 +264,12 @@ pub fn sm_applied(g: GroupId) -> Vec<u8> {
 /// SmMeta: the record naming the group's current snapshot file (its meta, name and checksum).
 pub fn sm_snapshot(g: GroupId) -> Vec<u8> {
     KeyBuf::new(g).u8(SM_SNAPSHOT).done()
+}
+
+/// SmMeta: present while a received snapshot is being written into the group's state (its
+/// record); a restart finds it and finishes the install.
+pub fn sm_installing(g: GroupId) -> Vec<u8> {
+    KeyBuf::new(g).u8(SM_INSTALLING).done()
 }
 
 #[cfg(test)]

@@ -16,7 +16,7 @@ pub mod keys;
 mod raw;
 mod store;
 
-pub use batch::{ApplyOutcome, Check, Expect, Op, WriteBatch};
+pub use batch::{check_owned, ApplyOutcome, Check, Expect, Op, WriteBatch};
 pub use cf::Cf;
 pub use error::StorageError;
 pub use group::{GroupId, ShardId};
