@@ -86,7 +86,23 @@ async def sticky_worker_shutdown(client: Client, task_queue: str, wf_id: str) ->
     return handle
 
 
+async def signal_before_worker(client: Client, task_queue: str, wf_id: str) -> WorkflowHandle:
+    """A signal that arrives before any worker polls: it lands between the first workflow
+    task's scheduling and its start, and that one task delivers it."""
+    own_queue = f"{task_queue}-signal"
+    handle = await client.start_workflow(
+        workflows.SignalCollector.run, 1, id=wf_id, task_queue=own_queue
+    )
+    await handle.signal(workflows.SignalCollector.add, "golden")
+    async with Worker(
+        client, task_queue=own_queue, workflows=workflows.ALL, activities=Activities().all()
+    ):
+        await asyncio.wait_for(handle.result(), RESULT_TIMEOUT_S)
+    return handle
+
+
 #: Scenarios that run their own workers (the recorder and the tests call them the same way).
 OWN_WORKER_SCENARIOS: dict[str, Callable[[Client, str, str], Awaitable[WorkflowHandle]]] = {
     "sticky_worker_shutdown": sticky_worker_shutdown,
+    "signal_before_worker": signal_before_worker,
 }

@@ -28,11 +28,15 @@ class RunningWorker:
 
 @asynccontextmanager
 async def running_worker(
-    client: Client, prefix: str = "e2e", max_concurrent_activities: int = 300
+    client: Client,
+    prefix: str = "e2e",
+    max_concurrent_activities: int = 300,
+    task_queue: str | None = None,
 ) -> AsyncIterator[RunningWorker]:
-    """Runs the worker for the body of the ``async with``; shuts it down on the way out."""
+    """Runs the worker for the body of the ``async with``; shuts it down on the way out.
+    ``task_queue`` picks the queue (a fresh one by default)."""
     acts = Activities()
-    task_queue = f"{prefix}-{uuid.uuid4()}"
+    task_queue = task_queue or f"{prefix}-{uuid.uuid4()}"
     w = Worker(
         client,
         task_queue=task_queue,

@@ -112,7 +112,25 @@ class FiveSteps:
         return done
 
 
+@workflow.defn
+class SignalCollector:
+    """Collects the values of its ``add`` signals and returns them once it has ``expected``."""
+
+    def __init__(self) -> None:
+        self.values: list[str] = []
+
+    @workflow.signal
+    def add(self, value: str) -> None:
+        self.values.append(value)
+
+    @workflow.run
+    async def run(self, expected: int) -> list[str]:
+        await workflow.wait_condition(lambda: len(self.values) >= expected)
+        return self.values
+
+
 ALL = [
+    SignalCollector,
     OneActivity,
     SequentialActivities,
     DurableTimer,

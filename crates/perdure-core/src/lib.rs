@@ -16,6 +16,7 @@ pub mod limits;
 mod retention;
 mod retry;
 mod server_failures;
+mod signal;
 mod start;
 mod state;
 mod sticky_queue;
@@ -40,6 +41,7 @@ pub use errors::CoreError;
 pub use ids::EventId;
 pub use retention::DEFAULT_RETENTION;
 pub use server_failures::SERVER_FAILURE_SOURCE;
+pub use signal::Signal;
 pub use start::{
     decide_start, start_workflow, CurrentExecution, StartDecision, StartParams, StartPolicyInput,
     DEFAULT_WORKFLOW_TASK_TIMEOUT, MAX_WORKFLOW_TASK_TIMEOUT,

@@ -31,6 +31,9 @@ pub const HISTORY_COUNT_SUGGEST_CONTINUE_AS_NEW: i64 = 4 * 1024;
 pub const HISTORY_SIZE_SUGGEST_CONTINUE_AS_NEW: i64 = 4 * 1024 * 1024;
 
 /// The InvalidArgument message for an oversized payload in a request.
+/// Temporal's default `limit.maximumSignalsPerExecution`.
+pub const MAX_SIGNALS_PER_EXECUTION: i64 = 10_000;
+pub const ERR_SIGNAL_COUNT_EXCEEDS_LIMIT: &str = "Signal count exceeds limit.";
 pub const ERR_BLOB_SIZE_EXCEEDS_LIMIT: &str = "Blob data size exceeds limit.";
 /// The InvalidArgument message for an oversized memo in a request.
 pub const ERR_MEMO_SIZE_EXCEEDS_LIMIT: &str = "Memo size exceeds limit.";

@@ -27,6 +27,7 @@ use crate::*;
 mod event_clock;
 mod retention;
 mod run_info;
+mod signal;
 mod sticky;
 mod workflow_retry;
 

@@ -372,6 +372,27 @@ impl WorkflowService for Frontend {
         .await
     }
 
+    async fn signal_workflow_execution(
+        &self,
+        r: Request<SignalWorkflowExecutionRequest>,
+    ) -> Reply<SignalWorkflowExecutionResponse> {
+        observe("SignalWorkflowExecution", async {
+            routed!(
+                self,
+                r,
+                self.execution_route(
+                    &r.get_ref().namespace,
+                    r.get_ref().workflow_execution.as_ref()
+                ),
+                signal_workflow_execution
+            );
+            self.signal_workflow_execution(r.into_inner())
+                .await
+                .map(Response::new)
+        })
+        .await
+    }
+
     async fn shutdown_worker(
         &self,
         r: Request<ShutdownWorkerRequest>,

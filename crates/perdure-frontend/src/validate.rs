@@ -69,6 +69,16 @@ pub fn task_queue(tq: Option<&TaskQueue>) -> Result<&str, Status> {
     Ok(name)
 }
 
+pub fn signal_name(name: &str) -> Result<(), Status> {
+    if name.is_empty() {
+        return Err(invalid("SignalName is not set on request."));
+    }
+    if name.len() > MAX_ID_LENGTH {
+        return Err(invalid("SignalName length exceeds limit."));
+    }
+    Ok(())
+}
+
 pub fn request_id(id: &str) -> Result<(), Status> {
     if id.len() > MAX_ID_LENGTH {
         return Err(invalid("RequestId length exceeds limit."));

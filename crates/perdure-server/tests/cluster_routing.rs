@@ -123,6 +123,26 @@ async fn every_rpc_answers_the_same_through_every_node() {
     assert_eq!(starts.run_id, first.run_id);
     assert!(!starts.started);
 
+    // A signal through every node, with one request id: the shard leader records it once and
+    // every node answers the retries the same way.
+    let signal = SignalWorkflowExecutionRequest {
+        namespace: NAMESPACE.into(),
+        workflow_execution: execution("wf-routing"),
+        signal_name: "routed".into(),
+        identity: "routing test".into(),
+        request_id: "signal-once".into(),
+        ..Default::default()
+    };
+    let signalled = same_everywhere!(clients, "SignalWorkflowExecution", |c| c
+        .signal_workflow_execution(signal.clone()));
+    assert!(signalled.is_ok());
+    let no_name = same_everywhere!(clients, "SignalWorkflowExecution without a name", |c| c
+        .signal_workflow_execution(SignalWorkflowExecutionRequest {
+            signal_name: String::new(),
+            ..signal.clone()
+        }));
+    assert_eq!(no_name.map(|_| ()), Err(Code::InvalidArgument));
+
     let described = same_everywhere!(clients, "DescribeWorkflowExecution", |c| c
         .describe_workflow_execution(DescribeWorkflowExecutionRequest {
             namespace: NAMESPACE.into(),
@@ -145,7 +165,12 @@ async fn every_rpc_answers_the_same_through_every_node() {
             ..Default::default()
         }))
     .expect("history");
-    assert_eq!(events.history.unwrap().events.len(), 2);
+    let events = events.history.unwrap().events;
+    assert_eq!(events.len(), 3, "started, task scheduled, one signal");
+    assert_eq!(
+        events[2].event_type,
+        temporalio_protos::temporal::api::enums::v1::EventType::WorkflowExecutionSignaled as i32
+    );
     let missing = same_everywhere!(clients, "Describe missing", |c| c
         .describe_workflow_execution(DescribeWorkflowExecutionRequest {
             namespace: NAMESPACE.into(),

@@ -128,6 +128,13 @@ pub struct MutableState {
     /// must not write events that go back in time: see [`MutableState::event_clock`].
     #[prost(int64, tag = "44")]
     pub last_event_time: i64,
+    /// Request ids of the signals this run received, so a client's retry is not a second
+    /// signal. Bounded by [`crate::limits::MAX_SIGNALS_PER_EXECUTION`].
+    #[prost(string, repeated, tag = "45")]
+    pub signal_request_ids: Vec<String>,
+    /// Signals this run received (duplicates not counted).
+    #[prost(int64, tag = "46")]
+    pub signal_count: i64,
 }
 
 /// The single pending workflow task, if any.

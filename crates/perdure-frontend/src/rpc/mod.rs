@@ -11,6 +11,7 @@ mod reset_sticky_task_queue;
 mod respond_activity_task;
 mod respond_workflow_task;
 mod shutdown_worker;
+mod signal_workflow_execution;
 mod start_workflow_execution;
 mod terminate_workflow_execution;
 

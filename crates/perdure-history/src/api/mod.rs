@@ -12,6 +12,7 @@ mod reset_sticky_task_queue;
 mod respond_activity_task;
 mod respond_workflow_task_completed;
 mod respond_workflow_task_failed;
+mod signal;
 mod start_workflow;
 mod terminate;
 

@@ -1,0 +1,64 @@
+//! SignalWorkflowExecution: records WorkflowExecutionSignaled (buffered while a workflow task is
+//! started, like every event from outside) and makes sure a workflow task will deliver it.
+//!
+//! A request id seen before on this run is a duplicate the client retried: nothing changes and
+//! the call succeeds, as in Temporal. A run waiting out its first-task backoff gets no extra
+//! task: its backoff timer schedules the first one.
+
+use temporalio_protos::temporal::api::{
+    common::v1::{Header, Payloads},
+    enums::v1::EventType,
+    history::v1::WorkflowExecutionSignaledEventAttributes,
+};
+
+use crate::errors::CoreError;
+use crate::limits;
+use crate::state::MutableState;
+use crate::tasks::Mutation;
+use crate::time::Time;
+
+/// One signal as the client sent it.
+#[derive(Clone, Debug, Default)]
+pub struct Signal {
+    pub name: String,
+    pub input: Option<Payloads>,
+    pub header: Option<Header>,
+    pub identity: String,
+    pub request_id: String,
+}
+
+impl MutableState {
+    pub fn signal(&mut self, signal: &Signal, now: Time) -> Result<Mutation, CoreError> {
+        if !signal.request_id.is_empty() && self.signal_request_ids.contains(&signal.request_id) {
+            return Ok(Mutation::default());
+        }
+        if !self.is_running() {
+            return Err(CoreError::WorkflowCompleted);
+        }
+        if self.signal_count >= limits::MAX_SIGNALS_PER_EXECUTION {
+            return Err(CoreError::InvalidArgument(
+                limits::ERR_SIGNAL_COUNT_EXCEEDS_LIMIT.to_string(),
+            ));
+        }
+        let mut m = Mutation::default();
+        if !signal.request_id.is_empty() {
+            self.signal_request_ids.push(signal.request_id.clone());
+        }
+        self.signal_count += 1;
+        let event = self.new_event(
+            EventType::WorkflowExecutionSignaled,
+            now,
+            WorkflowExecutionSignaledEventAttributes {
+                signal_name: signal.name.clone(),
+                input: signal.input.clone(),
+                identity: signal.identity.clone(),
+                header: signal.header.clone(),
+                request_id: signal.request_id.clone(),
+                ..Default::default()
+            },
+        );
+        self.write_or_buffer(&mut m, event);
+        self.ensure_workflow_task(&mut m, now);
+        Ok(m)
+    }
+}

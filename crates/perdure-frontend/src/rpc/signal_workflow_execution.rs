@@ -1,0 +1,28 @@
+//! SignalWorkflowExecution.
+
+use temporalio_protos::temporal::api::workflowservice::v1::{
+    SignalWorkflowExecutionRequest, SignalWorkflowExecutionResponse,
+};
+use tonic::Status;
+
+use crate::server::Frontend;
+use crate::{errors, validate};
+
+impl Frontend {
+    pub(crate) async fn signal_workflow_execution(
+        &self,
+        req: SignalWorkflowExecutionRequest,
+    ) -> Result<SignalWorkflowExecutionResponse, Status> {
+        let ns = self.namespaces.get(&req.namespace)?;
+        validate::execution(req.workflow_execution.as_ref())?;
+        validate::signal_name(&req.signal_name)?;
+        validate::request_id(&req.request_id)?;
+        validate::identity(&req.identity)?;
+        validate::blob(req.input.as_ref())?;
+        self.history
+            .signal(ns.id(), &req)
+            .await
+            .map_err(errors::history)?;
+        Ok(SignalWorkflowExecutionResponse::default())
+    }
+}
