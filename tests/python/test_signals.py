@@ -7,8 +7,11 @@ are running (buffered, then a completion that would close the run is refused wit
 UnhandledCommand and retried by the SDK); a retried request id is not a second signal; a closed
 run and bad input are refused with Temporal's codes.
 
-Not covered here: SignalWithStart, signals through a follower node of a cluster, signal limits
-(10 000 per run).
+SignalWithStart: a new run records the signal before its first task; a running workflow is
+signalled (USE_EXISTING by default); the FAIL conflict policy is refused, as Temporal does.
+
+Not covered here: signals through a follower node of a cluster (cluster_routing.rs does that),
+the signal limit of 10 000 per run (a core unit test), SignalWithStart's TERMINATE_EXISTING.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import pytest
 from temporalio.api.common.v1 import Payload, Payloads, WorkflowExecution
 from temporalio.api.workflowservice.v1 import SignalWorkflowExecutionRequest
 from temporalio.client import Client
+from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.service import RPCError, RPCStatusCode
 
 import workflows
@@ -126,3 +130,62 @@ async def test_signals_to_a_closed_or_unknown_run_and_bad_input_are_refused(
     with pytest.raises(RPCError) as nameless:
         await _raw_signal(client, wf_id, str(uuid.uuid4()), name="")
     assert nameless.value.status == RPCStatusCode.INVALID_ARGUMENT, nameless.value
+
+
+async def test_signal_with_start_starts_a_run_with_the_signal_before_its_first_task(
+    client, worker, wf_id
+):
+    handle = await client.start_workflow(
+        workflows.SignalCollector.run,
+        2,
+        id=wf_id,
+        task_queue=worker.task_queue,
+        start_signal="add",
+        start_signal_args=["first"],
+    )
+    await handle.signal(workflows.SignalCollector.add, "second")
+    assert await asyncio.wait_for(handle.result(), RESULT_TIMEOUT_S) == ["first", "second"]
+    events = await events_of(handle)
+    assert_contiguous_ids(events)
+    assert type_names(events)[:3] == [
+        "EVENT_TYPE_WORKFLOW_EXECUTION_STARTED",
+        "EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED",
+        "EVENT_TYPE_WORKFLOW_TASK_SCHEDULED",
+    ]
+    assert signaled(events) == [("add", '"first"'), ("add", '"second"')]
+
+
+async def test_signal_with_start_signals_a_running_workflow_and_refuses_the_fail_policy(
+    client, worker, wf_id
+):
+    first = await client.start_workflow(
+        workflows.SignalCollector.run, 2, id=wf_id, task_queue=worker.task_queue
+    )
+    again = await client.start_workflow(
+        workflows.SignalCollector.run,
+        2,
+        id=wf_id,
+        task_queue=worker.task_queue,
+        start_signal="add",
+        start_signal_args=["via signal-with-start"],
+    )
+    assert again.result_run_id == first.result_run_id, "no second run"
+    # Temporal refuses FAIL for this operation outright (a signal-with-start exists to reach
+    # a running workflow).
+    with pytest.raises(RPCError) as refused:
+        await client.start_workflow(
+            workflows.SignalCollector.run,
+            2,
+            id=wf_id,
+            task_queue=worker.task_queue,
+            start_signal="add",
+            start_signal_args=["refused"],
+            id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
+        )
+    assert refused.value.status == RPCStatusCode.INVALID_ARGUMENT, refused.value
+    assert "WORKFLOW_ID_CONFLICT_POLICY_FAIL is not supported" in refused.value.message
+    await first.signal(workflows.SignalCollector.add, "plain")
+    assert await asyncio.wait_for(first.result(), RESULT_TIMEOUT_S) == [
+        "via signal-with-start",
+        "plain",
+    ]

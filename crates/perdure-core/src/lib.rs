@@ -43,8 +43,8 @@ pub use retention::DEFAULT_RETENTION;
 pub use server_failures::SERVER_FAILURE_SOURCE;
 pub use signal::Signal;
 pub use start::{
-    decide_start, start_workflow, CurrentExecution, StartDecision, StartParams, StartPolicyInput,
-    DEFAULT_WORKFLOW_TASK_TIMEOUT, MAX_WORKFLOW_TASK_TIMEOUT,
+    decide_start, signal_with_start, start_workflow, CurrentExecution, StartDecision, StartParams,
+    StartPolicyInput, DEFAULT_WORKFLOW_TASK_TIMEOUT, MAX_WORKFLOW_TASK_TIMEOUT,
 };
 pub use state::{
     ActivityInfo, MutableState, TimerInfo, WorkflowTaskInfo, DEFAULT_STICKY_SCHEDULE_TO_START,

@@ -41,6 +41,13 @@ impl MutableState {
             ));
         }
         let mut m = Mutation::default();
+        self.record_signal(&mut m, signal, now);
+        self.ensure_workflow_task(&mut m, now);
+        Ok(m)
+    }
+
+    /// Writes (or buffers) the WorkflowExecutionSignaled event and remembers the request id.
+    pub(crate) fn record_signal(&mut self, m: &mut Mutation, signal: &Signal, now: Time) {
         if !signal.request_id.is_empty() {
             self.signal_request_ids.push(signal.request_id.clone());
         }
@@ -57,8 +64,6 @@ impl MutableState {
                 ..Default::default()
             },
         );
-        self.write_or_buffer(&mut m, event);
-        self.ensure_workflow_task(&mut m, now);
-        Ok(m)
+        self.write_or_buffer(m, event);
     }
 }

@@ -18,6 +18,7 @@ use temporalio_protos::temporal::api::{
 use crate::activity_options::{retry_policy_with_defaults, validate_retry_policy};
 use crate::errors::CoreError;
 use crate::retention::DEFAULT_RETENTION;
+use crate::signal::Signal;
 use crate::state::{normal_task_queue, MutableState};
 use crate::tasks::{timer_task, Mutation, RunTimeout};
 use crate::time::{duration_from_proto, duration_to_proto, is_negative, Time};
@@ -164,6 +165,25 @@ pub fn decide_start(current: Option<&CurrentExecution>, req: &StartPolicyInput) 
 /// Creates a run. Returns the fresh state and its first mutation (Started, Scheduled, a
 /// workflow task for matching and the run/execution timeout timers).
 pub fn start_workflow(p: StartParams, now: Time) -> Result<(MutableState, Mutation), CoreError> {
+    start_run(p, None, now)
+}
+
+/// SignalWithStartWorkflowExecution's new run: like [`start_workflow`], with the signal
+/// recorded right after WorkflowExecutionStarted, before the first workflow task is scheduled
+/// (so that task delivers it), as Temporal writes it.
+pub fn signal_with_start(
+    p: StartParams,
+    signal: &Signal,
+    now: Time,
+) -> Result<(MutableState, Mutation), CoreError> {
+    start_run(p, Some(signal), now)
+}
+
+fn start_run(
+    p: StartParams,
+    signal: Option<&Signal>,
+    now: Time,
+) -> Result<(MutableState, Mutation), CoreError> {
     let req = &p.request;
     validate(req)?;
     if p.run_id.is_empty() {
@@ -257,6 +277,7 @@ pub fn start_workflow(p: StartParams, now: Time) -> Result<(MutableState, Mutati
             execution_expiration,
             first_task_backoff: Duration::ZERO,
             retention: p.retention.unwrap_or(DEFAULT_RETENTION),
+            signal: signal.cloned(),
         },
         now,
     ))
@@ -279,6 +300,8 @@ pub(crate) struct RunSpec {
     pub first_task_backoff: Duration,
     /// How long the run is kept once closed.
     pub retention: Duration,
+    /// A signal that arrives with the start (SignalWithStart), written before the first task.
+    pub signal: Option<Signal>,
 }
 
 /// Writes WorkflowExecutionStarted, then either the first workflow task or the backoff timer
@@ -326,6 +349,9 @@ pub(crate) fn create_run(spec: RunSpec, now: Time) -> (MutableState, Mutation) {
     let id = ms.write(&mut m, started);
     if ms.retry_policy.is_some() {
         ms.started_event = m.events.iter().find(|e| e.event_id == id).cloned();
+    }
+    if let Some(signal) = &spec.signal {
+        ms.record_signal(&mut m, signal, now);
     }
     if spec.first_task_backoff.is_zero() {
         ms.schedule_workflow_task(&mut m, now, 1);

@@ -246,6 +246,7 @@ impl MutableState {
                 execution_expiration: expiration,
                 first_task_backoff: backoff,
                 retention: self.retention(),
+                signal: None,
             },
             now,
         )

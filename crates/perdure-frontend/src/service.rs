@@ -393,6 +393,24 @@ impl WorkflowService for Frontend {
         .await
     }
 
+    async fn signal_with_start_workflow_execution(
+        &self,
+        r: Request<SignalWithStartWorkflowExecutionRequest>,
+    ) -> Reply<SignalWithStartWorkflowExecutionResponse> {
+        observe("SignalWithStartWorkflowExecution", async {
+            routed!(
+                self,
+                r,
+                self.workflow_route(&r.get_ref().namespace, &r.get_ref().workflow_id),
+                signal_with_start_workflow_execution
+            );
+            self.signal_with_start_workflow_execution(r.into_inner())
+                .await
+                .map(Response::new)
+        })
+        .await
+    }
+
     async fn shutdown_worker(
         &self,
         r: Request<ShutdownWorkerRequest>,

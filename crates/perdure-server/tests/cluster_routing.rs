@@ -143,6 +143,58 @@ async fn every_rpc_answers_the_same_through_every_node() {
         }));
     assert_eq!(no_name.map(|_| ()), Err(Code::InvalidArgument));
 
+    // Signal-with-start of another workflow: the first call starts it, retries of the same
+    // request through any node find it and signal nothing twice.
+    let sws = SignalWithStartWorkflowExecutionRequest {
+        namespace: NAMESPACE.into(),
+        workflow_id: "wf-signal-with-start".into(),
+        workflow_type: Some(temporalio_protos::temporal::api::common::v1::WorkflowType {
+            name: "routing".into(),
+        }),
+        task_queue: Some(TaskQueue {
+            name: "sws-queue".into(),
+            ..Default::default()
+        }),
+        request_id: "sws-once".into(),
+        signal_name: "routed".into(),
+        identity: "routing test".into(),
+        ..Default::default()
+    };
+    let first_sws = within(
+        "SignalWithStart",
+        clients[2].signal_with_start_workflow_execution(sws.clone()),
+    )
+    .await
+    .expect("signal-with-start")
+    .into_inner();
+    assert!(first_sws.started);
+    let again = same_everywhere!(clients, "SignalWithStart (retried)", |c| c
+        .signal_with_start_workflow_execution(sws.clone()))
+    .expect("signal-with-start retried");
+    assert_eq!(
+        (again.run_id.as_str(), again.started),
+        (first_sws.run_id.as_str(), false)
+    );
+    let sws_history = history(&mut clients[0], "wf-signal-with-start").await;
+    let types: Vec<i32> = sws_history
+        .history
+        .unwrap()
+        .events
+        .iter()
+        .map(|e| e.event_type)
+        .collect();
+    {
+        use temporalio_protos::temporal::api::enums::v1::EventType as E;
+        assert_eq!(
+            types,
+            vec![
+                E::WorkflowExecutionStarted as i32,
+                E::WorkflowExecutionSignaled as i32,
+                E::WorkflowTaskScheduled as i32
+            ]
+        );
+    }
+
     let described = same_everywhere!(clients, "DescribeWorkflowExecution", |c| c
         .describe_workflow_execution(DescribeWorkflowExecutionRequest {
             namespace: NAMESPACE.into(),

@@ -11,8 +11,9 @@ mod reset_sticky_task_queue;
 mod respond_activity_task;
 mod respond_workflow_task;
 mod shutdown_worker;
+mod signal_with_start_workflow_execution;
 mod signal_workflow_execution;
-mod start_workflow_execution;
+pub(crate) mod start_workflow_execution;
 mod terminate_workflow_execution;
 
 use perdure_core::TaskToken;

@@ -14,35 +14,7 @@ impl Frontend {
         mut req: StartWorkflowExecutionRequest,
     ) -> Result<StartWorkflowExecutionResponse, Status> {
         let ns = self.namespaces.get(&req.namespace)?;
-        validate::workflow_id(&req.workflow_id)?;
-        validate::workflow_type(req.workflow_type.as_ref().map_or("", |t| t.name.as_str()))?;
-        validate::task_queue(req.task_queue.as_ref())?;
-        validate::request_id(&req.request_id)?;
-        validate::identity(&req.identity)?;
-        validate::blob(req.input.as_ref())?;
-        validate::memo(req.memo.as_ref())?;
-        validate::duration(
-            req.workflow_execution_timeout.as_ref(),
-            "WorkflowExecutionTimeoutSeconds",
-        )?;
-        validate::duration(
-            req.workflow_run_timeout.as_ref(),
-            "WorkflowRunTimeoutSeconds",
-        )?;
-        validate::duration(
-            req.workflow_task_timeout.as_ref(),
-            "WorkflowTaskTimeoutSeconds",
-        )?;
-        if !req.cron_schedule.is_empty() {
-            // Accepting it and never running the schedule would be a silent lie.
-            return Err(Status::unimplemented(
-                "CronSchedule is not supported by this server yet",
-            ));
-        }
-        if req.request_id.is_empty() {
-            // Temporal fills a missing request id so dedup still has a key.
-            req.request_id = uuid::Uuid::new_v4().to_string();
-        }
+        validate_start(&mut req)?;
         let outcome = self
             .history
             .start_workflow(ns.id(), crate::retention::of(&ns), req)
@@ -54,4 +26,38 @@ impl Frontend {
             ..Default::default()
         })
     }
+}
+
+/// What StartWorkflowExecution and SignalWithStartWorkflowExecution check of the start, in
+/// Temporal's order; fills a missing request id, as Temporal does, so dedup still has a key.
+pub(crate) fn validate_start(req: &mut StartWorkflowExecutionRequest) -> Result<(), Status> {
+    validate::workflow_id(&req.workflow_id)?;
+    validate::workflow_type(req.workflow_type.as_ref().map_or("", |t| t.name.as_str()))?;
+    validate::task_queue(req.task_queue.as_ref())?;
+    validate::request_id(&req.request_id)?;
+    validate::identity(&req.identity)?;
+    validate::blob(req.input.as_ref())?;
+    validate::memo(req.memo.as_ref())?;
+    validate::duration(
+        req.workflow_execution_timeout.as_ref(),
+        "WorkflowExecutionTimeoutSeconds",
+    )?;
+    validate::duration(
+        req.workflow_run_timeout.as_ref(),
+        "WorkflowRunTimeoutSeconds",
+    )?;
+    validate::duration(
+        req.workflow_task_timeout.as_ref(),
+        "WorkflowTaskTimeoutSeconds",
+    )?;
+    if !req.cron_schedule.is_empty() {
+        // Accepting it and never running the schedule would be a silent lie.
+        return Err(Status::unimplemented(
+            "CronSchedule is not supported by this server yet",
+        ));
+    }
+    if req.request_id.is_empty() {
+        req.request_id = uuid::Uuid::new_v4().to_string();
+    }
+    Ok(())
 }

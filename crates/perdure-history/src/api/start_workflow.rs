@@ -1,11 +1,12 @@
-//! StartWorkflowExecution: id reuse/conflict policies, request-id dedup, and the first write of
-//! a run (its history, state, first workflow task and the workflow id's current-run pointer).
+//! StartWorkflowExecution and SignalWithStartWorkflowExecution: id reuse/conflict policies,
+//! request-id dedup, and the first write of a run (its history, state, first workflow task and
+//! the workflow id's current-run pointer), or the signal to the run the policies keep.
 
 use std::time::Duration;
 
 use perdure_core::{
-    decide_start, start_workflow, CoreError, CurrentExecution, StartDecision, StartParams,
-    StartPolicyInput,
+    decide_start, signal_with_start, start_workflow, CoreError, CurrentExecution, Signal,
+    StartDecision, StartParams, StartPolicyInput,
 };
 use perdure_storage::{keys, Cf, Check, Expect, Op};
 use prost::Message;
@@ -36,6 +37,32 @@ impl HistoryService {
         retention: Option<Duration>,
         request: StartWorkflowExecutionRequest,
     ) -> Result<StartOutcome, HistoryError> {
+        self.start_or_signal(namespace_id, retention, request, None)
+            .await
+    }
+
+    /// SignalWithStartWorkflowExecution: `request` carries the start (its conflict policy
+    /// already defaulted to USE_EXISTING by the frontend, as Temporal does). An existing run
+    /// the policies keep gets the signal; otherwise a new run starts with the signal recorded
+    /// before its first workflow task.
+    pub async fn signal_with_start(
+        &self,
+        namespace_id: &str,
+        retention: Option<Duration>,
+        request: StartWorkflowExecutionRequest,
+        signal: Signal,
+    ) -> Result<StartOutcome, HistoryError> {
+        self.start_or_signal(namespace_id, retention, request, Some(signal))
+            .await
+    }
+
+    async fn start_or_signal(
+        &self,
+        namespace_id: &str,
+        retention: Option<Duration>,
+        request: StartWorkflowExecutionRequest,
+        signal: Option<Signal>,
+    ) -> Result<StartOutcome, HistoryError> {
         let shard = self.shard_for(namespace_id, &request.workflow_id);
         // Dedup and conflicts are decided from the current-run pointer on disk, which only the
         // serving leader knows to be complete: a follower could answer from stale state.
@@ -53,7 +80,20 @@ impl HistoryService {
             match decide_start(current.as_ref().map(|(c, _)| c), &policy) {
                 StartDecision::Start => {}
                 StartDecision::ReturnExisting { run_id } => {
-                    shard.read_barrier().await?;
+                    match &signal {
+                        Some(signal) => {
+                            let key = ExecKey::new(namespace_id, &wf, &run_id);
+                            let signalled = shard
+                                .mutate(&key, |next, now| Ok((next.signal(signal, now)?, ())))
+                                .await;
+                            match signalled {
+                                // It closed meanwhile: decide again (a new run may start).
+                                Err(HistoryError::Core(CoreError::WorkflowCompleted)) => continue,
+                                other => other?,
+                            }
+                        }
+                        None => shard.read_barrier().await?,
+                    }
                     return Ok(StartOutcome {
                         run_id,
                         started: false,
@@ -91,17 +131,18 @@ impl HistoryService {
                     if existing.is_some() {
                         return Err(HistoryError::Conflict);
                     }
-                    let (state, mutation) = start_workflow(
-                        StartParams {
-                            request: request.clone(),
-                            namespace_id: namespace_id.to_string(),
-                            run_id: run_id.clone(),
-                            first_execution_run_id: run_id.clone(),
-                            attempt: 1,
-                            retention,
-                        },
-                        now,
-                    )?;
+                    let params = StartParams {
+                        request: request.clone(),
+                        namespace_id: namespace_id.to_string(),
+                        run_id: run_id.clone(),
+                        first_execution_run_id: run_id.clone(),
+                        attempt: 1,
+                        retention,
+                    };
+                    let (state, mutation) = match &signal {
+                        Some(signal) => signal_with_start(params, signal, now)?,
+                        None => start_workflow(params, now)?,
+                    };
                     let mut plan = Plan::new(state, mutation, ());
                     plan.extra_checks.push(Check {
                         cf: Cf::CurrentExecutions,
