@@ -129,8 +129,22 @@ class SignalCollector:
         return self.values
 
 
+@workflow.defn
+class CancelCleanup:
+    """Waits forever; a cancellation makes it clean up and complete normally."""
+
+    @workflow.run
+    async def run(self) -> str:
+        try:
+            await workflow.wait_condition(lambda: False)
+        except asyncio.CancelledError:
+            return "cleaned up"
+        return "unreachable"
+
+
 ALL = [
     SignalCollector,
+    CancelCleanup,
     OneActivity,
     SequentialActivities,
     DurableTimer,

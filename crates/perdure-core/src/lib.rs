@@ -8,6 +8,7 @@
 mod activity_options;
 mod activity_outcome;
 mod activity_task_started;
+mod cancel_workflow;
 mod describe;
 mod errors;
 mod fire_timer;
@@ -37,6 +38,7 @@ pub use activity_options::{
     DEFAULT_RETRY_MAXIMUM_INTERVAL_COEFFICIENT,
 };
 pub use activity_task_started::ActivityDispatch;
+pub use cancel_workflow::CancelRequest;
 pub use errors::CoreError;
 pub use ids::EventId;
 pub use retention::DEFAULT_RETENTION;

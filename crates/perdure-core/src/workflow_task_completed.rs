@@ -44,7 +44,7 @@ pub struct WorkflowTaskCompletion {
 }
 
 /// Why a command failed the workflow task.
-struct TaskFailure {
+pub(crate) struct TaskFailure {
     cause: WorkflowTaskFailedCause,
     message: String,
 }
@@ -563,6 +563,9 @@ impl MutableState {
                     .map_err(Rejected::Request)?;
                 Ok(Some(self.completion_event_id))
             }
+            CommandType::CancelWorkflowExecution => {
+                self.cancel_workflow_command(m, attrs, completed_id, now)
+            }
             CommandType::UpsertWorkflowSearchAttributes => {
                 let Some(Cmd::UpsertWorkflowSearchAttributesCommandAttributes(a)) = attrs else {
                     return fail(C::BadSearchAttributes, "UpsertWorkflowSearchAttributesCommandAttributes is not set on UpsertWorkflowSearchAttributesCommand.");
@@ -666,7 +669,7 @@ impl MutableState {
     }
 }
 
-enum Rejected {
+pub(crate) enum Rejected {
     /// Reject the request; persist nothing.
     Request(CoreError),
     /// Fail the workflow task (persisted) and report the error.
@@ -676,7 +679,10 @@ enum Rejected {
     Terminate(TaskFailure),
 }
 
-fn fail<T>(cause: WorkflowTaskFailedCause, detail: impl Into<String>) -> Result<T, Rejected> {
+pub(crate) fn fail<T>(
+    cause: WorkflowTaskFailedCause,
+    detail: impl Into<String>,
+) -> Result<T, Rejected> {
     Err(Rejected::FailTask(TaskFailure::new(cause, detail)))
 }
 

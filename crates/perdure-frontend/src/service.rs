@@ -411,6 +411,27 @@ impl WorkflowService for Frontend {
         .await
     }
 
+    async fn request_cancel_workflow_execution(
+        &self,
+        r: Request<RequestCancelWorkflowExecutionRequest>,
+    ) -> Reply<RequestCancelWorkflowExecutionResponse> {
+        observe("RequestCancelWorkflowExecution", async {
+            routed!(
+                self,
+                r,
+                self.execution_route(
+                    &r.get_ref().namespace,
+                    r.get_ref().workflow_execution.as_ref()
+                ),
+                request_cancel_workflow_execution
+            );
+            self.request_cancel_workflow_execution(r.into_inner())
+                .await
+                .map(Response::new)
+        })
+        .await
+    }
+
     async fn shutdown_worker(
         &self,
         r: Request<ShutdownWorkerRequest>,

@@ -320,6 +320,16 @@ async fn every_rpc_answers_the_same_through_every_node() {
         WorkflowExecutionStatus::Completed as i32
     );
 
+    // Cancelling a closed run succeeds without a change, through every node.
+    let cancel = same_everywhere!(clients, "RequestCancelWorkflowExecution", |c| c
+        .request_cancel_workflow_execution(RequestCancelWorkflowExecutionRequest {
+            namespace: NAMESPACE.into(),
+            workflow_execution: execution("wf-routing"),
+            identity: "routing test".into(),
+            ..Default::default()
+        }));
+    assert!(cancel.is_ok());
+
     // Terminate through node 3 and read the outcome through the others.
     within(
         "start second",

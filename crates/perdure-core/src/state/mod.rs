@@ -135,6 +135,11 @@ pub struct MutableState {
     /// Signals this run received (duplicates not counted).
     #[prost(int64, tag = "46")]
     pub signal_count: i64,
+    /// A cancellation was requested (WorkflowExecutionCancelRequested is written once).
+    #[prost(bool, tag = "47")]
+    pub cancel_requested: bool,
+    #[prost(string, tag = "48")]
+    pub cancel_request_id: String,
 }
 
 /// The single pending workflow task, if any.

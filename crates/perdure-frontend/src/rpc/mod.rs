@@ -7,6 +7,7 @@ mod namespace;
 mod poll_activity_task_queue;
 mod poll_workflow_task_queue;
 mod record_activity_task_heartbeat;
+mod request_cancel_workflow_execution;
 mod reset_sticky_task_queue;
 mod respond_activity_task;
 mod respond_workflow_task;

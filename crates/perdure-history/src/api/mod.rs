@@ -8,6 +8,7 @@ mod get_history;
 mod record_activity_heartbeat;
 mod record_activity_task_started;
 mod record_workflow_task_started;
+mod request_cancel;
 mod reset_sticky_task_queue;
 mod respond_activity_task;
 mod respond_workflow_task_completed;
