@@ -21,6 +21,8 @@ class Activities:
         self.attempts: dict[str, list[int]] = defaultdict(list)
         #: (workflow_id, step) for every record_step attempt that returned
         self.completed: list[tuple[str, int]] = []
+        #: workflow ids whose heartbeating activity saw its cancellation
+        self.cancelled: list[str] = []
 
     @activity.defn(name="greet")
     async def greet(self, name: str) -> str:
@@ -54,6 +56,16 @@ class Activities:
         self.completed.append((info.workflow_id, step))
         return f"{info.workflow_id}:{step}"
 
+    @activity.defn(name="heartbeat_until_cancelled")
+    async def heartbeat_until_cancelled(self) -> str:
+        try:
+            while True:
+                activity.heartbeat()
+                await asyncio.sleep(0.1)
+        except asyncio.CancelledError:
+            self.cancelled.append(activity.info().workflow_id)
+            raise
+
     def all(self) -> list:
         return [
             self.greet,
@@ -61,4 +73,5 @@ class Activities:
             self.fail_twice,
             self.slow_first_attempt,
             self.record_step,
+            self.heartbeat_until_cancelled,
         ]

@@ -12,7 +12,7 @@ from datetime import timedelta
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ActivityError, ApplicationError, CancelledError
 
 ACTIVITY_TIMEOUT = timedelta(seconds=10)
 
@@ -142,8 +142,34 @@ class CancelCleanup:
         return "unreachable"
 
 
+@workflow.defn
+class CancelsItsActivity:
+    """Starts an activity, cancels it after a second and waits for the cancellation to
+    complete. With ``queue`` set, the activity goes to a queue nobody polls (it never starts)."""
+
+    @workflow.run
+    async def run(self, queue: str) -> str:
+        handle = workflow.start_activity(
+            "heartbeat_until_cancelled",
+            task_queue=queue or None,
+            start_to_close_timeout=timedelta(seconds=60),
+            heartbeat_timeout=timedelta(seconds=2),
+            cancellation_type=workflow.ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+        )
+        await asyncio.sleep(1)
+        handle.cancel()
+        try:
+            await handle
+        except ActivityError as e:
+            if isinstance(e.cause, CancelledError):
+                return "activity cancelled"
+            raise
+        return "activity finished"
+
+
 ALL = [
     SignalCollector,
+    CancelsItsActivity,
     CancelCleanup,
     OneActivity,
     SequentialActivities,

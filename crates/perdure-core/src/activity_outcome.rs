@@ -22,7 +22,10 @@ use crate::token::TaskToken;
 
 impl MutableState {
     /// Finds the started activity attempt a token refers to.
-    fn started_activity_for(&self, token: &TaskToken) -> Result<ActivityInfo, CoreError> {
+    pub(crate) fn started_activity_for(
+        &self,
+        token: &TaskToken,
+    ) -> Result<ActivityInfo, CoreError> {
         if !self.is_running() {
             return Err(CoreError::WorkflowCompleted);
         }
@@ -105,8 +108,8 @@ impl MutableState {
         Ok(m)
     }
 
-    /// Records a heartbeat. Returns `cancel_requested` (always false: activity cancellation
-    /// is not implemented yet).
+    /// Records a heartbeat. Returns `cancel_requested`: whether the workflow asked to cancel
+    /// the activity (the worker then reports RespondActivityTaskCanceled).
     pub fn record_activity_heartbeat(
         &mut self,
         token: &TaskToken,
@@ -118,7 +121,7 @@ impl MutableState {
             a.last_heartbeat_details = details;
             a.last_heartbeat_time = now.0;
         }
-        Ok((Mutation::default(), false))
+        Ok((Mutation::default(), ai.cancel_requested))
     }
 
     /// Schedules the next attempt if the policy allows (returns `None`, no events), or

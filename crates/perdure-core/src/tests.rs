@@ -24,6 +24,7 @@ use temporalio_protos::temporal::api::{
 
 use crate::*;
 
+mod cancel_activity;
 mod cancel_workflow;
 mod event_clock;
 mod retention;

@@ -253,8 +253,14 @@ impl MutableState {
             }
         }
 
+        // An activity canceled before it started is news for the workflow code.
+        let canceled_unstarted = m.events.iter().any(|e| {
+            e.event_id > completed_id && e.event_type == EventType::ActivityTaskCanceled as i32
+        });
         if self.is_running()
-            && (!self.buffered_events.is_empty() || req.force_create_new_workflow_task)
+            && (!self.buffered_events.is_empty()
+                || req.force_create_new_workflow_task
+                || canceled_unstarted)
         {
             self.schedule_workflow_task(m, now, 1);
         }
@@ -562,6 +568,9 @@ impl MutableState {
                 self.close_failed(m, failure, now, next_run)
                     .map_err(Rejected::Request)?;
                 Ok(Some(self.completion_event_id))
+            }
+            CommandType::RequestCancelActivityTask => {
+                self.request_cancel_activity_command(m, attrs, completed_id, now)
             }
             CommandType::CancelWorkflowExecution => {
                 self.cancel_workflow_command(m, attrs, completed_id, now)

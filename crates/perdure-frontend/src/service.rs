@@ -258,6 +258,24 @@ impl WorkflowService for Frontend {
         .await
     }
 
+    async fn respond_activity_task_canceled(
+        &self,
+        r: Request<RespondActivityTaskCanceledRequest>,
+    ) -> Reply<RespondActivityTaskCanceledResponse> {
+        observe("RespondActivityTaskCanceled", async {
+            routed!(
+                self,
+                r,
+                self.token_route(&r.get_ref().task_token),
+                respond_activity_task_canceled
+            );
+            self.respond_activity_task_canceled(r.into_inner())
+                .await
+                .map(Response::new)
+        })
+        .await
+    }
+
     async fn record_activity_task_heartbeat(
         &self,
         r: Request<RecordActivityTaskHeartbeatRequest>,

@@ -251,6 +251,13 @@ pub struct ActivityInfo {
     /// True between a failed attempt and the ActivityRetry timer firing.
     #[prost(bool, tag = "25")]
     pub backing_off: bool,
+    /// The workflow asked to cancel this (started) attempt: heartbeats answer
+    /// cancel_requested until the worker reports the outcome.
+    #[prost(bool, tag = "26")]
+    pub cancel_requested: bool,
+    /// Id of the ActivityTaskCancelRequested event.
+    #[prost(int64, tag = "27")]
+    pub cancel_requested_event_id: i64,
 }
 
 impl ActivityInfo {

@@ -1,4 +1,4 @@
-//! RespondActivityTaskCompleted and RespondActivityTaskFailed. Oversized payloads are not
+//! RespondActivityTaskCompleted, RespondActivityTaskFailed and RespondActivityTaskCanceled. Oversized payloads are not
 //! rejected, as in Temporal: a too-large result fails the activity (non-retryable), a too-large
 //! failure or heartbeat is replaced by a server failure saying so.
 
@@ -6,6 +6,7 @@ use perdure_core::limits::{
     FAILURE_REASON_COMPLETE_RESULT_EXCEEDS_LIMIT, FAILURE_REASON_HEARTBEAT_EXCEEDS_LIMIT,
 };
 use temporalio_protos::temporal::api::workflowservice::v1::{
+    RespondActivityTaskCanceledRequest, RespondActivityTaskCanceledResponse,
     RespondActivityTaskCompletedRequest, RespondActivityTaskCompletedResponse,
     RespondActivityTaskFailedRequest, RespondActivityTaskFailedResponse,
 };
@@ -80,5 +81,22 @@ impl Frontend {
             .await
             .map_err(errors::history)?;
         Ok(response)
+    }
+
+    pub(crate) async fn respond_activity_task_canceled(
+        &self,
+        req: RespondActivityTaskCanceledRequest,
+    ) -> Result<RespondActivityTaskCanceledResponse, Status> {
+        let (token, _) = self.token_in(&req.task_token, &req.namespace)?;
+        validate::identity(&req.identity)?;
+        if !token.is_activity() {
+            return Err(errors::invalid("Task token is not for an activity task."));
+        }
+        validate::blob(req.details.as_ref())?;
+        self.history
+            .respond_activity_task_canceled(&token, &req)
+            .await
+            .map_err(errors::history)?;
+        Ok(RespondActivityTaskCanceledResponse::default())
     }
 }

@@ -1,9 +1,10 @@
-//! RespondActivityTaskCompleted / RespondActivityTaskFailed: the outcome of one attempt. The
-//! core decides between a server-side retry (no history) and the final outcome.
+//! RespondActivityTaskCompleted / Failed / Canceled: the outcome of one attempt. The core
+//! decides between a server-side retry (no history) and the final outcome.
 
 use perdure_core::TaskToken;
 use temporalio_protos::temporal::api::workflowservice::v1::{
-    RespondActivityTaskCompletedRequest, RespondActivityTaskFailedRequest,
+    RespondActivityTaskCanceledRequest, RespondActivityTaskCompletedRequest,
+    RespondActivityTaskFailedRequest,
 };
 
 use crate::api::token_key;
@@ -46,6 +47,24 @@ impl HistoryService {
                     now,
                 )?;
                 Ok((mutation, ()))
+            })
+            .await
+    }
+
+    pub async fn respond_activity_task_canceled(
+        &self,
+        token: &TaskToken,
+        request: &RespondActivityTaskCanceledRequest,
+    ) -> Result<(), HistoryError> {
+        let key = token_key(token);
+        let shard = self.shard_for(&key.namespace_id, &key.workflow_id);
+        shard
+            .mutate(&key, |next, now| {
+                let details = request.details.clone();
+                Ok((
+                    next.cancel_activity(token, details, &request.identity, now)?,
+                    (),
+                ))
             })
             .await
     }
