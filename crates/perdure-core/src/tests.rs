@@ -47,9 +47,10 @@ struct Run {
     transfers: Vec<TransferTask>,
 }
 
-impl Run {
-    fn start(run_timeout: Option<Duration>) -> Run {
-        let req = StartWorkflowExecutionRequest {
+/// The start of workflow "wf" (run "run-1") that every test run begins with.
+fn start_params(run_timeout: Option<Duration>) -> StartParams {
+    StartParams {
+        request: StartWorkflowExecutionRequest {
             namespace: "default".into(),
             workflow_id: "wf".into(),
             workflow_type: Some(WorkflowType { name: "Wf".into() }),
@@ -61,19 +62,18 @@ impl Run {
             identity: "client".into(),
             workflow_run_timeout: run_timeout.map(duration_to_proto),
             ..Default::default()
-        };
-        let (ms, m) = start_workflow(
-            StartParams {
-                request: req,
-                namespace_id: "ns-id".into(),
-                run_id: "run-1".into(),
-                first_execution_run_id: String::new(),
-                attempt: 0,
-                retention: None,
-            },
-            at(0),
-        )
-        .unwrap();
+        },
+        namespace_id: "ns-id".into(),
+        run_id: "run-1".into(),
+        first_execution_run_id: String::new(),
+        attempt: 0,
+        retention: None,
+    }
+}
+
+impl Run {
+    fn start(run_timeout: Option<Duration>) -> Run {
+        let (ms, m) = start_workflow(start_params(run_timeout), at(0)).unwrap();
         let mut run = Run {
             ms,
             history: vec![],

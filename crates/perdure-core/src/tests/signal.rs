@@ -141,25 +141,7 @@ fn signals_beyond_the_limit_are_refused() {
 
 #[test]
 fn signal_with_start_records_the_signal_before_the_first_task() {
-    let req = StartWorkflowExecutionRequest {
-        namespace: "default".into(),
-        workflow_id: "wf".into(),
-        workflow_type: Some(WorkflowType { name: "Wf".into() }),
-        task_queue: Some(TaskQueue {
-            name: "tq".into(),
-            ..Default::default()
-        }),
-        request_id: "req-1".into(),
-        ..Default::default()
-    };
-    let params = StartParams {
-        request: req,
-        namespace_id: "ns-id".into(),
-        run_id: "run-1".into(),
-        first_execution_run_id: String::new(),
-        attempt: 0,
-        retention: None,
-    };
+    let params = start_params(None);
     let (ms, m) = signal_with_start(params, &signal("first", "req-1"), at(0)).unwrap();
     assert_eq!(
         types(&m.events),
