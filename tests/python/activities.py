@@ -23,6 +23,8 @@ class Activities:
         self.completed: list[tuple[str, int]] = []
         #: workflow ids whose heartbeating activity saw its cancellation
         self.cancelled: list[str] = []
+        #: (workflow id, activity id) of every complete_later attempt, left to the test
+        self.async_started: list[tuple[str, str]] = []
 
     @activity.defn(name="greet")
     async def greet(self, name: str) -> str:
@@ -66,6 +68,12 @@ class Activities:
             self.cancelled.append(activity.info().workflow_id)
             raise
 
+    @activity.defn(name="complete_later")
+    async def complete_later(self) -> str:
+        info = activity.info()
+        self.async_started.append((info.workflow_id, info.activity_id))
+        activity.raise_complete_async()
+
     def all(self) -> list:
         return [
             self.greet,
@@ -74,4 +82,5 @@ class Activities:
             self.slow_first_attempt,
             self.record_step,
             self.heartbeat_until_cancelled,
+            self.complete_later,
         ]

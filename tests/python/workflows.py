@@ -167,8 +167,22 @@ class CancelsItsActivity:
         return "activity finished"
 
 
+@workflow.defn
+class CompletedElsewhere:
+    """Runs an activity that a client completes (or fails) later by workflow and activity id."""
+
+    @workflow.run
+    async def run(self) -> str:
+        return await workflow.execute_activity(
+            "complete_later",
+            start_to_close_timeout=timedelta(seconds=60),
+            retry_policy=RetryPolicy(maximum_attempts=1),
+        )
+
+
 ALL = [
     SignalCollector,
+    CompletedElsewhere,
     CancelsItsActivity,
     CancelCleanup,
     OneActivity,

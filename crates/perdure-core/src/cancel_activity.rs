@@ -83,7 +83,8 @@ impl MutableState {
         Ok(Some(requested_id))
     }
 
-    /// RespondActivityTaskCanceled[ById]: the worker stopped the attempt.
+    /// RespondActivityTaskCanceled[ById]: the worker stopped the attempt the workflow asked to
+    /// cancel; without such a request it is refused, as in Temporal.
     pub fn cancel_activity(
         &mut self,
         token: &TaskToken,
@@ -92,6 +93,13 @@ impl MutableState {
         now: Time,
     ) -> Result<Mutation, CoreError> {
         let ai = self.started_activity_for(token)?;
+        if !ai.cancel_requested {
+            // Temporal's answer: only a cancellation the workflow asked for can be reported.
+            return Err(CoreError::InvalidArgument(
+                "unable to mark activity as canceled without activity being request canceled first"
+                    .to_string(),
+            ));
+        }
         let mut m = Mutation::default();
         let identity = identity.to_string();
         self.write_activity_outcome(&mut m, &ai, now, |started_event_id| {

@@ -276,6 +276,60 @@ impl WorkflowService for Frontend {
         .await
     }
 
+    async fn respond_activity_task_completed_by_id(
+        &self,
+        r: Request<RespondActivityTaskCompletedByIdRequest>,
+    ) -> Reply<RespondActivityTaskCompletedByIdResponse> {
+        observe("RespondActivityTaskCompletedById", async {
+            routed!(
+                self,
+                r,
+                self.workflow_route(&r.get_ref().namespace, &r.get_ref().workflow_id),
+                respond_activity_task_completed_by_id
+            );
+            self.respond_activity_task_completed_by_id(r.into_inner())
+                .await
+                .map(Response::new)
+        })
+        .await
+    }
+
+    async fn respond_activity_task_failed_by_id(
+        &self,
+        r: Request<RespondActivityTaskFailedByIdRequest>,
+    ) -> Reply<RespondActivityTaskFailedByIdResponse> {
+        observe("RespondActivityTaskFailedById", async {
+            routed!(
+                self,
+                r,
+                self.workflow_route(&r.get_ref().namespace, &r.get_ref().workflow_id),
+                respond_activity_task_failed_by_id
+            );
+            self.respond_activity_task_failed_by_id(r.into_inner())
+                .await
+                .map(Response::new)
+        })
+        .await
+    }
+
+    async fn respond_activity_task_canceled_by_id(
+        &self,
+        r: Request<RespondActivityTaskCanceledByIdRequest>,
+    ) -> Reply<RespondActivityTaskCanceledByIdResponse> {
+        observe("RespondActivityTaskCanceledById", async {
+            routed!(
+                self,
+                r,
+                self.workflow_route(&r.get_ref().namespace, &r.get_ref().workflow_id),
+                respond_activity_task_canceled_by_id
+            );
+            self.respond_activity_task_canceled_by_id(r.into_inner())
+                .await
+                .map(Response::new)
+        })
+        .await
+    }
+
     async fn record_activity_task_heartbeat(
         &self,
         r: Request<RecordActivityTaskHeartbeatRequest>,

@@ -136,3 +136,15 @@ fn cancelling_an_unknown_activity_fails_the_task() {
         other => panic!("{other:?}"),
     }
 }
+
+#[test]
+fn reporting_a_cancellation_nobody_asked_for_is_refused() {
+    let mut run = Run::start(None);
+    let d = run.poll_wft(at(1));
+    run.complete(&d, vec![schedule_activity("1", None)], at(2));
+    let ad = run.poll_activity(5, at(3));
+    assert!(matches!(
+        run.ms.cancel_activity(&ad.token, None, "aworker", at(4)),
+        Err(CoreError::InvalidArgument(_))
+    ));
+}

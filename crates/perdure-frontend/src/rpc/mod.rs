@@ -10,6 +10,7 @@ mod record_activity_task_heartbeat;
 mod request_cancel_workflow_execution;
 mod reset_sticky_task_queue;
 mod respond_activity_task;
+mod respond_activity_task_by_id;
 mod respond_workflow_task;
 mod shutdown_worker;
 mod signal_with_start_workflow_execution;

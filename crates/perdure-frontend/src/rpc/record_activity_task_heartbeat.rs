@@ -36,31 +36,9 @@ impl Frontend {
         &self,
         req: RecordActivityTaskHeartbeatByIdRequest,
     ) -> Result<RecordActivityTaskHeartbeatByIdResponse, Status> {
-        let ns = self.namespaces.get(&req.namespace)?;
-        if req.activity_id.is_empty() {
-            return Err(errors::invalid("ActivityId is not set on request."));
-        }
-        if req.workflow_id.is_empty() {
-            return Err(errors::invalid("WorkflowId is not set on request."));
-        }
-        let token = TaskToken {
-            namespace_id: ns.id().to_string(),
-            workflow_id: req.workflow_id,
-            run_id: req.run_id,
-            // No scheduled event id: the activity is looked up by its id, any attempt.
-            scheduled_event_id: 0,
-            started_event_id: 0,
-            attempt: 1,
-            activity_id: req.activity_id,
-            kind: TaskKind::Activity as i32,
-            stamp: 0,
-        };
-        // Pin the run first so the heartbeat (or the failure replacing it) addresses one run.
         let token = self
-            .history
-            .with_current_run(token)
-            .await
-            .map_err(errors::history)?;
+            .activity_token_by_id(&req.namespace, req.workflow_id, req.run_id, req.activity_id)
+            .await?;
         let reply = self
             .heartbeat(token, req.details, &req.identity, &req.namespace)
             .await?;
@@ -104,6 +82,40 @@ impl Frontend {
         }
         self.history
             .record_activity_heartbeat(&token, details)
+            .await
+            .map_err(errors::history)
+    }
+
+    /// The token a ById call stands for: the activity `activity_id` of the workflow's run
+    /// (its current run when `run_id` is empty), pinned to that run, with no scheduled event
+    /// id (history then finds the pending activity by its id, whatever its attempt).
+    pub(crate) async fn activity_token_by_id(
+        &self,
+        namespace: &str,
+        workflow_id: String,
+        run_id: String,
+        activity_id: String,
+    ) -> Result<TaskToken, Status> {
+        let ns = self.namespaces.get(namespace)?;
+        if activity_id.is_empty() {
+            return Err(errors::invalid("ActivityId is not set on request."));
+        }
+        if workflow_id.is_empty() {
+            return Err(errors::invalid("WorkflowId is not set on request."));
+        }
+        let token = TaskToken {
+            namespace_id: ns.id().to_string(),
+            workflow_id,
+            run_id,
+            scheduled_event_id: 0,
+            started_event_id: 0,
+            attempt: 1,
+            activity_id,
+            kind: TaskKind::Activity as i32,
+            stamp: 0,
+        };
+        self.history
+            .with_current_run(token)
             .await
             .map_err(errors::history)
     }
