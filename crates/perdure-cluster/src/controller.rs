@@ -608,11 +608,6 @@ impl Controller {
         }
         false
     }
-
-    /// The shard count this node runs with.
-    pub fn shards(&self) -> u32 {
-        self.shards
-    }
 }
 
 /// A random non-zero id (0 means "not known" on the wire).

@@ -25,7 +25,6 @@ use crate::workflow_task_completed::{fail, Rejected};
 pub struct CancelRequest {
     pub reason: String,
     pub identity: String,
-    pub request_id: String,
     /// When set, the run must belong to this chain (Temporal's FirstExecutionRunId check).
     pub first_execution_run_id: String,
 }
@@ -50,7 +49,6 @@ impl MutableState {
             return Ok(Mutation::default());
         }
         self.cancel_requested = true;
-        self.cancel_request_id = req.request_id.clone();
         let mut m = Mutation::default();
         let event = self.new_event(
             EventType::WorkflowExecutionCancelRequested,

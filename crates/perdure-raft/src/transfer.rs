@@ -47,11 +47,6 @@ impl Group {
         PauseGuard(self)
     }
 
-    /// True while a handover holds proposals back.
-    pub fn is_paused(&self) -> bool {
-        *self.paused.borrow()
-    }
-
     /// On the leader: waits up to `limit` until `target` holds this node's whole log.
     pub async fn wait_replicated(&self, target: u64, limit: Duration) -> bool {
         let waited = self
@@ -84,14 +79,6 @@ impl Group {
     pub async fn wait_not_leader(&self, limit: Duration) -> bool {
         let mut rx = self.leadership();
         tokio::time::timeout(limit, rx.wait_for(Option::is_none))
-            .await
-            .is_ok_and(|r| r.is_ok())
-    }
-
-    /// On the target: waits up to `limit` until this node leads the group.
-    pub async fn wait_leading(&self, limit: Duration) -> bool {
-        let mut rx = self.leadership();
-        tokio::time::timeout(limit, rx.wait_for(Option::is_some))
             .await
             .is_ok_and(|r| r.is_ok())
     }

@@ -34,6 +34,13 @@ fn execution(workflow_id: &str) -> Option<WorkflowExecution> {
     })
 }
 
+fn describe_request(workflow_id: &str) -> DescribeWorkflowExecutionRequest {
+    DescribeWorkflowExecutionRequest {
+        namespace: NAMESPACE.into(),
+        execution: execution(workflow_id),
+    }
+}
+
 /// A workflow id (with `prefix`) that lives on shard `shard`.
 fn id_on_shard(ns_id: &str, prefix: &str, shard: GroupId) -> String {
     (0..)
@@ -181,10 +188,7 @@ async fn a_cut_off_node_answers_nothing_stale_and_catches_up_after_healing() {
     // The cut-off node: no stale NotFound for the run the majority started, no admitted start.
     let read = within(
         "describe through the isolated node",
-        c1.describe_workflow_execution(DescribeWorkflowExecutionRequest {
-            namespace: NAMESPACE.into(),
-            execution: execution(&during),
-        }),
+        c1.describe_workflow_execution(describe_request(&during)),
     )
     .await;
     assert_eq!(
@@ -226,10 +230,7 @@ async fn a_cut_off_node_answers_nothing_stale_and_catches_up_after_healing() {
     let described = retry_unavailable!(
         FAILOVER_BOUND,
         "describe after healing",
-        c1.describe_workflow_execution(DescribeWorkflowExecutionRequest {
-            namespace: NAMESPACE.into(),
-            execution: execution(&during),
-        })
+        c1.describe_workflow_execution(describe_request(&during))
     )
     .expect("describe through the healed node")
     .into_inner();
@@ -241,10 +242,7 @@ async fn a_cut_off_node_answers_nothing_stale_and_catches_up_after_healing() {
     let ghost = retry_unavailable!(
         FAILOVER_BOUND,
         "describe the refused start",
-        c2.describe_workflow_execution(DescribeWorkflowExecutionRequest {
-            namespace: NAMESPACE.into(),
-            execution: execution(&isolated_start),
-        })
+        c2.describe_workflow_execution(describe_request(&isolated_start))
     );
     assert_eq!(
         ghost.map(|_| ()).map_err(|s| s.code()),

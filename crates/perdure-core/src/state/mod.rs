@@ -138,8 +138,6 @@ pub struct MutableState {
     /// A cancellation was requested (WorkflowExecutionCancelRequested is written once).
     #[prost(bool, tag = "47")]
     pub cancel_requested: bool,
-    #[prost(string, tag = "48")]
-    pub cancel_request_id: String,
 }
 
 /// The single pending workflow task, if any.

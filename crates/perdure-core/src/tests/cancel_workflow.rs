@@ -8,7 +8,6 @@ fn cancel(reason: &str) -> CancelRequest {
     CancelRequest {
         reason: reason.into(),
         identity: "canceller".into(),
-        request_id: format!("req-{reason}"),
         ..Default::default()
     }
 }

@@ -25,7 +25,6 @@ impl HistoryService {
         let cancel = CancelRequest {
             reason: request.reason.clone(),
             identity: request.identity.clone(),
-            request_id: request.request_id.clone(),
             first_execution_run_id: request.first_execution_run_id.clone(),
         };
         self.shard_for(namespace_id, &execution.workflow_id)
