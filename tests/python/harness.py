@@ -80,6 +80,11 @@ class ServerUnderTest:
     #: Auxiliary ports, fixed so a restart reuses them: perdure's HTTP side door (/health,
     #: /metrics) is the first; Temporal's dev server uses both for its HTTP API and metrics.
     aux_ports: tuple[int, int] = field(default_factory=lambda: (free_port(), free_port()))
+    #: Dynamic config overrides, one ``--dynamic-config-value KEY=VALUE`` each, for both kinds.
+    #: Values are JSON as Temporal's dev server requires (a string is quoted:
+    #: ``{"history.workflowIdReuseMinimalInterval": '"0s"'}``); perdure's start-dev accepts the
+    #: same text (or a bare Go duration) and knows only ``history.workflowIdReuseMinimalInterval``.
+    dynamic_config: dict[str, str] = field(default_factory=dict)
     proc: subprocess.Popen | None = None
     starts: int = 0
 
@@ -100,6 +105,12 @@ class ServerUnderTest:
     def log_path(self) -> Path:
         return self.workdir / "server.log"
 
+    def _dynamic_config_args(self) -> list[str]:
+        args: list[str] = []
+        for key, value in self.dynamic_config.items():
+            args += ["--dynamic-config-value", f"{key}={value}"]
+        return args
+
     def _command(self) -> list[str]:
         if self.kind == "perdure":
             binary = perdure_bin()
@@ -116,6 +127,7 @@ class ServerUnderTest:
                 str(self.port),
                 "--http-port",
                 str(self.aux_ports[0]),
+                *self._dynamic_config_args(),
             ]
         # The dev server picks its other ports at random unless told; fix HTTP and metrics so a
         # restart does not collide, and persist to a file so kill -9 + restart keeps state.
@@ -137,6 +149,7 @@ class ServerUnderTest:
             str(metrics_port),
             "--db-filename",
             str(self.data_dir / "temporal.db"),
+            *self._dynamic_config_args(),
         ]
 
     def spawn(self) -> None:

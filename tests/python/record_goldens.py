@@ -1,18 +1,20 @@
 """Re-records golden/*.json from Temporal's own dev server.
 
 Usage (from the repository root, after `scripts/setup.sh`):
-    .venv/bin/python tests/python/record_goldens.py
+    .venv/bin/python tests/python/record_goldens.py [SCENARIO ...]
 
-Starts `temporal server start-dev` on a free port, runs every scenario in scenarios.py with a
-Python SDK worker (scenarios in OWN_WORKER_SCENARIOS bring their own workers), and writes the
-event-type sequence of each history. Review the diff before
-committing: a change means Temporal's history shape changed, and Perdure must follow it.
+Starts `temporal server start-dev` on a free port, runs every scenario of scenarios.py (or the
+named ones) with a Python SDK worker (scenarios in OWN_WORKER_SCENARIOS bring their own workers),
+and writes, for each, the histories of its runs in the normalised form of
+history.normalise_runs (plus the event-type sequence of the first run). Review the diff before
+committing: a change means Temporal's history changed, and Perdure must follow it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import subprocess
+import sys
 import uuid
 
 from temporalio.worker import Worker
@@ -20,8 +22,8 @@ from temporalio.worker import Worker
 import workflows
 from activities import Activities
 from harness import ServerUnderTest
-from history import assert_contiguous_ids, events_of, write_golden
-from scenarios import GOLDEN_SCENARIOS, OWN_WORKER_SCENARIOS
+from history import assert_contiguous_ids, runs_of, write_golden
+from scenarios import ALL_SCENARIOS, GOLDEN_SCENARIOS, runs_compared
 
 
 def temporal_version() -> str:
@@ -31,29 +33,34 @@ def temporal_version() -> str:
     return out.stdout.strip()
 
 
-async def main() -> None:
+async def main(names: list[str]) -> None:
+    unknown = set(names) - set(ALL_SCENARIOS)
+    if unknown:
+        raise SystemExit(f"unknown scenarios: {sorted(unknown)}")
     server = ServerUnderTest(kind="temporal")
     try:
         client = await server.start()
-        acts = Activities()
-        task_queue = f"golden-{uuid.uuid4()}"
         source = temporal_version()
-        async with Worker(
-            client, task_queue=task_queue, workflows=workflows.ALL, activities=acts.all()
-        ):
-            for name, scenario in sorted(GOLDEN_SCENARIOS.items()):
-                handle = await scenario(client, task_queue, f"golden-{name}-{uuid.uuid4().hex[:8]}")
-                events = await events_of(handle)
+        for name in sorted(names or ALL_SCENARIOS):
+            # A fresh queue and worker per scenario, as the test's `worker` fixture gives it.
+            task_queue = f"golden-{uuid.uuid4()}"
+            wf_id = f"golden-{name}-{uuid.uuid4().hex[:8]}"
+            async with Worker(
+                client,
+                task_queue=task_queue,
+                workflows=workflows.ALL,
+                activities=Activities().all(),
+            ):
+                handle = await ALL_SCENARIOS[name](client, task_queue, wf_id)
+                runs = await runs_of(client, handle, runs_compared(name))
+            for events in runs:
                 assert_contiguous_ids(events)
-                print(f"{name}: {len(events)} events -> {write_golden(name, events, source)}")
-        for name, scenario in sorted(OWN_WORKER_SCENARIOS.items()):
-            handle = await scenario(client, task_queue, f"golden-{name}-{uuid.uuid4().hex[:8]}")
-            events = await events_of(handle)
-            assert_contiguous_ids(events)
-            print(f"{name}: {len(events)} events -> {write_golden(name, events, source)}")
+            path = write_golden(name, runs, wf_id, source)
+            kind = "" if name in GOLDEN_SCENARIOS else " (own worker)"
+            print(f"{name}{kind}: {[len(r) for r in runs]} events -> {path}")
     finally:
         server.stop()
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    asyncio.run(main(sys.argv[1:]))

@@ -1,4 +1,5 @@
-"""Workflows for the everyday-scenario tests (test_scenarios.py).
+"""Workflows for the everyday-scenario tests (test_scenarios.py, ``ALL``) and for the golden-history
+scenarios of scenarios.py (``GOLDEN``, run by scenarios.golden_worker).
 
 Owns: the workflow definitions only. Activities are called by name, so this module imports nothing
 but temporalio and the standard library, which keeps the SDK's workflow sandbox happy.
@@ -12,7 +13,7 @@ import asyncio
 from datetime import timedelta
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
+from temporalio.common import RetryPolicy, SearchAttributeKey
 from temporalio.exceptions import ActivityError, ApplicationError
 from temporalio.exceptions import TimeoutError as ActivityTimeoutError
 
@@ -212,4 +213,179 @@ ALL = [
     Fails,
     ManySequential,
     InfoProbe,
+]
+
+
+# ---- golden-history scenarios (scenarios.py) -------------------------------------------------
+# Run by the golden scenarios' own workers (scenarios.golden_worker), never by test_scenarios.py:
+# they call the activities of activities.Activities and scenarios.GoldenActivities by name.
+
+#: A predefined search attribute (Temporal's dev server has no custom ones without registration).
+GOLDEN_CHANGE_VERSION = SearchAttributeKey.for_keyword_list("TemporalChangeVersion")
+
+
+@workflow.defn
+class GoldenSignalsDuringTask:
+    """Holds its first workflow task open on the local activity ``golden_gate`` (the scenario
+    signals meanwhile, so the server must buffer the signals), then waits for ``expected``."""
+
+    def __init__(self) -> None:
+        self.values: list[str] = []
+
+    @workflow.signal
+    def add(self, value: str) -> None:
+        self.values.append(value)
+
+    @workflow.run
+    async def run(self, expected: int) -> list[str]:
+        await workflow.execute_local_activity(
+            "golden_gate", start_to_close_timeout=timedelta(seconds=30)
+        )
+        await workflow.wait_condition(lambda: len(self.values) >= expected)
+        return self.values
+
+
+@workflow.defn
+class GoldenFailFirstAttempt:
+    """Fails (FailWorkflowExecution, retryable) on attempt 1 and succeeds on the retry."""
+
+    @workflow.run
+    async def run(self, name: str) -> str:
+        attempt = workflow.info().attempt
+        if attempt == 1:
+            raise ApplicationError(f"attempt {attempt} of {name} fails", type="GoldenFlaky")
+        return f"{name} succeeded on attempt {attempt}"
+
+
+@workflow.defn
+class GoldenLocalActivity:
+    """One local activity (a MarkerRecorded event), then one regular activity."""
+
+    @workflow.run
+    async def run(self, name: str) -> list[str]:
+        local = await workflow.execute_local_activity(
+            "greet", name, start_to_close_timeout=ACTIVITY_TIMEOUT
+        )
+        remote = await workflow.execute_activity(
+            "greet", local, start_to_close_timeout=ACTIVITY_TIMEOUT
+        )
+        return [local, remote]
+
+
+@workflow.defn
+class GoldenPatched:
+    """Takes the patched branch (a patch marker, and whatever else the SDK records with it)."""
+
+    @workflow.run
+    async def run(self) -> str:
+        if workflow.patched("golden-patch"):
+            return "patched"
+        return "unpatched"
+
+
+@workflow.defn
+class GoldenUpserts:
+    """Upserts its memo (one key added, one removed: WorkflowPropertiesModified), then sleeps on a
+    short timer so the upsert is followed by more history. (Search attributes cannot be upserted
+    here: Temporal's dev server has no custom ones unless registered, and refuses the upsert of
+    TemporalChangeVersion from workflow code; the patch of GoldenPatched upserts that one.)"""
+
+    @workflow.run
+    async def run(self) -> dict:
+        workflow.upsert_memo({"stage": "upserted", "removed": None})
+        await workflow.sleep(0.1)
+        return {
+            "memo": dict(workflow.memo()),
+            "change_version": list(
+                workflow.info().typed_search_attributes.get(GOLDEN_CHANGE_VERSION) or []
+            ),
+        }
+
+
+@workflow.defn
+class GoldenActivityFails:
+    """An activity that fails on every attempt it gets (``fail_twice`` with 2 attempts): the
+    ActivityTaskFailed event, then the workflow returns what it caught."""
+
+    @workflow.run
+    async def run(self, key: str) -> dict:
+        try:
+            await workflow.execute_activity(
+                "fail_twice",
+                key,
+                start_to_close_timeout=ACTIVITY_TIMEOUT,
+                retry_policy=RetryPolicy(
+                    initial_interval=timedelta(milliseconds=100),
+                    backoff_coefficient=1.0,
+                    maximum_attempts=2,
+                ),
+            )
+        except ActivityError as err:
+            return {"message": str(err.cause), "retry_state": int(err.retry_state or 0)}
+        return {"message": None}
+
+
+@workflow.defn
+class GoldenHeartbeatTimeout:
+    """An activity that never heartbeats under a 1 s heartbeat timeout and one attempt: the
+    server writes ActivityTaskTimedOut (HEARTBEAT)."""
+
+    @workflow.run
+    async def run(self, key: str) -> dict:
+        try:
+            await workflow.execute_activity(
+                "slow_first_attempt",
+                key,
+                start_to_close_timeout=timedelta(seconds=30),
+                heartbeat_timeout=timedelta(seconds=1),
+                retry_policy=RetryPolicy(maximum_attempts=1),
+            )
+        except ActivityError as err:
+            cause = err.cause
+            timeout_type = cause.type.name if isinstance(cause, ActivityTimeoutError) else None
+            return {
+                "timeout_type": timeout_type,
+                "retry_state": int(err.retry_state or 0),
+            }
+        return {"timeout_type": None}
+
+
+@workflow.defn
+class GoldenFailFirstTask:
+    """Raises a plain exception (a workflow task failure) on its first workflow task; the local
+    activity ``golden_first_call`` says whether this is the first call for ``key``."""
+
+    @workflow.run
+    async def run(self, key: str) -> str:
+        first = await workflow.execute_local_activity(
+            "golden_first_call", key, start_to_close_timeout=ACTIVITY_TIMEOUT
+        )
+        if first:
+            raise RuntimeError("deliberate workflow task failure")
+        return "recovered"
+
+
+@workflow.defn
+class GoldenSummaries:
+    """An activity and a timer, each with a summary (the events' userMetadata)."""
+
+    @workflow.run
+    async def run(self, name: str) -> str:
+        greeting = await workflow.execute_activity(
+            "greet", name, start_to_close_timeout=ACTIVITY_TIMEOUT, summary="greets once"
+        )
+        await workflow.sleep(0.1, summary="a short nap")
+        return greeting
+
+
+GOLDEN = [
+    GoldenSummaries,
+    GoldenSignalsDuringTask,
+    GoldenFailFirstAttempt,
+    GoldenLocalActivity,
+    GoldenPatched,
+    GoldenUpserts,
+    GoldenActivityFails,
+    GoldenHeartbeatTimeout,
+    GoldenFailFirstTask,
 ]

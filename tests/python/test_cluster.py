@@ -31,6 +31,8 @@ import pytest_asyncio
 from temporalio.api.enums.v1 import EventType
 
 import test_acceptance
+import test_child_workflows
+import test_external_signals
 import test_history_golden
 import workflows
 from cluster import Cluster, ContractError, count_leaders, merge_leaders, parse_view
@@ -178,6 +180,22 @@ class TestSingleNodeAcceptanceOnACluster:
     @pytest.mark.parametrize("name", sorted(ACCEPTANCE))
     async def test_single_node_acceptance(self, node3_client, node2_worker, wf_id, name):
         await ACCEPTANCE[name](client=node3_client, worker=node2_worker, wf_id=wf_id)
+
+    # Children and their parents, signallers and their targets land on shards led by
+    # different nodes (twenty children spread over every shard), so each effect crosses nodes.
+    @pytest.mark.parametrize(
+        "test",
+        [
+            test_child_workflows.test_twenty_children_in_parallel,
+            test_child_workflows.test_a_child_cancelled_by_its_parent,
+            test_child_workflows.test_parent_close_policy_terminate,
+            test_child_workflows.test_a_child_that_continues_as_new_is_one_child,
+            test_external_signals.test_a_workflow_signals_another_once_per_send_in_order,
+        ],
+        ids=lambda t: t.__name__,
+    )
+    async def test_effects_across_nodes(self, node3_client, node2_worker, wf_id, test):
+        await test(client=node3_client, worker=node2_worker, wf_id=wf_id)
 
 
 # --- 2. losing the node that leads the most groups ---------------------------------------

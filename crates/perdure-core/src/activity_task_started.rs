@@ -88,6 +88,7 @@ impl MutableState {
             activity_id: ai.activity_id.clone(),
             kind: TaskKind::Activity as i32,
             stamp: ai.stamp,
+            ..Default::default()
         };
         let response = PollActivityTaskQueueResponse {
             task_token: token.encode(),

@@ -27,6 +27,10 @@ pub struct CancelRequest {
     pub identity: String,
     /// When set, the run must belong to this chain (Temporal's FirstExecutionRunId check).
     pub first_execution_run_id: String,
+    /// The workflow that asks (a parent applying its close policy, or a
+    /// RequestCancelExternalWorkflowExecution command) and the event that initiated it.
+    pub external: Option<temporalio_protos::temporal::api::common::v1::WorkflowExecution>,
+    pub external_initiated_event_id: i64,
 }
 
 impl MutableState {
@@ -56,11 +60,16 @@ impl MutableState {
             WorkflowExecutionCancelRequestedEventAttributes {
                 cause: req.reason.clone(),
                 identity: req.identity.clone(),
-                ..Default::default()
+                external_workflow_execution: req.external.clone(),
+                external_initiated_event_id: req.external_initiated_event_id,
             },
         );
         self.write_or_buffer(&mut m, event);
-        self.ensure_workflow_task(&mut m, now);
+        // Unlike a signal, a cancellation does not wait out a first-task backoff (start delay,
+        // cron or retry backoff): Temporal schedules the task at once.
+        if self.workflow_task.is_none() {
+            self.schedule_workflow_task(&mut m, now, 1);
+        }
         Ok(m)
     }
 

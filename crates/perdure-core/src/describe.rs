@@ -2,10 +2,11 @@
 //! state.
 
 use temporalio_protos::temporal::api::{
+    common::v1::WorkflowExecution,
     enums::v1::{PendingActivityState, PendingWorkflowTaskState},
     workflow::v1::{
-        PendingActivityInfo, PendingWorkflowTaskInfo, WorkflowExecutionConfig,
-        WorkflowExecutionExtendedInfo, WorkflowExecutionInfo,
+        PendingActivityInfo, PendingChildExecutionInfo, PendingWorkflowTaskInfo,
+        WorkflowExecutionConfig, WorkflowExecutionExtendedInfo, WorkflowExecutionInfo,
     },
     workflowservice::v1::DescribeWorkflowExecutionResponse,
 };
@@ -65,9 +66,21 @@ impl MutableState {
                 ))
             },
             first_run_id: self.first_execution_run_id.clone(),
-            // Runs have no parents here, so every run is the root of its tree (a retried run
-            // too: Temporal carries the root over only from a parent).
-            root_execution: Some(self.execution()),
+            parent_namespace_id: self.parent_namespace_id.clone(),
+            parent_execution: self.parent().map(|p| WorkflowExecution {
+                workflow_id: p.workflow_id,
+                run_id: p.run_id,
+            }),
+            // A run without a parent is the root of its tree (a retried run too: Temporal
+            // carries the root over only from a parent).
+            root_execution: Some(if self.root_workflow_id.is_empty() {
+                self.execution()
+            } else {
+                WorkflowExecution {
+                    workflow_id: self.root_workflow_id.clone(),
+                    run_id: self.root_run_id.clone(),
+                }
+            }),
             history_size_bytes: self.history_size_bytes,
             ..Default::default()
         };
@@ -134,7 +147,19 @@ impl MutableState {
                 started_time: Time(w.started_time).to_timestamp_opt(),
                 attempt: w.attempt,
             });
+        let pending_children = self
+            .children
+            .values()
+            .map(|c| PendingChildExecutionInfo {
+                workflow_id: c.workflow_id.clone(),
+                run_id: c.run_id.clone(),
+                workflow_type_name: c.workflow_type.clone(),
+                initiated_id: c.initiated_event_id,
+                parent_close_policy: c.parent_close_policy,
+            })
+            .collect();
         DescribeWorkflowExecutionResponse {
+            pending_children,
             execution_config: Some(WorkflowExecutionConfig {
                 task_queue: Some(normal_task_queue(&self.task_queue)),
                 workflow_execution_timeout: self.execution_timeout,

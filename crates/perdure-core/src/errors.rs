@@ -19,6 +19,10 @@ pub enum CoreError {
     /// gRPC INVALID_ARGUMENT with exactly this message; the SDK handles it quietly.
     #[error("UnhandledCommand")]
     UnhandledCommand,
+    /// gRPC FAILED_PRECONDITION with WorkflowNotReadyFailure: the run cannot take this request
+    /// yet (a query before its first workflow task, or while its task keeps failing).
+    #[error("{0}")]
+    WorkflowNotReady(String),
     /// gRPC ALREADY_EXISTS with WorkflowExecutionAlreadyStartedFailure{start_request_id, run_id}.
     #[error("Workflow execution is already running. RunId: {run_id}.")]
     AlreadyStarted { run_id: String, request_id: String },

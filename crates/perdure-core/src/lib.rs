@@ -10,11 +10,17 @@ mod activity_outcome;
 mod activity_task_started;
 mod cancel_activity;
 mod cancel_workflow;
+mod child;
+mod continue_as_new;
+mod cron;
 mod describe;
 mod errors;
+mod external;
 mod fire_timer;
 mod ids;
 pub mod limits;
+mod query;
+mod reset_points;
 mod retention;
 mod retry;
 mod server_failures;
@@ -40,8 +46,14 @@ pub use activity_options::{
 };
 pub use activity_task_started::ActivityDispatch;
 pub use cancel_workflow::CancelRequest;
+pub use child::{
+    ChildInfo, ChildOutcome, ClosedRunEffects, ParentExecution, NUM_PENDING_CHILD_EXECUTIONS_LIMIT,
+};
+pub use cron::go_duration;
 pub use errors::CoreError;
+pub use external::{ExternalRequest, NUM_PENDING_EXTERNAL_REQUESTS_LIMIT};
 pub use ids::EventId;
+pub use query::{QueryRoute, QueryTarget, FAIL_QUERY_WORKFLOW_TASK_ATTEMPT};
 pub use retention::DEFAULT_RETENTION;
 pub use server_failures::SERVER_FAILURE_SOURCE;
 pub use signal::Signal;
@@ -58,7 +70,9 @@ pub use tasks::{
 };
 pub use time::{duration_from_proto, duration_to_proto, Time};
 pub use token::{TaskKind, TaskToken};
-pub use workflow_retry::{NewRunIds, RunFailure, WORKFLOW_ID_REUSE_MINIMAL_INTERVAL};
+pub use workflow_retry::{
+    run_timeout_failure, NewRunIds, RunFailure, WORKFLOW_ID_REUSE_MINIMAL_INTERVAL,
+};
 pub use workflow_task_completed::WorkflowTaskCompletion;
 pub use workflow_task_failed::HISTORY_SERVICE_IDENTITY;
 pub use workflow_task_started::WorkflowTaskDispatch;

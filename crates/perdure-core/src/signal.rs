@@ -3,7 +3,8 @@
 //!
 //! A request id seen before on this run is a duplicate the client retried: nothing changes and
 //! the call succeeds, as in Temporal. A run waiting out its first-task backoff gets no extra
-//! task: its backoff timer schedules the first one.
+//! task from a signal (its backoff timer schedules the first one), but does from a
+//! SignalWithStart, which skips the delay.
 
 use temporalio_protos::temporal::api::{
     common::v1::{Header, Payloads},
@@ -43,6 +44,22 @@ impl MutableState {
         let mut m = Mutation::default();
         self.record_signal(&mut m, signal, now);
         self.ensure_workflow_task(&mut m, now);
+        Ok(m)
+    }
+
+    /// SignalWithStart reaching a running run: [`MutableState::signal`], and a run still waiting
+    /// out its first-task backoff (start delay, retry or cron backoff) gets its first task now:
+    /// Temporal skips the rest of the delay for a SignalWithStart. The backoff timer then finds
+    /// the task there and does nothing.
+    pub fn signal_with_start_existing(
+        &mut self,
+        signal: &Signal,
+        now: Time,
+    ) -> Result<Mutation, CoreError> {
+        let mut m = self.signal(signal, now)?;
+        if !m.is_empty() && self.workflow_task.is_none() && self.is_running() {
+            self.schedule_workflow_task(&mut m, now, 1);
+        }
         Ok(m)
     }
 

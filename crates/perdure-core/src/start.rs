@@ -6,9 +6,10 @@
 use std::time::Duration;
 
 use temporalio_protos::temporal::api::{
-    common::v1::Link,
+    common::v1::{Link, WorkflowExecution},
     enums::v1::{
-        EventType, WorkflowExecutionStatus, WorkflowIdConflictPolicy, WorkflowIdReusePolicy,
+        ContinueAsNewInitiator, EventType, WorkflowExecutionStatus, WorkflowIdConflictPolicy,
+        WorkflowIdReusePolicy,
     },
     history::v1::WorkflowExecutionStartedEventAttributes,
     sdk::v1::UserMetadata,
@@ -16,6 +17,8 @@ use temporalio_protos::temporal::api::{
 };
 
 use crate::activity_options::{retry_policy_with_defaults, validate_retry_policy};
+use crate::child::ParentExecution;
+use crate::cron::CronSchedule;
 use crate::errors::CoreError;
 use crate::retention::DEFAULT_RETENTION;
 use crate::signal::Signal;
@@ -41,6 +44,8 @@ pub struct StartParams {
     /// The namespace's workflow_execution_retention_ttl: the run is deleted this long after
     /// it closes. `None` means `DEFAULT_RETENTION`.
     pub retention: Option<Duration>,
+    /// Set when a parent workflow starts this run as its child.
+    pub parent: Option<ParentExecution>,
 }
 
 /// The current run of a workflow id, as the history layer's index remembers it.
@@ -199,6 +204,17 @@ fn start_run(
         None => None,
     };
 
+    // The first workflow task waits out the start delay, or until the cron schedule's first
+    // fire time (a backoff timer schedules it).
+    let start_delay = duration_from_proto(req.workflow_start_delay.as_ref());
+    let first_task_backoff = if req.cron_schedule.is_empty() {
+        start_delay
+    } else {
+        CronSchedule::parse(&req.cron_schedule, now)
+            .map_err(|e| CoreError::InvalidArgument(e.to_string()))?
+            .backoff(now, now)
+            .unwrap_or(Duration::ZERO)
+    };
     let execution_timeout = duration_from_proto(req.workflow_execution_timeout.as_ref());
     let mut run_timeout = duration_from_proto(req.workflow_run_timeout.as_ref());
     if !execution_timeout.is_zero() {
@@ -257,7 +273,13 @@ fn start_run(
         attempt: p.attempt.max(1),
         workflow_execution_expiration_time: execution_expiration.to_timestamp_opt(),
         cron_schedule: req.cron_schedule.clone(),
-        first_workflow_task_backoff: Some(duration_to_proto(Duration::ZERO)),
+        first_workflow_task_backoff: Some(duration_to_proto(first_task_backoff)),
+        // Temporal marks every run of a cron schedule, the first one included.
+        initiator: if req.cron_schedule.is_empty() {
+            ContinueAsNewInitiator::Unspecified as i32
+        } else {
+            ContinueAsNewInitiator::CronSchedule as i32
+        },
         memo: req.memo.clone(),
         search_attributes: req.search_attributes.clone(),
         header: req.header.clone(),
@@ -265,6 +287,10 @@ fn start_run(
         priority: req.priority.clone(),
         ..Default::default()
     };
+    let mut started = started;
+    if let Some(parent) = &p.parent {
+        set_parent(&mut started, parent);
+    }
     Ok(create_run(
         RunSpec {
             namespace: req.namespace.clone(),
@@ -275,12 +301,46 @@ fn start_run(
             user_metadata: req.user_metadata.clone(),
             links: req.links.clone(),
             execution_expiration,
-            first_task_backoff: Duration::ZERO,
+            first_task_backoff,
             retention: p.retention.unwrap_or(DEFAULT_RETENTION),
             signal: signal.cloned(),
         },
         now,
     ))
+}
+
+/// Names `parent` as the parent of the run `started` starts (Temporal's parent and root
+/// execution attributes).
+pub(crate) fn set_parent(
+    started: &mut WorkflowExecutionStartedEventAttributes,
+    parent: &ParentExecution,
+) {
+    started.parent_workflow_namespace = parent.namespace.clone();
+    started.parent_workflow_namespace_id = parent.namespace_id.clone();
+    started.parent_workflow_execution = Some(WorkflowExecution {
+        workflow_id: parent.workflow_id.clone(),
+        run_id: parent.run_id.clone(),
+    });
+    started.parent_initiated_event_id = parent.initiated_event_id;
+    started.root_workflow_execution = Some(WorkflowExecution {
+        workflow_id: parent.root_workflow_id.clone(),
+        run_id: parent.root_run_id.clone(),
+    });
+}
+
+impl MutableState {
+    /// This run's parent, for a successor of its chain to carry (None: a top-level run).
+    pub(crate) fn parent(&self) -> Option<ParentExecution> {
+        (!self.parent_workflow_id.is_empty()).then(|| ParentExecution {
+            namespace: self.parent_namespace.clone(),
+            namespace_id: self.parent_namespace_id.clone(),
+            workflow_id: self.parent_workflow_id.clone(),
+            run_id: self.parent_run_id.clone(),
+            initiated_event_id: self.parent_initiated_event_id,
+            root_workflow_id: self.root_workflow_id.clone(),
+            root_run_id: self.root_run_id.clone(),
+        })
+    }
 }
 
 /// Everything a new run is made of, already validated and normalized: the attributes of its
@@ -341,13 +401,27 @@ pub(crate) fn create_run(spec: RunSpec, now: Time) -> (MutableState, Mutation) {
         ..Default::default()
     };
     ms.set_retention(spec.retention);
+    ms.auto_reset_points = a.prev_auto_reset_points.clone();
+    if let Some(parent) = &a.parent_workflow_execution {
+        ms.parent_namespace = a.parent_workflow_namespace.clone();
+        ms.parent_namespace_id = a.parent_workflow_namespace_id.clone();
+        ms.parent_workflow_id = parent.workflow_id.clone();
+        ms.parent_run_id = parent.run_id.clone();
+        ms.parent_initiated_event_id = a.parent_initiated_event_id;
+    }
+    if let Some(root) = &a.root_workflow_execution {
+        ms.root_workflow_id = root.workflow_id.clone();
+        ms.root_run_id = root.run_id.clone();
+    }
 
+    let has_cron = !a.cron_schedule.is_empty();
     let mut m = Mutation::default();
     let mut started = ms.new_event(EventType::WorkflowExecutionStarted, now, spec.started);
     started.user_metadata = spec.user_metadata;
     started.links = spec.links;
     let id = ms.write(&mut m, started);
-    if ms.retry_policy.is_some() {
+    // A retry or the next cron run is built from this run's start (see workflow_retry.rs).
+    if ms.retry_policy.is_some() || has_cron {
         ms.started_event = m.events.iter().find(|e| e.event_id == id).cloned();
     }
     if let Some(signal) = &spec.signal {
@@ -403,8 +477,11 @@ fn validate(req: &StartWorkflowExecutionRequest) -> Result<(), CoreError> {
     if is_negative(req.workflow_task_timeout.as_ref()) {
         return invalid("Invalid WorkflowTaskTimeoutSeconds.");
     }
-    if !duration_from_proto(req.workflow_start_delay.as_ref()).is_zero() {
-        return invalid("workflow_start_delay is not supported by this server.");
+    if !req.cron_schedule.is_empty() && req.workflow_start_delay.is_some() {
+        return invalid("CronSchedule and WorkflowStartDelay may not be used together.");
+    }
+    if is_negative(req.workflow_start_delay.as_ref()) {
+        return invalid("An invalid WorkflowStartDelaySeconds is set on request.");
     }
     Ok(())
 }

@@ -67,8 +67,20 @@ pub struct TransferTask {
     /// that worker is gone (Temporal's StickyWorkerUnavailable fallback). Empty otherwise.
     #[prost(string, tag = "5")]
     pub normal_task_queue: String,
-    #[prost(oneof = "transfer_task::Kind", tags = "10, 11")]
+    #[prost(oneof = "transfer_task::Kind", tags = "10, 11, 12, 13, 14")]
     pub kind: Option<transfer_task::Kind>,
+}
+
+impl TransferTask {
+    /// An effect on other runs, executed by the shard leader (not a task for matching).
+    pub fn is_effect(&self) -> bool {
+        matches!(
+            self.kind,
+            Some(transfer_task::Kind::StartChild(_))
+                | Some(transfer_task::Kind::RunClosed(_))
+                | Some(transfer_task::Kind::External(_))
+        )
+    }
 }
 
 pub mod transfer_task {
@@ -80,6 +92,30 @@ pub mod transfer_task {
         WorkflowTask(TaskRef),
         #[prost(message, tag = "11")]
         ActivityTask(TaskRef),
+        /// Start the child workflow initiated by this event, then record it in this run.
+        #[prost(message, tag = "12")]
+        StartChild(ChildRef),
+        /// This run closed: report to its parent and apply its children's parent close policy.
+        #[prost(message, tag = "13")]
+        RunClosed(RunClosedRef),
+        /// Deliver the signal or cancel request initiated by this event to another workflow.
+        #[prost(message, tag = "14")]
+        External(ChildRef),
+    }
+
+    /// Names the initiated event of a child or of an external request.
+    #[derive(Clone, PartialEq, ::prost::Message)]
+    pub struct ChildRef {
+        #[prost(int64, tag = "1")]
+        pub initiated_event_id: i64,
+    }
+
+    #[derive(Clone, PartialEq, ::prost::Message)]
+    pub struct RunClosedRef {
+        /// False when the run handed its parent on to a successor (continue-as-new, retry,
+        /// cron): only its own children are affected.
+        #[prost(bool, tag = "1")]
+        pub notify_parent: bool,
     }
 }
 

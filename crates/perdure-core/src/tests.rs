@@ -26,7 +26,12 @@ use crate::*;
 
 mod cancel_activity;
 mod cancel_workflow;
+mod child;
+mod continue_as_new;
+mod cron;
 mod event_clock;
+mod external;
+mod query;
 mod retention;
 mod run_info;
 mod signal;
@@ -68,6 +73,7 @@ fn start_params(run_timeout: Option<Duration>) -> StartParams {
         first_execution_run_id: String::new(),
         attempt: 0,
         retention: None,
+        parent: None,
     }
 }
 
@@ -177,11 +183,82 @@ impl Run {
     }
 }
 
+fn start_with(req: StartWorkflowExecutionRequest, now: Time) -> Run {
+    let (ms, m) = start_workflow(
+        StartParams {
+            request: req,
+            namespace_id: "ns-id".into(),
+            run_id: "run-1".into(),
+            first_execution_run_id: String::new(),
+            attempt: 1,
+            retention: None,
+            parent: None,
+        },
+        now,
+    )
+    .unwrap();
+    let mut run = Run {
+        ms,
+        history: vec![],
+        timers: vec![],
+        transfers: vec![],
+    };
+    run.apply(m);
+    run
+}
+
+/// The run a mutation created, with its first mutation applied.
+fn successor(m: &Mutation) -> Run {
+    let new = m.new_run.as_ref().expect("a new run");
+    let mut run = Run {
+        ms: new.state.clone(),
+        history: vec![],
+        timers: vec![],
+        transfers: vec![],
+    };
+    run.apply(new.mutation.clone());
+    run
+}
+
+fn ids(run_id: &str) -> NewRunIds {
+    NewRunIds {
+        run_id: run_id.into(),
+        request_id: format!("req-{run_id}"),
+        min_interval: WORKFLOW_ID_REUSE_MINIMAL_INTERVAL,
+    }
+}
+
+/// Runs the pending workflow task and completes it with `commands`, returning the mutation.
+fn run_task(run: &mut Run, commands: Vec<Command>, now: Time, next: &NewRunIds) -> Mutation {
+    let d = run.poll_wft(now);
+    let req = RespondWorkflowTaskCompletedRequest {
+        commands,
+        identity: "worker".into(),
+        ..Default::default()
+    };
+    let c = run
+        .ms
+        .complete_workflow_task(&d.token, &req, now, next)
+        .unwrap();
+    assert!(c.rejection.is_none());
+    run.apply(c.mutation)
+}
+
+fn started(
+    run: &Run,
+) -> &temporalio_protos::temporal::api::history::v1::WorkflowExecutionStartedEventAttributes {
+    match &run.history[0].attributes {
+        Some(Attributes::WorkflowExecutionStartedEventAttributes(a)) => a,
+        other => panic!("not a start: {other:?}"),
+    }
+}
+
 /// Ids for the run an operation may start (a workflow retry).
 fn next_run() -> NewRunIds {
     NewRunIds {
         run_id: "run-next".into(),
         request_id: "req-next".into(),
+        min_interval: WORKFLOW_ID_REUSE_MINIMAL_INTERVAL,
     }
 }
 
@@ -936,19 +1013,19 @@ fn unsupported_and_misordered_commands_are_rejected_without_changes() {
     let mut run = Run::start(None);
     let d = run.poll_wft(at(1));
     let snapshot = run.ms.clone();
-    let child = Command {
-        command_type: CommandType::StartChildWorkflowExecution as i32,
+    let nexus = Command {
+        command_type: CommandType::ScheduleNexusOperation as i32,
         ..Default::default()
     };
     let req = RespondWorkflowTaskCompletedRequest {
-        commands: vec![child],
+        commands: vec![nexus],
         ..Default::default()
     };
     assert_eq!(
         run.ms
             .complete_workflow_task(&d.token, &req, at(2), &next_run()),
         Err(CoreError::InvalidArgument(
-            "Unknown command type: StartChildWorkflowExecution".into()
+            "Unknown command type: ScheduleNexusOperation".into()
         ))
     );
     assert_eq!(run.ms, snapshot);
@@ -1150,7 +1227,7 @@ fn start_decisions_follow_policies() {
 }
 
 #[test]
-fn start_normalizes_timeouts_and_rejects_start_delay() {
+fn start_normalizes_timeouts_and_delays_the_first_task() {
     let req = StartWorkflowExecutionRequest {
         workflow_id: "wf".into(),
         workflow_type: Some(WorkflowType { name: "Wf".into() }),
@@ -1189,18 +1266,65 @@ fn start_normalizes_timeouts_and_rejects_start_delay() {
         Some(timer_task::Kind::WorkflowExecutionTimeout(_))
     ));
 
-    let mut delayed = req;
-    delayed.workflow_start_delay = Some(duration_to_proto(Duration::from_secs(1)));
+    // A start delay holds the first task back behind a backoff timer, as Temporal does.
+    let mut delayed = req.clone();
+    delayed.workflow_start_delay = Some(duration_to_proto(Duration::from_secs(7)));
     let p = StartParams {
-        request: delayed,
+        request: delayed.clone(),
         namespace_id: "n".into(),
         run_id: "r".into(),
         ..Default::default()
     };
-    assert!(matches!(
-        start_workflow(p, at(0)),
-        Err(CoreError::InvalidArgument(_))
-    ));
+    let (ms, m) = start_workflow(p, at(0)).unwrap();
+    assert_eq!(types(&m.events), vec![E::WorkflowExecutionStarted]);
+    match &m.events[0].attributes {
+        Some(Attributes::WorkflowExecutionStartedEventAttributes(a)) => assert_eq!(
+            duration_from_proto(a.first_workflow_task_backoff.as_ref()),
+            Duration::from_secs(7)
+        ),
+        other => panic!("unexpected {other:?}"),
+    }
+    assert_eq!(ms.execution_time(), at(7));
+    assert!(m
+        .timer_tasks
+        .iter()
+        .any(|t| t.fire_time() == at(7)
+            && matches!(t.kind, Some(timer_task::Kind::WorkflowBackoff(_)))));
+    // The execution deadline still counts from the start.
+    assert_eq!(ms.execution_expiration_time, at(5).0);
+
+    for (bad, message) in [
+        (
+            {
+                let mut r = delayed.clone();
+                r.cron_schedule = "* * * * *".into();
+                r
+            },
+            "CronSchedule and WorkflowStartDelay may not be used together.",
+        ),
+        (
+            {
+                let mut r = req;
+                r.workflow_start_delay = Some(prost_wkt_types::Duration {
+                    seconds: -1,
+                    nanos: 0,
+                });
+                r
+            },
+            "An invalid WorkflowStartDelaySeconds is set on request.",
+        ),
+    ] {
+        let p = StartParams {
+            request: bad,
+            namespace_id: "n".into(),
+            run_id: "r".into(),
+            ..Default::default()
+        };
+        assert_eq!(
+            start_workflow(p, at(0)).unwrap_err(),
+            CoreError::InvalidArgument(message.into())
+        );
+    }
 }
 
 #[test]

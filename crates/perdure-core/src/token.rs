@@ -11,6 +11,9 @@ pub enum TaskKind {
     Unspecified = 0,
     Workflow = 1,
     Activity = 2,
+    /// A query handed to a worker outside a workflow task (answered by
+    /// RespondQueryTaskCompleted): names no scheduled event, only the query and its queue.
+    Query = 3,
 }
 
 #[derive(Clone, PartialEq, ::prost::Message)]
@@ -33,6 +36,13 @@ pub struct TaskToken {
     pub kind: i32,
     #[prost(int32, tag = "9")]
     pub stamp: i32,
+    /// Query tokens: the id the waiting QueryWorkflow call is registered under.
+    #[prost(string, tag = "10")]
+    pub query_id: String,
+    /// Query tokens: the normal task queue the query went through (its owner holds the
+    /// waiting call, also when the query went to that queue's sticky queue).
+    #[prost(string, tag = "11")]
+    pub task_queue: String,
 }
 
 impl TaskToken {
@@ -57,6 +67,10 @@ impl TaskToken {
     pub fn is_activity(&self) -> bool {
         self.kind == TaskKind::Activity as i32
     }
+
+    pub fn is_query(&self) -> bool {
+        self.kind == TaskKind::Query as i32
+    }
 }
 
 #[cfg(test)]
@@ -75,6 +89,7 @@ mod tests {
             activity_id: "local_act_1".into(),
             kind: TaskKind::Activity as i32,
             stamp: 3,
+            ..Default::default()
         };
         let bytes = t.encode();
         assert!(!bytes.starts_with(b"local_act_"));

@@ -5,11 +5,14 @@
 //!
 //! This module decides and builds; it never persists. The caller supplies `now` and the new
 //! run's ids, and must write the closing run, the new run (`Mutation::new_run`) and the moved
-//! current-run pointer as one atomic write. Cron schedules are not implemented.
+//! current-run pointer as one atomic write. Continue-as-new builds its successor the same way
+//! (`continue_as_new.rs`). A cron schedule chains runs the same way when a run completes,
+//! fails or times out without a retry (`cron.rs` computes when).
 
 use std::time::Duration;
 
 use temporalio_protos::temporal::api::{
+    common::v1::Payloads,
     enums::v1::{
         ContinueAsNewInitiator, EventType, RetryState, TimeoutType, WorkflowExecutionStatus,
     },
@@ -20,6 +23,7 @@ use temporalio_protos::temporal::api::{
     },
 };
 
+use crate::cron::CronSchedule;
 use crate::errors::CoreError;
 use crate::retry::{backoff_interval, is_retryable};
 use crate::server_failures::timeout_failure;
@@ -39,6 +43,10 @@ pub struct NewRunIds {
     pub run_id: String,
     /// The new run's start request id (Temporal makes up a fresh one for a retry).
     pub request_id: String,
+    /// Least time between a run's first task and its successor's (Temporal's
+    /// history.workflowIdReuseMinimalInterval, [`WORKFLOW_ID_REUSE_MINIMAL_INTERVAL`] by
+    /// default), so a workflow that retries or continues as new at once cannot spin.
+    pub min_interval: Duration,
 }
 
 /// How a running run ended badly.
@@ -55,8 +63,17 @@ pub enum RunFailure {
     TimedOut,
 }
 
+/// What starts a run's successor (retry or cron) and what it carries.
+pub(crate) struct Chain {
+    pub initiator: ContinueAsNewInitiator,
+    pub continued_failure: Option<Failure>,
+    pub last_completion_result: Option<Payloads>,
+    /// Before the minimal spacing between runs is applied.
+    pub backoff: Duration,
+}
+
 /// The failure a run timeout stands for, as the next attempt sees it in `continued_failure`.
-fn run_timeout_failure() -> Failure {
+pub fn run_timeout_failure() -> Failure {
     timeout_failure("workflow timeout", TimeoutType::StartToClose)
 }
 
@@ -85,11 +102,16 @@ impl MutableState {
     }
 
     /// Temporal's ContinueAsNewMinBackoff: the next run's first task comes no sooner than
-    /// WORKFLOW_ID_REUSE_MINIMAL_INTERVAL after this run's first task was due.
-    fn spaced_backoff(&self, backoff: Duration, now: Time) -> Duration {
+    /// `min_interval` after this run's first task was due.
+    pub(crate) fn spaced_backoff(
+        &self,
+        backoff: Duration,
+        now: Time,
+        min_interval: Duration,
+    ) -> Duration {
         let lifetime = now.since(self.execution_time());
-        if lifetime + backoff < WORKFLOW_ID_REUSE_MINIMAL_INTERVAL {
-            WORKFLOW_ID_REUSE_MINIMAL_INTERVAL - lifetime
+        if lifetime + backoff < min_interval {
+            min_interval - lifetime
         } else {
             backoff
         }
@@ -115,7 +137,9 @@ impl MutableState {
         Ok(m)
     }
 
-    /// `fail_run` into an existing mutation (after a WorkflowTaskCompleted, say).
+    /// `fail_run` into an existing mutation (after a WorkflowTaskCompleted, say). Without a
+    /// retry, a cron schedule starts the next scheduled run instead (Temporal checks retry
+    /// first, then cron), with the failure as its continued_failure.
     pub(crate) fn close_failed(
         &mut self,
         m: &mut Mutation,
@@ -123,29 +147,59 @@ impl MutableState {
         now: Time,
         ids: &NewRunIds,
     ) -> Result<(), CoreError> {
-        let (cause, decision) = match &failure {
-            RunFailure::Failed { failure, .. } => {
-                (failure.clone(), self.workflow_retry_backoff(failure, now))
-            }
+        let expired = {
+            let expiration = Time(self.execution_expiration_time);
+            !expiration.is_unset() && expiration <= now
+        };
+        let (cause, decision, last_completion_result) = match &failure {
+            RunFailure::Failed { failure, .. } => (
+                failure.clone(),
+                self.workflow_retry_backoff(failure, now),
+                None,
+            ),
             RunFailure::TimedOut => {
                 let cause = run_timeout_failure();
-                let expiration = Time(self.execution_expiration_time);
                 // A run that times out together with its execution has nothing left to retry in.
-                let decision = if expiration.is_unset() || expiration > now {
-                    self.workflow_retry_backoff(&cause, now)
-                } else {
+                let decision = if expired {
                     Err(RetryState::Timeout)
+                } else {
+                    self.workflow_retry_backoff(&cause, now)
                 };
-                (cause, decision)
+                let last = self
+                    .start_attributes()
+                    .and_then(|a| a.last_completion_result.clone());
+                (cause, decision, last)
             }
         };
-        let backoff = decision.ok().map(|b| self.spaced_backoff(b, now));
-        if backoff.is_some() && ids.run_id.is_empty() {
+        let next = match &decision {
+            Ok(backoff) => Some(Chain {
+                initiator: ContinueAsNewInitiator::Retry,
+                continued_failure: Some(cause.clone()),
+                last_completion_result,
+                backoff: *backoff,
+            }),
+            Err(_) if !expired => self.cron_backoff(now).map(|backoff| Chain {
+                initiator: ContinueAsNewInitiator::CronSchedule,
+                continued_failure: Some(cause.clone()),
+                // A failed cron run hands on the last successful result.
+                last_completion_result: self
+                    .start_attributes()
+                    .and_then(|a| a.last_completion_result.clone()),
+                backoff,
+            }),
+            Err(_) => None,
+        };
+        if next.is_some() && ids.run_id.is_empty() {
             return Err(CoreError::InvalidArgument("Invalid RunId.".into()));
         }
-        let (retry_state, new_execution_run_id) = match decision {
-            Err(state) => (state, String::new()),
-            Ok(_) => (RetryState::InProgress, ids.run_id.clone()),
+        let retry_state = match decision {
+            Err(state) => state,
+            Ok(_) => RetryState::InProgress,
+        };
+        let new_execution_run_id = if next.is_some() {
+            ids.run_id.clone()
+        } else {
+            String::new()
         };
         let (status, event) = match failure {
             RunFailure::Failed {
@@ -177,24 +231,93 @@ impl MutableState {
             ),
         };
         self.close(m, status, event, now);
-        if let Some(backoff) = backoff {
-            let (state, mutation) = self.next_attempt(cause, backoff, now, ids);
-            m.new_run = Some(Box::new(NewRun { state, mutation }));
+        if let Some(next) = next {
+            self.start_next_run(m, next, now, ids);
         }
         Ok(())
     }
 
-    /// The next attempt, built from this run's start the way Temporal's
-    /// SetupNewWorkflowForRetryOrCron does: same type, queue, input, header, timeouts, policy
-    /// and execution deadline; the memo and search attributes this run *started* with; no
-    /// identity; links of the original start.
-    fn next_attempt(
+    /// The attributes this run started with, when kept (a retry policy or a cron schedule).
+    pub(crate) fn start_attributes(&self) -> Option<&WorkflowExecutionStartedEventAttributes> {
+        match self.started_event.as_ref()?.attributes.as_ref()? {
+            Attributes::WorkflowExecutionStartedEventAttributes(a) => Some(a),
+            _ => None,
+        }
+    }
+
+    /// How long the next run of this run's cron schedule waits, counted from when this run
+    /// was due (Temporal's GetCronBackoffDuration). None: no schedule, or it never fires again.
+    pub(crate) fn cron_backoff(&self, now: Time) -> Option<Duration> {
+        let spec = self.start_attributes()?.cron_schedule.as_str();
+        if spec.is_empty() {
+            return None;
+        }
+        CronSchedule::parse(spec, now)
+            .ok()?
+            .backoff(self.execution_time(), now)
+    }
+
+    /// Creates the next run of this run's chain from its WorkflowExecutionStarted attributes:
+    /// the same workflow id, parent and execution deadline; this run's reset points; the
+    /// first task after `backoff`. Shared by retries, cron and continue-as-new.
+    pub(crate) fn create_successor(
         &self,
-        continued_failure: Failure,
+        mut started: WorkflowExecutionStartedEventAttributes,
+        links: Vec<temporalio_protos::temporal::api::common::v1::Link>,
         backoff: Duration,
         now: Time,
         ids: &NewRunIds,
     ) -> (MutableState, Mutation) {
+        started.prev_auto_reset_points = self.reset_points_for_successor(now);
+        // The chain keeps its parent: the parent hears only of the last run's close.
+        if let Some(parent) = self.parent() {
+            crate::start::set_parent(&mut started, &parent);
+        }
+        let expiration = Time(self.execution_expiration_time);
+        create_run(
+            RunSpec {
+                namespace: self.namespace.clone(),
+                namespace_id: self.namespace_id.clone(),
+                run_id: ids.run_id.clone(),
+                request_id: ids.request_id.clone(),
+                started,
+                user_metadata: None,
+                links,
+                execution_expiration: expiration,
+                first_task_backoff: backoff,
+                retention: self.retention(),
+                signal: None,
+            },
+            now,
+        )
+    }
+
+    /// Puts the next run of the chain (spaced by the minimal interval) in `m.new_run`.
+    pub(crate) fn start_next_run(&self, m: &mut Mutation, next: Chain, now: Time, ids: &NewRunIds) {
+        let next = Chain {
+            backoff: self.spaced_backoff(next.backoff, now, ids.min_interval),
+            ..next
+        };
+        let (state, mutation) = self.next_attempt(next, now, ids);
+        m.new_run = Some(Box::new(NewRun { state, mutation }));
+    }
+
+    /// The next run of the chain (a retry's next attempt, or a cron schedule's next run),
+    /// built from this run's start the way Temporal's SetupNewWorkflowForRetryOrCron does: same type, queue, input, header, timeouts, policy
+    /// and execution deadline; the memo and search attributes this run *started* with; no
+    /// identity; links of the original start.
+    fn next_attempt(&self, chain: Chain, now: Time, ids: &NewRunIds) -> (MutableState, Mutation) {
+        let Chain {
+            initiator,
+            continued_failure,
+            last_completion_result,
+            backoff,
+        } = chain;
+        let attempt = if initiator == ContinueAsNewInitiator::Retry {
+            self.attempt.max(1) + 1
+        } else {
+            1
+        };
         let (start, links) = match self.started_event.as_ref().map(|e| (&e.attributes, e)) {
             Some((Some(Attributes::WorkflowExecutionStartedEventAttributes(a)), event)) => {
                 (a.clone(), event.links.clone())
@@ -220,11 +343,12 @@ impl MutableState {
             workflow_task_timeout: self.task_timeout,
             continued_execution_run_id: self.run_id.clone(),
             retry_policy: self.retry_policy.clone(),
-            attempt: self.attempt.max(1) + 1,
+            attempt,
             workflow_execution_expiration_time: expiration.to_timestamp_opt(),
             cron_schedule: start.cron_schedule,
-            continued_failure: Some(continued_failure),
-            initiator: ContinueAsNewInitiator::Retry as i32,
+            continued_failure,
+            last_completion_result,
+            initiator: initiator as i32,
             first_workflow_task_backoff: Some(duration_to_proto(backoff)),
             first_execution_run_id: self.first_execution_run_id.clone(),
             original_execution_run_id: ids.run_id.clone(),
@@ -234,21 +358,6 @@ impl MutableState {
             priority: start.priority,
             ..Default::default()
         };
-        create_run(
-            RunSpec {
-                namespace: self.namespace.clone(),
-                namespace_id: self.namespace_id.clone(),
-                run_id: ids.run_id.clone(),
-                request_id: ids.request_id.clone(),
-                started,
-                user_metadata: None,
-                links,
-                execution_expiration: expiration,
-                first_task_backoff: backoff,
-                retention: self.retention(),
-                signal: None,
-            },
-            now,
-        )
+        self.create_successor(started, links, backoff, now, ids)
     }
 }

@@ -7,7 +7,10 @@
 use temporalio_protos::temporal::api::{
     command::v1::{command::Attributes as Cmd, Command},
     common::v1::SearchAttributes,
-    enums::v1::{CommandType, EventType, WorkflowExecutionStatus, WorkflowTaskFailedCause},
+    enums::v1::{
+        CommandType, ContinueAsNewInitiator, EventType, WorkflowExecutionStatus,
+        WorkflowTaskFailedCause,
+    },
     failure::v1::{failure::FailureInfo, Failure, ServerFailureInfo},
     history::v1::{
         history_event::Attributes, ActivityTaskScheduledEventAttributes,
@@ -30,7 +33,7 @@ use crate::state::{ActivityInfo, MutableState, TimerInfo};
 use crate::tasks::{timer_task, transfer_task, Mutation, TaskRef, TaskTimeout, UserTimer};
 use crate::time::{duration_from_proto, is_negative, Time};
 use crate::token::TaskToken;
-use crate::workflow_retry::{NewRunIds, RunFailure};
+use crate::workflow_retry::{Chain, NewRunIds, RunFailure};
 use crate::workflow_task_failed::HISTORY_SERVICE_IDENTITY;
 
 use temporalio_protos::temporal::api::enums::v1::TimeoutType;
@@ -223,6 +226,14 @@ impl MutableState {
         );
         let completed_id = self.write(m, completed);
         self.last_completed_workflow_task_started_event_id = wft.started_event_id;
+        let build_id = match req.deployment.as_ref() {
+            Some(d) => d.build_id.as_str(),
+            None => req
+                .worker_version_stamp
+                .as_ref()
+                .map_or("", |v| v.build_id.as_str()),
+        };
+        self.add_reset_point(&req.binary_checksum, build_id, completed_id, now);
         // The worker says where it wants the next task: its own sticky queue, or (no
         // attributes) the normal queue. A failure below clears stickiness again.
         match req
@@ -529,16 +540,34 @@ impl MutableState {
                         "CompleteWorkflowExecutionCommandAttributes.Result exceeds size limit.",
                     );
                 }
+                // A cron schedule starts its next run, which sees this result.
+                let cron = self.cron_backoff(now);
+                if cron.is_some() && next_run.run_id.is_empty() {
+                    return Err(Rejected::Request(CoreError::InvalidArgument(
+                        "Invalid RunId.".into(),
+                    )));
+                }
                 let event = self.new_event(
                     EventType::WorkflowExecutionCompleted,
                     now,
                     WorkflowExecutionCompletedEventAttributes {
                         result: a.result.clone(),
                         workflow_task_completed_event_id: completed_id,
-                        new_execution_run_id: String::new(),
+                        new_execution_run_id: cron
+                            .map(|_| next_run.run_id.clone())
+                            .unwrap_or_default(),
                     },
                 );
                 self.close(m, WorkflowExecutionStatus::Completed, event, now);
+                if let Some(backoff) = cron {
+                    let chain = Chain {
+                        initiator: ContinueAsNewInitiator::CronSchedule,
+                        continued_failure: None,
+                        last_completion_result: a.result.clone(),
+                        backoff,
+                    };
+                    self.start_next_run(m, chain, now, next_run);
+                }
                 Ok(Some(self.completion_event_id))
             }
             CommandType::FailWorkflowExecution => {
@@ -574,6 +603,16 @@ impl MutableState {
             }
             CommandType::CancelWorkflowExecution => {
                 self.cancel_workflow_command(m, attrs, completed_id, now)
+            }
+            CommandType::ContinueAsNewWorkflowExecution => {
+                self.continue_as_new_command(m, attrs, completed_id, now, next_run)
+            }
+            CommandType::StartChildWorkflowExecution => {
+                self.start_child_command(m, attrs, completed_id, now)
+            }
+            CommandType::SignalExternalWorkflowExecution
+            | CommandType::RequestCancelExternalWorkflowExecution => {
+                self.external_command(m, attrs, completed_id, now)
             }
             CommandType::UpsertWorkflowSearchAttributes => {
                 let Some(Cmd::UpsertWorkflowSearchAttributesCommandAttributes(a)) = attrs else {
@@ -695,7 +734,10 @@ pub(crate) fn fail<T>(
     Err(Rejected::FailTask(TaskFailure::new(cause, detail)))
 }
 
-fn terminate<T>(cause: WorkflowTaskFailedCause, detail: impl Into<String>) -> Result<T, Rejected> {
+pub(crate) fn terminate<T>(
+    cause: WorkflowTaskFailedCause,
+    detail: impl Into<String>,
+) -> Result<T, Rejected> {
     Err(Rejected::Terminate(TaskFailure::new(cause, detail)))
 }
 

@@ -137,6 +137,7 @@ impl MutableState {
                 activity_id: String::new(),
                 kind: TaskKind::Workflow as i32,
                 stamp: wft.stamp,
+                ..Default::default()
             },
             started_event_id: EventId(wft.started_event_id),
             previous_started_event_id: EventId(self.last_completed_workflow_task_started_event_id),

@@ -36,6 +36,29 @@ pub fn long_poll_deadline(metadata: &MetadataMap) -> Instant {
     Instant::now() + budget
 }
 
+/// The instant by which a call that waits on others (a query waiting for a worker) must
+/// answer: a little before the client's own deadline, so the client gets our explanation
+/// rather than its own timeout, and never later than `max` from now.
+pub fn call_deadline(metadata: &MetadataMap, max: Duration) -> Instant {
+    let budget = match client_timeout(metadata) {
+        Some(t) => t.saturating_sub(MARGIN.min(t / 20)).min(max),
+        None => max,
+    };
+    Instant::now() + budget
+}
+
+/// The client's own deadline on the wall clock (what history compares event times with), or
+/// None when it set none.
+pub fn client_wall_deadline(metadata: &MetadataMap) -> Option<perdure_core::Time> {
+    let timeout = client_timeout(metadata)?;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .ok()?;
+    Some(perdure_core::Time::from_unix_nanos(
+        now.saturating_add(timeout).as_nanos().min(i64::MAX as u128) as i64,
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -49,6 +72,19 @@ mod tests {
         assert_eq!(client_timeout(&m), Some(Duration::from_millis(69999)));
         m.insert("grpc-timeout", "x".parse().unwrap());
         assert_eq!(client_timeout(&m), None);
+    }
+
+    #[test]
+    fn call_deadline_leaves_a_margin_proportionate_to_short_timeouts() {
+        let mut m = MetadataMap::new();
+        m.insert("grpc-timeout", "3S".parse().unwrap());
+        let d =
+            call_deadline(&m, Duration::from_secs(60)).saturating_duration_since(Instant::now());
+        assert!(d <= Duration::from_millis(2850) && d > Duration::from_millis(2700));
+        m.insert("grpc-timeout", "600S".parse().unwrap());
+        let d =
+            call_deadline(&m, Duration::from_secs(60)).saturating_duration_since(Instant::now());
+        assert!(d <= Duration::from_secs(60));
     }
 
     #[test]

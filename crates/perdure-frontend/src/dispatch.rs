@@ -10,6 +10,9 @@
 //!
 //! When this node stops owning a partition, its tasks are dropped from memory and its waiting
 //! polls end empty, so workers re-poll and reach the new owner. This module never writes.
+//!
+//! Workflow queues also carry queries handed to workers outside a workflow task
+//! ([`Work::Query`], see `query_dispatch.rs`); they are never durable and never offered again.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -25,6 +28,7 @@ use perdure_storage::GroupId;
 use prost::Message;
 use tokio::sync::mpsc;
 
+use crate::query_dispatch::{QueryTask, QueryWaiters};
 use crate::routing::{Owner, Routing};
 
 /// Most tasks sent in one OfferTasks call.
@@ -35,8 +39,18 @@ const RELEASE_PERIOD: Duration = Duration::from_millis(500);
 /// A task's identity: its shard and the id of its durable row.
 type TaskRef = (u32, u64);
 
+/// What a poller can get from matching.
+pub enum Work {
+    /// A task with a durable row: started through its shard leader.
+    Task(DispatchTask),
+    /// A query for a worker: handed over as it is, answered by RespondQueryTaskCompleted.
+    Query(QueryTask),
+}
+
 pub struct Dispatcher {
-    matching: Matching<DispatchTask>,
+    matching: Matching<Work>,
+    /// Callers waiting for the answers to the queries this node's matching hands out.
+    pub(crate) queries: QueryWaiters,
     routing: Arc<Routing>,
     /// Tasks in this node's matching (queued or leased to a poll), so a re-offer is not queued
     /// twice. A task whose run is unreadable stays here for good: it is never queued again by
@@ -51,6 +65,8 @@ pub fn queue_key(task: &TransferTask) -> Option<TaskQueueKey> {
     let kind = match task.kind.as_ref()? {
         Kind::WorkflowTask(_) => TaskKind::Workflow,
         Kind::ActivityTask(_) => TaskKind::Activity,
+        // Effects on other runs never reach matching (see perdure-history's effects.rs).
+        Kind::StartChild(_) | Kind::RunClosed(_) | Kind::External(_) => return None,
     };
     Some(TaskQueueKey::new(
         task.namespace_id.clone(),
@@ -85,9 +101,10 @@ pub(crate) fn decode_offer(offer: &OfferedTask) -> Result<DispatchTask, prost::D
 
 impl Dispatcher {
     /// Starts the dispatcher and its background release loop (on the current runtime).
-    pub fn start(matching: Matching<DispatchTask>, routing: Arc<Routing>) -> Arc<Self> {
+    pub fn start(matching: Matching<Work>, routing: Arc<Routing>) -> Arc<Self> {
         let d = Arc::new(Self {
             matching,
+            queries: QueryWaiters::default(),
             routing,
             held: Mutex::new(HashSet::new()),
             outboxes: Mutex::new(HashMap::new()),
@@ -96,12 +113,18 @@ impl Dispatcher {
         d
     }
 
-    pub fn matching(&self) -> &Matching<DispatchTask> {
+    pub fn matching(&self) -> &Matching<Work> {
         &self.matching
     }
 
     fn held(&self) -> std::sync::MutexGuard<'_, HashSet<TaskRef>> {
         self.held.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// True when this node owns the partitions of `normal_queue` (and its sticky queues).
+    pub fn owns_queue(&self, namespace_id: &str, normal_queue: &str) -> bool {
+        self.routing
+            .is_local(self.routing.queue_group(namespace_id, normal_queue))
     }
 
     /// The group owning the partition a task goes to.
@@ -127,27 +150,35 @@ impl Dispatcher {
             return true;
         }
         if task.task.normal_task_queue.is_empty() {
-            self.matching.add(&key, task);
+            self.matching.add(&key, Work::Task(task));
         } else {
             let normal = TaskQueueKey::new(
                 key.namespace_id.clone(),
                 task.task.normal_task_queue.clone(),
                 key.kind,
             );
-            self.matching.add_sticky(&key, &normal, task);
+            self.matching.add_sticky(&key, &normal, Work::Task(task));
         }
         true
     }
 
-    /// A task left matching for good (started, found stale, or handed back for re-dispatch).
-    pub fn release(&self, task: &DispatchTask) {
-        self.held().remove(&(task.shard.0, task.task_id));
+    /// Work left matching for good (started, found stale, or handed back for re-dispatch). A
+    /// query that leaves without being handed to a worker tells its caller so.
+    pub fn release(&self, work: &Work) {
+        match work {
+            Work::Task(task) => {
+                self.held().remove(&(task.shard.0, task.task_id));
+            }
+            Work::Query(q) => self.queries.dropped(&q.id),
+        }
     }
 
     /// A task whose run cannot be read (corruption): dropped from matching but kept in `held`,
     /// so re-offers of it are ignored instead of handing it to pollers again and again.
-    pub fn quarantine(&self, task: &DispatchTask) {
-        tracing::error!(shard = %task.shard, task_id = task.task_id, workflow_id = %task.task.workflow_id, "task quarantined: its run could not be read");
+    pub fn quarantine(&self, work: &Work) {
+        if let Work::Task(task) = work {
+            tracing::error!(shard = %task.shard, task_id = task.task_id, workflow_id = %task.task.workflow_id, "task quarantined: its run could not be read");
+        }
     }
 
     fn send_remote(&self, addr: String, task: DispatchTask) {
@@ -173,19 +204,21 @@ impl Dispatcher {
                 continue;
             }
             // Sticky partitions are keyed by their own name; their tasks name the normal queue.
-            let drained = self.matching.drain(&key);
-            let mut held = self.held();
-            for t in &drained {
-                held.remove(&(t.shard.0, t.task_id));
+            for work in self.matching.drain(&key) {
+                self.release(&work);
             }
         }
         let mut dropped = Vec::new();
-        self.matching.retain(|t| {
-            let keep = self.routing.is_local(self.owner_group(&t.task));
-            if !keep {
-                dropped.push((t.shard.0, t.task_id));
+        self.matching.retain(|w| match w {
+            Work::Task(t) => {
+                let keep = self.routing.is_local(self.owner_group(&t.task));
+                if !keep {
+                    dropped.push((t.shard.0, t.task_id));
+                }
+                keep
             }
-            keep
+            // Queries live in partitions of their own owner; drained above when it changes.
+            Work::Query(_) => true,
         });
         let mut held = self.held();
         for r in dropped {

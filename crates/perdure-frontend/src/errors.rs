@@ -9,10 +9,12 @@ use perdure_history::HistoryError;
 use perdure_storage::StorageError;
 use prost::Message;
 use temporalio_protos::google::rpc::Status as RpcStatus;
+use temporalio_protos::temporal::api::enums::v1::{ResourceExhaustedCause, ResourceExhaustedScope};
 use temporalio_protos::temporal::api::errordetails::v1::{
-    NamespaceAlreadyExistsFailure, NamespaceNotFoundFailure, NotFoundFailure,
-    WorkflowExecutionAlreadyStartedFailure,
+    NamespaceAlreadyExistsFailure, NamespaceNotFoundFailure, NotFoundFailure, QueryFailedFailure,
+    ResourceExhaustedFailure, WorkflowExecutionAlreadyStartedFailure, WorkflowNotReadyFailure,
 };
+use temporalio_protos::temporal::api::failure::v1::Failure;
 use tonic::{Code, Status};
 
 /// Builds a status whose details carry one `errordetails` message, as Temporal's server does.
@@ -65,6 +67,11 @@ pub fn core(e: CoreError) -> Status {
         CoreError::WorkflowCompleted => not_found(e.to_string()),
         CoreError::InvalidArgument(m) => invalid(m),
         CoreError::UnhandledCommand => invalid("UnhandledCommand"),
+        CoreError::WorkflowNotReady(m) => with_detail(
+            Code::FailedPrecondition,
+            m,
+            WorkflowNotReadyFailure::default(),
+        ),
         // Only polls see this, and they drop the task; a client seeing it may retry.
         CoreError::TaskAlreadyStarted => Status::aborted(e.to_string()),
         CoreError::AlreadyStarted {
@@ -80,6 +87,28 @@ pub fn core(e: CoreError) -> Status {
             },
         ),
     }
+}
+
+/// A worker's query handler failed: InvalidArgument with QueryFailedFailure, which the SDKs
+/// turn into their query-failed error.
+pub fn query_failed(message: impl Into<String>, failure: Option<Failure>) -> Status {
+    with_detail(
+        Code::InvalidArgument,
+        message,
+        QueryFailedFailure { failure },
+    )
+}
+
+/// A run already has a query waiting for its next workflow task (Temporal buffers one).
+pub fn query_buffer_full() -> Status {
+    with_detail(
+        Code::ResourceExhausted,
+        "consistent query buffer is full, this may be caused by too many queries and workflow not able to process query fast enough",
+        ResourceExhaustedFailure {
+            cause: ResourceExhaustedCause::BusyWorkflow as i32,
+            scope: ResourceExhaustedScope::Namespace as i32,
+        },
+    )
 }
 
 pub fn storage(e: StorageError) -> Status {
@@ -125,6 +154,8 @@ pub fn history(e: HistoryError) -> Status {
         HistoryError::Propose(_) | HistoryError::Conflict => Status::unavailable(e.to_string()),
         HistoryError::ExecutionNotFound(_) => not_found(e.to_string()),
         HistoryError::BadPageToken => invalid("Invalid NextPageToken."),
+        HistoryError::QueryBufferFull => query_buffer_full(),
+        HistoryError::Remote(_) => Status::unavailable(e.to_string()),
     }
 }
 

@@ -1,19 +1,19 @@
 //! The node-to-node service (`proto/perdure/internal/v1/internal.proto`) and the cluster-secret
 //! check in front of everything served on the internal port.
 //!
-//! Raft calls go to the group's openraft instance, offers to this node's dispatcher, and
-//! RecordTaskStarted to the local history shard. Nothing here decides: each call is a hand-off.
+//! Raft calls go to the group's openraft instance, offers and queries to this node's
+//! dispatcher, and RecordTaskStarted to the local history shard. Nothing here decides: each call is a hand-off.
 
 use std::sync::Arc;
 
 use perdure_api::internal::internal_server::Internal;
 use perdure_api::internal::record_task_started_reply::Outcome;
 use perdure_api::internal::{
-    OfferTasksReply, OfferTasksRequest, RaftReply, RaftRequest, RecordTaskStartedReply,
-    RecordTaskStartedRequest,
+    CrossShardReply, CrossShardRequest, DispatchQueryReply, DispatchQueryRequest, OfferTasksReply,
+    OfferTasksRequest, RaftReply, RaftRequest, RecordTaskStartedReply, RecordTaskStartedRequest,
 };
 use perdure_core::transfer_task::Kind;
-use perdure_history::{HistoryError, HistoryService};
+use perdure_history::{CrossShardCall, HistoryError, HistoryService};
 use perdure_raft::{Peers, RaftNode, SECRET_HEADER};
 use prost::Message;
 use temporalio_protos::temporal::api::taskqueue::v1::TaskQueue;
@@ -73,6 +73,31 @@ impl Internal for InternalService {
         Ok(Response::new(OfferTasksReply { accepted }))
     }
 
+    async fn dispatch_query(
+        &self,
+        req: Request<DispatchQueryRequest>,
+    ) -> Result<Response<DispatchQueryReply>, Status> {
+        crate::query_dispatch::serve_dispatch_query(&self.dispatcher, req.into_inner())
+            .await
+            .map(Response::new)
+    }
+
+    async fn cross_shard(
+        &self,
+        req: Request<CrossShardRequest>,
+    ) -> Result<Response<CrossShardReply>, Status> {
+        let call = CrossShardCall::decode(req.get_ref().call.as_slice())
+            .map_err(|e| Status::invalid_argument(format!("undecodable call: {e}")))?;
+        let answer = self
+            .history
+            .serve_cross_shard(call)
+            .await
+            .map_err(errors::history)?;
+        Ok(Response::new(CrossShardReply {
+            answer: answer.encode_to_vec(),
+        }))
+    }
+
     async fn record_task_started(
         &self,
         req: Request<RecordTaskStartedRequest>,
@@ -98,7 +123,7 @@ impl Internal for InternalService {
                 .record_activity_task_started(&task, &req.poll_id, &req.identity, &req.namespace)
                 .await
                 .map(|r| r.encode_to_vec()),
-            None => return Err(Status::invalid_argument("task without a kind")),
+            _ => return Err(Status::invalid_argument("not a task for a worker")),
         };
         let outcome = match started {
             Ok(bytes) => Outcome::Started(bytes),

@@ -7,6 +7,7 @@
 //! namespace), then hand it to history or matching. This crate owns request validation and the
 //! wire shape of errors; it must never change execution state itself.
 
+pub mod cross_shard;
 mod deadline;
 mod dispatch;
 mod errors;
@@ -15,6 +16,7 @@ mod health;
 mod http;
 mod internal;
 mod namespaces;
+mod query_dispatch;
 mod retention;
 mod routing;
 mod rpc;

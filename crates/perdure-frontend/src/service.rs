@@ -13,6 +13,9 @@ use crate::server::Frontend;
 
 type Reply<T> = Result<Response<T>, Status>;
 
+/// How long a history read waits before asking again while leadership moves.
+const LEADER_RETRY_PAUSE: std::time::Duration = std::time::Duration::from_millis(100);
+
 /// Forwards the request `$r` with the client method `$method` when the group `$group`
 /// (an `Option<GroupId>`; `None`: serve here) is owned by another node.
 macro_rules! routed {
@@ -59,6 +62,26 @@ impl Frontend {
             &q.name
         };
         Some(self.routing.queue_group(ns.id(), normal))
+    }
+
+    /// The owner of the task queue a query token names, where the query's caller waits.
+    fn query_token_route(&self, token: &[u8]) -> Option<GroupId> {
+        let t = crate::validate::task_token(token).ok()?;
+        t.is_query()
+            .then(|| self.routing.queue_group(&t.namespace_id, &t.task_queue))
+    }
+
+    /// One GetWorkflowExecutionHistory: forwarded to the owner, or served here.
+    async fn history_once(
+        &self,
+        r: Request<GetWorkflowExecutionHistoryRequest>,
+        route: Option<GroupId>,
+        deadline: tokio::time::Instant,
+    ) -> Reply<GetWorkflowExecutionHistoryResponse> {
+        routed!(self, r, route, get_workflow_execution_history);
+        self.get_workflow_execution_history(r.into_inner(), deadline)
+            .await
+            .map(Response::new)
     }
 
     fn execution_route(
@@ -371,38 +394,41 @@ impl WorkflowService for Frontend {
         r: Request<GetWorkflowExecutionHistoryRequest>,
     ) -> Reply<GetWorkflowExecutionHistoryResponse> {
         let deadline = crate::deadline::long_poll_deadline(r.metadata());
-        observe("GetWorkflowExecutionHistory", async {
+        // Decided from the client's own headers, which a forwarded call does not carry.
+        let legacy_close =
+            self.forwards && crate::rpc::wants_legacy_close_event(r.metadata(), r.get_ref());
+        let reply = observe("GetWorkflowExecutionHistory", async {
             let route =
                 self.execution_route(&r.get_ref().namespace, r.get_ref().execution.as_ref());
-            routed!(self, r, route, get_workflow_execution_history);
             let req = r.into_inner();
-            match self
-                .get_workflow_execution_history(req.clone(), deadline)
-                .await
-            {
-                // Leadership moved while the long poll waited here. A read may be asked again:
-                // the new owner answers, within what is left of the client's deadline.
-                Err(s) if crate::errors::is_not_leader(&s) => {
-                    let Some((group, addr)) = self.remote_owner(route).await? else {
-                        return Err(s);
-                    };
-                    let mut again = Request::new(req);
-                    again.set_timeout(
-                        deadline.saturating_duration_since(tokio::time::Instant::now())
-                            + crate::deadline::MARGIN,
-                    );
-                    let call = |mut c: crate::forward::WorkflowClient, r| async move {
-                        c.get_workflow_execution_history(r).await
-                    };
-                    match self.forward(group, &addr, again, call).await {
-                        crate::forward::Forwarded::Answer(answer) => answer,
-                        crate::forward::Forwarded::Local(_) => Err(s),
+            // A read may be asked again: while leadership moves (no leader yet, or the one we
+            // reached just lost it), ask again until the client's deadline, wherever the new
+            // owner is. Writes never come back here.
+            loop {
+                let mut attempt = Request::new(req.clone());
+                attempt.set_timeout(
+                    deadline.saturating_duration_since(tokio::time::Instant::now())
+                        + crate::deadline::MARGIN,
+                );
+                match self.history_once(attempt, route, deadline).await {
+                    Err(s)
+                        if crate::errors::is_not_leader(&s)
+                            && tokio::time::Instant::now() + LEADER_RETRY_PAUSE < deadline =>
+                    {
+                        tokio::time::sleep(LEADER_RETRY_PAUSE).await;
                     }
+                    other => return other,
                 }
-                other => other.map(Response::new),
             }
         })
-        .await
+        .await;
+        match reply {
+            Ok(mut resp) if legacy_close => {
+                crate::rpc::follow_next_run_for_old_clients(resp.get_mut());
+                Ok(resp)
+            }
+            other => other,
+        }
     }
 
     async fn describe_workflow_execution(
@@ -498,6 +524,44 @@ impl WorkflowService for Frontend {
                 request_cancel_workflow_execution
             );
             self.request_cancel_workflow_execution(r.into_inner())
+                .await
+                .map(Response::new)
+        })
+        .await
+    }
+
+    async fn query_workflow(
+        &self,
+        r: Request<QueryWorkflowRequest>,
+    ) -> Reply<QueryWorkflowResponse> {
+        let deadline = crate::deadline::call_deadline(r.metadata(), crate::rpc::MAX_QUERY_WAIT);
+        let client_deadline = crate::deadline::client_wall_deadline(r.metadata());
+        observe("QueryWorkflow", async {
+            routed!(
+                self,
+                r,
+                self.execution_route(&r.get_ref().namespace, r.get_ref().execution.as_ref()),
+                query_workflow
+            );
+            self.query_workflow(r.into_inner(), deadline, client_deadline)
+                .await
+                .map(Response::new)
+        })
+        .await
+    }
+
+    async fn respond_query_task_completed(
+        &self,
+        r: Request<RespondQueryTaskCompletedRequest>,
+    ) -> Reply<RespondQueryTaskCompletedResponse> {
+        observe("RespondQueryTaskCompleted", async {
+            routed!(
+                self,
+                r,
+                self.query_token_route(&r.get_ref().task_token),
+                respond_query_task_completed
+            );
+            self.respond_query_task_completed(r.into_inner())
                 .await
                 .map(Response::new)
         })

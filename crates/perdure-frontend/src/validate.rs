@@ -8,9 +8,11 @@ use perdure_core::limits::{
     MEMO_SIZE_LIMIT_ERROR,
 };
 use temporalio_protos::temporal::api::common::v1::{Memo, Payloads, WorkflowExecution};
+use temporalio_protos::temporal::api::enums::v1::QueryResultType;
 use temporalio_protos::temporal::api::failure::v1::{
     failure::FailureInfo, ApplicationFailureInfo, Failure, ServerFailureInfo,
 };
+use temporalio_protos::temporal::api::query::v1::WorkflowQueryResult;
 use temporalio_protos::temporal::api::taskqueue::v1::TaskQueue;
 use tonic::Status;
 
@@ -103,6 +105,17 @@ pub fn blob(p: Option<&Payloads>) -> Result<(), Status> {
         return Err(invalid(ERR_BLOB_SIZE_EXCEEDS_LIMIT));
     }
     Ok(())
+}
+
+/// A query answer over the blob limit becomes a failed answer, as Temporal turns it into one.
+pub fn fit_query_answer(result: &mut WorkflowQueryResult) {
+    if !blob_fits(result.answer.as_ref()) {
+        *result = WorkflowQueryResult {
+            result_type: QueryResultType::Failed as i32,
+            error_message: ERR_BLOB_SIZE_EXCEEDS_LIMIT.to_string(),
+            ..Default::default()
+        };
+    }
 }
 
 pub fn memo(m: Option<&Memo>) -> Result<(), Status> {

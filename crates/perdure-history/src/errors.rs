@@ -41,6 +41,12 @@ pub enum HistoryError {
     ExecutionNotFound(String),
     #[error("invalid page token")]
     BadPageToken,
+    /// A step sent to another node failed (unreachable, refused, or its own error): retried.
+    #[error("remote shard: {0}")]
+    Remote(String),
+    /// The run already has as many queries waiting for its next workflow task as allowed.
+    #[error("consistent query buffer is full")]
+    QueryBufferFull,
 }
 
 impl From<ProposeError> for HistoryError {

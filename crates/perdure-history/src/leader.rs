@@ -4,7 +4,9 @@
 //! of earlier terms is applied, so the state it then reads is complete. It then re-dispatches
 //! every pending transfer task (the durable backlog) and starts the timer wheel, which reads the
 //! timers of its window itself. On losing it, the wheel stops and the caches are dropped. Nothing
-//! here decides workflow semantics.
+//! here decides workflow semantics. Effects on other runs (child starts, reports to parents)
+//! are transfer rows too; they go to this term's effect runner (`effects.rs`) instead of
+//! matching, and are re-sent the same way until done.
 //!
 //! While it leads, it also re-offers every dispatch row that is still there one period later.
 //! An offer can be lost (the task queue's owner on another node died, changed, or the call
@@ -75,7 +77,10 @@ async fn serve_term(
     // the group directly: the shard refuses writes until the term has begun.
     shard.group.propose(WriteBatch::default()).await?;
     let (tx, rx) = mpsc::unbounded_channel();
+    let (effects_tx, effects_rx) = mpsc::unbounded_channel();
+    shard.set_effects(effects_tx);
     shard.begin_term(term, tx);
+    let effects = tokio::spawn(crate::effects::run(shard.clone(), effects_rx));
     let transfers = tables::load_transfer_tasks(&shard.store, shard.id)?;
     info!(shard = %shard.id, term, transfers = transfers.len(), "shard leadership acquired");
     let mut pending: HashSet<u64> = transfers.iter().map(|(id, _)| *id).collect();
@@ -102,6 +107,7 @@ async fn serve_term(
         }
     }
     wheel.abort();
+    effects.abort();
     info!(shard = %shard.id, term, "shard leadership lost");
     Ok(())
 }

@@ -11,8 +11,10 @@
 
 pub mod api;
 mod cache;
+pub mod effects;
 mod errors;
 mod leader;
+mod queries;
 mod routing;
 mod service;
 mod shard;
@@ -24,10 +26,31 @@ mod watchers;
 mod tests;
 
 pub use cache::ExecKey;
+pub use effects::{CrossShard, CrossShardAnswer, CrossShardCall};
 pub use errors::HistoryError;
+pub use queries::Buffered;
 pub use routing::shard_for;
 pub use service::HistoryService;
 pub use timer_wheel::TimerWindow;
+
+/// Tunables of the history service (Temporal exposes the like as dynamic config).
+#[derive(Clone, Copy, Debug)]
+pub struct HistoryConfig {
+    /// How far ahead each shard leader holds its timers in memory.
+    pub timer_window: TimerWindow,
+    /// Least time between a run's first task and its successor's (retry, continue-as-new):
+    /// Temporal's history.workflowIdReuseMinimalInterval.
+    pub min_run_interval: std::time::Duration,
+}
+
+impl Default for HistoryConfig {
+    fn default() -> Self {
+        Self {
+            timer_window: TimerWindow::default(),
+            min_run_interval: perdure_core::WORKFLOW_ID_REUSE_MINIMAL_INTERVAL,
+        }
+    }
+}
 
 use perdure_core::TransferTask;
 use perdure_storage::ShardId;

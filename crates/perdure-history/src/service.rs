@@ -8,8 +8,7 @@ use perdure_storage::{GroupId, ShardId, Store};
 
 use crate::errors::HistoryError;
 use crate::shard::Shard;
-use crate::timer_wheel::TimerWindow;
-use crate::{leader, routing, TaskSink};
+use crate::{leader, routing, HistoryConfig, TaskSink};
 
 pub struct HistoryService {
     shards: Vec<Arc<Shard>>,
@@ -24,24 +23,24 @@ impl HistoryService {
         count: u32,
         sink: Arc<dyn TaskSink>,
     ) -> Result<Arc<Self>, HistoryError> {
-        Self::start_with(raft, store, count, sink, TimerWindow::default())
+        Self::start_with(raft, store, count, sink, HistoryConfig::default())
     }
 
-    /// [`HistoryService::start`] with shard leaders holding `timers` of their timer schedule in
-    /// memory (tests use a short window to cross its end quickly).
+    /// [`HistoryService::start`] with its tunables (tests use a short timer window to cross its
+    /// end quickly; `perdure --dynamic-config-value` sets the others).
     pub fn start_with(
         raft: &RaftNode,
         store: Store,
         count: u32,
         sink: Arc<dyn TaskSink>,
-        timers: TimerWindow,
+        config: HistoryConfig,
     ) -> Result<Arc<Self>, HistoryError> {
         let mut shards = Vec::with_capacity(count as usize);
         for i in 1..=count {
             let id = GroupId(i);
             let group = raft.group(id).ok_or(HistoryError::NotLeader { shard: i })?;
             let shard = Shard::new(id, group, store.clone(), sink.clone());
-            let shard = Arc::new(shard.with_timer_window(timers));
+            let shard = Arc::new(shard.with_config(config));
             tokio::spawn(leader::run(shard.clone()));
             shards.push(shard);
         }
@@ -60,6 +59,13 @@ impl HistoryService {
             }
         }
         true
+    }
+
+    /// Wires how effects reach other shards (called once, when the node is assembled).
+    pub fn set_cross_shard(&self, cross: std::sync::Arc<dyn crate::CrossShard>) {
+        for shard in &self.shards {
+            let _ = shard.cross.set(cross.clone());
+        }
     }
 
     pub fn shard_count(&self) -> u32 {

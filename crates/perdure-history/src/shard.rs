@@ -21,10 +21,13 @@ use prost::Message;
 use tokio::sync::{mpsc, watch};
 
 use crate::cache::{Cached, ExecKey, ExecutionCache};
+use crate::effects::CrossShard;
 use crate::errors::HistoryError;
+use crate::queries::QueryRegistry;
 use crate::tables;
 use crate::timer_wheel::{TimerWindow, WheelStats};
 use crate::watchers::{Progress, Watchers};
+use crate::HistoryConfig;
 use crate::{DispatchTask, TaskSink};
 
 /// How often a write that lost a precondition race is rebuilt from fresh state and retried.
@@ -93,12 +96,20 @@ pub struct Shard {
     pub(crate) store: Store,
     pub(crate) cache: ExecutionCache,
     pub(crate) watchers: Watchers,
+    /// Queries waiting for a workflow task of their run (leader only, never persisted).
+    pub(crate) queries: QueryRegistry,
     sink: Arc<dyn TaskSink>,
     next_task_id: AtomicU64,
     /// The running timer wheel of the current leadership term, if any.
     timers: Mutex<Option<mpsc::UnboundedSender<(u64, TimerTask)>>>,
+    /// The effect runner of the current leadership term (`effects.rs`), if any.
+    effects: Mutex<Option<mpsc::UnboundedSender<(u64, TransferTask)>>>,
+    /// How effects reach other shards (set once the node is wired).
+    pub(crate) cross: Arc<std::sync::OnceLock<Arc<dyn CrossShard>>>,
     /// How far ahead that wheel holds timers in memory.
     pub(crate) timer_window: TimerWindow,
+    /// Least spacing between a run and the successor it starts (see `NewRunIds`).
+    min_run_interval: std::time::Duration,
     pub(crate) wheel_stats: WheelStats,
     /// Asks the leadership loop to begin the current term again: reload the dispatch rows and
     /// the timer window from applied state. Needed after a proposal whose outcome is unknown (it
@@ -109,15 +120,6 @@ pub struct Shard {
     /// term's barrier is in flight; until [`Shard::begin_term`] has run, the task-id counter
     /// still belongs to an older term (or is 0 after a restart), so writes must wait for it.
     serving: watch::Sender<u64>,
-}
-
-/// Fresh ids for the run an operation may start (a workflow retry); allocated before the
-/// operation runs because the core never makes up ids.
-pub fn new_run_ids() -> NewRunIds {
-    NewRunIds {
-        run_id: uuid::Uuid::new_v4().to_string(),
-        request_id: uuid::Uuid::new_v4().to_string(),
-    }
 }
 
 pub fn now() -> Time {
@@ -136,19 +138,34 @@ impl Shard {
             store,
             cache: ExecutionCache::default(),
             watchers: Watchers::default(),
+            queries: QueryRegistry::default(),
             sink,
             next_task_id: AtomicU64::new(0),
             timers: Mutex::new(None),
+            effects: Mutex::new(None),
+            cross: Arc::default(),
             timer_window: TimerWindow::default(),
+            min_run_interval: perdure_core::WORKFLOW_ID_REUSE_MINIMAL_INTERVAL,
             wheel_stats: WheelStats::default(),
             serving: watch::Sender::new(0),
             resync: tokio::sync::Notify::new(),
         }
     }
 
-    pub(crate) fn with_timer_window(mut self, window: TimerWindow) -> Self {
-        self.timer_window = window;
+    pub(crate) fn with_config(mut self, config: HistoryConfig) -> Self {
+        self.timer_window = config.timer_window;
+        self.min_run_interval = config.min_run_interval;
         self
+    }
+
+    /// Fresh ids for the run an operation may start (a retry, a continue-as-new); allocated
+    /// before the operation runs because the core never makes up ids.
+    pub fn new_run_ids(&self) -> NewRunIds {
+        NewRunIds {
+            run_id: uuid::Uuid::new_v4().to_string(),
+            request_id: uuid::Uuid::new_v4().to_string(),
+            min_interval: self.min_run_interval,
+        }
     }
 
     pub fn id(&self) -> ShardId {
@@ -170,7 +187,18 @@ impl Shard {
     pub(crate) fn end_term(&self) {
         self.serving.send_replace(0);
         self.cache.clear();
+        self.queries.clear();
         *self.timers.lock().unwrap_or_else(|e| e.into_inner()) = None;
+        *self.effects.lock().unwrap_or_else(|e| e.into_inner()) = None;
+    }
+
+    /// The effect runner of the term that has just begun.
+    pub(crate) fn set_effects(&self, tx: mpsc::UnboundedSender<(u64, TransferTask)>) {
+        *self.effects.lock().unwrap_or_else(|e| e.into_inner()) = Some(tx);
+    }
+
+    pub(crate) fn cross_shard(&self) -> Option<Arc<dyn CrossShard>> {
+        self.cross.get().cloned()
     }
 
     /// Waits until this shard serves a leadership term (true) or `timeout` passes (false).
@@ -247,6 +275,13 @@ impl Shard {
                 Step::Write(plan) => plan,
             };
             enforce_history_limits(&mut plan, at);
+            if plan.mutation.closed {
+                // A run's close may have to reach its parent and its children.
+                let successor = plan.mutation.new_run.is_some();
+                if let Some(t) = plan.state.run_closed_task(successor) {
+                    plan.mutation.transfer_tasks.push(t);
+                }
+            }
             let version = current.map_or(0, |c| c.version);
             let (batch, timers, transfers) =
                 self.build_batch(key, version, current.is_some(), &plan)?;
@@ -298,6 +333,8 @@ impl Shard {
                     next_event_id: write.cached.state.next_event_id,
                     closed: write.closed,
                 };
+                // Still under the run's lock, so a query deciding to wait cannot miss this.
+                self.queries.after_write(&write.key, &write.cached.state);
                 *guard = Some(write.cached);
                 drop(guard);
                 self.after_commit(&write.key, progress, write.transfers, write.timers);
@@ -530,11 +567,7 @@ impl Shard {
     ) {
         self.watchers.publish(key, progress);
         for (task_id, task) in transfers {
-            self.sink.dispatch(DispatchTask {
-                shard: self.id,
-                task_id,
-                task,
-            });
+            self.dispatch_loaded(task_id, task);
         }
         if !timers.is_empty() {
             if let Some(tx) = self
@@ -551,7 +584,21 @@ impl Shard {
         }
     }
 
+    /// Hands a pending transfer row on: effects to this term's effect runner, tasks for
+    /// workers to matching.
     pub(crate) fn dispatch_loaded(&self, task_id: u64, task: TransferTask) {
+        if task.is_effect() {
+            if let Some(tx) = self
+                .effects
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .as_ref()
+            {
+                // A closed runner means leadership ended; the next leader loads the row.
+                let _ = tx.send((task_id, task));
+            }
+            return;
+        }
         self.sink.dispatch(DispatchTask {
             shard: self.id,
             task_id,
@@ -573,13 +620,23 @@ impl Shard {
 
     /// The current state of a run, from the cache or disk (leader only).
     pub async fn read_state(&self, key: &ExecKey) -> Result<Option<MutableState>, HistoryError> {
+        self.inspect(key, |state| Ok(state.cloned())).await
+    }
+
+    /// Runs `f` on the current state of a run (None: no such run) while holding the run's lock,
+    /// after a read barrier: nothing can be written to the run until `f` returns.
+    pub(crate) async fn inspect<T>(
+        &self,
+        key: &ExecKey,
+        f: impl FnOnce(Option<&MutableState>) -> Result<T, HistoryError>,
+    ) -> Result<T, HistoryError> {
         self.read_barrier().await?;
         let mut guard = self.cache.lock(key).await;
         if guard.is_none() {
             *guard = tables::load_execution(&self.store, self.id, key)?
                 .map(|(state, version)| Cached { state, version });
         }
-        Ok(guard.as_ref().map(|c| c.state.clone()))
+        f(guard.as_ref().map(|c| &c.state))
     }
 }
 
@@ -634,6 +691,7 @@ mod limit_tests {
             first_execution_run_id: "run".into(),
             attempt: 1,
             retention: None,
+            parent: None,
         };
         start_workflow(params, Time(1_000)).unwrap().0
     }

@@ -55,6 +55,11 @@ impl<T> Inner<T> {
 
     /// Hands `task` to a waiting poller of `key`, or appends it to the backlog.
     fn add(&mut self, key: &TaskQueueKey, task: T) -> bool {
+        self.add_at(key, task, false)
+    }
+
+    /// [`Inner::add`], queueing at the front of the backlog when `first`.
+    fn add_at(&mut self, key: &TaskQueueKey, task: T, first: bool) -> bool {
         let partition = self.partition(key);
         let mut task = task;
         while let Some((_, poller)) = partition.pollers.pop_front() {
@@ -67,7 +72,11 @@ impl<T> Inner<T> {
                 Err(back) => task = back,
             }
         }
-        partition.backlog.push_back(task);
+        if first {
+            partition.backlog.push_front(task);
+        } else {
+            partition.backlog.push_back(task);
+        }
         perdure_metrics::metrics().backlogged.inc();
         false
     }
@@ -113,6 +122,24 @@ impl<T: Send + 'static> Matching<T> {
     /// Returns true when it was handed to a poller.
     pub fn add(&self, key: &TaskQueueKey, task: T) -> bool {
         self.lock().add(key, task)
+    }
+
+    /// Offers a task that must not wait behind the backlog (a query: a caller waits on it and
+    /// it writes nothing): a waiting poller gets it, otherwise it goes to the backlog's front.
+    pub fn add_first(&self, key: &TaskQueueKey, task: T) -> bool {
+        self.lock().add_at(key, task, true)
+    }
+
+    /// Someone polls `key` now or polled it within [`STICKY_POLLER_UNAVAILABLE_WINDOW`].
+    pub fn sticky_worker_available(&self, key: &TaskQueueKey) -> bool {
+        self.lock().sticky_worker_available(key, Instant::now())
+    }
+
+    /// Removes the queued tasks of `key` for which `pred` is false (a query whose caller left).
+    pub fn retain_in(&self, key: &TaskQueueKey, mut keep: impl FnMut(&T) -> bool) {
+        if let Some(p) = self.lock().partitions.get_mut(key) {
+            p.backlog.retain(|t| keep(t));
+        }
     }
 
     /// Offers a task meant for a worker's sticky queue. When nobody has polled `sticky` within
@@ -298,6 +325,21 @@ mod tests {
         let lease = m.poll(&key(), Duration::from_secs(1)).await.unwrap();
         assert_eq!(lease.consume(), 1);
         assert_eq!(m.backlog_len(&key()), 0);
+    }
+
+    #[tokio::test]
+    async fn urgent_tasks_jump_the_backlog_and_can_be_withdrawn() {
+        let m = Matching::new();
+        m.add(&key(), 1);
+        m.add(&key(), 2);
+        m.add_first(&key(), 9);
+        m.add_first(&key(), 8);
+        m.retain_in(&key(), |t| *t != 9);
+        let mut order = Vec::new();
+        while let Some(lease) = m.poll(&key(), Duration::from_millis(10)).await {
+            order.push(lease.consume());
+        }
+        assert_eq!(order, vec![8, 1, 2]);
     }
 
     #[tokio::test]

@@ -23,8 +23,13 @@ pub async fn remove(via: &str, secret: &str, node: u64) -> anyhow::Result<()> {
         let call = client.remove(peers.request(RemoveRequest { node_id: node }));
         match tokio::time::timeout_at(deadline, call).await {
             Ok(Ok(_)) => return Ok(()),
-            // Leadership of the meta group moved (or is moving): ask again.
-            Ok(Err(s)) if s.code() == tonic::Code::Unavailable => {
+            // Leadership of the meta group moved (or is moving), or a leadership the removal
+            // must hand over is younger than its lease: ask again.
+            Ok(Err(s))
+                if s.code() == tonic::Code::Unavailable
+                    || (s.code() == tonic::Code::FailedPrecondition
+                        && s.message().ends_with(HANDOVER_LATER)) =>
+            {
                 tracing::info!("{}; retrying", s.message());
                 tokio::time::sleep(RETRY_AFTER).await;
             }
@@ -37,6 +42,9 @@ pub async fn remove(via: &str, secret: &str, node: u64) -> anyhow::Result<()> {
         }
     }
 }
+
+/// How a node says a handover must wait for its leader lease (perdure-raft's transfer.rs).
+const HANDOVER_LATER: &str = "handover later";
 
 /// Pause between attempts while the meta group's leadership moves.
 const RETRY_AFTER: Duration = Duration::from_millis(500);

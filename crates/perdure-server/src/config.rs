@@ -52,6 +52,10 @@ pub struct StartArgs {
     /// Snapshot each group every this many log entries and compact its log [default: 10000].
     #[arg(long, env = "PERDURE_SNAPSHOT_EVERY")]
     pub snapshot_every: Option<u64>,
+    /// One of Temporal's dynamic-config keys Perdure honours, as `KEY=VALUE` (repeatable):
+    /// `history.workflowIdReuseMinimalInterval=1s`.
+    #[arg(long = "dynamic-config-value", value_name = "KEY=VALUE")]
+    pub dynamic_config_value: Vec<String>,
 }
 
 /// The TOML file: the same keys as the flags.
@@ -157,6 +161,7 @@ impl StartArgs {
             snapshot_every,
             secret,
             isolation: Default::default(),
+            history: crate::dynamic_config::parse(&self.dynamic_config_value)?,
         })
     }
 }

@@ -10,6 +10,7 @@ mod admit;
 pub mod cluster_admin;
 pub mod cluster_status;
 pub mod config;
+pub mod dynamic_config;
 mod layout;
 mod node;
 
@@ -34,6 +35,8 @@ pub struct DevOptions {
     pub shards: u32,
     /// Port of the HTTP side door (`/health`, `/metrics`) on the same ip; `None` disables it.
     pub http_port: Option<u16>,
+    /// History tunables (`--dynamic-config-value`).
+    pub history: perdure_history::HistoryConfig,
 }
 
 /// A running node. Dropping it stops the node in the background; [`DevServer::shutdown`] stops
@@ -68,6 +71,7 @@ pub async fn start_dev(opts: DevOptions) -> anyhow::Result<DevServer> {
         snapshot_every: None,
         secret: String::new(),
         isolation: Default::default(),
+        history: opts.history,
     })
     .await
 }

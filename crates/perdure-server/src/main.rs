@@ -36,6 +36,10 @@ enum Command {
         /// HTTP port for /health and /metrics (Prometheus); 0 disables it.
         #[arg(long, default_value_t = 7243)]
         http_port: u16,
+        /// One of Temporal's dynamic-config keys Perdure honours, as `KEY=VALUE` (repeatable):
+        /// `history.workflowIdReuseMinimalInterval=1s`.
+        #[arg(long = "dynamic-config-value", value_name = "KEY=VALUE")]
+        dynamic_config_value: Vec<String>,
     },
     /// A node of a cluster (every key also a PERDURE_* variable and a --config file key).
     Start(StartArgs),
@@ -95,6 +99,7 @@ fn main() -> anyhow::Result<()> {
             ip,
             shards,
             http_port,
+            dynamic_config_value,
         } => runtime.block_on(run_dev(
             DevOptions {
                 data_dir,
@@ -102,6 +107,7 @@ fn main() -> anyhow::Result<()> {
                 port,
                 shards,
                 http_port: (http_port != 0).then_some(http_port),
+                history: perdure_server::dynamic_config::parse(&dynamic_config_value)?,
             },
             stop_signal(),
         )),

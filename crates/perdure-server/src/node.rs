@@ -59,6 +59,8 @@ pub struct NodeOptions {
     pub secret: String,
     /// Test hook: cuts the node's internal traffic while set.
     pub isolation: Isolation,
+    /// History tunables (`--dynamic-config-value`).
+    pub history: perdure_history::HistoryConfig,
 }
 
 impl NodeOptions {
@@ -246,8 +248,14 @@ impl Wiring {
         let peers_for_cluster = peers.clone();
         let routing = Routing::new(raft.clone(), peers, shards);
         let dispatcher = Dispatcher::start(Matching::new(), routing.clone());
-        let history = HistoryService::start(&raft, store.clone(), shards, dispatcher.clone())
-            .context("starting history shards")?;
+        let history = HistoryService::start_with(
+            &raft,
+            store.clone(),
+            shards,
+            dispatcher.clone(),
+            opts.history,
+        )
+        .context("starting history shards")?;
         let meta = raft.group(GroupId::META).context("meta group missing")?;
         let namespaces = Arc::new(Namespaces::new(store.clone(), meta.clone()));
         let controller = opts.is_cluster().then(|| {
@@ -259,6 +267,10 @@ impl Wiring {
                 opts.replication as usize,
             )
         });
+        history.set_cross_shard(perdure_frontend::cross_shard::CrossShardLink::new(
+            &history,
+            routing.clone(),
+        ));
         let frontend = Frontend::new(history.clone(), dispatcher, namespaces.clone(), routing);
 
         // Every server stops when this flips to true.

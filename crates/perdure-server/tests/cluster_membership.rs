@@ -196,6 +196,7 @@ fn rejoin_options(cluster: &TestCluster, id: u64, dir: &std::path::Path) -> Node
         snapshot_every: None,
         secret: SECRET.into(),
         isolation: Default::default(),
+        history: Default::default(),
     }
 }
 
@@ -221,6 +222,7 @@ async fn a_node_whose_join_address_does_not_answer_refuses_to_start_and_writes_n
         snapshot_every: None,
         secret: SECRET.into(),
         isolation: Default::default(),
+        history: Default::default(),
     })
     .await;
     let err = format!("{:#}", started.expect_err("no cluster to join"));

@@ -1,5 +1,6 @@
 //! A 3-node cluster answers every implemented RPC the same through any node (calls owned by
-//! another node are forwarded to it), and its internal port refuses callers without the
+//! another node are forwarded to it), queries reach workers whichever nodes the client, the
+//! run's shard and the task queue are on, and its internal port refuses callers without the
 //! cluster secret.
 //!
 //! Not covered here: leadership moving mid-call (the Python cluster suite kills leaders), and
@@ -12,7 +13,7 @@ use common::{connect_addr, within, Client, NAMESPACE};
 use perdure_api::internal::internal_client::InternalClient;
 use perdure_api::internal::{RaftKind, RaftRequest};
 use temporalio_protos::temporal::api::common::v1::WorkflowExecution;
-use temporalio_protos::temporal::api::enums::v1::WorkflowExecutionStatus;
+use temporalio_protos::temporal::api::enums::v1::{QueryResultType, WorkflowExecutionStatus};
 use temporalio_protos::temporal::api::taskqueue::v1::TaskQueue;
 use temporalio_protos::temporal::api::workflowservice::v1::*;
 use tonic::Code;
@@ -384,6 +385,263 @@ async fn every_rpc_answers_the_same_through_every_node() {
             ..Default::default()
         }));
     assert_eq!(again.map(|_| ()), Err(Code::AlreadyExists));
+
+    cluster.shutdown().await;
+}
+
+/// A command that starts a timer nobody waits for: the run stays open with no task pending.
+fn long_timer_command() -> temporalio_protos::temporal::api::command::v1::Command {
+    use temporalio_protos::temporal::api::command::v1::{
+        command::Attributes, Command, StartTimerCommandAttributes,
+    };
+    use temporalio_protos::temporal::api::enums::v1::CommandType;
+    Command {
+        command_type: CommandType::StartTimer as i32,
+        attributes: Some(Attributes::StartTimerCommandAttributes(
+            StartTimerCommandAttributes {
+                timer_id: "long".into(),
+                start_to_fire_timeout: Some(prost_wkt_types::Duration {
+                    seconds: 3600,
+                    nanos: 0,
+                }),
+            },
+        )),
+        ..Default::default()
+    }
+}
+
+fn payloads(text: &str) -> Option<temporalio_protos::temporal::api::common::v1::Payloads> {
+    use temporalio_protos::temporal::api::common::v1::{Payload, Payloads};
+    Some(Payloads {
+        payloads: vec![Payload {
+            data: text.as_bytes().to_vec(),
+            ..Default::default()
+        }],
+    })
+}
+
+fn answer_text(r: &QueryWorkflowResponse) -> String {
+    let p = &r.query_result.as_ref().expect("a query result").payloads[0];
+    String::from_utf8(p.data.clone()).unwrap()
+}
+
+async fn poll_task(c: &mut Client, queue: &str) -> PollWorkflowTaskQueueResponse {
+    within(
+        "PollWorkflowTaskQueue",
+        c.poll_workflow_task_queue(PollWorkflowTaskQueueRequest {
+            namespace: NAMESPACE.into(),
+            task_queue: Some(TaskQueue {
+                name: queue.into(),
+                ..Default::default()
+            }),
+            identity: "query worker".into(),
+            ..Default::default()
+        }),
+    )
+    .await
+    .expect("poll")
+    .into_inner()
+}
+
+fn query_request(workflow_id: &str) -> QueryWorkflowRequest {
+    QueryWorkflowRequest {
+        namespace: NAMESPACE.into(),
+        execution: execution(workflow_id),
+        query: Some(temporalio_protos::temporal::api::query::v1::WorkflowQuery {
+            query_type: "state".into(),
+            query_args: payloads("args"),
+            header: None,
+        }),
+        ..Default::default()
+    }
+}
+
+/// Queries through every node of a cluster whose run's shard and task queue are led by
+/// different nodes: a direct query crosses to the queue's owner (Internal.DispatchQuery), the
+/// worker polls and answers through other nodes still, and a query that must wait for the next
+/// workflow task rides on it wherever that task is polled.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn queries_reach_workers_through_any_node() {
+    let dir = tempfile::tempdir().unwrap();
+    let cluster = start_cluster(3, dir.path()).await;
+    let mut clients = Vec::new();
+    for n in &cluster.nodes {
+        clients.push(connect_addr(n.addr()).await);
+    }
+    let ns_id = common::namespace_id(&mut clients[0]).await;
+    let status = cluster.status().await;
+    let leader = |group: perdure_storage::GroupId| {
+        status
+            .groups
+            .iter()
+            .find(|g| g.group == group.0)
+            .and_then(|g| g.leader)
+    };
+    let queue = "query-queue";
+    let queue_name = format!("\u{0}task-queue\u{0}{queue}");
+    let queue_leader = leader(perdure_history::shard_for(
+        &ns_id,
+        &queue_name,
+        common::SHARDS,
+    ));
+    let workflow_id = (0..100)
+        .map(|i| format!("wf-query-{i}"))
+        .find(|wf| leader(perdure_history::shard_for(&ns_id, wf, common::SHARDS)) != queue_leader)
+        .expect("a workflow whose shard another node leads");
+
+    within(
+        "start",
+        clients[0].start_workflow_execution(common::start_request(&workflow_id, "queried", queue)),
+    )
+    .await
+    .expect("start");
+    let first = poll_task(&mut clients[1], queue).await;
+    within(
+        "complete first task",
+        clients[2].respond_workflow_task_completed(RespondWorkflowTaskCompletedRequest {
+            namespace: NAMESPACE.into(),
+            task_token: first.task_token,
+            commands: vec![long_timer_command()],
+            identity: "query worker".into(),
+            ..Default::default()
+        }),
+    )
+    .await
+    .expect("complete");
+
+    // Idle run: each query goes straight to a worker, polled through the next node and
+    // answered through the one after.
+    let mut spent_token = Vec::new();
+    for i in 0..3 {
+        let mut poller = clients[(i + 1) % 3].clone();
+        let mut answerer = clients[(i + 2) % 3].clone();
+        let worker = tokio::spawn(async move {
+            let task = poll_task(&mut poller, queue).await;
+            let query = task.query.clone().expect("a query task");
+            assert_eq!(query.query_type, "state");
+            assert_eq!(query.query_args, payloads("args"));
+            assert!(task.queries.is_empty());
+            let events = &task.history.as_ref().expect("history").events;
+            assert_eq!(events.len(), 5, "the whole history, for a worker to replay");
+            assert_eq!(task.previous_started_event_id, 3);
+            within(
+                "RespondQueryTaskCompleted",
+                answerer.respond_query_task_completed(RespondQueryTaskCompletedRequest {
+                    task_token: task.task_token.clone(),
+                    completed_type: QueryResultType::Answered as i32,
+                    query_result: payloads(&format!("answer {i}")),
+                    namespace: NAMESPACE.into(),
+                    ..Default::default()
+                }),
+            )
+            .await
+            .expect("answer");
+            task.task_token
+        });
+        let answer = within(
+            "QueryWorkflow",
+            clients[i].query_workflow(query_request(&workflow_id)),
+        )
+        .await
+        .expect("query")
+        .into_inner();
+        assert_eq!(answer_text(&answer), format!("answer {i}"));
+        spent_token = worker.await.unwrap();
+    }
+    // An answer nobody waits for any more is NotFound through every node.
+    let late = same_everywhere!(clients, "RespondQueryTaskCompleted late", |c| c
+        .respond_query_task_completed(RespondQueryTaskCompletedRequest {
+            task_token: spent_token.clone(),
+            completed_type: QueryResultType::Answered as i32,
+            namespace: NAMESPACE.into(),
+            ..Default::default()
+        }));
+    assert_eq!(late.map(|_| ()), Err(Code::NotFound));
+
+    // A signal schedules a task: a query now waits for it and rides on it.
+    within(
+        "signal",
+        clients[0].signal_workflow_execution(SignalWorkflowExecutionRequest {
+            namespace: NAMESPACE.into(),
+            workflow_execution: execution(&workflow_id),
+            signal_name: "poke".into(),
+            identity: "query test".into(),
+            ..Default::default()
+        }),
+    )
+    .await
+    .expect("signal");
+    let mut asker = clients[1].clone();
+    let wf = workflow_id.clone();
+    let pending = tokio::spawn(async move {
+        within(
+            "QueryWorkflow (buffered)",
+            asker.query_workflow(query_request(&wf)),
+        )
+        .await
+    });
+    // The task may be polled before the query reaches the shard: then the query waits for
+    // that task's end and, no task following, comes as a query task. Either way the worker
+    // answers from a history that has the signal.
+    let answered_from = loop {
+        let task = poll_task(&mut clients[2], queue).await;
+        let events = &task.history.as_ref().expect("history").events;
+        assert!(
+            events.iter().any(|e| e.event_type
+                == temporalio_protos::temporal::api::enums::v1::EventType::WorkflowExecutionSignaled
+                    as i32),
+            "the worker sees the signal that came before the query"
+        );
+        if task.query.is_some() {
+            within(
+                "RespondQueryTaskCompleted",
+                clients[0].respond_query_task_completed(RespondQueryTaskCompletedRequest {
+                    task_token: task.task_token.clone(),
+                    completed_type: QueryResultType::Answered as i32,
+                    query_result: payloads("after the signal"),
+                    namespace: NAMESPACE.into(),
+                    ..Default::default()
+                }),
+            )
+            .await
+            .expect("answer");
+            break "a query task";
+        }
+        let results: std::collections::HashMap<_, _> = task
+            .queries
+            .keys()
+            .map(|id| {
+                let result = temporalio_protos::temporal::api::query::v1::WorkflowQueryResult {
+                    result_type: QueryResultType::Answered as i32,
+                    answer: payloads("after the signal"),
+                    ..Default::default()
+                };
+                (id.clone(), result)
+            })
+            .collect();
+        let carried = !results.is_empty();
+        within(
+            "complete task",
+            clients[0].respond_workflow_task_completed(RespondWorkflowTaskCompletedRequest {
+                namespace: NAMESPACE.into(),
+                task_token: task.task_token.clone(),
+                query_results: results,
+                identity: "query worker".into(),
+                ..Default::default()
+            }),
+        )
+        .await
+        .expect("complete");
+        if carried {
+            break "the workflow task";
+        }
+    };
+    let answer = pending.await.unwrap().expect("buffered query").into_inner();
+    assert_eq!(
+        answer_text(&answer),
+        "after the signal",
+        "answered from {answered_from}"
+    );
 
     cluster.shutdown().await;
 }

@@ -125,6 +125,17 @@ impl MutableState {
                 started_ids.insert(scheduled, id);
                 continue;
             }
+            if let Some(Attributes::ChildWorkflowExecutionStartedEventAttributes(a)) =
+                &event.attributes
+            {
+                let initiated = a.initiated_event_id;
+                let id = self.write(m, event);
+                started_ids.insert(initiated, id);
+                if let Some(c) = self.children.get_mut(&initiated) {
+                    c.started_event_id = id;
+                }
+                continue;
+            }
             patch_started_id(&mut event, &started_ids);
             self.write(m, event);
         }
@@ -286,6 +297,22 @@ fn patch_started_id(event: &mut HistoryEvent, started_ids: &HashMap<i64, i64>) {
         }
         Some(Attributes::ActivityTaskCanceledEventAttributes(a)) => {
             fix(a.scheduled_event_id, &mut a.started_event_id)
+        }
+        // Child events are keyed by their initiated event id.
+        Some(Attributes::ChildWorkflowExecutionCompletedEventAttributes(a)) => {
+            fix(a.initiated_event_id, &mut a.started_event_id)
+        }
+        Some(Attributes::ChildWorkflowExecutionFailedEventAttributes(a)) => {
+            fix(a.initiated_event_id, &mut a.started_event_id)
+        }
+        Some(Attributes::ChildWorkflowExecutionCanceledEventAttributes(a)) => {
+            fix(a.initiated_event_id, &mut a.started_event_id)
+        }
+        Some(Attributes::ChildWorkflowExecutionTimedOutEventAttributes(a)) => {
+            fix(a.initiated_event_id, &mut a.started_event_id)
+        }
+        Some(Attributes::ChildWorkflowExecutionTerminatedEventAttributes(a)) => {
+            fix(a.initiated_event_id, &mut a.started_event_id)
         }
         _ => {}
     }

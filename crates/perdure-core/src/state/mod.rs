@@ -138,6 +138,34 @@ pub struct MutableState {
     /// A cancellation was requested (WorkflowExecutionCancelRequested is written once).
     #[prost(bool, tag = "47")]
     pub cancel_requested: bool,
+    /// Temporal's auto-reset points: the first completed workflow task of each worker build
+    /// (binary checksum, build id), this run's and those carried from earlier runs of the chain.
+    #[prost(message, optional, tag = "48")]
+    pub auto_reset_points: Option<temporalio_protos::temporal::api::workflow::v1::ResetPoints>,
+    /// Child workflows this run started and still waits for, by initiated event id.
+    #[prost(btree_map = "int64, message", tag = "49")]
+    pub children: BTreeMap<i64, crate::child::ChildInfo>,
+    /// The run that started this one as a child (all empty for a top-level run), handed on to
+    /// every successor of the chain.
+    #[prost(string, tag = "50")]
+    pub parent_namespace: String,
+    #[prost(string, tag = "51")]
+    pub parent_namespace_id: String,
+    #[prost(string, tag = "52")]
+    pub parent_workflow_id: String,
+    #[prost(string, tag = "53")]
+    pub parent_run_id: String,
+    #[prost(int64, tag = "54")]
+    pub parent_initiated_event_id: i64,
+    /// The top of this run's tree of children (empty: this run's own chain).
+    #[prost(string, tag = "55")]
+    pub root_workflow_id: String,
+    #[prost(string, tag = "56")]
+    pub root_run_id: String,
+    /// Signals and cancel requests this run sent to other workflows and has not heard back
+    /// about, by initiated event id.
+    #[prost(btree_map = "int64, message", tag = "57")]
+    pub external_requests: BTreeMap<i64, crate::external::ExternalRequest>,
 }
 
 /// The single pending workflow task, if any.

@@ -155,3 +155,42 @@ fn signal_with_start_records_the_signal_before_the_first_task() {
     assert_eq!(ms.signal_count, 1);
     assert!(ms.workflow_task.is_some());
 }
+
+#[test]
+fn signal_with_start_skips_a_start_delay_and_a_plain_signal_does_not() {
+    let mut params = start_params(None);
+    params.request.workflow_start_delay = Some(duration_to_proto(Duration::from_secs(60)));
+    let (ms, m) = start_workflow(params, at(0)).unwrap();
+    let mut run = Run {
+        ms,
+        history: vec![],
+        timers: vec![],
+        transfers: vec![],
+    };
+    run.apply(m);
+    let m = send(&mut run, signal("plain", "r1"), at(1));
+    assert_eq!(types(&m.events), vec![E::WorkflowExecutionSignaled]);
+    assert!(run.ms.workflow_task.is_none(), "the delay still holds");
+
+    let m = run
+        .ms
+        .signal_with_start_existing(&signal("sws", "r2"), at(2))
+        .unwrap();
+    let m = run.apply(m);
+    assert_eq!(
+        types(&m.events),
+        vec![E::WorkflowExecutionSignaled, E::WorkflowTaskScheduled]
+    );
+    // A retried SignalWithStart changes nothing.
+    let again = run
+        .ms
+        .signal_with_start_existing(&signal("sws", "r2"), at(3))
+        .unwrap();
+    assert!(again.is_empty());
+    // The backoff timer finds the task there and does nothing.
+    let fired = run.fire(
+        |k| matches!(k, timer_task::Kind::WorkflowBackoff(_)),
+        at(60),
+    );
+    assert!(fired.is_empty());
+}

@@ -6,7 +6,6 @@ use super::*;
 use temporalio_protos::temporal::api::{
     command::v1::FailWorkflowExecutionCommandAttributes, common::v1::Memo,
     enums::v1::ContinueAsNewInitiator, failure::v1::TimeoutFailureInfo,
-    history::v1::WorkflowExecutionStartedEventAttributes,
 };
 
 fn policy(max_attempts: i32, initial_secs: u64) -> RetryPolicy {
@@ -41,49 +40,6 @@ fn memo(v: &str) -> Memo {
     }
 }
 
-fn start_with(req: StartWorkflowExecutionRequest, now: Time) -> Run {
-    let (ms, m) = start_workflow(
-        StartParams {
-            request: req,
-            namespace_id: "ns-id".into(),
-            run_id: "run-1".into(),
-            first_execution_run_id: String::new(),
-            attempt: 1,
-            retention: None,
-        },
-        now,
-    )
-    .unwrap();
-    let mut run = Run {
-        ms,
-        history: vec![],
-        timers: vec![],
-        transfers: vec![],
-    };
-    run.apply(m);
-    run
-}
-
-/// The run a mutation created, with its first mutation applied.
-fn successor(m: &Mutation) -> Run {
-    let new = m.new_run.as_ref().expect("a new run");
-    let mut run = Run {
-        ms: new.state.clone(),
-        history: vec![],
-        timers: vec![],
-        transfers: vec![],
-    };
-    run.apply(new.mutation.clone());
-    run
-}
-
-fn ids(run_id: &str) -> NewRunIds {
-    NewRunIds {
-        run_id: run_id.into(),
-        request_id: format!("req-{run_id}"),
-    }
-}
-
 fn fail_wf(message: &str, error_type: &str, non_retryable: bool) -> Command {
     cmd(
         CommandType::FailWorkflowExecution,
@@ -101,29 +57,6 @@ fn fail_wf(message: &str, error_type: &str, non_retryable: bool) -> Command {
             }),
         }),
     )
-}
-
-/// Runs the pending workflow task and completes it with `commands`, returning the mutation.
-fn run_task(run: &mut Run, commands: Vec<Command>, now: Time, next: &NewRunIds) -> Mutation {
-    let d = run.poll_wft(now);
-    let req = RespondWorkflowTaskCompletedRequest {
-        commands,
-        identity: "worker".into(),
-        ..Default::default()
-    };
-    let c = run
-        .ms
-        .complete_workflow_task(&d.token, &req, now, next)
-        .unwrap();
-    assert!(c.rejection.is_none());
-    run.apply(c.mutation)
-}
-
-fn started(run: &Run) -> &WorkflowExecutionStartedEventAttributes {
-    match &run.history[0].attributes {
-        Some(Attributes::WorkflowExecutionStartedEventAttributes(a)) => a,
-        other => panic!("not a start: {other:?}"),
-    }
 }
 
 fn close_state(run: &Run) -> (RetryState, String) {

@@ -22,6 +22,9 @@ impl Frontend {
                 encoded_failure_attributes: true,
                 // RespondActivityTaskFailed.last_heartbeat_details is kept with the attempt.
                 activity_failure_include_heartbeat: true,
+                // Signal and query headers reach the worker as sent (signals keep theirs in
+                // history; a query's travels in its task).
+                signal_and_query_header: true,
                 ..Default::default()
             }),
         })

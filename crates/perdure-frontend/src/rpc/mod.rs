@@ -6,17 +6,24 @@ mod get_workflow_execution_history;
 mod namespace;
 mod poll_activity_task_queue;
 mod poll_workflow_task_queue;
+mod query_workflow;
 mod record_activity_task_heartbeat;
 mod request_cancel_workflow_execution;
 mod reset_sticky_task_queue;
 mod respond_activity_task;
 mod respond_activity_task_by_id;
+mod respond_query_task_completed;
 mod respond_workflow_task;
 mod shutdown_worker;
 mod signal_with_start_workflow_execution;
 mod signal_workflow_execution;
 pub(crate) mod start_workflow_execution;
 mod terminate_workflow_execution;
+
+pub(crate) use get_workflow_execution_history::{
+    follow_next_run_for_old_clients, wants_legacy_close_event,
+};
+pub use query_workflow::MAX_QUERY_WAIT;
 
 use perdure_core::TaskToken;
 use tonic::Status;

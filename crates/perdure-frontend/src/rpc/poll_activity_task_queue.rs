@@ -7,6 +7,7 @@ use temporalio_protos::temporal::api::workflowservice::v1::{
 use tokio::time::Instant;
 use tonic::Status;
 
+use crate::dispatch::Work;
 use crate::server::Frontend;
 use crate::start_task::Started;
 use crate::validate;
@@ -29,9 +30,14 @@ impl Frontend {
             let Some(lease) = self.dispatcher.matching().poll(&key, wait).await else {
                 return Ok(PollActivityTaskQueueResponse::default());
             };
+            let Work::Task(task) = &*lease else {
+                // Queries only ever go to workflow queues.
+                self.dispatcher.release(&lease.consume());
+                continue;
+            };
             let poll_id = uuid::Uuid::new_v4().to_string();
             match self
-                .start_activity_task(&lease, ns.name(), &poll_id, &req.identity)
+                .start_activity_task(task, ns.name(), &poll_id, &req.identity)
                 .await?
             {
                 Started::Task(response) => {

@@ -2,6 +2,7 @@
 //! leader (here or on another node). A task that history refuses (already started, gone) is
 //! dropped and the poll goes on; one it could not decide on (leader change) goes back to the
 //! queue. The poll reaches this node because it owns the task queue (see `routing.rs`).
+//! A query waiting in the queue is handed over as it is (`query_dispatch.rs`).
 
 use perdure_matching::{TaskKind, TaskQueueKey};
 use temporalio_protos::temporal::api::workflowservice::v1::{
@@ -10,6 +11,7 @@ use temporalio_protos::temporal::api::workflowservice::v1::{
 use tokio::time::Instant;
 use tonic::Status;
 
+use crate::dispatch::Work;
 use crate::server::Frontend;
 use crate::start_task::Started;
 use crate::validate;
@@ -33,9 +35,22 @@ impl Frontend {
             let Some(lease) = self.dispatcher.matching().poll(&key, wait).await else {
                 return Ok(PollWorkflowTaskQueueResponse::default());
             };
+            let task = match &*lease {
+                Work::Task(task) => task,
+                Work::Query(_) => {
+                    let Work::Query(query) = lease.consume() else {
+                        unreachable!("matched above")
+                    };
+                    // A query nobody waits for any more is dropped; the poll goes on.
+                    if self.dispatcher.queries.is_waiting(&query.id) {
+                        return Ok(*query.response);
+                    }
+                    continue;
+                }
+            };
             let poll_id = uuid::Uuid::new_v4().to_string();
             match self
-                .start_workflow_task(&lease, &poll_queue, &poll_id, &req.identity)
+                .start_workflow_task(task, &poll_queue, &poll_id, &req.identity)
                 .await?
             {
                 Started::Task(mut response) => {

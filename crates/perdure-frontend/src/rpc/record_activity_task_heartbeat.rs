@@ -113,6 +113,7 @@ impl Frontend {
             activity_id,
             kind: TaskKind::Activity as i32,
             stamp: 0,
+            ..Default::default()
         };
         self.history
             .with_current_run(token)

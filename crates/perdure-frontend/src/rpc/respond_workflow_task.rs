@@ -12,10 +12,13 @@ use crate::{errors, validate};
 impl Frontend {
     pub(crate) async fn respond_workflow_task_completed(
         &self,
-        req: RespondWorkflowTaskCompletedRequest,
+        mut req: RespondWorkflowTaskCompletedRequest,
     ) -> Result<RespondWorkflowTaskCompletedResponse, Status> {
         let (token, _) = self.token_in(&req.task_token, &req.namespace)?;
         validate::identity(&req.identity)?;
+        for result in req.query_results.values_mut() {
+            validate::fit_query_answer(result);
+        }
         if !token.is_workflow() {
             return Err(errors::invalid("Task token is not for a workflow task."));
         }

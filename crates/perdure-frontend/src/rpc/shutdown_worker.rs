@@ -13,6 +13,7 @@ use temporalio_protos::temporal::api::workflowservice::v1::{
 };
 use tonic::Status;
 
+use crate::dispatch::Work;
 use crate::server::Frontend;
 
 impl Frontend {
@@ -47,8 +48,10 @@ impl Frontend {
             return Ok(ShutdownWorkerResponse::default());
         }
         let sticky = TaskQueueKey::new(ns.id(), &req.sticky_task_queue, TaskKind::Workflow);
-        for task in self.dispatcher.matching().drain(&sticky) {
-            self.dispatcher.release(&task);
+        for work in self.dispatcher.matching().drain(&sticky) {
+            // A query waiting here is dropped; its caller asks the normal queue next.
+            self.dispatcher.release(&work);
+            let Work::Task(task) = work else { continue };
             if let Err(e) = self.history.discard_dispatch(&task).await {
                 // Harmless: a row left behind is found stale when next dispatched.
                 tracing::debug!(task_id = task.task_id, error = %e, "sticky dispatch row kept");

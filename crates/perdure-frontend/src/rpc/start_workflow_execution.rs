@@ -50,12 +50,6 @@ pub(crate) fn validate_start(req: &mut StartWorkflowExecutionRequest) -> Result<
         req.workflow_task_timeout.as_ref(),
         "WorkflowTaskTimeoutSeconds",
     )?;
-    if !req.cron_schedule.is_empty() {
-        // Accepting it and never running the schedule would be a silent lie.
-        return Err(Status::unimplemented(
-            "CronSchedule is not supported by this server yet",
-        ));
-    }
     if req.request_id.is_empty() {
         req.request_id = uuid::Uuid::new_v4().to_string();
     }

@@ -1,4 +1,4 @@
-//! TerminateWorkflowExecution.
+//! TerminateWorkflowExecution. A request without a reason gets Temporal's default one.
 
 use temporalio_protos::temporal::api::workflowservice::v1::{
     TerminateWorkflowExecutionRequest, TerminateWorkflowExecutionResponse,
@@ -6,17 +6,23 @@ use temporalio_protos::temporal::api::workflowservice::v1::{
 use tonic::Status;
 
 use crate::server::Frontend;
+
+/// The reason Temporal's frontend records when the caller gave none.
+const DEFAULT_TERMINATE_REASON: &str = "terminated by user via frontend";
 use crate::{errors, validate};
 
 impl Frontend {
     pub(crate) async fn terminate_workflow_execution(
         &self,
-        req: TerminateWorkflowExecutionRequest,
+        mut req: TerminateWorkflowExecutionRequest,
     ) -> Result<TerminateWorkflowExecutionResponse, Status> {
         let ns = self.namespaces.get(&req.namespace)?;
         validate::execution(req.workflow_execution.as_ref())?;
         validate::identity(&req.identity)?;
         validate::blob(req.details.as_ref())?;
+        if req.reason.is_empty() {
+            req.reason = DEFAULT_TERMINATE_REASON.to_string();
+        }
         self.history
             .terminate(ns.id(), &req)
             .await

@@ -15,7 +15,7 @@ use std::sync::Arc;
 
 use crate::cache::ExecKey;
 use crate::errors::HistoryError;
-use crate::shard::{new_run_ids, Plan, Shard, Step};
+use crate::shard::{Plan, Shard, Step};
 use crate::timer_wheel::Fired;
 
 impl Shard {
@@ -34,7 +34,7 @@ impl Shard {
             key: keys::timer_task(self.id, task.fire_time_unix_nanos, task_id),
         };
         // Used only if a run timeout starts a retry.
-        let next_run = new_run_ids();
+        let next_run = self.new_run_ids();
         self.update(&key, |state, now| {
             let Some(state) = state else {
                 return Ok(Step::Skip(Fired::RowOnly));

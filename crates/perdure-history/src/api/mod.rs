@@ -5,6 +5,7 @@ mod delete_run;
 mod describe;
 mod fire_timer;
 mod get_history;
+mod query_workflow;
 mod record_activity_heartbeat;
 mod record_activity_task_started;
 mod record_workflow_task_started;
@@ -18,6 +19,7 @@ mod start_workflow;
 mod terminate;
 
 pub use get_history::HistoryPageToken;
+pub use query_workflow::QueryStep;
 pub use start_workflow::StartOutcome;
 
 use std::sync::Arc;

@@ -10,12 +10,14 @@ use perdure_core::{transfer_task, CoreError, EventId};
 use prost::Message;
 use temporalio_protos::temporal::api::common::v1::WorkflowExecution;
 use temporalio_protos::temporal::api::enums::v1::TaskQueueKind;
-use temporalio_protos::temporal::api::history::v1::History;
+use temporalio_protos::temporal::api::history::v1::{History, HistoryEvent};
 use temporalio_protos::temporal::api::taskqueue::v1::TaskQueue;
 use temporalio_protos::temporal::api::workflowservice::v1::PollWorkflowTaskQueueResponse;
 
 use crate::api::{execution_not_found, HistoryPageToken};
+use crate::cache::ExecKey;
 use crate::errors::HistoryError;
+use crate::shard::Shard;
 use crate::shard::{Plan, Step};
 use crate::{tables, DispatchTask, HistoryService};
 
@@ -71,28 +73,19 @@ impl HistoryService {
             1
         };
         // Like Temporal, the poll carries at most one page of history; the worker fetches the
-        // rest with GetWorkflowExecutionHistory and this token. Transient events go on the last
+        // rest with GetWorkflowExecutionHistory and the token. Transient events go on the last
         // page, here or there.
-        let end = dispatch.next_event_id_for_history.0;
-        let mut events = tables::read_events(
-            &shard.store,
-            shard.id,
+        let (mut events, next_page_token) = history_page(
+            shard,
             key,
             first_event_id,
-            end,
-            POLL_HISTORY_PAGE,
+            dispatch.next_event_id_for_history.0,
         )?;
-        let next = first_event_id + events.len() as i64;
-        let next_page_token = if next < end {
-            HistoryPageToken {
-                run_id: t.run_id.clone(),
-                next_event_id: next,
-            }
-            .encode_to_vec()
-        } else {
+        if next_page_token.is_empty() {
             events.extend(dispatch.transient_events.iter().cloned());
-            Vec::new()
-        };
+        }
+        // Queries waiting for this run's next task ride on this one.
+        let queries = shard.queries.attached(key);
         Ok(PollWorkflowTaskQueueResponse {
             task_token: dispatch.token.encode(),
             workflow_execution: Some(WorkflowExecution {
@@ -112,7 +105,30 @@ impl HistoryService {
             }),
             scheduled_time: dispatch.scheduled_time.to_timestamp_opt(),
             started_time: dispatch.started_time.to_timestamp_opt(),
+            queries,
             ..Default::default()
         })
     }
+}
+
+/// Events `first..end` of a run, at most one poll page of them, and the token to fetch the
+/// rest with GetWorkflowExecutionHistory (empty when the page reaches `end`).
+pub(crate) fn history_page(
+    shard: &Shard,
+    key: &ExecKey,
+    first: i64,
+    end: i64,
+) -> Result<(Vec<HistoryEvent>, Vec<u8>), HistoryError> {
+    let events = tables::read_events(&shard.store, shard.id, key, first, end, POLL_HISTORY_PAGE)?;
+    let next = first + events.len() as i64;
+    let token = if next < end {
+        HistoryPageToken {
+            run_id: key.run_id.clone(),
+            next_event_id: next,
+        }
+        .encode_to_vec()
+    } else {
+        Vec::new()
+    };
+    Ok((events, token))
 }

@@ -26,6 +26,7 @@ impl HistoryService {
             reason: request.reason.clone(),
             identity: request.identity.clone(),
             first_execution_run_id: request.first_execution_run_id.clone(),
+            ..Default::default()
         };
         self.shard_for(namespace_id, &execution.workflow_id)
             .mutate(&key, |next, now| {

@@ -2,6 +2,7 @@
 //! rejects (malformed command attributes, UnhandledCommand) still writes what the core decided
 //! (the failed task and its retry) before the rejection is returned to the worker. A
 //! FailWorkflowExecution the retry policy retries also creates the next run in the same write.
+//! Query answers the task carries go to their waiting callers (`crate::queries`).
 
 use perdure_core::TaskToken;
 use temporalio_protos::temporal::api::workflowservice::v1::{
@@ -10,7 +11,6 @@ use temporalio_protos::temporal::api::workflowservice::v1::{
 
 use crate::api::token_key;
 use crate::errors::HistoryError;
-use crate::shard::new_run_ids;
 use crate::HistoryService;
 
 impl HistoryService {
@@ -21,8 +21,11 @@ impl HistoryService {
     ) -> Result<RespondWorkflowTaskCompletedResponse, HistoryError> {
         let key = token_key(token);
         let shard = self.shard_for(&key.namespace_id, &key.workflow_id);
+        // Answers to the queries this task carried hold whatever becomes of the commands: the
+        // worker answered from the state the task showed it, which came after the queries.
+        shard.queries.answer(&key, &request.query_results);
         // Used only if a FailWorkflowExecution command starts a retry.
-        let next_run = new_run_ids();
+        let next_run = shard.new_run_ids();
         let rejection = shard
             .mutate(&key, |next, now| {
                 let done = next.complete_workflow_task(token, request, now, &next_run)?;

@@ -5,8 +5,8 @@
 use std::time::Duration;
 
 use perdure_core::{
-    decide_start, signal_with_start, start_workflow, CoreError, CurrentExecution, Signal,
-    StartDecision, StartParams, StartPolicyInput,
+    decide_start, signal_with_start, start_workflow, CoreError, CurrentExecution, ParentExecution,
+    Signal, StartDecision, StartParams, StartPolicyInput,
 };
 use perdure_storage::{keys, Cf, Check, Expect, Op};
 use prost::Message;
@@ -37,7 +37,20 @@ impl HistoryService {
         retention: Option<Duration>,
         request: StartWorkflowExecutionRequest,
     ) -> Result<StartOutcome, HistoryError> {
-        self.start_or_signal(namespace_id, retention, request, None)
+        self.start_or_signal(namespace_id, retention, request, None, None)
+            .await
+    }
+
+    /// Starts a child workflow for `parent` (the StartChild effect). The request id is the
+    /// parent's deterministic one, so a repeated attempt finds the run the first one created.
+    pub async fn start_child(
+        &self,
+        namespace_id: &str,
+        retention: Option<Duration>,
+        request: StartWorkflowExecutionRequest,
+        parent: ParentExecution,
+    ) -> Result<StartOutcome, HistoryError> {
+        self.start_or_signal(namespace_id, retention, request, None, Some(parent))
             .await
     }
 
@@ -52,7 +65,7 @@ impl HistoryService {
         request: StartWorkflowExecutionRequest,
         signal: Signal,
     ) -> Result<StartOutcome, HistoryError> {
-        self.start_or_signal(namespace_id, retention, request, Some(signal))
+        self.start_or_signal(namespace_id, retention, request, Some(signal), None)
             .await
     }
 
@@ -62,6 +75,7 @@ impl HistoryService {
         retention: Option<Duration>,
         request: StartWorkflowExecutionRequest,
         signal: Option<Signal>,
+        parent: Option<ParentExecution>,
     ) -> Result<StartOutcome, HistoryError> {
         let shard = self.shard_for(namespace_id, &request.workflow_id);
         // Dedup and conflicts are decided from the current-run pointer on disk, which only the
@@ -84,7 +98,9 @@ impl HistoryService {
                         Some(signal) => {
                             let key = ExecKey::new(namespace_id, &wf, &run_id);
                             let signalled = shard
-                                .mutate(&key, |next, now| Ok((next.signal(signal, now)?, ())))
+                                .mutate(&key, |next, now| {
+                                    Ok((next.signal_with_start_existing(signal, now)?, ()))
+                                })
                                 .await;
                             match signalled {
                                 // It closed meanwhile: decide again (a new run may start).
@@ -138,6 +154,7 @@ impl HistoryService {
                         first_execution_run_id: run_id.clone(),
                         attempt: 1,
                         retention,
+                        parent: parent.clone(),
                     };
                     let (state, mutation) = match &signal {
                         Some(signal) => signal_with_start(params, signal, now)?,

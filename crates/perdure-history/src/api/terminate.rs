@@ -2,11 +2,10 @@
 
 use std::sync::Arc;
 
-use perdure_core::HISTORY_SERVICE_IDENTITY;
+use perdure_core::{CoreError, HISTORY_SERVICE_IDENTITY};
 use temporalio_protos::temporal::api::common::v1::{Payload, Payloads};
 use temporalio_protos::temporal::api::workflowservice::v1::TerminateWorkflowExecutionRequest;
 
-use crate::api::execution_not_found;
 use crate::cache::ExecKey;
 use crate::errors::HistoryError;
 use crate::shard::Shard;
@@ -86,7 +85,10 @@ impl HistoryService {
         shard.read_barrier().await?;
         match crate::tables::load_current(&shard.store, shard.id, namespace_id, workflow_id)? {
             Some((current, _)) => Ok(ExecKey::new(namespace_id, workflow_id, &current.run_id)),
-            None => Err(execution_not_found().into()),
+            // Temporal's wording when a workflow id has no current run.
+            None => {
+                Err(CoreError::NotFound(format!("workflow not found for ID: {workflow_id}")).into())
+            }
         }
     }
 }

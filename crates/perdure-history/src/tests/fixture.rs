@@ -91,7 +91,11 @@ impl Node {
         let raft = open_raft(&store).await;
         let (tx, tasks) = mpsc::unbounded_channel();
         let sink = Arc::new(ChannelSink(tx));
-        let history = HistoryService::start_with(&raft, store, SHARDS, sink, timers).unwrap();
+        let config = crate::HistoryConfig {
+            timer_window: timers,
+            ..Default::default()
+        };
+        let history = HistoryService::start_with(&raft, store, SHARDS, sink, config).unwrap();
         assert!(
             history.wait_serving(DEADLINE).await,
             "shards did not begin serving"

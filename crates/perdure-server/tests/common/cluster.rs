@@ -43,6 +43,7 @@ pub async fn start_cluster(n: u64, dir: &Path) -> TestCluster {
                 snapshot_every: None,
                 secret: SECRET.into(),
                 isolation: isolation[i as usize - 1].clone(),
+                history: Default::default(),
             };
             tokio::spawn(start_node(opts))
         })
@@ -112,6 +113,7 @@ impl TestCluster {
             snapshot_every: None,
             secret: SECRET.into(),
             isolation: isolation.clone(),
+            history: Default::default(),
         };
         let node = within("joining node start-up", start_node(opts)).await?;
         self.nodes.push(node);

@@ -45,6 +45,7 @@ pub async fn start(dir: &Path) -> DevServer {
         port: 0,
         shards: SHARDS,
         http_port: Some(0),
+        history: Default::default(),
     };
     within("node start-up", start_dev(opts))
         .await
