@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
 
-use crate::load::LoadConfig;
+use crate::load::{LoadConfig, Workload};
 use crate::target::{self, TargetSpec};
 
 /// Server kinds the bench can spawn itself.
@@ -58,6 +58,10 @@ pub struct Args {
     /// Where to write the JSON results [default: target/perdure-bench/loadgen.json].
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// What each workflow does: one activity; waits for 10 signals the bench sends; or starts
+    /// one child workflow.
+    #[arg(long, value_enum, default_value_t = Workload::Activity)]
+    pub workload: Workload,
 }
 
 fn at_least_one(s: &str) -> Result<usize, String> {
@@ -98,6 +102,7 @@ impl Args {
             throughput_workflows: self.throughput_workflows,
             concurrency: self.concurrency,
             phase_deadline: Duration::from_secs(self.phase_timeout_secs),
+            workload: self.workload,
         }
     }
 

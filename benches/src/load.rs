@@ -1,15 +1,19 @@
-//! The load: one-activity workflows driven by the official Rust SDK (client and worker).
+//! The load: workflows driven by the official Rust SDK (client and worker), one of three
+//! workloads (perdure-e2e's workflows): one activity (`OneActivity`), ten signals the bench
+//! sends to a running workflow (`CollectSignals`), or one child workflow (`OneChild`).
 //!
-//! Owns: the warm-up, the sequential latency phase and the
-//! concurrent throughput phase (the workflow is perdure-e2e's `OneActivity`), and sampling server CPU at phase boundaries. Must never: run a
-//! phase without a deadline, or count a workflow whose result was wrong as done.
+//! Owns: the warm-up, the sequential latency phase and the concurrent throughput phase, and
+//! sampling server CPU at phase boundaries. Must never: run a phase without a deadline, or count
+//! a workflow whose result was wrong as done.
 
 use std::time::Duration;
 
-use perdure_e2e::workflows::{Greetings, OneActivity};
+use perdure_e2e::workflows::{
+    join_uppercase, CollectSignals, Greetings, JoinUppercase, OneActivity, OneChild,
+};
 use temporalio_client::{
     Client, ClientOptions, Connection, ConnectionOptions, WorkflowGetResultOptions,
-    WorkflowStartOptions,
+    WorkflowSignalOptions, WorkflowStartOptions,
 };
 use temporalio_sdk::{Runtime, Worker, WorkerOptions};
 use tokio::task::JoinSet;
@@ -24,6 +28,30 @@ const CONNECT_DEADLINE: Duration = Duration::from_secs(30);
 /// How long the worker gets to drain after the load is done.
 const SHUTDOWN_DEADLINE: Duration = Duration::from_secs(30);
 
+/// Signals each workflow of the signal workload gets.
+pub const SIGNALS_PER_WORKFLOW: u32 = 10;
+
+/// What each workflow of the load does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Workload {
+    /// One activity, then the result.
+    Activity,
+    /// Start, ten signals from the bench, complete.
+    Signals,
+    /// Start one child workflow and return its result.
+    Children,
+}
+
+impl Workload {
+    pub fn name(self) -> &'static str {
+        match self {
+            Workload::Activity => "activity",
+            Workload::Signals => "signals",
+            Workload::Children => "children",
+        }
+    }
+}
+
 /// What load to generate.
 #[derive(Debug, Clone, Copy)]
 pub struct LoadConfig {
@@ -37,6 +65,7 @@ pub struct LoadConfig {
     pub concurrency: usize,
     /// Deadline for each phase (warm-up, latency, throughput) separately.
     pub phase_deadline: Duration,
+    pub workload: Workload,
 }
 
 /// Raw measurements of one target.
@@ -69,6 +98,12 @@ pub async fn run(
         Runtime::from_current_tokio(Default::default()).map_err(BenchError::sdk("sdk runtime"))?;
     let options = WorkerOptions::new(task_queue.as_str())
         .register_workflow::<OneActivity>()
+        .map_err(BenchError::sdk("register workflow"))?
+        .register_workflow::<CollectSignals>()
+        .map_err(BenchError::sdk("register workflow"))?
+        .register_workflow::<OneChild>()
+        .map_err(BenchError::sdk("register workflow"))?
+        .register_workflow::<JoinUppercase>()
         .map_err(BenchError::sdk("register workflow"))?
         .register_activities(Greetings)
         .graceful_shutdown_period(Duration::from_secs(5))
@@ -126,6 +161,7 @@ async fn drive(
         run_id,
         config.warmup,
         deadline,
+        config.workload,
     )
     .await?;
 
@@ -139,6 +175,7 @@ async fn drive(
         run_id,
         config.latency_workflows,
         deadline,
+        config.workload,
     )
     .await?;
     let latency_wall = started.elapsed();
@@ -175,13 +212,14 @@ async fn sequential(
     run_id: &str,
     count: usize,
     deadline: Duration,
+    workload: Workload,
 ) -> Result<Vec<Duration>, BenchError> {
     let mut times = Vec::with_capacity(count);
     let run = async {
         for i in 0..count {
             let id = format!("{run_id}-{phase}-{i}");
             let started = Instant::now();
-            one_workflow(client.clone(), task_queue.to_string(), id).await?;
+            one_workflow(client.clone(), task_queue.to_string(), id, workload).await?;
             times.push(started.elapsed());
         }
         Ok::<_, BenchError>(())
@@ -213,7 +251,12 @@ async fn concurrent(
         while done < total {
             while in_flight.len() < config.concurrency && next < total {
                 let id = format!("{run_id}-throughput-{next}");
-                in_flight.spawn(one_workflow(client.clone(), task_queue.to_string(), id));
+                in_flight.spawn(one_workflow(
+                    client.clone(),
+                    task_queue.to_string(),
+                    id,
+                    config.workload,
+                ));
                 next += 1;
             }
             match in_flight.join_next().await {
@@ -238,26 +281,63 @@ async fn concurrent(
     }
 }
 
-/// Starts one workflow and waits for its result, which must be the activity's greeting.
+/// Runs one workflow of `workload` to its end and checks its result.
 async fn one_workflow(
     client: Client,
     task_queue: String,
     workflow_id: String,
+    workload: Workload,
 ) -> Result<(), BenchError> {
-    let name = workflow_id.clone();
-    let handle = client
-        .start_workflow(
-            OneActivity::run,
-            name.clone(),
-            WorkflowStartOptions::new(task_queue.as_str(), workflow_id.as_str()).build(),
-        )
-        .await
-        .map_err(BenchError::sdk("start workflow"))?;
-    let got = handle
-        .get_result(WorkflowGetResultOptions::default())
-        .await
-        .map_err(BenchError::sdk("workflow result"))?;
-    let want = format!("Hello, {name}!");
+    let options = WorkflowStartOptions::new(task_queue.as_str(), workflow_id.as_str()).build();
+    let start = BenchError::sdk("start workflow");
+    let result = BenchError::sdk("workflow result");
+    let (got, want) = match workload {
+        Workload::Activity => {
+            let handle = client
+                .start_workflow(OneActivity::run, workflow_id.clone(), options)
+                .await
+                .map_err(start)?;
+            let got = handle
+                .get_result(WorkflowGetResultOptions::default())
+                .await
+                .map_err(result)?;
+            (got, format!("Hello, {workflow_id}!"))
+        }
+        Workload::Signals => {
+            let handle = client
+                .start_workflow(CollectSignals::run, SIGNALS_PER_WORKFLOW, options)
+                .await
+                .map_err(start)?;
+            let values: Vec<String> = (0..SIGNALS_PER_WORKFLOW).map(|i| i.to_string()).collect();
+            for v in &values {
+                handle
+                    .signal(
+                        CollectSignals::add,
+                        v.clone(),
+                        WorkflowSignalOptions::default(),
+                    )
+                    .await
+                    .map_err(BenchError::sdk("signal"))?;
+            }
+            let got = handle
+                .get_result(WorkflowGetResultOptions::default())
+                .await
+                .map_err(result)?;
+            (got, values.join(","))
+        }
+        Workload::Children => {
+            let values = vec![workflow_id.clone()];
+            let handle = client
+                .start_workflow(OneChild::run, values.clone(), options)
+                .await
+                .map_err(start)?;
+            let got = handle
+                .get_result(WorkflowGetResultOptions::default())
+                .await
+                .map_err(result)?;
+            (got, join_uppercase(&values))
+        }
+    };
     if got != want {
         return Err(BenchError::WrongResult {
             workflow_id,

@@ -352,6 +352,7 @@ pub fn to_json(config: &LoadConfig, reports: &[TargetReport]) -> Json {
                 ("latency_workflows", count(config.latency_workflows)),
                 ("throughput_workflows", count(config.throughput_workflows)),
                 ("concurrency", count(config.concurrency)),
+                ("workload", Json::Str(config.workload.name().to_string())),
                 ("phase_deadline_s", num(config.phase_deadline.as_secs_f64())),
                 (
                     "build",
@@ -382,6 +383,7 @@ mod tests {
             throughput_workflows: 100,
             concurrency: 10,
             phase_deadline: Duration::from_secs(60),
+            workload: crate::load::Workload::Activity,
         }
     }
 

@@ -10,8 +10,10 @@ import json
 import uuid
 from datetime import datetime, timedelta
 
+import pytest
+
 import workflows
-from harness import temporal_bin
+from harness import server_kind, temporal_bin
 
 
 async def cli(server, *args: str) -> str:
@@ -157,3 +159,45 @@ async def test_cli_start_with_cron(server):
     info = described["workflowExecutionInfo"]
     assert info["execution"]["runId"] == run_id, "a run after the terminated one"
     assert info["status"] == "WORKFLOW_EXECUTION_STATUS_TERMINATED"
+
+
+@pytest.mark.skipif(
+    server_kind() == "perdure", reason="workflow updates are not implemented in Perdure yet"
+)
+async def test_cli_update_execute(server, client, worker):
+    """`temporal workflow update execute` runs an update on the test's worker and prints its
+    result, as text and as JSON; the same --update-id again prints the first outcome (one
+    update); a validator's rejection exits 1 with the validator's message."""
+    wf_id = f"cli-{uuid.uuid4().hex[:8]}"
+    handle = await client.start_workflow(
+        workflows.Updatable.run, [], id=wf_id, task_queue=worker.task_queue
+    )
+    update = ("workflow", "update", "execute", "--workflow-id", wf_id, "--name", "add")
+    # Temporal's CLI prints '  Name      add\n  UpdateID  cli-1\n  Result    [from-cli]\n'.
+    text = await cli(server, *update, "--input", '"from-cli"', "--update-id", "cli-1")
+    assert "cli-1" in text and "[from-cli]" in text, text
+    doc = json.loads(
+        await cli(server, *update, "--input", '"ignored"', "--update-id", "cli-1", "-o", "json")
+    )
+    assert doc == {"name": "add", "updateId": "cli-1", "result": ["from-cli"]}, doc
+    proc = await asyncio.create_subprocess_exec(
+        temporal_bin(), *update, "--input", '"bad-cli"', "--address", server.target,
+        "--namespace", "default",
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(proc.communicate(), 60)
+    # Temporal's CLI: "Error: unable to update workflow: rejected 'bad-cli' (type: ValueError,
+    # retryable: true)".
+    assert proc.returncode == 1, (out, err)
+    assert "rejected 'bad-cli'" in err.decode(), err.decode()
+    await handle.signal(workflows.Updatable.finish)
+    assert await asyncio.wait_for(handle.result(), 60) == ["from-cli"]
+    events = events_of(await cli(server, "workflow", "show", "-w", wf_id, "-o", "json"))
+    accepted = [
+        e for e in events if e["eventType"] == "EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED"
+    ]
+    assert len(accepted) == 1, events
+    attrs = accepted[0]["workflowExecutionUpdateAcceptedEventAttributes"]
+    assert attrs["protocolInstanceId"] == "cli-1"
+    assert attrs["acceptedRequest"]["input"]["name"] == "add"

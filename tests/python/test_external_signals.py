@@ -54,6 +54,11 @@ async def test_a_workflow_signals_another_once_per_send_in_order(client, worker,
         b'"b"',
         b'"c"',
     ]
+    first = received[0].workflow_execution_signaled_event_attributes
+    # Temporal: sent by the history service on behalf of the sender, which the event names.
+    assert first.identity == "history-service"
+    assert first.external_workflow_execution.workflow_id == f"{wf_id}-sender"
+    assert first.external_workflow_execution.run_id == sender.result_run_id
 
 
 async def test_a_signal_to_a_missing_workflow_fails_in_the_sender(client, worker, wf_id):

@@ -598,3 +598,72 @@ class SignalsAnother:
 
 
 ALL.append(SignalsAnother)
+
+
+# ---- updates (test_updates.py, test_cli.py) ----------------------------------------------
+
+
+@workflow.defn
+class Updatable:
+    """Holds a list of values that updates change, until ``finish``.
+
+    Updates: ``add`` appends its value and returns the list so far (its validator rejects
+    values starting with "bad", naming the value); ``add_when_released`` accepts, then waits
+    for the ``release`` signal before appending; ``fail`` raises a non-retryable
+    ApplicationError (type "UpdateFailure", the value as its detail), which fails the update and
+    not the workflow. ``initial`` (given to ``__init__`` too, so an update on the first task
+    sees it) starts the list; ``run`` returns the values once ``finish`` came and every handler
+    is done.
+    """
+
+    @workflow.init
+    def __init__(self, initial: list[str]) -> None:
+        self.values: list[str] = list(initial)
+        self.released = False
+        self.finished = False
+
+    @workflow.update
+    def add(self, value: str) -> list[str]:
+        self.values.append(value)
+        return list(self.values)
+
+    @add.validator
+    def validate_add(self, value: str) -> None:
+        if value.startswith("bad"):
+            raise ValueError(f"rejected {value!r}")
+
+    @workflow.update
+    async def add_when_released(self, value: str) -> list[str]:
+        await workflow.wait_condition(lambda: self.released)
+        self.values.append(value)
+        return list(self.values)
+
+    @workflow.update
+    def fail(self, value: str) -> str:
+        raise ApplicationError(
+            f"update failed on {value!r}", value, type="UpdateFailure", non_retryable=True
+        )
+
+    @workflow.signal
+    def add_signal(self, value: str) -> None:
+        self.values.append(value)
+
+    @workflow.signal
+    def release(self) -> None:
+        self.released = True
+
+    @workflow.signal
+    def finish(self) -> None:
+        self.finished = True
+
+    @workflow.query
+    def values_so_far(self) -> list[str]:
+        return list(self.values)
+
+    @workflow.run
+    async def run(self, initial: list[str]) -> list[str]:
+        await workflow.wait_condition(lambda: self.finished and workflow.all_handlers_finished())
+        return self.values
+
+
+ALL.append(Updatable)

@@ -244,6 +244,9 @@ impl MutableState {
             }
             Ok(p) => p,
         };
+        // Temporal drops a memo without fields (FilterNilMemo) and defaults the priority.
+        let memo = a.memo.clone().filter(|m| !m.fields.is_empty());
+        let priority = Some(a.priority.clone().unwrap_or_default());
         let attrs = StartChildWorkflowExecutionInitiatedEventAttributes {
             namespace: self.namespace.clone(),
             namespace_id: self.namespace_id.clone(),
@@ -261,9 +264,10 @@ impl MutableState {
             retry_policy: retry_policy.clone(),
             cron_schedule: a.cron_schedule.clone(),
             header: a.header.clone(),
-            memo: a.memo.clone(),
+            memo: memo.clone(),
             search_attributes: a.search_attributes.clone(),
-            priority: a.priority.clone(),
+            inherit_build_id: a.inherit_build_id,
+            priority: priority.clone(),
             ..Default::default()
         };
         let event = self.new_event(EventType::StartChildWorkflowExecutionInitiated, now, attrs);
@@ -283,10 +287,10 @@ impl MutableState {
             workflow_id_reuse_policy: reuse as i32,
             retry_policy,
             cron_schedule: a.cron_schedule.clone(),
-            memo: a.memo.clone(),
+            memo,
             search_attributes: a.search_attributes.clone(),
             header: a.header.clone(),
-            priority: a.priority.clone(),
+            priority,
             ..Default::default()
         };
         self.children.insert(

@@ -26,6 +26,8 @@ pub struct Signal {
     pub header: Option<Header>,
     pub identity: String,
     pub request_id: String,
+    /// The workflow that sent it with a SignalExternalWorkflowExecution command.
+    pub external: Option<temporalio_protos::temporal::api::common::v1::WorkflowExecution>,
 }
 
 impl MutableState {
@@ -78,6 +80,7 @@ impl MutableState {
                 identity: signal.identity.clone(),
                 header: signal.header.clone(),
                 request_id: signal.request_id.clone(),
+                external_workflow_execution: signal.external.clone(),
                 ..Default::default()
             },
         );

@@ -431,6 +431,24 @@ impl WorkflowService for Frontend {
         }
     }
 
+    async fn get_workflow_execution_history_reverse(
+        &self,
+        r: Request<GetWorkflowExecutionHistoryReverseRequest>,
+    ) -> Reply<GetWorkflowExecutionHistoryReverseResponse> {
+        observe("GetWorkflowExecutionHistoryReverse", async {
+            routed!(
+                self,
+                r,
+                self.execution_route(&r.get_ref().namespace, r.get_ref().execution.as_ref()),
+                get_workflow_execution_history_reverse
+            );
+            self.get_workflow_execution_history_reverse(r.into_inner())
+                .await
+                .map(Response::new)
+        })
+        .await
+    }
+
     async fn describe_workflow_execution(
         &self,
         r: Request<DescribeWorkflowExecutionRequest>,

@@ -587,6 +587,7 @@ impl crate::HistoryService {
                         header: r.header.clone(),
                         identity: HISTORY_SERVICE_IDENTITY.into(),
                         request_id: request_id.clone(),
+                        external: Some(sender.clone()),
                     };
                     match next.signal(&signal, now) {
                         Ok(m) => m,

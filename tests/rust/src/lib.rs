@@ -1,12 +1,15 @@
 //! Starts and stops the server under test for the end-to-end tests.
 //!
 //! Owns: choosing the server (`PERDURE_TEST_SERVER=perdure|temporal`), a free port, a fresh data
-//! directory, waiting until the port accepts connections, and killing the process on drop.
-//! Must never: talk the Temporal protocol (the SDK in the tests does that) or reuse a data
+//! directory, waiting until the port accepts connections, killing the process on drop, and
+//! bounding a test's steps with deadlines (`within`).
+//! Must never: talk the Temporal protocol (the SDK does that, through `client`) or reuse a data
 //! directory across tests, so one test's leftovers can never make another pass.
 
+pub mod client;
 pub mod workflows;
 
+use std::future::Future;
 use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -168,6 +171,15 @@ pub fn perdure_bin() -> PathBuf {
             .nth(2)
             .unwrap_or(Path::new("."))
             .join("target/debug/perdure"),
+    }
+}
+
+/// Awaits `fut` for at most `deadline`, panicking with `what` when it takes longer, so a test
+/// that hangs says where.
+pub async fn within<T>(deadline: Duration, what: &str, fut: impl Future<Output = T>) -> T {
+    match tokio::time::timeout(deadline, fut).await {
+        Ok(out) => out,
+        Err(_) => panic!("{what}: not done within {deadline:?}"),
     }
 }
 

@@ -7,38 +7,16 @@
 use std::path::Path;
 use std::time::Duration;
 
+use perdure_e2e::client::{
+    assert_event_ids_contiguous, connect, event_type_names, history, with_worker,
+};
 use perdure_e2e::workflows::{Greetings, OneActivity};
 use perdure_e2e::TestServer;
-use temporalio_client::{
-    Client, ClientOptions, Connection, ConnectionOptions, WorkflowFetchHistoryOptions,
-    WorkflowGetResultOptions, WorkflowStartOptions,
-};
-use temporalio_common::protos::temporal::api::enums::v1::EventType;
-use temporalio_sdk::{Runtime, Worker, WorkerOptions};
-use url::Url;
+use temporalio_client::{WorkflowGetResultOptions, WorkflowStartOptions};
+use temporalio_sdk::WorkerOptions;
 
 /// Whole-test budget: server start, worker start, one workflow, shutdown.
 const TEST_DEADLINE: Duration = Duration::from_secs(120);
-const CONNECT_DEADLINE: Duration = Duration::from_secs(30);
-
-/// The port accepting TCP does not mean the server answers gRPC yet: retry until it does.
-async fn connect(url: &str) -> Client {
-    let deadline = tokio::time::Instant::now() + CONNECT_DEADLINE;
-    loop {
-        let opts = ConnectionOptions::new(Url::parse(url).expect("valid url")).build();
-        match Connection::connect(opts).await {
-            Ok(conn) => {
-                return Client::new(conn, ClientOptions::new("default").build())
-                    .expect("client from a live connection")
-            }
-            Err(e) if tokio::time::Instant::now() < deadline => {
-                eprintln!("connect to {url} not ready yet: {e}");
-                tokio::time::sleep(Duration::from_millis(200)).await;
-            }
-            Err(e) => panic!("could not connect to {url} within {CONNECT_DEADLINE:?}: {e}"),
-        }
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_activity_workflow_returns_activity_result() {
@@ -52,18 +30,13 @@ async fn run_one_activity() {
     let client = connect(&server.url()).await;
     let task_queue = format!("rust-e2e-{}", std::process::id());
 
-    let runtime = Runtime::from_current_tokio(Default::default()).expect("sdk runtime");
     let options = WorkerOptions::new(task_queue.as_str())
         .register_workflow::<OneActivity>()
         .expect("workflow registers")
         .register_activities(Greetings)
         .build();
-    let mut worker = Worker::new(&runtime, client.clone(), options).expect("worker builds");
-    let shutdown = worker.shutdown_handle();
 
-    // The worker is not Send (workflows run on a LocalSet), so it is driven in this task,
-    // alongside the client, rather than spawned.
-    let drive_client = async {
+    let (result, events) = with_worker(&client, options, async {
         let handle = client
             .start_workflow(
                 OneActivity::run,
@@ -76,29 +49,16 @@ async fn run_one_activity() {
             .get_result(WorkflowGetResultOptions::default())
             .await
             .expect("workflow completes");
-        shutdown();
-        let events = handle
-            .fetch_history(WorkflowFetchHistoryOptions::builder().build())
-            .into_events()
-            .await
-            .expect("history readable");
-        (result, events)
-    };
-    let (worker_outcome, (result, events)) = tokio::join!(worker.run(), drive_client);
-    worker_outcome.expect("worker shuts down cleanly");
+        (result, history(&handle).await)
+    })
+    .await;
     assert_eq!(result, "Hello, Perdure!");
 
-    let ids: Vec<i64> = events.iter().map(|e| e.event_id).collect();
-    let expected_ids: Vec<i64> = (1..=events.len() as i64).collect();
-    assert_eq!(ids, expected_ids, "event ids contiguous from 1");
-    let types: Vec<String> = events
-        .iter()
-        .map(|e| match EventType::try_from(e.event_type) {
-            Ok(t) => t.as_str_name().to_string(),
-            Err(_) => format!("unknown event type {}", e.event_type),
-        })
-        .collect();
-    assert_eq!(types, golden_event_types("one_activity"));
+    assert_event_ids_contiguous(&events, "one_activity");
+    assert_eq!(
+        event_type_names(&events),
+        golden_event_types("one_activity")
+    );
     drop(server);
 }
 

@@ -3,6 +3,7 @@
 mod describe_workflow_execution;
 mod get_system_info;
 mod get_workflow_execution_history;
+mod get_workflow_execution_history_reverse;
 mod namespace;
 mod poll_activity_task_queue;
 mod poll_workflow_task_queue;

@@ -65,6 +65,7 @@ impl Frontend {
             header: req.header.clone(),
             identity: req.identity.clone(),
             request_id: start.request_id.clone(),
+            external: None,
         };
         let outcome = self
             .history

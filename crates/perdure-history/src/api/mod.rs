@@ -5,6 +5,7 @@ mod delete_run;
 mod describe;
 mod fire_timer;
 mod get_history;
+mod get_history_reverse;
 mod query_workflow;
 mod record_activity_heartbeat;
 mod record_activity_task_started;

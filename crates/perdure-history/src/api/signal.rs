@@ -23,6 +23,7 @@ impl HistoryService {
             header: request.header.clone(),
             identity: request.identity.clone(),
             request_id: request.request_id.clone(),
+            external: None,
         };
         self.shard_for(namespace_id, &execution.workflow_id)
             .mutate(&key, |next, now| Ok((next.signal(&signal, now)?, ())))
