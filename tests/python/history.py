@@ -55,15 +55,32 @@ def load_golden_runs(name: str) -> list[list[dict]]:
     return json.loads(golden_path(name).read_text())["runs"]
 
 
-def write_golden(name: str, runs: list[list[HistoryEvent]], workflow_id: str, source: str) -> Path:
-    """Writes the golden of one scenario: ``runs`` are the histories of its runs, first first."""
+def load_golden_others(name: str) -> dict[str, list[list[dict]]]:
+    """The golden's normalised runs of the other workflows its scenario recorded (children,
+    signal targets), by placeholder ("<workflow-id-2>", ...); {} for most scenarios."""
+    return json.loads(golden_path(name).read_text()).get("other_workflows", {})
+
+
+def write_golden(
+    name: str,
+    runs: list[list[HistoryEvent]],
+    workflow_id: str,
+    source: str,
+    others: dict[str, list[list[HistoryEvent]]] | None = None,
+) -> Path:
+    """Writes the golden of one scenario: ``runs`` are the histories of its runs, first first;
+    ``others`` those of the other workflows it records, by workflow id (see
+    ``normalise_scenario``)."""
     path = golden_path(name)
     path.parent.mkdir(parents=True, exist_ok=True)
-    doc = {
+    main, other = normalise_scenario(runs, workflow_id, others or {})
+    doc: dict[str, Any] = {
         "recorded_from": source,
         "event_types": type_names(runs[0]),
-        "runs": normalise_runs(runs, workflow_id),
+        "runs": main,
     }
+    if other:
+        doc["other_workflows"] = other
     path.write_text(json.dumps(doc, indent=2) + "\n")
     return path
 
@@ -103,6 +120,17 @@ async def runs_of(
     return runs
 
 
+async def chain_of(client: Client, workflow_id: str, max_runs: int) -> list[list[HistoryEvent]]:
+    """``runs_of`` for a workflow known only by its id (a child, a signal target): its chain
+    from the first run of its latest chain (firstExecutionRunId of the latest run's start)."""
+    latest = await events_of(client.get_workflow_handle(workflow_id))
+    assert latest, f"no history for {workflow_id}"
+    started = latest[0].workflow_execution_started_event_attributes
+    first = started.first_execution_run_id
+    assert first, f"no firstExecutionRunId in the start of {workflow_id}"
+    return await runs_of(client, client.get_workflow_handle(workflow_id, run_id=first), max_runs)
+
+
 # ---- normalised histories ----------------------------------------------------------------------
 #
 # Two servers (or two runs against one server) write the same history for the same workflow
@@ -121,12 +149,15 @@ async def runs_of(
 #   *Time, *_time                "<time>": server clock (expiration, scheduled, reset-point times)
 #                                or worker clock (complete_time in local-activity markers)
 #   runId, *RunId                "<run-N>": random per run
+#   namespaceId, *NamespaceId    "<namespace-id-N>": each server gives a namespace its own id
 #   identity                     "<identity-N>": the SDK's default is pid@host; numbered, so a
 #                                hand-over between two workers ("A" then "B") stays visible
 #   requestId                    "<request-id>": random per request
 #   taskQueue names              "<task-queue-N>" / "<sticky-queue-N>" (kind kept): the tests'
 #                                queues are random, and so are the workers' sticky queues
-#   the workflow id              "<workflow-id>", also inside any string (inputs, results)
+#   the workflow id              "<workflow-id>", also inside any string (inputs, results); the
+#                                other workflows a scenario records (children, signal targets)
+#                                "<workflow-id-2>", ... in the scenario's order (normalise_scenario)
 #   stackTrace                   "<stack-trace>": worker file paths and line numbers
 #   worker metadata              dropped (_DROPPED_KEYS): SDK metadata, build ids, binary
 #                                checksums, deployment/versioning, history size in bytes
@@ -155,6 +186,12 @@ def _is_time_key(key: str) -> bool:
 
 def _is_run_id_key(key: str) -> bool:
     return key == "runId" or key.endswith("RunId") or key == "run_id" or key.endswith("_run_id")
+
+
+def _is_namespace_id_key(key: str) -> bool:
+    """The id (not the name) of a namespace, in the events of children and external signals
+    and cancels: each server makes its own."""
+    return key == "namespaceId" or key.endswith("NamespaceId")
 
 
 #: Removed outright. All of them describe the worker or the server's storage, not the outcome:
@@ -196,15 +233,38 @@ def normalise_runs(runs: list[list[HistoryEvent]], workflow_id: str) -> list[lis
     return _Normaliser(workflow_id).runs(runs)
 
 
+def normalise_scenario(
+    runs: list[list[HistoryEvent]],
+    workflow_id: str,
+    others: dict[str, list[list[HistoryEvent]]],
+) -> tuple[list[list[dict]], dict[str, list[list[dict]]]]:
+    """``normalise_runs`` of a scenario that also records other workflows (``others``: their
+    runs by workflow id, in the scenario's order): one numbering of run ids, identities and
+    queues across all of them, and each other workflow id becomes "<workflow-id-2>",
+    "<workflow-id-3>", ... (also inside strings), the key of its normalised runs."""
+    normaliser = _Normaliser(workflow_id, list(others))
+    all_runs = normaliser.runs([*runs, *(r for chain in others.values() for r in chain)])
+    main, rest = all_runs[: len(runs)], all_runs[len(runs) :]
+    out: dict[str, list[list[dict]]] = {}
+    for other_id, chain in others.items():
+        out[normaliser.workflow_ids[other_id]], rest = rest[: len(chain)], rest[len(chain) :]
+    return main, out
+
+
 class _Normaliser:
-    def __init__(self, workflow_id: str) -> None:
+    def __init__(self, workflow_id: str, other_ids: list[str] | None = None) -> None:
         self.workflow_id = workflow_id
+        #: workflow id -> placeholder: the scenario's own, then the others it records
+        self.workflow_ids = {workflow_id: "<workflow-id>"}
+        for n, other in enumerate(other_ids or [], start=2):
+            self.workflow_ids[other] = f"<workflow-id-{n}>"
         #: kind -> (real value -> placeholder), numbered by first appearance
         self.ids: dict[str, dict[str, str]] = {
             "run": {},
             "identity": {},
             "task-queue": {},
             "sticky-queue": {},
+            "namespace-id": {},
         }
         #: (real text, placeholder), longest first: replaced inside any other string
         self.substrings: list[tuple[str, str]] = []
@@ -222,7 +282,7 @@ class _Normaliser:
         for events in raw:
             for event in events:
                 self.collect(event)
-        pairs = {self.workflow_id: "<workflow-id>"}
+        pairs = dict(self.workflow_ids)
         for kind in ("run", "task-queue", "sticky-queue"):
             pairs.update(self.ids[kind])
         self.substrings = sorted(
@@ -245,6 +305,8 @@ class _Normaliser:
         elif isinstance(value, str) and value:
             if _is_run_id_key(key):
                 self.placeholder("run", value)
+            elif _is_namespace_id_key(key):
+                self.placeholder("namespace-id", value)
             elif key == "identity":
                 self.placeholder("identity", value)
 
@@ -280,6 +342,8 @@ class _Normaliser:
             return value
         if _is_run_id_key(key):
             return self.ids["run"].get(value, "<run-?>")
+        if _is_namespace_id_key(key):
+            return self.ids["namespace-id"].get(value, "<namespace-id-?>")
         if key == "identity":
             return self.ids["identity"].get(value, "<identity-?>")
         if key in _REQUEST_ID_KEYS:
@@ -346,11 +410,15 @@ def _b64_text(value: str) -> str:
         return value
 
 
-def describe_mismatch(name: str, golden: list[list[dict]], actual: list[list[dict]]) -> str:
+def describe_mismatch(
+    name: str, golden: list[list[dict]], actual: list[list[dict]], workflow: str = ""
+) -> str:
     """A readable account of how ``actual`` differs from ``golden``: the run counts, then for
     the first differing run its two type sequences, the first differing event as two JSON
-    documents, and a unified diff of the whole run."""
-    lines = [f"history of scenario {name!r} differs from golden/{name}.json"]
+    documents, and a unified diff of the whole run. ``workflow``: the placeholder of the other
+    workflow compared ("" for the scenario's own)."""
+    of = f" (workflow {workflow})" if workflow else ""
+    lines = [f"history of scenario {name!r}{of} differs from golden/{name}.json"]
     if len(golden) != len(actual):
         lines.append(f"runs: golden {len(golden)}, actual {len(actual)}")
     for run, (want, got) in enumerate(zip(golden, actual), start=1):

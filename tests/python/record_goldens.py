@@ -6,7 +6,8 @@ Usage (from the repository root, after `scripts/setup.sh`):
 Starts `temporal server start-dev` on a free port, runs every scenario of scenarios.py (or the
 named ones) with a Python SDK worker (scenarios in OWN_WORKER_SCENARIOS bring their own workers),
 and writes, for each, the histories of its runs in the normalised form of
-history.normalise_runs (plus the event-type sequence of the first run). Review the diff before
+history.normalise_runs (plus the event-type sequence of the first run, and the runs of the other
+workflows listed in scenarios.OTHER_WORKFLOWS, under "other_workflows"). Review the diff before
 committing: a change means Temporal's history changed, and Perdure must follow it.
 """
 
@@ -23,7 +24,7 @@ import workflows
 from activities import Activities
 from harness import ServerUnderTest
 from history import assert_contiguous_ids, runs_of, write_golden
-from scenarios import ALL_SCENARIOS, GOLDEN_SCENARIOS, runs_compared
+from scenarios import ALL_SCENARIOS, GOLDEN_SCENARIOS, other_runs, runs_compared
 
 
 def temporal_version() -> str:
@@ -53,11 +54,13 @@ async def main(names: list[str]) -> None:
             ):
                 handle = await ALL_SCENARIOS[name](client, task_queue, wf_id)
                 runs = await runs_of(client, handle, runs_compared(name))
-            for events in runs:
+                others = await other_runs(client, name, wf_id)
+            for events in [*runs, *(r for chain in others.values() for r in chain)]:
                 assert_contiguous_ids(events)
-            path = write_golden(name, runs, wf_id, source)
+            path = write_golden(name, runs, wf_id, source, others)
             kind = "" if name in GOLDEN_SCENARIOS else " (own worker)"
-            print(f"{name}{kind}: {[len(r) for r in runs]} events -> {path}")
+            more = "".join(f" + {[len(r) for r in chain]}" for chain in others.values())
+            print(f"{name}{kind}: {[len(r) for r in runs]}{more} events -> {path}")
     finally:
         server.stop()
 

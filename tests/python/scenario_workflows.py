@@ -14,7 +14,12 @@ from datetime import timedelta
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy, SearchAttributeKey
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import (
+    ActivityError,
+    ApplicationError,
+    ChildWorkflowError,
+    WorkflowAlreadyStartedError,
+)
 from temporalio.exceptions import TimeoutError as ActivityTimeoutError
 
 ACTIVITY_TIMEOUT = timedelta(seconds=10)
@@ -378,7 +383,113 @@ class GoldenSummaries:
         return greeting
 
 
+@workflow.defn
+class GoldenChild:
+    """The child of the golden child scenarios. Its first workflow task only waits, so what
+    lands in its history next is what the scenario did: on the ``go`` signal it acts as
+    ``mode`` says ("return": returns a value; "fail": raises an ApplicationError; "continue":
+    continues as new once with mode "now"); mode "now" returns at once; mode "forever" waits
+    until cancelled (then waits for ``go`` before it lets the cancellation end it) or
+    terminated."""
+
+    def __init__(self) -> None:
+        self.proceed = False
+
+    @workflow.signal
+    def go(self) -> None:
+        self.proceed = True
+
+    @workflow.run
+    async def run(self, mode: str, value: str) -> str:
+        if mode == "now":
+            return f"{value} (continued)"
+        if mode == "forever":
+            try:
+                await workflow.wait_condition(lambda: False)
+            except asyncio.CancelledError:
+                await workflow.wait_condition(lambda: self.proceed)
+                raise
+        await workflow.wait_condition(lambda: self.proceed)
+        if mode == "fail":
+            raise ApplicationError(f"child {value} fails", "detail", type="GoldenChildFailure")
+        if mode == "continue":
+            workflow.continue_as_new(args=["now", value])
+        return f"child got {value}"
+
+
+@workflow.defn
+class GoldenParent:
+    """Starts one GoldenChild (id ``<own id>-child`` unless ``spec`` names one) with
+    ``spec["mode"]`` and ``spec["value"]`` and ``spec.get("parent_close_policy")`` (a
+    ParentClosePolicy member name), then as ``spec["then"]`` says:
+    - "result": waits for the child's result (returns what it caught if the child failed);
+    - "cancel": on the ``go`` signal cancels the child, then waits for it like "result";
+    - "return": returns on the ``go`` signal, leaving the child to its parent close policy.
+    A child that cannot start (its id is taken) makes it return what the start raised."""
+
+    def __init__(self) -> None:
+        self.proceed = False
+
+    @workflow.signal
+    def go(self) -> None:
+        self.proceed = True
+
+    @workflow.run
+    async def run(self, spec: dict) -> dict:
+        options: dict = {"id": spec.get("child_id") or f"{workflow.info().workflow_id}-child"}
+        if spec.get("parent_close_policy"):
+            options["parent_close_policy"] = workflow.ParentClosePolicy[
+                spec["parent_close_policy"]
+            ]
+        try:
+            child = await workflow.start_child_workflow(
+                GoldenChild.run, args=[spec["mode"], spec["value"]], **options
+            )
+        except WorkflowAlreadyStartedError as err:
+            return {"start_failed": type(err).__name__, "workflow_id": err.workflow_id}
+        if spec["then"] in ("cancel", "return"):
+            await workflow.wait_condition(lambda: self.proceed)
+        if spec["then"] == "return":
+            return {"left": child.id}
+        if spec["then"] == "cancel":
+            child.cancel()
+        try:
+            return {"result": await child}
+        except ChildWorkflowError as err:
+            cause = err.cause
+            return {
+                "error": type(err).__name__,
+                "message": err.message,
+                "retry_state": None if err.retry_state is None else int(err.retry_state),
+                "cause": type(cause).__name__ if cause else None,
+                "cause_message": getattr(cause, "message", str(cause)) if cause else None,
+            }
+
+
+@workflow.defn
+class GoldenSignaller:
+    """Signals ``add`` with "external" to ``target`` (SignalExternalWorkflowExecution, then
+    ExternalWorkflowExecutionSignaled), then to ``missing``, which does not exist
+    (SignalExternalWorkflowExecutionFailed); returns how each send went."""
+
+    @workflow.run
+    async def run(self, target: str, missing: str) -> list[str]:
+        outcomes = []
+        for workflow_id in (target, missing):
+            try:
+                await workflow.get_external_workflow_handle(workflow_id).signal(
+                    "add", "external"
+                )
+                outcomes.append("sent")
+            except Exception as err:  # the SDK raises when the target does not exist
+                outcomes.append(f"{type(err).__name__}: {err}")
+        return outcomes
+
+
 GOLDEN = [
+    GoldenChild,
+    GoldenParent,
+    GoldenSignaller,
     GoldenSummaries,
     GoldenSignalsDuringTask,
     GoldenFailFirstAttempt,

@@ -18,6 +18,7 @@ from typing import AsyncIterator, Awaitable, Callable
 
 from temporalio import activity
 from temporalio.api.enums.v1 import EventType
+from temporalio.api.history.v1 import HistoryEvent
 from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
 from temporalio.common import RetryPolicy, SearchAttributePair, TypedSearchAttributes
 from temporalio.worker import Worker
@@ -25,6 +26,7 @@ from temporalio.worker import Worker
 import scenario_workflows
 import workflows
 from activities import Activities
+from history import chain_of
 
 RESULT_TIMEOUT_S = 60
 #: How long the workflow of ``sticky_worker_shutdown`` sleeps while its first worker stops.
@@ -448,6 +450,185 @@ async def user_metadata(client: Client, task_queue: str, wf_id: str) -> Workflow
     )
 
 
+# ---- children and external signals -------------------------------------------------------
+# Two workflows whose events depend on each other: each step waits until the workflow it
+# affects is quiet (every workflow task it was given completed), so no event of one lands
+# while the other has a task in flight, and both histories have one shape.
+
+
+async def wait_until_quiet(
+    handle: WorkflowHandle, event_type: int, deadline_s: float = 30
+) -> None:
+    """Polls the history until it holds an ``event_type`` event and no workflow task is
+    outstanding (as many WorkflowTaskCompleted as WorkflowTaskScheduled), or fails at the
+    deadline."""
+    deadline = time.monotonic() + deadline_s
+    scheduled = EventType.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED
+    completed = EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED
+    while True:
+        types = [e.event_type for e in (await handle.fetch_history()).events]
+        if event_type in types and types.count(scheduled) == types.count(completed):
+            return
+        if time.monotonic() > deadline:
+            raise TimeoutError(
+                f"{handle.id}: no quiet {EventType.Name(event_type)} within {deadline_s}s"
+            )
+        await asyncio.sleep(0.05)
+
+
+def _child_id(wf_id: str) -> str:
+    return f"{wf_id}-child"
+
+
+async def _parent_and_child(
+    client: Client, task_queue: str, wf_id: str, spec: dict, drive
+) -> WorkflowHandle:
+    """Starts GoldenParent with ``spec`` on a golden worker of its own queue, waits until the
+    parent has handled ChildWorkflowExecutionStarted and the child its first workflow task,
+    then lets ``drive(parent, child)`` take it from there."""
+    own_queue = f"{task_queue}-own"
+    async with golden_worker(client, own_queue):
+        parent = await client.start_workflow(
+            scenario_workflows.GoldenParent.run, spec, id=wf_id, task_queue=own_queue
+        )
+        await wait_until_quiet(parent, EventType.EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_STARTED)
+        child = client.get_workflow_handle(_child_id(wf_id))
+        await wait_until_quiet(child, EventType.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED)
+        await drive(parent, child)
+    return parent
+
+
+async def _child_result(
+    client: Client, task_queue: str, wf_id: str, mode: str, expected: dict
+) -> WorkflowHandle:
+    """The child acts (``mode``) on the test's signal; the parent returns what it got (which
+    must hold the items of ``expected``; the golden holds all of it)."""
+
+    async def drive(parent: WorkflowHandle, child: WorkflowHandle) -> None:
+        await child.signal(scenario_workflows.GoldenChild.go)
+        result = await asyncio.wait_for(parent.result(), RESULT_TIMEOUT_S)
+        assert expected.items() <= result.items(), result
+
+    spec = {"mode": mode, "value": "golden", "then": "result"}
+    return await _parent_and_child(client, task_queue, wf_id, spec, drive)
+
+
+async def child_completes(client: Client, task_queue: str, wf_id: str) -> WorkflowHandle:
+    """A child that returns a value: StartChildWorkflowExecutionInitiated,
+    ChildWorkflowExecutionStarted/Completed in the parent; the child's own history too."""
+    return await _child_result(
+        client, task_queue, wf_id, "return", {"result": "child got golden"}
+    )
+
+
+async def child_fails(client: Client, task_queue: str, wf_id: str) -> WorkflowHandle:
+    """A child that raises ApplicationError (ChildWorkflowExecutionFailed); the parent catches
+    the ChildWorkflowError and returns."""
+    return await _child_result(
+        client,
+        task_queue,
+        wf_id,
+        "fail",
+        {"error": "ChildWorkflowError", "cause": "ApplicationError"},
+    )
+
+
+async def child_continues_as_new(client: Client, task_queue: str, wf_id: str) -> WorkflowHandle:
+    """A child that continues as new once; its second run returns to the parent. Both of the
+    child's runs are compared."""
+    return await _child_result(
+        client, task_queue, wf_id, "continue", {"result": "golden (continued)"}
+    )
+
+
+async def child_cancelled_by_parent(client: Client, task_queue: str, wf_id: str) -> WorkflowHandle:
+    """On the test's signal the parent cancels its child (RequestCancelExternalWorkflowExecution
+    Initiated, ExternalWorkflowExecutionCancelRequested); the child, once the parent handled
+    that, lets the cancellation end it (ChildWorkflowExecutionCanceled)."""
+
+    async def drive(parent: WorkflowHandle, child: WorkflowHandle) -> None:
+        await parent.signal(scenario_workflows.GoldenParent.go)
+        await wait_until_quiet(
+            parent, EventType.EVENT_TYPE_EXTERNAL_WORKFLOW_EXECUTION_CANCEL_REQUESTED
+        )
+        await wait_until_quiet(child, EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CANCEL_REQUESTED)
+        await child.signal(scenario_workflows.GoldenChild.go)
+        result = await asyncio.wait_for(parent.result(), RESULT_TIMEOUT_S)
+        assert result.get("cause") == "CancelledError", result
+
+    spec = {"mode": "forever", "value": "golden", "then": "cancel"}
+    return await _parent_and_child(client, task_queue, wf_id, spec, drive)
+
+
+async def parent_close_terminate(client: Client, task_queue: str, wf_id: str) -> WorkflowHandle:
+    """The parent completes while its child (parent close policy TERMINATE) waits: the server
+    terminates the child."""
+
+    async def drive(parent: WorkflowHandle, child: WorkflowHandle) -> None:
+        await parent.signal(scenario_workflows.GoldenParent.go)
+        await asyncio.wait_for(parent.result(), RESULT_TIMEOUT_S)
+        await wait_for_event(child, EventType.EVENT_TYPE_WORKFLOW_EXECUTION_TERMINATED)
+
+    spec = {
+        "mode": "forever",
+        "value": "golden",
+        "then": "return",
+        "parent_close_policy": "TERMINATE",
+    }
+    return await _parent_and_child(client, task_queue, wf_id, spec, drive)
+
+
+async def child_id_taken(client: Client, task_queue: str, wf_id: str) -> WorkflowHandle:
+    """The child's id belongs to a running workflow: StartChildWorkflowExecutionFailed
+    (WORKFLOW_ALREADY_EXISTS). The running one waits on a queue nobody polls, and is
+    terminated afterwards (its history is not compared)."""
+    own_queue = f"{task_queue}-own"
+    blocker = await client.start_workflow(
+        scenario_workflows.GoldenChild.run,
+        args=["forever", "blocker"],
+        id=_child_id(wf_id),
+        task_queue=f"{task_queue}-nobody",
+    )
+    try:
+        async with golden_worker(client, own_queue):
+            parent = await client.start_workflow(
+                scenario_workflows.GoldenParent.run,
+                {"mode": "return", "value": "golden", "then": "result"},
+                id=wf_id,
+                task_queue=own_queue,
+            )
+            result = await asyncio.wait_for(parent.result(), RESULT_TIMEOUT_S)
+        assert result == {
+            "start_failed": "WorkflowAlreadyStartedError",
+            "workflow_id": _child_id(wf_id),
+        }, result
+    finally:
+        await blocker.terminate("golden child_id_taken done")
+    return parent
+
+
+async def signal_external(client: Client, task_queue: str, wf_id: str) -> WorkflowHandle:
+    """A workflow signals another (SignalExternalWorkflowExecutionInitiated,
+    ExternalWorkflowExecutionSignaled; WorkflowExecutionSignaled in the target), then a workflow
+    that does not exist (SignalExternalWorkflowExecutionFailed). Both histories are compared."""
+    own_queue = f"{task_queue}-own"
+    async with golden_worker(client, own_queue):
+        target = await client.start_workflow(
+            workflows.SignalCollector.run, 1, id=f"{wf_id}-target", task_queue=own_queue
+        )
+        await wait_until_quiet(target, EventType.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED)
+        handle = await client.start_workflow(
+            scenario_workflows.GoldenSignaller.run,
+            args=[f"{wf_id}-target", f"{wf_id}-missing"],
+            id=wf_id,
+            task_queue=own_queue,
+        )
+        outcomes = await asyncio.wait_for(handle.result(), RESULT_TIMEOUT_S)
+        assert outcomes[0] == "sent" and outcomes[1] != "sent", outcomes
+        assert await asyncio.wait_for(target.result(), RESULT_TIMEOUT_S) == ["external"]
+    return handle
+
+
 #: Scenarios that run their own workers (the recorder and the tests call them the same way).
 OWN_WORKER_SCENARIOS: dict[str, Scenario] = {
     "sticky_worker_shutdown": sticky_worker_shutdown,
@@ -461,6 +642,24 @@ OWN_WORKER_SCENARIOS: dict[str, Scenario] = {
     "activity_heartbeat_timeout": activity_heartbeat_timeout,
     "workflow_task_failure": workflow_task_failure,
     "user_metadata": user_metadata,
+    "child_completes": child_completes,
+    "child_fails": child_fails,
+    "child_cancelled_by_parent": child_cancelled_by_parent,
+    "parent_close_terminate": parent_close_terminate,
+    "child_id_taken": child_id_taken,
+    "signal_external": signal_external,
+    "child_continues_as_new": child_continues_as_new,
+}
+
+#: The other workflows (ids: the scenario's workflow id + suffix) whose histories a scenario
+#: compares too, every run of their chains (at most MAX_RUNS).
+OTHER_WORKFLOWS: dict[str, tuple[str, ...]] = {
+    "child_completes": ("-child",),
+    "child_fails": ("-child",),
+    "child_cancelled_by_parent": ("-child",),
+    "parent_close_terminate": ("-child",),
+    "signal_external": ("-target",),
+    "child_continues_as_new": ("-child",),
 }
 
 #: Every golden scenario, by name.
@@ -470,3 +669,13 @@ assert len(ALL_SCENARIOS) == len(GOLDEN_SCENARIOS) + len(OWN_WORKER_SCENARIOS)
 
 def runs_compared(name: str) -> int:
     return RUNS_COMPARED.get(name, MAX_RUNS)
+
+
+async def other_runs(
+    client: Client, name: str, wf_id: str
+) -> dict[str, list[list[HistoryEvent]]]:
+    """The runs of the other workflows scenario ``name`` compares (OTHER_WORKFLOWS), by id."""
+    return {
+        f"{wf_id}{suffix}": await chain_of(client, f"{wf_id}{suffix}", MAX_RUNS)
+        for suffix in OTHER_WORKFLOWS.get(name, ())
+    }

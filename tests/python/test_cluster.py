@@ -38,7 +38,7 @@ import workflows
 from cluster import Cluster, ContractError, count_leaders, merge_leaders, parse_view
 from harness import server_kind
 from history import assert_steps_done_once, events_of
-from scenarios import GOLDEN_SCENARIOS
+from scenarios import ALL_SCENARIOS
 from test_crash import wait_until
 from workers import running_worker
 
@@ -169,7 +169,8 @@ async def node2_worker(acceptance_cluster: Cluster):
 @pytest.mark.cluster
 @perdure_only
 class TestSingleNodeAcceptanceOnACluster:
-    @pytest.mark.parametrize("scenario", sorted(GOLDEN_SCENARIOS))
+    # Every golden scenario, those with their own workers (children, external signals) too.
+    @pytest.mark.parametrize("scenario", sorted(ALL_SCENARIOS))
     async def test_history_matches_single_node_golden(
         self, node3_client, node2_worker, wf_id, scenario
     ):
