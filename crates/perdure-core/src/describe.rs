@@ -66,6 +66,7 @@ impl MutableState {
                 ))
             },
             first_run_id: self.first_execution_run_id.clone(),
+            auto_reset_points: self.auto_reset_points.clone(),
             parent_namespace_id: self.parent_namespace_id.clone(),
             parent_execution: self.parent().map(|p| WorkflowExecution {
                 workflow_id: p.workflow_id,

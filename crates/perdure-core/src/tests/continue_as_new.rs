@@ -103,6 +103,9 @@ fn the_run_closes_and_its_successor_starts_in_the_same_write() {
         at(5).add(first.ms.retention()).to_timestamp_opt()
     );
     assert_eq!(second.ms.auto_reset_points, s.prev_auto_reset_points);
+    // Describe shows them, as Temporal's workflow_execution_info.auto_reset_points.
+    let described = second.ms.describe().workflow_execution_info.unwrap();
+    assert_eq!(described.auto_reset_points, s.prev_auto_reset_points);
 }
 
 #[test]
