@@ -501,26 +501,11 @@ impl crate::HistoryService {
             Some(Call::ExternalOutcome(o)) => {
                 let sender = o.sender.clone().unwrap_or_default();
                 let key = ExecKey::new(&o.namespace_id, &sender.workflow_id, &sender.run_id);
-                let shard = self.shard_for(&o.namespace_id, &sender.workflow_id);
-                shard
-                    .update(&key, |state, now| {
-                        let Some(state) = state else {
-                            return Ok(crate::shard::Step::Skip(()));
-                        };
-                        let mut next = state.clone();
-                        let m =
-                            next.record_external_outcome(o.initiated_event_id, o.delivered, now)?;
-                        if m.is_empty() && next == *state {
-                            return Ok(crate::shard::Step::Reply(()));
-                        }
-                        Ok(crate::shard::Step::Write(crate::shard::Plan::new(
-                            next,
-                            m,
-                            (),
-                        )))
-                    })
-                    .await
-                    .map(|_| none)
+                self.mutate_run(&key, |s, now| {
+                    s.record_external_outcome(o.initiated_event_id, o.delivered, now)
+                })
+                .await
+                .map(|_| none)
             }
             None => Ok(none),
         }
@@ -536,9 +521,22 @@ impl crate::HistoryService {
         ) -> Result<perdure_core::Mutation, perdure_core::CoreError>,
     ) -> Result<(), HistoryError> {
         let key = ExecKey::new(&p.namespace_id, &p.workflow_id, &p.run_id);
-        let shard = self.shard_for(&p.namespace_id, &p.workflow_id);
+        self.mutate_run(&key, op).await
+    }
+
+    /// Records a report in the run `key` names; a run that no longer exists has nothing to
+    /// record, and a repeated report that changes nothing writes nothing.
+    async fn mutate_run(
+        &self,
+        key: &ExecKey,
+        op: impl Fn(
+            &mut perdure_core::MutableState,
+            perdure_core::Time,
+        ) -> Result<perdure_core::Mutation, perdure_core::CoreError>,
+    ) -> Result<(), HistoryError> {
+        let shard = self.shard_for(&key.namespace_id, &key.workflow_id);
         shard
-            .update(&key, |state, now| {
+            .update(key, |state, now| {
                 let Some(state) = state else {
                     return Ok(crate::shard::Step::Skip(()));
                 };
