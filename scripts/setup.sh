@@ -4,6 +4,8 @@
 #    librocksdb-sys). Protobuf needs no protoc: temporalio-protos uses a vendored compiler.
 #  - Python venv at .venv with tests/python/requirements.txt (the Python SDK, pytest, and the
 #    `temporal` CLI, which also provides Temporal's dev server for side-by-side runs).
+#  - Node deps of tests/ts (the TypeScript SDK client and worker) with `npm ci` from the lock file;
+#    Debian's nodejs/npm if node or npm is missing.
 set -euo pipefail
 # Note: phase() runs each step as `step || rc=$?`, which suspends `set -e` inside it, so every
 # step below returns on its own first failure.
@@ -57,5 +59,31 @@ python_venv() {
   pip_requirements tests/python/requirements.txt
 }
 
+# Installs tests/ts/node_modules from its lock file unless the same lock file was installed before
+# (the stamp lives inside node_modules, so deleting node_modules reinstalls).
+node_modules() {
+  local dir=tests/ts stamp want major minor
+  if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+    apt_install nodejs npm || return
+  fi
+  # @temporalio/* 1.24 needs Node >= 20.3 (Debian 12's own nodejs is 18: use NodeSource's).
+  IFS=. read -r major minor _ <<<"$(node --version | tr -d v)"
+  if ((major < 20 || (major == 20 && minor < 3))); then
+    echo "node $(node --version) is too old for the TypeScript SDK test (needs >= 20.3)" >&2
+    return 1
+  fi
+  stamp="${dir}/node_modules/.installed-package-lock.sha256"
+  want=$(sha256sum "${dir}/package-lock.json" | cut -d' ' -f1)
+  if [[ -f ${stamp} && $(cat "${stamp}") == "${want}" ]]; then
+    echo "${dir}/package-lock.json: already installed"
+    return 0
+  fi
+  # No install scripts: nothing in the tree needs them (the SDK's native core bridge and swc ship
+  # prebuilt binaries), and npm 11 warns about every package that has one.
+  (cd "${dir}" && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error) || return
+  echo "${want}" >"${stamp}"
+}
+
 phase "setup: system packages" apt_packages
 phase "setup: python venv" python_venv
+phase "setup: node modules (tests/ts)" node_modules

@@ -11,6 +11,8 @@ source scripts/lib.sh
 
 export ROCKSDB_LIB_DIR=${ROCKSDB_LIB_DIR:-/usr/lib/x86_64-linux-gnu}
 export PERDURE_TEST_SERVER=${PERDURE_TEST_SERVER:-perdure}
+# CI builds once from a fresh clone: incremental caches would only cost disk (gigabytes).
+export CARGO_INCREMENTAL=${CARGO_INCREMENTAL:-0}
 # The Rust e2e test finds `temporal` on PATH in temporal mode.
 export PATH="${PWD}/.venv/bin:${PATH}"
 echo "==> server under test: ${PERDURE_TEST_SERVER}"

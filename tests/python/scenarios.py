@@ -11,6 +11,7 @@ waits for the event it needs before its next step).
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 from contextlib import asynccontextmanager
 from datetime import timedelta
@@ -19,8 +20,21 @@ from typing import AsyncIterator, Awaitable, Callable
 from temporalio import activity
 from temporalio.api.enums.v1 import EventType
 from temporalio.api.history.v1 import HistoryEvent
-from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
-from temporalio.common import RetryPolicy, SearchAttributePair, TypedSearchAttributes
+from temporalio.client import (
+    Client,
+    WithStartWorkflowOperation,
+    WorkflowFailureError,
+    WorkflowHandle,
+    WorkflowUpdateFailedError,
+    WorkflowUpdateStage,
+)
+from temporalio.common import (
+    RetryPolicy,
+    SearchAttributePair,
+    TypedSearchAttributes,
+    WorkflowIDConflictPolicy,
+)
+from temporalio.service import ServiceClient
 from temporalio.worker import Worker
 
 import scenario_workflows
@@ -213,6 +227,148 @@ async def cron(client: Client, task_queue: str, wf_id: str) -> WorkflowHandle:
     return handle
 
 
+# ---- workflow updates (workflows.Updatable) -----------------------------------------------
+# Each update waits for its outcome (or, for ACCEPTED, its acceptance) before the next step, and
+# each update starts on an idle workflow (its previous workflow task completed), so every update
+# rides on a workflow task of its own and the history has one shape. Update ids are fixed: they
+# are in the history (protocolInstanceId, acceptedRequestMessageId, meta.updateId). The updates
+# are sent by a client of their own identity (UPDATE_CALLER), not the one the worker shares with
+# the test's client, so the golden shows whose identity each update event carries.
+
+U = workflows.Updatable
+UPDATE_CALLER = "golden update caller"
+
+
+async def _update_caller(client: Client) -> Client:
+    """A client like ``client`` (same server, namespace, converter) of identity UPDATE_CALLER."""
+    config = dataclasses.replace(client.service_client.config, identity=UPDATE_CALLER)
+    service = await asyncio.wait_for(ServiceClient.connect(config), RESULT_TIMEOUT_S)
+    return Client(service, namespace=client.namespace, data_converter=client.data_converter)
+
+
+async def _idle_updatable(
+    client: Client, task_queue: str, wf_id: str
+) -> tuple[WorkflowHandle, WorkflowHandle]:
+    """An Updatable (initial values ["init"]) whose first workflow task completed, so that the
+    next update lands on an idle workflow (a speculative workflow task of its own): its handle,
+    and the UPDATE_CALLER's handle of it."""
+    handle = await client.start_workflow(U.run, ["init"], id=wf_id, task_queue=task_queue)
+    await wait_for_event(handle, EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED)
+    values = await asyncio.wait_for(handle.query(U.values_so_far), RESULT_TIMEOUT_S)
+    assert values == ["init"], values
+    caller = await _update_caller(client)
+    return handle, caller.get_workflow_handle(wf_id, run_id=handle.result_run_id)
+
+
+async def _update(handle: WorkflowHandle, update, arg: str, update_id: str):
+    return await asyncio.wait_for(
+        handle.execute_update(update, arg, id=update_id), RESULT_TIMEOUT_S
+    )
+
+
+async def _update_fails(handle: WorkflowHandle, update, arg: str, update_id: str) -> str:
+    """Runs an update that must fail (rejected by the validator, or its handler raised); the
+    message of the failure's cause."""
+    try:
+        await _update(handle, update, arg, update_id)
+    except WorkflowUpdateFailedError as err:
+        return err.cause.message
+    raise AssertionError(f"update {update_id} of {handle.id} did not fail")
+
+
+async def _finish(handle: WorkflowHandle, expected: list[str]) -> None:
+    await handle.signal(U.finish)
+    result = await asyncio.wait_for(handle.result(), RESULT_TIMEOUT_S)
+    assert result == expected, result
+
+
+async def update_accepted(client: Client, task_queue: str, wf_id: str) -> WorkflowHandle:
+    """Two updates on an idle workflow, whose handler returns at once: each is carried by a
+    (speculative) workflow task that the acceptance writes, followed by
+    WorkflowExecutionUpdateAccepted and WorkflowExecutionUpdateCompleted."""
+    handle, caller = await _idle_updatable(client, task_queue, wf_id)
+    assert await _update(caller, U.add, "x", "add-1") == ["init", "x"]
+    assert await _update(caller, U.add, "y", "add-2") == ["init", "x", "y"]
+    await _finish(handle, ["init", "x", "y"])
+    return handle
+
+
+async def update_rejected_then_accepted(
+    client: Client, task_queue: str, wf_id: str
+) -> WorkflowHandle:
+    """An update the validator rejects writes nothing (its speculative workflow task is
+    discarded); the accepted update after it is written as usual."""
+    handle, caller = await _idle_updatable(client, task_queue, wf_id)
+    message = await _update_fails(caller, U.add, "bad-x", "bad-1")
+    assert message == "rejected 'bad-x'", message
+    assert await _update(caller, U.add, "x", "add-1") == ["init", "x"]
+    await _finish(handle, ["init", "x"])
+    return handle
+
+
+async def update_handler_fails(client: Client, task_queue: str, wf_id: str) -> WorkflowHandle:
+    """An accepted update whose handler raises: WorkflowExecutionUpdateCompleted with
+    outcome.failure; the workflow goes on and completes."""
+    handle, caller = await _idle_updatable(client, task_queue, wf_id)
+    message = await _update_fails(caller, U.fail, "boom", "fail-1")
+    assert message == "update failed on 'boom'", message
+    await _finish(handle, ["init"])
+    return handle
+
+
+async def update_waits_for_signal(client: Client, task_queue: str, wf_id: str) -> WorkflowHandle:
+    """An update accepted in one workflow task whose handler waits for the ``release`` signal:
+    WorkflowExecutionUpdateCompleted comes in the task that delivers the signal."""
+    handle, caller = await _idle_updatable(client, task_queue, wf_id)
+    held = await asyncio.wait_for(
+        caller.start_update(
+            U.add_when_released, "held", id="held", wait_for_stage=WorkflowUpdateStage.ACCEPTED
+        ),
+        RESULT_TIMEOUT_S,
+    )
+    await wait_for_event(handle, EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED)
+    await handle.signal(U.release)
+    assert await asyncio.wait_for(held.result(), RESULT_TIMEOUT_S) == ["init", "held"]
+    await _finish(handle, ["init", "held"])
+    return handle
+
+
+async def update_with_start(client: Client, task_queue: str, wf_id: str) -> WorkflowHandle:
+    """Update-with-start (USE_EXISTING) of a new workflow: the update rides on the first
+    workflow task (no WorkflowExecutionUpdateAdmitted); then update-with-start of the running
+    workflow, an update like any other. The UPDATE_CALLER starts the workflow too."""
+    caller = await _update_caller(client)
+
+    def start_op() -> WithStartWorkflowOperation:
+        return WithStartWorkflowOperation(
+            U.run,
+            ["init"],
+            id=wf_id,
+            task_queue=task_queue,
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+        )
+
+    async def execute(op: WithStartWorkflowOperation, arg: str, update_id: str):
+        return await asyncio.wait_for(
+            caller.execute_update_with_start_workflow(
+                U.add, arg, start_workflow_operation=op, id=update_id
+            ),
+            RESULT_TIMEOUT_S,
+        )
+
+    first = start_op()
+    assert await execute(first, "first", "uws-1") == ["init", "first"]
+    handle = await asyncio.wait_for(first.workflow_handle(), RESULT_TIMEOUT_S)
+    existing = start_op()
+    assert await execute(existing, "second", "uws-2") == ["init", "first", "second"]
+    again = await asyncio.wait_for(existing.workflow_handle(), RESULT_TIMEOUT_S)
+    assert again.result_run_id == handle.result_run_id, (again.result_run_id, handle.result_run_id)
+    # Finished through the test's client, as the other update scenarios are.
+    handle = client.get_workflow_handle(wf_id, run_id=handle.result_run_id)
+    await _finish(handle, ["init", "first", "second"])
+    return handle
+
+
 GOLDEN_SCENARIOS: dict[str, Scenario] = {
     "one_activity": one_activity,
     "timer": timer,
@@ -229,6 +385,11 @@ GOLDEN_SCENARIOS: dict[str, Scenario] = {
     "query": query,
     "activity_start_to_close_retry": activity_start_to_close_retry,
     "cron": cron,
+    "update_accepted": update_accepted,
+    "update_rejected_then_accepted": update_rejected_then_accepted,
+    "update_handler_fails": update_handler_fails,
+    "update_waits_for_signal": update_waits_for_signal,
+    "update_with_start": update_with_start,
 }
 
 #: How many runs of a scenario's chain are compared (default: every run up to MAX_RUNS). A

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 import pytest
 
 import workflows
-from harness import server_kind, temporal_bin
+from harness import temporal_bin
 
 
 async def cli(server, *args: str) -> str:
@@ -161,9 +161,6 @@ async def test_cli_start_with_cron(server):
     assert info["status"] == "WORKFLOW_EXECUTION_STATUS_TERMINATED"
 
 
-@pytest.mark.skipif(
-    server_kind() == "perdure", reason="workflow updates are not implemented in Perdure yet"
-)
 async def test_cli_update_execute(server, client, worker):
     """`temporal workflow update execute` runs an update on the test's worker and prints its
     result, as text and as JSON; the same --update-id again prints the first outcome (one

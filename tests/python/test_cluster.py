@@ -34,6 +34,7 @@ import test_acceptance
 import test_child_workflows
 import test_external_signals
 import test_history_golden
+import test_updates
 import workflows
 from cluster import Cluster, ContractError, count_leaders, merge_leaders, parse_view
 from harness import server_kind
@@ -196,6 +197,23 @@ class TestSingleNodeAcceptanceOnACluster:
         ids=lambda t: t.__name__,
     )
     async def test_effects_across_nodes(self, node3_client, node2_worker, wf_id, test):
+        await test(client=node3_client, worker=node2_worker, wf_id=wf_id)
+
+    # An update waits on its run's shard leader (the client's node forwards it there) while the
+    # worker polls through another node; update-with-start admits it with the new run.
+    @pytest.mark.parametrize(
+        "test",
+        [
+            test_updates.test_an_update_changes_state_and_returns_its_result,
+            test_updates.test_wait_stages_accepted_then_completed,
+            test_updates.test_a_rejected_update_writes_nothing,
+            test_updates.test_the_same_update_id_is_one_update,
+            test_updates.test_closing_a_workflow_ends_its_pending_updates,
+            test_updates.test_update_with_start_starts_a_workflow_or_updates_the_running_one,
+        ],
+        ids=lambda t: t.__name__,
+    )
+    async def test_updates_across_nodes(self, node3_client, node2_worker, wf_id, test):
         await test(client=node3_client, worker=node2_worker, wf_id=wf_id)
 
 

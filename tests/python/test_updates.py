@@ -111,15 +111,9 @@ from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 import workflows
-from harness import NAMESPACE, server_kind
+from harness import NAMESPACE
 from history import assert_contiguous_ids, events_of, of_type, type_names
 from workers import running_worker
-
-# Recorded from Temporal's dev server as the specification of updates, which Perdure does not
-# implement yet (issue 6: the next piece); they run against Temporal only until it does.
-pytestmark = pytest.mark.skipif(
-    server_kind() == "perdure", reason="workflow updates are not implemented in Perdure yet"
-)
 
 RESULT_TIMEOUT_S = 60
 #: Deadline of a call that must be answered; generous, an answer takes milliseconds.

@@ -24,8 +24,12 @@ pub enum CoreError {
     #[error("{0}")]
     WorkflowNotReady(String),
     /// gRPC ALREADY_EXISTS with WorkflowExecutionAlreadyStartedFailure{start_request_id, run_id}.
-    #[error("Workflow execution is already running. RunId: {run_id}.")]
-    AlreadyStarted { run_id: String, request_id: String },
+    #[error("Workflow execution is already running. WorkflowId: {workflow_id}, RunId: {run_id}.")]
+    AlreadyStarted {
+        workflow_id: String,
+        run_id: String,
+        request_id: String,
+    },
 }
 
 impl CoreError {

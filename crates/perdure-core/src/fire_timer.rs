@@ -90,6 +90,8 @@ impl MutableState {
         if !wft.is_started() || t.timeout_type != TimeoutType::StartToClose as i32 {
             return;
         }
+        // A speculative task that timed out is written, with its timeout, like any other.
+        self.materialize_speculative(m);
         self.workflow_task = None;
         if !wft.is_transient() {
             let event = self.new_event(
@@ -120,6 +122,12 @@ impl MutableState {
             return;
         }
         self.workflow_task = None;
+        if wft.speculative {
+            // Nothing of it was written: it simply moves to the normal queue, still speculative.
+            self.clear_sticky();
+            let _ = self.schedule_speculative_workflow_task(m, now);
+            return;
+        }
         if !wft.is_transient() {
             let event = self.new_event(
                 EventType::WorkflowTaskTimedOut,

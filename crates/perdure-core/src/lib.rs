@@ -32,6 +32,7 @@ mod tasks;
 mod terminate;
 mod time;
 mod token;
+mod update;
 mod workflow_retry;
 mod workflow_task_completed;
 mod workflow_task_failed;
@@ -72,6 +73,11 @@ pub use time::{duration_from_proto, duration_to_proto, Time};
 pub use token::{TaskKind, TaskToken};
 pub use workflow_retry::{
     run_timeout_failure, NewRunIds, RunFailure, WORKFLOW_ID_REUSE_MINIMAL_INTERVAL,
+};
+pub use update::{
+    accepted_update_completed_workflow_failure, rejected_outcome, request_message_id,
+    unprocessed_update_failure, PendingUpdates, UpdateProgress, UpdateRecord, MAX_TOTAL_UPDATES,
+    REQUEST_TYPE_URL,
 };
 pub use workflow_task_completed::WorkflowTaskCompletion;
 pub use workflow_task_failed::HISTORY_SERVICE_IDENTITY;

@@ -63,6 +63,8 @@ pub struct CurrentExecution {
 /// The parts of a start request that decide how to treat an existing run.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct StartPolicyInput {
+    /// Named in the error when the start is refused.
+    pub workflow_id: String,
     pub request_id: String,
     /// `WorkflowIdReusePolicy` as i32.
     pub reuse_policy: i32,
@@ -73,6 +75,7 @@ pub struct StartPolicyInput {
 impl StartPolicyInput {
     pub fn from_request(req: &StartWorkflowExecutionRequest) -> StartPolicyInput {
         StartPolicyInput {
+            workflow_id: req.workflow_id.clone(),
             request_id: req.request_id.clone(),
             reuse_policy: req.workflow_id_reuse_policy,
             conflict_policy: req.workflow_id_conflict_policy,
@@ -108,6 +111,7 @@ pub fn decide_start(current: Option<&CurrentExecution>, req: &StartPolicyInput) 
     }
     let already_started = || {
         StartDecision::Fail(CoreError::AlreadyStarted {
+            workflow_id: req.workflow_id.clone(),
             run_id: current.run_id.clone(),
             request_id: current.start_request_id.clone(),
         })

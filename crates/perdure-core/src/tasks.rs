@@ -21,11 +21,15 @@ pub struct Mutation {
     /// caller must persist it in the same atomic write as this mutation and make it the
     /// workflow id's current run.
     pub new_run: Option<Box<NewRun>>,
+    /// What became of updates in this write (accepted, completed, rejected), for the callers
+    /// waiting on them once the write is committed.
+    pub updates: Vec<crate::update::UpdateProgress>,
 }
 
 impl Mutation {
     pub fn is_empty(&self) -> bool {
-        self.events.is_empty()
+        self.updates.is_empty()
+            && self.events.is_empty()
             && self.transfer_tasks.is_empty()
             && self.timer_tasks.is_empty()
             && !self.closed

@@ -36,6 +36,7 @@ mod retention;
 mod run_info;
 mod signal;
 mod sticky;
+mod update;
 mod workflow_retry;
 
 const SEC: i64 = 1_000_000_000;
@@ -148,7 +149,7 @@ impl Run {
         };
         let c = self
             .ms
-            .complete_workflow_task(&d.token, &req, now, &next_run())
+            .complete_workflow_task(&d.token, &req, now, &next_run(), &Default::default())
             .unwrap();
         self.apply(c.mutation.clone());
         c
@@ -238,7 +239,7 @@ fn run_task(run: &mut Run, commands: Vec<Command>, now: Time, next: &NewRunIds) 
     };
     let c = run
         .ms
-        .complete_workflow_task(&d.token, &req, now, next)
+        .complete_workflow_task(&d.token, &req, now, next, &Default::default())
         .unwrap();
     assert!(c.rejection.is_none());
     run.apply(c.mutation)
@@ -805,7 +806,7 @@ fn transient_task_becomes_normal_when_events_arrive() {
     };
     let c = run
         .ms
-        .complete_workflow_task(&d.token, &req, at(2), &next_run())
+        .complete_workflow_task(&d.token, &req, at(2), &next_run(), &Default::default())
         .unwrap();
     run.apply(c.mutation); // 4 Completed, 5 ActivityTaskScheduled, 6 WFT Scheduled
     let ad = run.poll_activity(5, at(3));
@@ -1000,7 +1001,7 @@ fn terminate_fails_started_task_and_closes() {
     let req = RespondWorkflowTaskCompletedRequest::default();
     assert!(matches!(
         run.ms
-            .complete_workflow_task(&d.token, &req, at(3), &next_run()),
+            .complete_workflow_task(&d.token, &req, at(3), &next_run(), &Default::default()),
         Err(CoreError::NotFound(_))
     ));
     let desc = run.ms.describe();
@@ -1023,7 +1024,7 @@ fn unsupported_and_misordered_commands_are_rejected_without_changes() {
     };
     assert_eq!(
         run.ms
-            .complete_workflow_task(&d.token, &req, at(2), &next_run()),
+            .complete_workflow_task(&d.token, &req, at(2), &next_run(), &Default::default()),
         Err(CoreError::InvalidArgument(
             "Unknown command type: ScheduleNexusOperation".into()
         ))
@@ -1035,7 +1036,7 @@ fn unsupported_and_misordered_commands_are_rejected_without_changes() {
     };
     match run
         .ms
-        .complete_workflow_task(&d.token, &req, at(2), &next_run())
+        .complete_workflow_task(&d.token, &req, at(2), &next_run(), &Default::default())
     {
         Err(CoreError::InvalidArgument(msg)) => {
             assert!(msg.starts_with("invalid command sequence"))
@@ -1075,7 +1076,7 @@ fn unsupported_and_misordered_commands_are_rejected_without_changes() {
     };
     match run
         .ms
-        .complete_workflow_task(&d2.token, &req, at(5), &next_run())
+        .complete_workflow_task(&d2.token, &req, at(5), &next_run(), &Default::default())
     {
         Err(CoreError::InvalidArgument(msg)) => assert!(msg.starts_with("StartTimerDuplicateId")),
         other => panic!("{other:?}"),
@@ -1116,6 +1117,7 @@ fn start_decisions_follow_policies() {
     };
     let input = |req: &str, reuse: WorkflowIdReusePolicy, conflict: WorkflowIdConflictPolicy| {
         StartPolicyInput {
+            workflow_id: String::new(),
             request_id: req.into(),
             reuse_policy: reuse as i32,
             conflict_policy: conflict as i32,
@@ -1124,6 +1126,7 @@ fn start_decisions_follow_policies() {
     use WorkflowIdConflictPolicy as C;
     use WorkflowIdReusePolicy as R;
     let already = StartDecision::Fail(CoreError::AlreadyStarted {
+        workflow_id: String::new(),
         run_id: "r1".into(),
         request_id: "req-1".into(),
     });
@@ -1465,7 +1468,7 @@ fn overlong_ids_in_commands_fail_the_task() {
     };
     match run
         .ms
-        .complete_workflow_task(&d.token, &req, at(4), &next_run())
+        .complete_workflow_task(&d.token, &req, at(4), &next_run(), &Default::default())
     {
         Err(CoreError::InvalidArgument(msg)) => assert!(
             msg.starts_with(

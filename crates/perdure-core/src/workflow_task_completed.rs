@@ -33,6 +33,7 @@ use crate::state::{ActivityInfo, MutableState, TimerInfo};
 use crate::tasks::{timer_task, transfer_task, Mutation, TaskRef, TaskTimeout, UserTimer};
 use crate::time::{duration_from_proto, is_negative, Time};
 use crate::token::TaskToken;
+use crate::update::{Messages, PendingUpdates};
 use crate::workflow_retry::{Chain, NewRunIds, RunFailure};
 use crate::workflow_task_failed::HISTORY_SERVICE_IDENTITY;
 
@@ -44,6 +45,9 @@ use temporalio_protos::temporal::api::enums::v1::TimeoutType;
 pub struct WorkflowTaskCompletion {
     pub mutation: Mutation,
     pub rejection: Option<CoreError>,
+    /// Set when a speculative task was discarded: the worker rolls its history back to this
+    /// event (RespondWorkflowTaskCompletedResponse.reset_history_event_id).
+    pub reset_history_event_id: i64,
 }
 
 /// Why a command failed the workflow task.
@@ -106,26 +110,32 @@ impl MutableState {
     }
 
     /// `next_run` names the run a FailWorkflowExecution command starts if the retry policy
-    /// allows another attempt (see `Mutation::new_run`).
+    /// allows another attempt (see `Mutation::new_run`); `pending` is the leader's view of the
+    /// updates no worker has accepted yet.
     pub fn complete_workflow_task(
         &mut self,
         token: &TaskToken,
         req: &RespondWorkflowTaskCompletedRequest,
         now: Time,
         next_run: &NewRunIds,
+        pending: &PendingUpdates,
     ) -> Result<WorkflowTaskCompletion, CoreError> {
         self.check_workflow_token(token)?;
         validate_command_sequence(&req.commands)?;
+        if let Some(done) = self.discard_speculative(req, now, pending) {
+            return Ok(done);
+        }
 
         let mut next = self.clone();
         let mut m = Mutation::default();
-        let (f, terminate) = match next.apply_completion(&mut m, req, now, next_run) {
+        let (f, terminate) = match next.apply_completion(&mut m, req, now, next_run, pending) {
             Ok(()) => match self.history_limit_after(&next) {
                 None => {
                     *self = next;
                     return Ok(WorkflowTaskCompletion {
                         mutation: m,
                         rejection: None,
+                        reset_history_event_id: 0,
                     });
                 }
                 Some(reason) => {
@@ -134,6 +144,7 @@ impl MutableState {
                     return Ok(WorkflowTaskCompletion {
                         mutation: m,
                         rejection: Some(CoreError::InvalidArgument(reason.to_string())),
+                        reset_history_event_id: 0,
                     });
                 }
             },
@@ -173,7 +184,65 @@ impl MutableState {
         Ok(WorkflowTaskCompletion {
             mutation: m,
             rejection: Some(rejection),
+            reset_history_event_id: 0,
         })
+    }
+
+    /// A speculative task whose worker only rejected updates leaves no trace in history: the
+    /// task is dropped and the worker told where to roll back to. None when it must be written.
+    fn discard_speculative(
+        &mut self,
+        req: &RespondWorkflowTaskCompletedRequest,
+        now: Time,
+        pending: &PendingUpdates,
+    ) -> Option<WorkflowTaskCompletion> {
+        let with_events = req
+            .capabilities
+            .as_ref()
+            .is_some_and(|c| c.discard_speculative_workflow_task_with_events);
+        if !self.may_discard_speculative(
+            req.commands.len(),
+            req.force_create_new_workflow_task,
+            &req.messages,
+            with_events,
+            pending,
+        ) {
+            return None;
+        }
+        let mut next = self.clone();
+        let mut m = Mutation::default();
+        next.workflow_task = None;
+        next.apply_sticky_attributes(req);
+        for message in &req.messages {
+            // A malformed rejection fails the task, which is then written like any other.
+            next.apply_update_message(&mut m, message, pending, now).ok()?;
+        }
+        next.reject_unprocessed(&mut m, pending);
+        let reset = next.last_completed_workflow_task_started_event_id;
+        *self = next;
+        Some(WorkflowTaskCompletion {
+            mutation: m,
+            rejection: None,
+            reset_history_event_id: reset,
+        })
+    }
+
+    /// The worker says where it wants the next task: its own sticky queue, or (no attributes)
+    /// the normal queue. A failure later clears stickiness again.
+    fn apply_sticky_attributes(&mut self, req: &RespondWorkflowTaskCompletedRequest) {
+        match req
+            .sticky_attributes
+            .as_ref()
+            .and_then(|a| a.worker_task_queue.as_ref().map(|q| (q, a)))
+        {
+            Some((queue, attrs)) if !queue.name.is_empty() => {
+                self.sticky_task_queue = queue.name.clone();
+                self.sticky_schedule_to_start_timeout = attrs.schedule_to_start_timeout;
+            }
+            _ => {
+                self.clear_sticky();
+            }
+        }
     }
 
     /// Temporal checks the history limits when it persists a change: the stored size, and the
@@ -200,6 +269,7 @@ impl MutableState {
         req: &RespondWorkflowTaskCompletedRequest,
         now: Time,
         next_run: &NewRunIds,
+        pending: &PendingUpdates,
     ) -> Result<(), Rejected> {
         let Some(wft) = self.workflow_task.take() else {
             return Err(Rejected::Request(CoreError::workflow_task_not_found()));
@@ -234,26 +304,31 @@ impl MutableState {
                 .map_or("", |v| v.build_id.as_str()),
         };
         self.add_reset_point(&req.binary_checksum, build_id, completed_id, now);
-        // The worker says where it wants the next task: its own sticky queue, or (no
-        // attributes) the normal queue. A failure below clears stickiness again.
-        match req
-            .sticky_attributes
-            .as_ref()
-            .and_then(|a| a.worker_task_queue.as_ref().map(|q| (q, a)))
-        {
-            Some((queue, attrs)) if !queue.name.is_empty() => {
-                self.sticky_task_queue = queue.name.clone();
-                self.sticky_schedule_to_start_timeout = attrs.schedule_to_start_timeout;
-            }
-            _ => {
-                self.clear_sticky();
-            }
-        }
+        self.apply_sticky_attributes(req);
 
+        let mut messages = Messages::new(&req.messages);
         for command in &req.commands {
             if !self.is_running() {
                 // Temporal ignores anything after the first close command.
                 break;
+            }
+            if command.command_type == CommandType::ProtocolMessage as i32 {
+                // The message it names is handled here, in command order.
+                let Some(Cmd::ProtocolMessageCommandAttributes(a)) = command.attributes.as_ref()
+                else {
+                    return fail(WorkflowTaskFailedCause::BadUpdateWorkflowExecutionMessage, "ProtocolMessageCommandAttributes is not set on ProtocolMessageCommand.");
+                };
+                let Some(message) = messages.take(&a.message_id) else {
+                    return fail(
+                        WorkflowTaskFailedCause::BadUpdateWorkflowExecutionMessage,
+                        format!(
+                            "ProtocolMessageCommand referenced absent message ID {}",
+                            a.message_id
+                        ),
+                    );
+                };
+                self.apply_update_message(m, message, pending, now)?;
+                continue;
             }
             let event =
                 self.apply_command(m, command, completed_id, &req.identity, now, next_run)?;
@@ -264,6 +339,14 @@ impl MutableState {
             }
         }
 
+        if self.is_running() {
+            // Messages no command named, in the order sent; then what the worker ignored.
+            for message in messages.take_remaining() {
+                self.apply_update_message(m, message, pending, now)?;
+            }
+            self.reject_unprocessed(m, pending);
+        }
+
         // An activity canceled before it started is news for the workflow code.
         let canceled_unstarted = m.events.iter().any(|e| {
             e.event_id > completed_id && e.event_type == EventType::ActivityTaskCanceled as i32
@@ -271,7 +354,8 @@ impl MutableState {
         if self.is_running()
             && (!self.buffered_events.is_empty()
                 || req.force_create_new_workflow_task
-                || canceled_unstarted)
+                || canceled_unstarted
+                || pending.waiting)
         {
             self.schedule_workflow_task(m, now, 1);
         }

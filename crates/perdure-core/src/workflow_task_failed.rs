@@ -69,6 +69,8 @@ impl MutableState {
         identity: &str,
         now: Time,
     ) -> Option<i32> {
+        // A failed speculative task is written, with its failure, like any other.
+        self.materialize_speculative(m);
         let wft = self.workflow_task.take()?;
         if !wft.is_transient() {
             let event = self.new_event(
@@ -93,7 +95,7 @@ impl MutableState {
         let Some(wft) = self.workflow_task.take() else {
             return;
         };
-        if wft.is_started() && !wft.is_transient() {
+        if wft.is_started() && !wft.is_virtual() {
             let event = self.new_event(
                 EventType::WorkflowTaskFailed,
                 now,

@@ -73,6 +73,10 @@ impl MutableState {
         }
         let mut m = Mutation::default();
         let mut wft = wft;
+        if wft.speculative && poll_queue.kind != TaskQueueKind::Sticky as i32 {
+            // Its Scheduled event is not written yet: it names the queue the task came from.
+            wft.task_queue = self.task_queue.clone();
+        }
         // Like Temporal: what is stored so far, before this task's own events, and the id the
         // Started event would get (Temporal's getHistorySizeInfo).
         wft.history_size_bytes = self.history_size_bytes;
@@ -94,7 +98,7 @@ impl MutableState {
             );
             wft.scheduled_event_id = self.write(&mut m, event);
         }
-        let started_event_id = if wft.is_transient() {
+        let started_event_id = if wft.is_virtual() {
             wft.scheduled_event_id + 1
         } else {
             let event = self.new_event(
@@ -150,22 +154,40 @@ impl MutableState {
         }
     }
 
-    /// The Scheduled/Started pair of a started transient task, exactly as they will be
-    /// written if the task completes.
+    /// The Scheduled/Started pair of a started transient or speculative task, exactly as they
+    /// will be written if the task completes.
     pub(crate) fn transient_events(&self, wft: &WorkflowTaskInfo) -> Vec<HistoryEvent> {
-        if !wft.is_transient() || !wft.is_started() {
+        if !wft.is_virtual() || !wft.is_started() {
             return Vec::new();
         }
+        self.virtual_events(wft, true)
+    }
+
+    /// The events of `wft` that are not in history: its Scheduled event, and its Started event
+    /// once started (with `started`).
+    pub(crate) fn virtual_events(&self, wft: &WorkflowTaskInfo, started: bool) -> Vec<HistoryEvent> {
+        let queue = if wft.task_queue == self.task_queue || wft.task_queue.is_empty() {
+            normal_task_queue(&self.task_queue)
+        } else {
+            TaskQueue {
+                name: wft.task_queue.clone(),
+                kind: TaskQueueKind::Sticky as i32,
+                normal_name: self.task_queue.clone(),
+            }
+        };
         let mut scheduled = self.new_event(
             EventType::WorkflowTaskScheduled,
             Time(wft.scheduled_time),
             WorkflowTaskScheduledEventAttributes {
-                task_queue: Some(normal_task_queue(&wft.task_queue)),
+                task_queue: Some(queue),
                 start_to_close_timeout: wft.timeout,
                 attempt: wft.attempt,
             },
         );
         scheduled.event_id = wft.scheduled_event_id;
+        if !started || !wft.is_started() {
+            return vec![scheduled];
+        }
         let mut started = self.new_event(
             EventType::WorkflowTaskStarted,
             Time(wft.started_time),
@@ -175,12 +197,15 @@ impl MutableState {
         vec![scheduled, started]
     }
 
-    /// Transient events of the current started task (for GetWorkflowExecutionHistory's last page).
+    /// Events of the current task that history does not hold yet (for
+    /// GetWorkflowExecutionHistory's last page): a started transient attempt's pair, or a
+    /// speculative task's Scheduled (and Started once started), as Temporal shows them.
     pub fn pending_transient_events(&self) -> Vec<HistoryEvent> {
-        self.workflow_task
-            .as_ref()
-            .map(|w| self.transient_events(w))
-            .unwrap_or_default()
+        match self.workflow_task.as_ref() {
+            Some(w) if w.speculative => self.virtual_events(w, true),
+            Some(w) => self.transient_events(w),
+            None => Vec::new(),
+        }
     }
 }
 

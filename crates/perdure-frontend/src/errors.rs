@@ -77,6 +77,7 @@ pub fn core(e: CoreError) -> Status {
         CoreError::AlreadyStarted {
             ref run_id,
             ref request_id,
+            ..
         } => with_detail(
             Code::AlreadyExists,
             e.to_string(),
@@ -155,6 +156,17 @@ pub fn history(e: HistoryError) -> Status {
         HistoryError::ExecutionNotFound(_) => not_found(e.to_string()),
         HistoryError::BadPageToken => invalid("Invalid NextPageToken."),
         HistoryError::QueryBufferFull => query_buffer_full(),
+        HistoryError::TooManyUpdates => with_detail(
+            Code::ResourceExhausted,
+            format!(
+                "limit on number of concurrent in-flight updates has been reached ({})",
+                perdure_history::MAX_IN_FLIGHT_UPDATES
+            ),
+            ResourceExhaustedFailure {
+                cause: ResourceExhaustedCause::ConcurrentLimit as i32,
+                scope: ResourceExhaustedScope::Namespace as i32,
+            },
+        ),
         HistoryError::Remote(_) => Status::unavailable(e.to_string()),
     }
 }
@@ -166,6 +178,7 @@ mod tests {
     #[test]
     fn already_started_carries_details() {
         let s = core(CoreError::AlreadyStarted {
+            workflow_id: "w".into(),
             run_id: "r".into(),
             request_id: "q".into(),
         });

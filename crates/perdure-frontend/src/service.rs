@@ -568,6 +568,82 @@ impl WorkflowService for Frontend {
         .await
     }
 
+    async fn update_workflow_execution(
+        &self,
+        r: Request<UpdateWorkflowExecutionRequest>,
+    ) -> Reply<UpdateWorkflowExecutionResponse> {
+        let deadline =
+            crate::rpc::UpdateDeadline::from_client(crate::deadline::client_timeout(r.metadata()));
+        observe("UpdateWorkflowExecution", async {
+            routed!(
+                self,
+                r,
+                self.execution_route(
+                    &r.get_ref().namespace,
+                    r.get_ref().workflow_execution.as_ref()
+                ),
+                update_workflow_execution
+            );
+            self.update_workflow_execution(r.into_inner(), deadline)
+                .await
+                .map(Response::new)
+        })
+        .await
+    }
+
+    async fn execute_multi_operation(
+        &self,
+        r: Request<ExecuteMultiOperationRequest>,
+    ) -> Reply<ExecuteMultiOperationResponse> {
+        let deadline =
+            crate::rpc::UpdateDeadline::from_client(crate::deadline::client_timeout(r.metadata()));
+        observe("ExecuteMultiOperation", async {
+            // Routed by the start's workflow id (both operations must name the same one).
+            let wf = r.get_ref().operations.first().and_then(|o| match &o.operation {
+                Some(execute_multi_operation_request::operation::Operation::StartWorkflow(s)) => {
+                    Some(s.workflow_id.clone())
+                }
+                _ => None,
+            });
+            routed!(
+                self,
+                r,
+                wf.and_then(|wf| self.workflow_route(&r.get_ref().namespace, &wf)),
+                execute_multi_operation
+            );
+            self.execute_multi_operation(r.into_inner(), deadline)
+                .await
+                .map(Response::new)
+        })
+        .await
+    }
+
+    async fn poll_workflow_execution_update(
+        &self,
+        r: Request<PollWorkflowExecutionUpdateRequest>,
+    ) -> Reply<PollWorkflowExecutionUpdateResponse> {
+        let deadline =
+            crate::rpc::UpdateDeadline::from_client(crate::deadline::client_timeout(r.metadata()));
+        observe("PollWorkflowExecutionUpdate", async {
+            routed!(
+                self,
+                r,
+                self.execution_route(
+                    &r.get_ref().namespace,
+                    r.get_ref()
+                        .update_ref
+                        .as_ref()
+                        .and_then(|u| u.workflow_execution.as_ref())
+                ),
+                poll_workflow_execution_update
+            );
+            self.poll_workflow_execution_update(r.into_inner(), deadline)
+                .await
+                .map(Response::new)
+        })
+        .await
+    }
+
     async fn respond_query_task_completed(
         &self,
         r: Request<RespondQueryTaskCompletedRequest>,

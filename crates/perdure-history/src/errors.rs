@@ -47,6 +47,9 @@ pub enum HistoryError {
     /// The run already has as many queries waiting for its next workflow task as allowed.
     #[error("consistent query buffer is full")]
     QueryBufferFull,
+    /// The run already has as many updates waiting for a worker as allowed.
+    #[error("limit on number of concurrent in-flight updates has been reached")]
+    TooManyUpdates,
 }
 
 impl From<ProposeError> for HistoryError {

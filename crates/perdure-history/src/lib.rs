@@ -20,6 +20,7 @@ mod service;
 mod shard;
 mod tables;
 mod timer_wheel;
+mod updates;
 mod watchers;
 
 #[cfg(test)]
@@ -32,6 +33,7 @@ pub use queries::Buffered;
 pub use routing::shard_for;
 pub use service::HistoryService;
 pub use timer_wheel::TimerWindow;
+pub use updates::MAX_IN_FLIGHT_UPDATES;
 
 /// Tunables of the history service (Temporal exposes the like as dynamic config).
 #[derive(Clone, Copy, Debug)]

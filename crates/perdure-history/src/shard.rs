@@ -24,6 +24,7 @@ use crate::cache::{Cached, ExecKey, ExecutionCache};
 use crate::effects::CrossShard;
 use crate::errors::HistoryError;
 use crate::queries::QueryRegistry;
+use crate::updates::UpdateRegistry;
 use crate::tables;
 use crate::timer_wheel::{TimerWindow, WheelStats};
 use crate::watchers::{Progress, Watchers};
@@ -83,6 +84,7 @@ struct Write {
     closed: bool,
     timers: Vec<(u64, TimerTask)>,
     transfers: Vec<(u64, TransferTask)>,
+    updates: Vec<perdure_core::UpdateProgress>,
 }
 
 type CacheGuard = tokio::sync::OwnedMutexGuard<Option<Cached>>;
@@ -98,6 +100,8 @@ pub struct Shard {
     pub(crate) watchers: Watchers,
     /// Queries waiting for a workflow task of their run (leader only, never persisted).
     pub(crate) queries: QueryRegistry,
+    /// Updates admitted and not yet finished (leader only, never persisted).
+    pub(crate) updates: UpdateRegistry,
     sink: Arc<dyn TaskSink>,
     next_task_id: AtomicU64,
     /// The running timer wheel of the current leadership term, if any.
@@ -139,6 +143,7 @@ impl Shard {
             cache: ExecutionCache::default(),
             watchers: Watchers::default(),
             queries: QueryRegistry::default(),
+            updates: UpdateRegistry::default(),
             sink,
             next_task_id: AtomicU64::new(0),
             timers: Mutex::new(None),
@@ -188,6 +193,7 @@ impl Shard {
         self.serving.send_replace(0);
         self.cache.clear();
         self.queries.clear();
+        self.updates.clear();
         *self.timers.lock().unwrap_or_else(|e| e.into_inner()) = None;
         *self.effects.lock().unwrap_or_else(|e| e.into_inner()) = None;
     }
@@ -300,6 +306,7 @@ impl Shard {
                 closed: mutation.closed,
                 timers,
                 transfers,
+                updates: mutation.updates,
             };
             let (outcome, back) = tokio::spawn(self.clone().commit(batch, write, guard))
                 .await
@@ -335,6 +342,8 @@ impl Shard {
                 };
                 // Still under the run's lock, so a query deciding to wait cannot miss this.
                 self.queries.after_write(&write.key, &write.cached.state);
+                self.updates
+                    .after_write(&write.key, &write.updates, &write.cached.state);
                 *guard = Some(write.cached);
                 drop(guard);
                 self.after_commit(&write.key, progress, write.transfers, write.timers);

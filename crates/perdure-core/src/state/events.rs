@@ -79,8 +79,10 @@ impl MutableState {
         }
     }
 
-    /// Appends an event to history, assigning the next id.
+    /// Appends an event to history, assigning the next id. A speculative workflow task's
+    /// events come first: its virtual ids are the next ones, and any other event makes it real.
     pub(crate) fn write(&mut self, m: &mut Mutation, mut event: HistoryEvent) -> i64 {
+        self.materialize_speculative(m);
         let id = self.next_event_id;
         event.event_id = id;
         self.next_event_id += 1;
@@ -100,6 +102,9 @@ impl MutableState {
     /// its WorkflowTaskCompleted, so they wait in the buffer while a task is started.
     pub(crate) fn write_or_buffer(&mut self, m: &mut Mutation, event: HistoryEvent) {
         if self.has_started_workflow_task() {
+            // Like Temporal: news for a speculative task in flight makes it a normal one, so
+            // its completion writes the task and the buffered event after it.
+            self.materialize_speculative(m);
             self.buffered_events.push(event);
         } else {
             self.write(m, event);
@@ -144,16 +149,34 @@ impl MutableState {
     /// Schedules a workflow task. Attempts >= 2 are transient: no event is written and the
     /// scheduled id is the next id, so the poll can append contiguous transient events.
     pub(crate) fn schedule_workflow_task(&mut self, m: &mut Mutation, now: Time, attempt: i32) {
+        self.schedule_task(m, now, attempt, false);
+    }
+
+    /// Schedules a speculative workflow task (attempt 1, no event) to carry updates to a run
+    /// that has no task pending. Returns false when the run cannot take one now: closed, a task
+    /// already pending (the updates ride on it), or still waiting for its first task.
+    pub fn schedule_speculative_workflow_task(&mut self, m: &mut Mutation, now: Time) -> bool {
+        if !self.is_running() || self.workflow_task.is_some() || !self.had_or_has_workflow_task()
+        {
+            return false;
+        }
+        self.schedule_task(m, now, 1, true);
+        true
+    }
+
+    fn schedule_task(&mut self, m: &mut Mutation, now: Time, attempt: i32, speculative: bool) {
         let mut attempt = attempt.max(1);
+        let mut speculative = speculative;
         if !self.buffered_events.is_empty() {
             // New events make the task a normal one again (Temporal does the same).
             attempt = 1;
+            speculative = false;
             self.flush_buffered(m);
         }
         self.workflow_task_stamp += 1;
         let timeout = self.task_timeout;
         let queue = self.current_task_queue();
-        let scheduled_event_id = if attempt > 1 {
+        let scheduled_event_id = if attempt > 1 || speculative {
             self.next_event_id
         } else {
             let event = self.new_event(
@@ -196,6 +219,7 @@ impl MutableState {
             identity: String::new(),
             task_queue: queue.name.clone(),
             original_scheduled_time: now.0,
+            speculative,
             // Measured when the task starts.
             ..Default::default()
         });
@@ -209,6 +233,20 @@ impl MutableState {
         );
         task.normal_task_queue = queue.normal_name;
         m.transfer_tasks.push(task);
+    }
+
+    /// Writes a speculative task's virtual events (Scheduled, and Started once started), making
+    /// it a normal task. Its ids do not change: nothing was written since it was scheduled,
+    /// since every write comes through here first.
+    pub(crate) fn materialize_speculative(&mut self, m: &mut Mutation) {
+        let Some(wft) = self.workflow_task.as_mut().filter(|w| w.speculative) else {
+            return;
+        };
+        wft.speculative = false;
+        let wft = wft.clone();
+        for event in self.virtual_events(&wft, true) {
+            self.write(m, event);
+        }
     }
 
     /// After an external event: make sure some workflow task will see it. A run still waiting
@@ -253,6 +291,10 @@ impl MutableState {
         event: HistoryEvent,
         now: Time,
     ) {
+        if self.workflow_task.as_ref().is_some_and(|w| w.speculative) {
+            // Nothing of a speculative task is written once the run closes.
+            self.workflow_task = None;
+        }
         self.flush_buffered(m);
         let id = self.write(m, event);
         self.completion_event_id = id;

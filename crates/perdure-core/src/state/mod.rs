@@ -166,6 +166,10 @@ pub struct MutableState {
     /// about, by initiated event id.
     #[prost(btree_map = "int64, message", tag = "57")]
     pub external_requests: BTreeMap<i64, crate::external::ExternalRequest>,
+    /// Updates a worker accepted, by update id: kept for the run's life so the same update id
+    /// is never a second update and its outcome can be answered again (`crate::update`).
+    #[prost(btree_map = "string, message", tag = "58")]
+    pub updates: BTreeMap<String, crate::update::UpdateRecord>,
 }
 
 /// The single pending workflow task, if any.
@@ -207,6 +211,11 @@ pub struct WorkflowTaskInfo {
         tag = "14"
     )]
     pub suggest_continue_as_new_reasons: Vec<i32>,
+    /// A task scheduled only to carry updates to an idle run: its Scheduled and Started events
+    /// have virtual ids and are written only if its completion writes something, or when any
+    /// other event must be written first (see `MutableState::materialize_speculative`).
+    #[prost(bool, tag = "15")]
+    pub speculative: bool,
 }
 
 impl WorkflowTaskInfo {
@@ -216,6 +225,12 @@ impl WorkflowTaskInfo {
 
     pub fn is_transient(&self) -> bool {
         self.attempt > 1
+    }
+
+    /// Its Scheduled/Started events are not in history (yet): a transient attempt or a
+    /// speculative task.
+    pub fn is_virtual(&self) -> bool {
+        self.is_transient() || self.speculative
     }
 }
 

@@ -70,7 +70,7 @@ fn a_sticky_worker_is_asked_first_with_its_schedule_to_start_timeout() {
     };
     let c = run
         .ms
-        .complete_workflow_task(&d.token, &req, at(2), &next_run())
+        .complete_workflow_task(&d.token, &req, at(2), &next_run(), &Default::default())
         .unwrap();
     run.apply(c.mutation);
     let Ok(QueryRoute::Direct(target)) = run.ms.route_query(Reject::None, None) else {

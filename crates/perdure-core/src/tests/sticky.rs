@@ -90,7 +90,7 @@ impl Run {
         };
         let c = self
             .ms
-            .complete_workflow_task(&d.token, &req, now, &next_run())
+            .complete_workflow_task(&d.token, &req, now, &next_run(), &Default::default())
             .unwrap();
         self.apply(c.mutation.clone());
         c

@@ -1,6 +1,7 @@
 //! One module per RPC: validation and the hand-off to history or matching.
 
 mod describe_workflow_execution;
+mod execute_multi_operation;
 mod get_system_info;
 mod get_workflow_execution_history;
 mod get_workflow_execution_history_reverse;
@@ -20,11 +21,13 @@ mod signal_with_start_workflow_execution;
 mod signal_workflow_execution;
 pub(crate) mod start_workflow_execution;
 mod terminate_workflow_execution;
+mod update_workflow_execution;
 
 pub(crate) use get_workflow_execution_history::{
     follow_next_run_for_old_clients, wants_legacy_close_event,
 };
 pub use query_workflow::MAX_QUERY_WAIT;
+pub(crate) use update_workflow_execution::UpdateDeadline;
 
 use perdure_core::TaskToken;
 use tonic::Status;

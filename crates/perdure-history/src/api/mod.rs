@@ -18,10 +18,12 @@ mod respond_workflow_task_failed;
 mod signal;
 mod start_workflow;
 mod terminate;
+mod update_workflow;
 
 pub use get_history::HistoryPageToken;
 pub use query_workflow::QueryStep;
 pub use start_workflow::StartOutcome;
+pub use update_workflow::{UpdateHandle, UpdateStage, UpdateStatus, UpdateTarget};
 
 use std::sync::Arc;
 

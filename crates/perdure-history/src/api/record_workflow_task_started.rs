@@ -11,7 +11,9 @@ use prost::Message;
 use temporalio_protos::temporal::api::common::v1::WorkflowExecution;
 use temporalio_protos::temporal::api::enums::v1::TaskQueueKind;
 use temporalio_protos::temporal::api::history::v1::{History, HistoryEvent};
+use temporalio_protos::temporal::api::protocol::v1::{message, Message as ProtocolMessage};
 use temporalio_protos::temporal::api::taskqueue::v1::TaskQueue;
+use temporalio_protos::temporal::api::update::v1::Request;
 use temporalio_protos::temporal::api::workflowservice::v1::PollWorkflowTaskQueueResponse;
 
 use crate::api::{execution_not_found, HistoryPageToken};
@@ -84,8 +86,14 @@ impl HistoryService {
         if next_page_token.is_empty() {
             events.extend(dispatch.transient_events.iter().cloned());
         }
-        // Queries waiting for this run's next task ride on this one.
+        // Queries waiting for this run's next task ride on this one, and so do updates no
+        // worker has accepted yet, each as a Request message sequenced after the event just
+        // before WorkflowTaskStarted (what the worker must have applied before handling it).
         let queries = shard.queries.attached(key);
+        let messages = update_messages(
+            shard.updates.deliver(key),
+            dispatch.started_event_id.0 - 1,
+        );
         Ok(PollWorkflowTaskQueueResponse {
             task_token: dispatch.token.encode(),
             workflow_execution: Some(WorkflowExecution {
@@ -106,9 +114,25 @@ impl HistoryService {
             scheduled_time: dispatch.scheduled_time.to_timestamp_opt(),
             started_time: dispatch.started_time.to_timestamp_opt(),
             queries,
+            messages,
             ..Default::default()
         })
     }
+}
+
+fn update_messages(updates: Vec<(String, Request)>, event_id: i64) -> Vec<ProtocolMessage> {
+    updates
+        .into_iter()
+        .map(|(id, request)| ProtocolMessage {
+            id: perdure_core::request_message_id(&id),
+            protocol_instance_id: id,
+            body: Some(prost_wkt_types::Any {
+                type_url: perdure_core::REQUEST_TYPE_URL.to_string(),
+                value: request.encode_to_vec(),
+            }),
+            sequencing_id: Some(message::SequencingId::EventId(event_id)),
+        })
+        .collect()
 }
 
 /// Events `first..end` of a run, at most one poll page of them, and the token to fetch the

@@ -26,15 +26,20 @@ impl HistoryService {
         shard.queries.answer(&key, &request.query_results);
         // Used only if a FailWorkflowExecution command starts a retry.
         let next_run = shard.new_run_ids();
-        let rejection = shard
+        let (rejection, reset_history_event_id) = shard
             .mutate(&key, |next, now| {
-                let done = next.complete_workflow_task(token, request, now, &next_run)?;
-                Ok((done.mutation, done.rejection))
+                // Read under the run's lock: no update can be admitted or delivered meanwhile.
+                let pending = shard.updates.pending(&key);
+                let done = next.complete_workflow_task(token, request, now, &next_run, &pending)?;
+                Ok((done.mutation, (done.rejection, done.reset_history_event_id)))
             })
             .await?;
         match rejection {
             Some(e) => Err(e.into()),
-            None => Ok(RespondWorkflowTaskCompletedResponse::default()),
+            None => Ok(RespondWorkflowTaskCompletedResponse {
+                reset_history_event_id,
+                ..Default::default()
+            }),
         }
     }
 }

@@ -1,6 +1,7 @@
 //! StartWorkflowExecution and SignalWithStartWorkflowExecution: id reuse/conflict policies,
 //! request-id dedup, and the first write of a run (its history, state, first workflow task and
-//! the workflow id's current-run pointer), or the signal to the run the policies keep.
+//! the workflow id's current-run pointer), or the signal to the run the policies keep; and
+//! update-with-start, whose update a new run admits in the same step.
 
 use std::time::Duration;
 
@@ -11,10 +12,14 @@ use perdure_core::{
 use perdure_storage::{keys, Cf, Check, Expect, Op};
 use prost::Message;
 use temporalio_protos::temporal::api::enums::v1::WorkflowExecutionStatus;
+use temporalio_protos::temporal::api::update::v1::Request;
 use temporalio_protos::temporal::api::workflowservice::v1::StartWorkflowExecutionRequest;
+use tokio::sync::watch;
 
+use crate::api::{UpdateHandle, UpdateTarget};
 use crate::cache::ExecKey;
 use crate::errors::HistoryError;
+use crate::updates::UpdateState;
 use crate::shard::{Plan, Step};
 use crate::{tables, HistoryService};
 
@@ -26,6 +31,16 @@ pub struct StartOutcome {
     pub run_id: String,
     /// False when an existing run was returned (same request id, or USE_EXISTING).
     pub started: bool,
+    /// The run's status as the start found or left it (a WorkflowExecutionStatus).
+    pub status: i32,
+}
+
+/// What a start does besides starting: nothing, record a signal (SignalWithStart), or admit an
+/// update that rides on the new run's first workflow task (update-with-start).
+enum Also<'a> {
+    Nothing,
+    Signal(Signal),
+    Update { id: &'a str, request: &'a Request },
 }
 
 impl HistoryService {
@@ -37,8 +52,43 @@ impl HistoryService {
         retention: Option<Duration>,
         request: StartWorkflowExecutionRequest,
     ) -> Result<StartOutcome, HistoryError> {
-        self.start_or_signal(namespace_id, retention, request, None, None)
+        self.start_or_signal(namespace_id, retention, request, Also::Nothing, None)
             .await
+            .map(|(o, _)| o)
+    }
+
+    /// Update-with-start (ExecuteMultiOperation): starts the run as `start` says (or finds the
+    /// one its conflict policy keeps) and admits the update to it. A new run has the update
+    /// admitted before its first workflow task can be polled, so that task carries it.
+    pub async fn update_with_start(
+        &self,
+        namespace_id: &str,
+        retention: Option<Duration>,
+        start: StartWorkflowExecutionRequest,
+        update_id: &str,
+        update: &Request,
+    ) -> Result<(StartOutcome, UpdateHandle), HistoryError> {
+        let workflow_id = start.workflow_id.clone();
+        let also = Also::Update {
+            id: update_id,
+            request: update,
+        };
+        let (outcome, admitted) = self
+            .start_or_signal(namespace_id, retention, start, also, None)
+            .await?;
+        let handle = match admitted {
+            Some(rx) => UpdateHandle::admitted(&outcome.run_id, rx),
+            None => {
+                let target = UpdateTarget {
+                    namespace_id,
+                    workflow_id: &workflow_id,
+                    run_id: &outcome.run_id,
+                    first_execution_run_id: "",
+                };
+                self.update_workflow(target, update_id, update).await?
+            }
+        };
+        Ok((outcome, handle))
     }
 
     /// Starts a child workflow for `parent` (the StartChild effect). The request id is the
@@ -50,8 +100,9 @@ impl HistoryService {
         request: StartWorkflowExecutionRequest,
         parent: ParentExecution,
     ) -> Result<StartOutcome, HistoryError> {
-        self.start_or_signal(namespace_id, retention, request, None, Some(parent))
+        self.start_or_signal(namespace_id, retention, request, Also::Nothing, Some(parent))
             .await
+            .map(|(o, _)| o)
     }
 
     /// SignalWithStartWorkflowExecution: `request` carries the start (its conflict policy
@@ -65,18 +116,25 @@ impl HistoryService {
         request: StartWorkflowExecutionRequest,
         signal: Signal,
     ) -> Result<StartOutcome, HistoryError> {
-        self.start_or_signal(namespace_id, retention, request, Some(signal), None)
+        self.start_or_signal(namespace_id, retention, request, Also::Signal(signal), None)
             .await
+            .map(|(o, _)| o)
     }
 
+    /// Returns the update admitted with a new run (update-with-start); an existing run's
+    /// update is the caller's to admit.
     async fn start_or_signal(
         &self,
         namespace_id: &str,
         retention: Option<Duration>,
         request: StartWorkflowExecutionRequest,
-        signal: Option<Signal>,
+        also: Also<'_>,
         parent: Option<ParentExecution>,
-    ) -> Result<StartOutcome, HistoryError> {
+    ) -> Result<(StartOutcome, Option<watch::Receiver<UpdateState>>), HistoryError> {
+        let signal = match &also {
+            Also::Signal(s) => Some(s.clone()),
+            _ => None,
+        };
         let shard = self.shard_for(namespace_id, &request.workflow_id);
         // Dedup and conflicts are decided from the current-run pointer on disk, which only the
         // serving leader knows to be complete: a follower could answer from stale state.
@@ -110,10 +168,15 @@ impl HistoryService {
                         }
                         None => shard.read_barrier().await?,
                     }
-                    return Ok(StartOutcome {
-                        run_id,
-                        started: false,
-                    });
+                    let status = current.as_ref().map_or(0, |(c, _)| c.status);
+                    return Ok((
+                        StartOutcome {
+                            run_id,
+                            started: false,
+                            status,
+                        },
+                        None,
+                    ));
                 }
                 StartDecision::Fail(e) => {
                     shard.read_barrier().await?;
@@ -160,7 +223,17 @@ impl HistoryService {
                         Some(signal) => signal_with_start(params, signal, now)?,
                         None => start_workflow(params, now)?,
                     };
-                    let mut plan = Plan::new(state, mutation, ());
+                    // Admitted under the new run's lock, before its first task is dispatched.
+                    let admitted = match &also {
+                        Also::Update { id, request } => Some(
+                            shard
+                                .updates
+                                .admit(&key, id, request)
+                                .map_err(|_| HistoryError::TooManyUpdates)?,
+                        ),
+                        _ => None,
+                    };
+                    let mut plan = Plan::new(state, mutation, admitted);
                     plan.extra_checks.push(Check {
                         cf: Cf::CurrentExecutions,
                         key: current_key.clone(),
@@ -175,11 +248,15 @@ impl HistoryService {
                 })
                 .await;
             match written {
-                Ok(()) => {
-                    return Ok(StartOutcome {
-                        run_id,
-                        started: true,
-                    })
+                Ok(admitted) => {
+                    return Ok((
+                        StartOutcome {
+                            run_id,
+                            started: true,
+                            status: WorkflowExecutionStatus::Running as i32,
+                        },
+                        admitted,
+                    ))
                 }
                 Err(HistoryError::Conflict) => continue,
                 Err(e) => return Err(e),
