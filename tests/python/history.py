@@ -1,8 +1,9 @@
 """Reading and checking workflow histories.
 
 Owns: fetching a complete history through the client, the structural checks every test
-shares (contiguous ids, event-type names), and the normalised form of a history that the
-golden comparison uses (``normalise_runs``). Must never: hide a missing event by sorting or
+shares (contiguous ids, event-type names), reading what tests compare across runs (a run's
+start attributes and id, event times), and the normalised form of a history that the golden
+comparison uses (``normalise_runs``). Must never: hide a missing event by sorting or
 de-duplicating what the server returned, or normalise away a value that a server decides.
 """
 
@@ -11,6 +12,7 @@ from __future__ import annotations
 import base64
 import difflib
 import json
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +22,8 @@ from temporalio.api.history.v1 import HistoryEvent
 from temporalio.client import Client, WorkflowHandle
 
 GOLDEN_DIR = Path(__file__).resolve().parent / "golden"
+#: Timer queues may fire a hair early against the event clock; never by more than this.
+CLOCK_SLACK = timedelta(milliseconds=50)
 
 
 async def events_of(handle: WorkflowHandle) -> list[HistoryEvent]:
@@ -39,6 +43,21 @@ def of_type(events: list[HistoryEvent], name: str) -> list[HistoryEvent]:
 def assert_contiguous_ids(events: list[HistoryEvent]) -> None:
     ids = [e.event_id for e in events]
     assert ids == list(range(1, len(ids) + 1)), f"event ids not contiguous from 1: {ids}"
+
+
+def started_attributes(events: list[HistoryEvent]):
+    """The attributes of a run's WorkflowExecutionStarted, which must be its first event."""
+    assert events[0].event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED
+    return events[0].workflow_execution_started_event_attributes
+
+
+def run_id_of(events: list[HistoryEvent]) -> str:
+    """The run whose history ``events`` is, as its start records it."""
+    return started_attributes(events).original_execution_run_id
+
+
+def event_time(event: HistoryEvent) -> datetime:
+    return event.event_time.ToDatetime(tzinfo=timezone.utc)
 
 
 def golden_path(name: str) -> Path:

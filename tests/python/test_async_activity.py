@@ -14,7 +14,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 import workflows
 from history import events_of, of_type
-from test_crash import wait_until
+from waiting import wait_until
 
 RESULT_TIMEOUT_S = 60
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from datetime import timedelta
 
 import pytest
 from google.protobuf.duration_pb2 import Duration
@@ -23,6 +22,7 @@ from temporalio.api.common.v1 import (
 )
 from temporalio.api.enums.v1 import CommandType, WorkflowTaskFailedCause
 from temporalio.api.errordetails.v1 import NamespaceNotFoundFailure, NotFoundFailure
+from temporalio.api.history.v1 import HistoryEvent
 from temporalio.api.taskqueue.v1 import TaskQueue
 from temporalio.api.workflowservice.v1 import (
     GetWorkflowExecutionHistoryRequest,
@@ -38,9 +38,8 @@ from temporalio.service import RPCError, RPCStatusCode
 import workflows
 from harness import NAMESPACE, server_kind
 from history import of_type
+from rpc import POLL_TIMEOUT, RPC_TIMEOUT, detail_is
 
-RPC_TIMEOUT = timedelta(seconds=10)
-POLL_TIMEOUT = timedelta(seconds=30)
 #: Temporal's default limit on workflow id length (dynamic config limit.maxIDLength).
 MAX_ID_LENGTH = 1000
 
@@ -63,9 +62,16 @@ async def expect_status(call, code: RPCStatusCode) -> RPCError:
     return err.value
 
 
-def detail_is(err: RPCError, message_type) -> bool:
-    details = err.grpc_status.details if err.grpc_status else []
-    return any(d.Is(message_type.DESCRIPTOR) for d in details)
+async def raw_events(svc, wf_id: str) -> list[HistoryEvent]:
+    """The current run's history from one GetWorkflowExecutionHistory call: no paging, these
+    runs are a few events long."""
+    history = await svc.get_workflow_execution_history(
+        GetWorkflowExecutionHistoryRequest(
+            namespace=NAMESPACE, execution=WorkflowExecution(workflow_id=wf_id)
+        ),
+        timeout=RPC_TIMEOUT,
+    )
+    return list(history.history.events)
 
 
 async def assert_still_serves(client: Client, worker, wf_id: str) -> None:
@@ -192,13 +198,8 @@ async def test_reused_activity_task_token_is_not_found(client, worker, wf_id):
     )
     assert detail_is(err, NotFoundFailure), err.grpc_status
 
-    history = await svc.get_workflow_execution_history(
-        GetWorkflowExecutionHistoryRequest(
-            namespace=NAMESPACE, execution=WorkflowExecution(workflow_id=wf_id)
-        ),
-        timeout=RPC_TIMEOUT,
-    )
-    assert len(of_type(list(history.history.events), "EVENT_TYPE_ACTIVITY_TASK_COMPLETED")) == 1
+    events = await raw_events(svc, wf_id)
+    assert len(of_type(events, "EVENT_TYPE_ACTIVITY_TASK_COMPLETED")) == 1
     await client.get_workflow_handle(wf_id).terminate("raw test done")
     await assert_still_serves(client, worker, wf_id)
 
@@ -230,13 +231,7 @@ async def test_schedule_activity_without_type_is_invalid_argument(client, worker
 
     # Temporal fails the workflow task (cause BAD_SCHEDULE_ACTIVITY_ATTRIBUTES) and schedules a
     # new attempt; the rejected token is then stale.
-    history = await svc.get_workflow_execution_history(
-        GetWorkflowExecutionHistoryRequest(
-            namespace=NAMESPACE, execution=WorkflowExecution(workflow_id=wf_id)
-        ),
-        timeout=RPC_TIMEOUT,
-    )
-    events = list(history.history.events)
+    events = await raw_events(svc, wf_id)
     assert [e.event_id for e in events] == list(range(1, len(events) + 1))
     [failed] = of_type(events, "EVENT_TYPE_WORKFLOW_TASK_FAILED")
     assert (
@@ -276,15 +271,7 @@ async def test_oversized_workflow_input_is_invalid_argument(client, worker, wf_i
     )
     assert err.message == "Blob data size exceeds limit."
     # Nothing was started under that id.
-    await expect_status(
-        client.workflow_service.get_workflow_execution_history(
-            GetWorkflowExecutionHistoryRequest(
-                namespace=NAMESPACE, execution=WorkflowExecution(workflow_id=wf_id)
-            ),
-            timeout=RPC_TIMEOUT,
-        ),
-        RPCStatusCode.NOT_FOUND,
-    )
+    await expect_status(raw_events(client.workflow_service, wf_id), RPCStatusCode.NOT_FOUND)
     await assert_still_serves(client, worker, wf_id)
 
 
@@ -304,13 +291,7 @@ async def test_oversized_activity_result_fails_the_activity(client, worker, wf_i
         timeout=RPC_TIMEOUT,
     )
 
-    history = await svc.get_workflow_execution_history(
-        GetWorkflowExecutionHistoryRequest(
-            namespace=NAMESPACE, execution=WorkflowExecution(workflow_id=wf_id)
-        ),
-        timeout=RPC_TIMEOUT,
-    )
-    events = list(history.history.events)
+    events = await raw_events(svc, wf_id)
     assert [e.event_id for e in events] == list(range(1, len(events) + 1))
     assert not of_type(events, "EVENT_TYPE_ACTIVITY_TASK_COMPLETED")
     [started] = of_type(events, "EVENT_TYPE_ACTIVITY_TASK_STARTED")

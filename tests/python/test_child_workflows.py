@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 from datetime import timedelta, timezone
 
 from temporalio.api.common.v1 import Payloads
@@ -52,15 +51,20 @@ from temporalio.service import RPCError, RPCStatusCode
 
 import workflows
 from harness import NAMESPACE
-from history import assert_contiguous_ids, events_of, of_type, type_names
+from history import (
+    CLOCK_SLACK,
+    assert_contiguous_ids,
+    event_time,
+    events_of,
+    of_type,
+    run_id_of,
+    started_attributes,
+    type_names,
+)
+from rpc import RESULT_TIMEOUT_S
 from scenarios import wait_for_event
+from waiting import CONDITION_S, wait_until
 from workers import running_worker
-
-RESULT_TIMEOUT_S = 60
-#: Deadline of a condition that the server meets in milliseconds.
-CONDITION_S = 30
-#: Timer queues may fire a hair early against the event clock; never by more than this.
-CLOCK_SLACK = timedelta(milliseconds=50)
 
 P = workflows.ChildParent
 REJECT_DUPLICATE = WorkflowIdReusePolicy.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE
@@ -89,18 +93,6 @@ HISTORY_SERVICE = "history-service"
 
 
 # ---- helpers -----------------------------------------------------------------------------
-
-
-async def wait_until(check, timeout_s: float, what: str):
-    """Polls the coroutine function ``check`` until it returns something truthy; returns it."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        value = await check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout_s}s waiting for {what}")
-        await asyncio.sleep(0.05)
 
 
 async def wait_child_idle(client: Client, child_id: str) -> None:
@@ -160,19 +152,6 @@ def without_tasks(events: list[HistoryEvent]) -> list[str]:
 
 def execution(e) -> tuple[str, str]:
     return (e.workflow_id, e.run_id)
-
-
-def started_attributes(events: list[HistoryEvent]):
-    assert events[0].event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED
-    return events[0].workflow_execution_started_event_attributes
-
-
-def event_time(event: HistoryEvent):
-    return event.event_time.ToDatetime(tzinfo=timezone.utc)
-
-
-def run_id_of(events: list[HistoryEvent]) -> str:
-    return started_attributes(events).original_execution_run_id
 
 
 def assert_points_back(attrs, ns_id: str, child: tuple[str, str], child_type: str,

@@ -40,7 +40,7 @@ from cluster import Cluster, ContractError, count_leaders, merge_leaders, parse_
 from harness import server_kind
 from history import assert_steps_done_once, events_of
 from scenarios import ALL_SCENARIOS
-from test_crash import wait_until
+from waiting import wait_until
 from workers import running_worker
 
 

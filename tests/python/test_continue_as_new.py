@@ -30,7 +30,7 @@ import asyncio
 import os
 import time
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta, timezone
 
 import pytest
 import pytest_asyncio
@@ -67,13 +67,20 @@ from temporalio.worker import Worker
 
 import workflows
 from harness import NAMESPACE, ServerUnderTest
-from history import assert_contiguous_ids, events_of, of_type, type_names
+from history import (
+    CLOCK_SLACK,
+    assert_contiguous_ids,
+    event_time,
+    events_of,
+    of_type,
+    run_id_of,
+    started_attributes,
+    type_names,
+)
+from rpc import RESULT_TIMEOUT_S, RPC_TIMEOUT, json_payload, json_values
+from waiting import wait_until
 from workers import running_worker
 
-RESULT_TIMEOUT_S = 60
-RPC_TIMEOUT = timedelta(seconds=10)
-#: Timer queues may fire a hair early against the event clock; never by more than this.
-CLOCK_SLACK = timedelta(milliseconds=50)
 #: Temporal's default history.workflowIdReuseMinimalInterval, the session server's setting.
 MIN_INTERVAL = timedelta(seconds=1)
 REUSE_INTERVAL_KEY = "history.workflowIdReuseMinimalInterval"
@@ -110,23 +117,6 @@ async def fast_client():
         srv.stop(remove=not os.environ.get("PERDURE_KEEP_DATA"))
 
 
-async def wait_until(check, timeout_s: float, what: str):
-    """Polls the coroutine function ``check`` until it returns something truthy; returns it."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        value = await check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout_s}s waiting for {what}")
-        await asyncio.sleep(0.05)
-
-
-def started_attributes(events: list[HistoryEvent]):
-    assert events[0].event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED
-    return events[0].workflow_execution_started_event_attributes
-
-
 def continued_attributes(events: list[HistoryEvent]):
     assert type_names(events)[-1] == CONTINUED, type_names(events)
     return events[-1].workflow_execution_continued_as_new_event_attributes
@@ -151,24 +141,6 @@ async def run_chain(
             else ""
         )
     return runs
-
-
-def json_payload(text: str) -> Payload:
-    return Payload(metadata={"encoding": b"json/plain"}, data=text.encode())
-
-
-def json_values(payloads: Payloads) -> list[bytes]:
-    """The data of each payload, which must all be JSON."""
-    assert all(p.metadata["encoding"] == b"json/plain" for p in payloads.payloads)
-    return [p.data for p in payloads.payloads]
-
-
-def event_time(event: HistoryEvent) -> datetime:
-    return event.event_time.ToDatetime(tzinfo=timezone.utc)
-
-
-def run_id_of(events: list[HistoryEvent]) -> str:
-    return started_attributes(events).original_execution_run_id
 
 
 async def current_run_id(client: Client, workflow_id: str) -> str:

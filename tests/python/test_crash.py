@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import time
 import uuid
 
 import pytest
@@ -25,18 +24,11 @@ import workflows
 from activities import Activities
 from harness import ServerUnderTest, server_kind
 from history import assert_activities_completed_once, assert_contiguous_ids, events_of
+from waiting import wait_until
 
 WORKFLOWS = 50
 STEPS = 5
 TOTAL = WORKFLOWS * STEPS
-
-
-async def wait_until(condition, timeout_s: float, what: str) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout_s}s waiting for {what}")
-        await asyncio.sleep(0.02)
 
 
 @pytest.mark.crash

@@ -30,9 +30,8 @@ from __future__ import annotations
 
 import asyncio
 import math
-import time
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 
 import pytest
 from temporalio.api.common.v1 import WorkflowExecution
@@ -51,11 +50,18 @@ from temporalio.service import RPCError, RPCStatusCode
 
 import workflows
 from harness import NAMESPACE
-from history import assert_contiguous_ids, events_of, type_names
+from history import (
+    CLOCK_SLACK,
+    assert_contiguous_ids,
+    event_time,
+    events_of,
+    run_id_of,
+    started_attributes,
+    type_names,
+)
+from rpc import RESULT_TIMEOUT_S, json_values
+from waiting import wait_until
 
-RESULT_TIMEOUT_S = 60
-#: Timer queues may fire a hair early against the event clock; never by more than this.
-CLOCK_SLACK = timedelta(milliseconds=50)
 EVERY_SECOND = "@every 1s"
 STARTED = "EVENT_TYPE_WORKFLOW_EXECUTION_STARTED"
 ONE_TASK = [
@@ -72,31 +78,6 @@ CLOSED = {
     EventType.EVENT_TYPE_WORKFLOW_EXECUTION_TERMINATED,
     EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW,
 }
-
-
-async def wait_until(check, timeout_s: float, what: str):
-    """Polls the coroutine function ``check`` until it returns something truthy; returns it."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        value = await check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout_s}s waiting for {what}")
-        await asyncio.sleep(0.05)
-
-
-def started_attributes(events: list[HistoryEvent]):
-    assert events[0].event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED
-    return events[0].workflow_execution_started_event_attributes
-
-
-def run_id_of(events: list[HistoryEvent]) -> str:
-    return started_attributes(events).original_execution_run_id
-
-
-def event_time(event: HistoryEvent) -> datetime:
-    return event.event_time.ToDatetime(tzinfo=timezone.utc)
 
 
 def next_run_id(close: HistoryEvent) -> str:
@@ -131,11 +112,6 @@ async def follow(client: Client, wf_id: str, first_run_id: str, count: int):
         run_id = next_run_id(events[-1])
         assert run_id, "the chain ended"
     return runs, await events_of(client.get_workflow_handle(wf_id, run_id=run_id))
-
-
-def json_values(payloads) -> list[bytes]:
-    assert all(p.metadata["encoding"] == b"json/plain" for p in payloads.payloads)
-    return [p.data for p in payloads.payloads]
 
 
 def cron_backoff_every(period: timedelta, scheduled: datetime, now: datetime) -> timedelta:

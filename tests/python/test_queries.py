@@ -29,7 +29,7 @@ import uuid
 from datetime import timedelta
 
 import pytest
-from temporalio.api.common.v1 import Payload, Payloads, WorkflowExecution, WorkflowType
+from temporalio.api.common.v1 import WorkflowExecution
 from temporalio.api.enums.v1 import QueryResultType, TaskQueueKind
 from temporalio.api.errordetails.v1 import (
     NamespaceNotFoundFailure,
@@ -39,14 +39,10 @@ from temporalio.api.errordetails.v1 import (
     WorkflowNotReadyFailure,
 )
 from temporalio.api.query.v1 import WorkflowQuery, WorkflowQueryResult
-from temporalio.api.taskqueue.v1 import TaskQueue
 from temporalio.api.workflowservice.v1 import (
-    PollWorkflowTaskQueueRequest,
     QueryWorkflowRequest,
     RespondQueryTaskCompletedRequest,
     RespondWorkflowTaskCompletedRequest,
-    SignalWorkflowExecutionRequest,
-    StartWorkflowExecutionRequest,
 )
 from temporalio.client import (
     Client,
@@ -62,14 +58,18 @@ from temporalio.service import RPCError, RPCStatusCode
 import workflows
 from harness import NAMESPACE
 from history import assert_contiguous_ids, events_of, of_type, type_names
+from rpc import (
+    ANSWER,
+    RPC_TIMEOUT,
+    RawRun,
+    assert_blocked,
+    detail_is,
+    finish,
+    is_timeout,
+    json_payloads,
+)
 from workers import running_worker
 
-RESULT_TIMEOUT_S = 60
-#: Deadline of a query that must be answered; generous, an answer takes milliseconds.
-ANSWER = timedelta(seconds=30)
-RPC_TIMEOUT = timedelta(seconds=10)
-#: How long a query must stay unanswered while nobody can run the task it waits for.
-BLOCKED_S = 1.0
 Q = workflows.QueryableCollector
 #: The only events a QueryableCollector run writes: queries add none (no failed or timed-out
 #: workflow task either).
@@ -81,30 +81,6 @@ QUIET_EVENTS = {
     "EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED",
     "EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED",
 }
-
-
-def detail_is(err: RPCError, message_type) -> bool:
-    details = err.grpc_status.details if err.grpc_status else []
-    return any(d.Is(message_type.DESCRIPTOR) for d in details)
-
-
-def json_payloads(*texts: str) -> Payloads:
-    return Payloads(
-        payloads=[Payload(metadata={"encoding": b"json/plain"}, data=t.encode()) for t in texts]
-    )
-
-
-async def assert_blocked(task: asyncio.Task, what: str) -> None:
-    """``task`` (a query) has no answer after BLOCKED_S: nobody can run what it waits for."""
-    done, _ = await asyncio.wait({task}, timeout=BLOCKED_S)
-    if done:
-        outcome = task.exception() or task.result()
-        pytest.fail(f"{what}: the query finished while nobody could answer it: {outcome!r}")
-
-
-async def finish(handle: WorkflowHandle) -> list[str]:
-    await handle.signal(Q.finish)
-    return await asyncio.wait_for(handle.result(), RESULT_TIMEOUT_S)
 
 
 async def assert_quiet_history(handle: WorkflowHandle, values: list[str]) -> None:
@@ -222,10 +198,7 @@ async def test_nobody_to_answer_means_the_callers_deadline_expires(client, wf_id
     took = time.monotonic() - began
     # Temporal: CANCELLED "Timeout expired" after 3.00 s: the SDK's own client timer fires
     # before the server's answer (the server would say DEADLINE_EXCEEDED, a race we allow).
-    assert expired.value.status in (
-        RPCStatusCode.CANCELLED,
-        RPCStatusCode.DEADLINE_EXCEEDED,
-    ), expired.value
+    assert is_timeout(expired.value), expired.value
     assert took >= 2.5, f"gave up after {took:.2f}s, before the caller's 3 s deadline"
     # The abandoned query leaves nothing behind: a worker answers the next one and finishes.
     async with running_worker(client, task_queue=task_queue):
@@ -444,64 +417,22 @@ async def test_bad_query_requests_are_refused(client, worker, wf_id):
 # ---- the raw protocol: what a worker sees and answers ------------------------------------
 
 
-class RawRun:
-    """One workflow on a queue only this test polls, driven RPC by RPC (each call bounded)."""
+class RawQueriedRun(RawRun):
+    """A RawRun whose worker answers queries: on a query task (``respond_query``) or in the
+    completion of the workflow task that carried them (``complete``)."""
 
-    def __init__(self, client: Client, wf_id: str) -> None:
-        self.client = client
-        self.svc = client.workflow_service
-        self.wf_id = wf_id
-        self.task_queue = TaskQueue(
-            name=f"raw-query-{uuid.uuid4()}", kind=TaskQueueKind.TASK_QUEUE_KIND_NORMAL
-        )
-
-    async def start(self) -> None:
-        await self.svc.start_workflow_execution(
-            StartWorkflowExecutionRequest(
-                namespace=NAMESPACE,
-                workflow_id=self.wf_id,
-                workflow_type=WorkflowType(name="RawQueried"),
-                task_queue=self.task_queue,
-                request_id=str(uuid.uuid4()),
-                identity="query test",
-            ),
-            timeout=RPC_TIMEOUT,
-        )
-
-    async def poll(self):
-        response = await asyncio.wait_for(
-            self.svc.poll_workflow_task_queue(
-                PollWorkflowTaskQueueRequest(
-                    namespace=NAMESPACE, task_queue=self.task_queue, identity="raw"
-                ),
-                timeout=timedelta(seconds=30),
-            ),
-            40,
-        )
-        assert response.task_token, "empty poll"
-        assert response.workflow_execution.workflow_id == self.wf_id
-        return response
+    workflow_type = "RawQueried"
+    queue_prefix = "raw-query"
+    starter_identity = "query test"
+    worker_identity = "raw"
 
     async def complete(self, token: bytes, query_results=None) -> None:
         await self.svc.respond_workflow_task_completed(
             RespondWorkflowTaskCompletedRequest(
                 namespace=NAMESPACE,
                 task_token=token,
-                identity="raw",
+                identity=self.worker_identity,
                 query_results=query_results or {},
-            ),
-            timeout=RPC_TIMEOUT,
-        )
-
-    async def signal(self, value: str) -> None:
-        await self.svc.signal_workflow_execution(
-            SignalWorkflowExecutionRequest(
-                namespace=NAMESPACE,
-                workflow_execution=WorkflowExecution(workflow_id=self.wf_id),
-                signal_name="add",
-                input=json_payloads(f'"{value}"'),
-                identity="raw",
-                request_id=str(uuid.uuid4()),
             ),
             timeout=RPC_TIMEOUT,
         )
@@ -535,17 +466,10 @@ class RawRun:
             )
         await self.svc.respond_query_task_completed(req, timeout=RPC_TIMEOUT)
 
-    @property
-    def handle(self) -> WorkflowHandle:
-        return self.client.get_workflow_handle(self.wf_id)
-
-    async def event_types(self) -> list[str]:
-        return type_names(await events_of(self.handle))
-
 
 @pytest.fixture
-def raw(client, wf_id) -> RawRun:
-    return RawRun(client, wf_id)
+def raw(client, wf_id) -> RawQueriedRun:
+    return RawQueriedRun(client, wf_id)
 
 
 async def answer_of(query: asyncio.Task) -> bytes:

@@ -52,7 +52,7 @@ from datetime import timedelta
 import pytest
 from google.protobuf.any_pb2 import Any as AnyProto
 from temporalio.api.command.v1 import Command, ProtocolMessageCommandAttributes
-from temporalio.api.common.v1 import Payload, Payloads, WorkflowExecution, WorkflowType
+from temporalio.api.common.v1 import Payloads, WorkflowExecution, WorkflowType
 from temporalio.api.enums.v1 import (
     CommandType,
     EventType,
@@ -90,10 +90,8 @@ from temporalio.api.update.v1 import (
 from temporalio.api.workflowservice.v1 import (
     ExecuteMultiOperationRequest,
     PollWorkflowExecutionUpdateRequest,
-    PollWorkflowTaskQueueRequest,
     RespondWorkflowTaskCompletedRequest,
     RespondWorkflowTaskCompletedResponse,
-    SignalWorkflowExecutionRequest,
     StartWorkflowExecutionRequest,
     UpdateWorkflowExecutionRequest,
     UpdateWorkflowExecutionResponse,
@@ -101,7 +99,6 @@ from temporalio.api.workflowservice.v1 import (
 from temporalio.client import (
     Client,
     WithStartWorkflowOperation,
-    WorkflowHandle,
     WorkflowUpdateFailedError,
     WorkflowUpdateRPCTimeoutOrCancelledError,
     WorkflowUpdateStage,
@@ -113,16 +110,19 @@ from temporalio.service import RPCError, RPCStatusCode
 import workflows
 from harness import NAMESPACE
 from history import assert_contiguous_ids, events_of, of_type, type_names
+from rpc import (
+    ANSWER,
+    RESULT_TIMEOUT_S,
+    RPC_TIMEOUT,
+    RawRun,
+    assert_blocked,
+    detail_is,
+    finish,
+    is_timeout,
+    json_payloads,
+)
+from waiting import CONDITION_S
 from workers import running_worker
-
-RESULT_TIMEOUT_S = 60
-#: Deadline of a call that must be answered; generous, an answer takes milliseconds.
-ANSWER = timedelta(seconds=30)
-RPC_TIMEOUT = timedelta(seconds=10)
-#: How long a call must stay unanswered while nobody can run what it waits for.
-BLOCKED_S = 1.0
-#: Deadline of a condition the server meets in milliseconds.
-CONDITION_S = 30
 
 U = workflows.Updatable
 STAGE = UpdateWorkflowExecutionLifecycleStage
@@ -150,33 +150,8 @@ REQUEST_TYPE_URL = "type.googleapis.com/temporal.api.update.v1.Request"
 # ---- helpers -------------------------------------------------------------------------------
 
 
-def json_payloads(*texts: str) -> Payloads:
-    return Payloads(
-        payloads=[Payload(metadata={"encoding": b"json/plain"}, data=t.encode()) for t in texts]
-    )
-
-
 def datas(payloads: Payloads) -> list[bytes]:
     return [p.data for p in payloads.payloads]
-
-
-def detail_is(err: RPCError, message_type) -> bool:
-    details = err.grpc_status.details if err.grpc_status else []
-    return any(d.Is(message_type.DESCRIPTOR) for d in details)
-
-
-def is_timeout(err: RPCError) -> bool:
-    """The caller's own deadline: the SDK's client timer fires first ("Timeout expired",
-    CANCELLED) or the transport reports DEADLINE_EXCEEDED; Temporal answered both ways."""
-    return err.status in (RPCStatusCode.CANCELLED, RPCStatusCode.DEADLINE_EXCEEDED)
-
-
-async def assert_blocked(task: asyncio.Task, what: str) -> None:
-    """``task`` has no answer after BLOCKED_S: nobody can run what it waits for."""
-    done, _ = await asyncio.wait({task}, timeout=BLOCKED_S)
-    if done:
-        outcome = task.exception() or task.result()
-        pytest.fail(f"{what}: finished while nobody could answer it: {outcome!r}")
 
 
 def accepted_attrs(event: HistoryEvent):
@@ -282,11 +257,6 @@ async def idle_updatable(client: Client, task_queue: str, wf_id: str, initial=("
     handle = await client.start_workflow(U.run, list(initial), id=wf_id, task_queue=task_queue)
     assert await handle.query(U.values_so_far, rpc_timeout=ANSWER) == list(initial)
     return handle
-
-
-async def finish(handle: WorkflowHandle) -> list[str]:
-    await handle.signal(U.finish)
-    return await asyncio.wait_for(handle.result(), RESULT_TIMEOUT_S)
 
 
 # ---- the SDK's view ------------------------------------------------------------------------
@@ -1015,49 +985,21 @@ def protocol_command(message: Message) -> Command:
     )
 
 
-class RawRun:
-    """One workflow on a queue only this test polls, driven RPC by RPC (each call bounded)."""
+class RawUpdatedRun(RawRun):
+    """A RawRun whose worker answers updates with protocol messages in its workflow task
+    completions (``complete``)."""
 
-    def __init__(self, client: Client, wf_id: str) -> None:
-        self.client = client
-        self.svc = client.workflow_service
-        self.wf_id = wf_id
-        self.task_queue = TaskQueue(
-            name=f"raw-update-{uuid.uuid4()}", kind=TaskQueueKind.TASK_QUEUE_KIND_NORMAL
-        )
-        self.run_id = ""
+    workflow_type = "RawUpdated"
+    queue_prefix = "raw-update"
+    starter_identity = "update test"
+    worker_identity = "raw worker"
 
     async def start(self) -> None:
         """Starts the run and completes its first task with nothing: events 1-4, idle."""
-        started = await self.svc.start_workflow_execution(
-            StartWorkflowExecutionRequest(
-                namespace=NAMESPACE,
-                workflow_id=self.wf_id,
-                workflow_type=WorkflowType(name="RawUpdated"),
-                task_queue=self.task_queue,
-                request_id=str(uuid.uuid4()),
-                identity="update test",
-            ),
-            timeout=RPC_TIMEOUT,
-        )
-        self.run_id = started.run_id
+        await super().start()
         first = await self.poll()
         assert len(first.messages) == 0
         await self.complete(first)
-
-    async def poll(self):
-        response = await asyncio.wait_for(
-            self.svc.poll_workflow_task_queue(
-                PollWorkflowTaskQueueRequest(
-                    namespace=NAMESPACE, task_queue=self.task_queue, identity="raw worker"
-                ),
-                timeout=timedelta(seconds=30),
-            ),
-            40,
-        )
-        assert response.task_token, "empty poll"
-        assert response.workflow_execution.workflow_id == self.wf_id
-        return response
 
     async def complete(
         self, task, messages=(), commands=(), discard_with_events: bool = False
@@ -1066,7 +1008,7 @@ class RawRun:
             RespondWorkflowTaskCompletedRequest(
                 namespace=NAMESPACE,
                 task_token=task.task_token,
-                identity="raw worker",
+                identity=self.worker_identity,
                 messages=list(messages),
                 commands=list(commands),
                 capabilities=RespondWorkflowTaskCompletedRequest.Capabilities(
@@ -1086,33 +1028,10 @@ class RawRun:
     async def admitted(self, update_id: str) -> None:
         await wait_admitted(self.client, self.wf_id, update_id)
 
-    async def signal(self, value: str) -> None:
-        await self.svc.signal_workflow_execution(
-            SignalWorkflowExecutionRequest(
-                namespace=NAMESPACE,
-                workflow_execution=WorkflowExecution(workflow_id=self.wf_id),
-                signal_name="add",
-                input=json_payloads(f'"{value}"'),
-                identity="raw",
-                request_id=str(uuid.uuid4()),
-            ),
-            timeout=RPC_TIMEOUT,
-        )
-
-    @property
-    def handle(self) -> WorkflowHandle:
-        return self.client.get_workflow_handle(self.wf_id)
-
-    async def events(self) -> list[HistoryEvent]:
-        return await events_of(self.handle)
-
-    async def event_types(self) -> list[str]:
-        return type_names(await self.events())
-
 
 @pytest.fixture
-def raw(client, wf_id) -> RawRun:
-    return RawRun(client, wf_id)
+def raw(client, wf_id) -> RawUpdatedRun:
+    return RawUpdatedRun(client, wf_id)
 
 
 async def outcome_of(update: asyncio.Task) -> UpdateWorkflowExecutionResponse:

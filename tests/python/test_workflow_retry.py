@@ -31,11 +31,14 @@ from temporalio.exceptions import ApplicationError, TimeoutError
 from temporalio.worker import Worker
 
 import retry_workflows
-from history import assert_contiguous_ids, events_of, type_names
-
-RESULT_TIMEOUT_S = 60
-#: Timer queues may fire a hair early against the event clock; never by more than this.
-CLOCK_SLACK = timedelta(milliseconds=50)
+from history import (
+    CLOCK_SLACK,
+    assert_contiguous_ids,
+    events_of,
+    started_attributes,
+    type_names,
+)
+from rpc import RESULT_TIMEOUT_S
 
 
 @pytest_asyncio.fixture
@@ -68,11 +71,6 @@ def close_attributes(event: HistoryEvent):
         if event.HasField(field):
             return getattr(event, field)
     raise AssertionError(f"not a close event with a run chain: {EventType.Name(event.event_type)}")
-
-
-def started_attributes(events: list[HistoryEvent]):
-    assert events[0].event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED
-    return events[0].workflow_execution_started_event_attributes
 
 
 def assert_retry_link(prev: list[HistoryEvent], new: list[HistoryEvent], first_run_id: str,
