@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs everything CI runs: setup, the server build, every crate's tests (including the Rust SDK
-# end-to-end test) and the Python SDK end-to-end suite. Prints the time of each phase.
+# end-to-end test), the Python SDK end-to-end suite (with the TypeScript SDK's test) and the
+# partition-fault suite's tests (jepsen/). Prints the time of each phase.
 #
 #   PERDURE_TEST_SERVER=temporal scripts/test.sh   # same end-to-end tests against Temporal's
 #                                                  # own dev server (validates the tests)
@@ -38,4 +39,10 @@ if ! phase "cargo build -p perdure-server" cargo build -p perdure-server; then
 fi
 phase "cargo test --workspace" cargo test --workspace || failed+=("cargo test")
 phase "pytest tests/python" .venv/bin/python -m pytest tests/python "$@" || failed+=(pytest)
+# The partition-fault suite's own tests: checkers over hand-built histories, a cluster in network
+# namespaces, a ~60 s smoke run under a partition and a kill, and a deliberately broken server
+# caught by the checkers (needs root; skipped with the reason otherwise).
+phase "jepsen tests" env PERDURE_BIN="${PWD}/target/debug/perdure" bash -c \
+  'bash jepsen/setup.sh && .venv/bin/python -m pytest -c jepsen/pytest.ini jepsen/tests -q' \
+  || failed+=(jepsen)
 finish

@@ -23,6 +23,7 @@ mod rpc;
 mod server;
 mod service;
 mod start_task;
+pub mod test_faults;
 mod validate;
 
 pub use dispatch::Dispatcher;

@@ -42,6 +42,8 @@ impl Frontend {
         routing: Arc<Routing>,
     ) -> Self {
         let health = NodeHealth::new(routing.clone());
+        // Read once at start, so a node running with a deliberate bug says so in its log.
+        crate::test_faults::test_break();
         Self {
             history,
             dispatcher,
@@ -91,6 +93,9 @@ pub async fn serve(
         .await
 }
 
+/// Streams a peer may reset before this node accepted them, per connection (h2's default: 20).
+const INTERNAL_MAX_PENDING_RESETS: usize = 1024;
+
 /// Serves the node-to-node port on `listener` until `shutdown` resolves: Raft, task offers,
 /// remote task starts, and forwarded API calls, all behind the cluster secret.
 pub async fn serve_internal(
@@ -110,6 +115,11 @@ pub async fn serve_internal(
         .max_encoding_message_size(MAX_MESSAGE_BYTES * 2);
     let workflow = workflow_service(frontend.serving_forwarded());
     tonic::transport::Server::builder()
+        // When a partition heals, a peer cancels the Raft calls it queued for this node all at
+        // once; h2's default (20 streams reset before they were accepted) then tears down the
+        // whole connection, every group's traffic with it (seen in jepsen/). Only peers holding
+        // the cluster secret use this port.
+        .http2_max_pending_accept_reset_streams(Some(INTERNAL_MAX_PENDING_RESETS))
         .add_service(tonic::service::interceptor::InterceptedService::new(
             internal,
             auth.clone(),

@@ -6,6 +6,7 @@ use temporalio_protos::temporal::api::workflowservice::v1::{
 use tonic::Status;
 
 use crate::server::Frontend;
+use crate::test_faults::TestBreak;
 use crate::{errors, validate};
 
 impl Frontend {
@@ -19,6 +20,14 @@ impl Frontend {
         validate::request_id(&req.request_id)?;
         validate::identity(&req.identity)?;
         validate::blob(req.input.as_ref())?;
+        if crate::test_faults::test_break() == Some(TestBreak::AckSignalBeforeCommit) {
+            let (history, ns_id) = (self.history.clone(), ns.id().to_string());
+            tokio::spawn(async move {
+                tokio::time::sleep(crate::test_faults::ACK_BEFORE_COMMIT_DELAY).await;
+                let _ = history.signal(&ns_id, &req).await;
+            });
+            return Ok(SignalWorkflowExecutionResponse::default());
+        }
         self.history
             .signal(ns.id(), &req)
             .await
