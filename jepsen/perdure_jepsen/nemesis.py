@@ -268,6 +268,45 @@ class Kill(Nemesis):
         return detail
 
 
+class WipeDisk(Nemesis):
+    """A node loses its disk: start SIGKILLs one live slot; stop deletes its data directory,
+    removes its node id from the cluster and starts the slot again under a new node id that
+    joins and is restored by snapshot (``Cluster.wipe_and_rejoin``), waiting (bounded) for its
+    /health. Nothing acknowledged may be lost: every group keeps a majority of its replicas."""
+
+    kind = "wipe"
+
+    def __init__(self, healthy_deadline_s: float = RESTART_HEALTHY_S):
+        self.healthy_deadline_s = healthy_deadline_s
+        self.victims: list[int] = []
+
+    def start(self, ctx):
+        victim, extra = pick_target(ctx, "random")
+        if victim is None:
+            return extra
+        self.victims.append(victim)
+        detail = {"slot": victim, "node_id": ctx.cluster.node_id(victim), **extra}
+        ctx.cluster.kill(victim)
+        return detail
+
+    def stop(self, ctx):
+        detail: dict[str, Any] = {"rejoined": {}, "errors": {}}
+        for victim in self.victims:
+            t0 = time.monotonic()
+            try:
+                new_id = ctx.cluster.wipe_and_rejoin(
+                    victim, wait=True, deadline_s=self.healthy_deadline_s
+                )
+                detail["rejoined"][str(victim)] = {
+                    "node_id": new_id,
+                    "healthy_after_s": round(time.monotonic() - t0, 3),
+                }
+            except NodeError as e:
+                detail["errors"][str(victim)] = str(e).splitlines()[0]
+        self.victims = []
+        return detail
+
+
 class Pause(Nemesis):
     """SIGSTOP one live slot (``target`` as for Kill; the process keeps its sockets: peers see
     a node that accepts connections and never answers); stop sends SIGCONT."""

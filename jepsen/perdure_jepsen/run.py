@@ -26,6 +26,7 @@ from pathlib import Path
 from temporalio.client import Client
 
 from . import checker, plot, report
+from .leaders import LeaderSampler, leaderless_by_fault
 from .net import Network, cleanup_all, preflight
 from .nemesis import (
     IsolateLeader,
@@ -35,6 +36,7 @@ from .nemesis import (
     Pause,
     RandomHalves,
     Scheduler,
+    WipeDisk,
 )
 from .nodes import Cluster, NodeError
 from .workload import (
@@ -52,9 +54,10 @@ NEMESES = {
     "partition": [IsolateOne, IsolateLeader, RandomHalves, MajorityRing],
     "kill": [Kill],
     "pause": [Pause],
+    "disk": [WipeDisk],
 }
 #: Named in the issue, not built yet: refused with a clear message rather than ignored.
-NOT_BUILT = {"clock", "disk", "member", "lazyfs"}
+NOT_BUILT = {"clock", "member", "lazyfs"}
 #: After the workload: how long the cluster may take to heal, finish every workflow and agree.
 HEAL_DEADLINE_S = 90.0
 FINISH_DEADLINE_S = 90.0
@@ -115,6 +118,7 @@ async def drive(args, net: Network, cluster: Cluster, run_dir: Path, seed: int) 
     shared = Shared(rng=random.Random(seed), prefix=f"wf-{seed}")
     n_clients = args.clients or 2 * len(clients)
     slots = sorted(clients)
+    sampler = LeaderSampler(cluster, run_dir).start()
     scheduler = Scheduler(
         net,
         cluster,
@@ -140,23 +144,15 @@ async def drive(args, net: Network, cluster: Cluster, run_dir: Path, seed: int) 
         # Healing (the scheduler's own finally) may take a restart's worth of time.
         await asyncio.to_thread(scheduler.join)
         await asyncio.to_thread(cluster.wait_all_groups_led, None, HEAL_DEADLINE_S)
+        sampler.stop()
         first = clients[slots[0]]
         await finish_all("final", first, shared, recorder, FINISH_DEADLINE_S)
         await wait_closed(first, shared.started, FINISH_DEADLINE_S)
-        try:
-            sums = await asyncio.to_thread(cluster.wait_identical_replicas, REPLICAS_DEADLINE_S)
-            facts["replicas_identical"] = True
-            del sums
-        except NodeError as e:
-            facts["replicas_identical"] = False
-            facts["replicas_error"] = str(e)[:2000]
-        replicas: dict[str, dict[str, str]] = {}
-        for s in cluster.live():
-            for g, (applied, pairs, crc) in (await asyncio.to_thread(cluster.checksums, s)).items():
-                replicas.setdefault(str(g), {})[str(cluster.node_id(s))] = f"{applied}/{pairs}/{crc}"
+        replicas = await replica_checksums(cluster, facts)
         await read_final(first, shared.started, replicas, run_dir)
     finally:
         scheduler.stop()
+        sampler.stop()
         recorder.close()
         for w in workers:
             try:
@@ -167,6 +163,30 @@ async def drive(args, net: Network, cluster: Cluster, run_dir: Path, seed: int) 
             t.cancel()
     facts["workflows"] = len(shared.started)
     return facts
+
+
+async def replica_checksums(cluster: Cluster, facts: dict) -> dict[str, dict[str, str]]:
+    """Every group's checksum on every live node, once they agree (bounded wait). The snapshot
+    that agreed is the one recorded: sampling again could catch a replica one entry behind (a new
+    leader's blank entry, say) and call it diverged. If they never agree, each node's own
+    answer is recorded and the checker reports the groups that differ."""
+    def fmt(c) -> str:
+        applied, pairs, crc = c
+        return f"{applied}/{pairs}/{crc}"
+
+    live = cluster.live()
+    try:
+        sums = await asyncio.to_thread(cluster.wait_identical_replicas, REPLICAS_DEADLINE_S, live)
+        facts["replicas_identical"] = True
+        return {str(g): {str(cluster.node_id(s)): fmt(c) for s in live} for g, c in sums.items()}
+    except NodeError as e:
+        facts["replicas_identical"] = False
+        facts["replicas_error"] = str(e)[:2000]
+    replicas: dict[str, dict[str, str]] = {}
+    for s in live:
+        for g, c in (await asyncio.to_thread(cluster.checksums, s)).items():
+            replicas.setdefault(str(g), {})[str(cluster.node_id(s))] = fmt(c)
+    return replicas
 
 
 def one_run(args, index: int) -> Path:
@@ -200,6 +220,7 @@ def one_run(args, index: int) -> Path:
     if meta["leftovers"]:
         results["valid"] = False
         results["anomalies"].append({"kind": "leftovers", "detail": meta["leftovers"]})
+    results["stats"]["leaderless_s"] = leaderless_by_fault(run_dir)
     line = report.write_results(run_dir, results)
     plot.plot_run(run_dir)
     print(f"{run_dir.name}: {line}", flush=True)

@@ -3,7 +3,8 @@ nodes of the cluster under test, recording every operation for the checkers.
 
 Each workflow (``JepsenAppender``) keeps a list of ints: the ``append`` signal adds one (and the
 workflow runs an activity for it, so activity executions and completions can be counted), the
-``read`` query returns the list, the ``finish`` signal makes it return the list. Client
+``read`` query (or the ``read_update`` update) returns the list, the ``finish`` signal makes it
+return the list. Client
 processes (one operation at a time each, on a client of one node) start workflows, append
 unique values, read and finish, and write every invoke and completion to ``history.jsonl`` in
 the format of ``history.py``. Workers poll on every node. After the run, ``read_final`` looks
@@ -89,6 +90,11 @@ class Appender:
 
     @workflow.query
     def read(self) -> list[int]:
+        return list(self.values)
+
+    @workflow.update
+    def read_update(self) -> list[int]:
+        """The same read, as an update: it goes through history (and the update path)."""
         return list(self.values)
 
 
@@ -198,7 +204,7 @@ async def one_operation(
         shared.appends[wf] += 1
         await append(name, client, wf, value, recorder)
     else:
-        await read(name, client, wf, recorder)
+        await read(name, client, wf, recorder, by_update=roll >= 0.85)
 
 
 async def start(name: str, client: Client, wf: str, recorder: Recorder) -> None:
@@ -235,10 +241,18 @@ async def signal_op(name, client, wf, f, signal, value, recorder) -> None:
     recorder.event(name, "ok", f, wf, None)
 
 
-async def read(name: str, client: Client, wf: str, recorder: Recorder) -> None:
+async def read(
+    name: str, client: Client, wf: str, recorder: Recorder, by_update: bool = False
+) -> None:
+    """Reads the list with a query, or with an update (`by_update`). Either way a read changes
+    no value, so any error means it saw nothing (fail)."""
     recorder.event(name, "invoke", "read", wf, None)
+    handle = client.get_workflow_handle(wf)
     try:
-        values = await client.get_workflow_handle(wf).query(Appender.read, rpc_timeout=OP_TIMEOUT)
+        if by_update:
+            values = await handle.execute_update(Appender.read_update, rpc_timeout=OP_TIMEOUT)
+        else:
+            values = await handle.query(Appender.read, rpc_timeout=OP_TIMEOUT)
     except Exception as err:  # noqa: BLE001
         recorder.event(name, outcome_of(err, False), "read", wf, None)
         return
