@@ -71,13 +71,13 @@ pub use tasks::{
 };
 pub use time::{duration_from_proto, duration_to_proto, Time};
 pub use token::{TaskKind, TaskToken};
-pub use workflow_retry::{
-    run_timeout_failure, NewRunIds, RunFailure, WORKFLOW_ID_REUSE_MINIMAL_INTERVAL,
-};
 pub use update::{
     accepted_update_completed_workflow_failure, rejected_outcome, request_message_id,
     unprocessed_update_failure, PendingUpdates, UpdateProgress, UpdateRecord, MAX_TOTAL_UPDATES,
     REQUEST_TYPE_URL,
+};
+pub use workflow_retry::{
+    run_timeout_failure, NewRunIds, RunFailure, WORKFLOW_ID_REUSE_MINIMAL_INTERVAL,
 };
 pub use workflow_task_completed::WorkflowTaskCompletion;
 pub use workflow_task_failed::HISTORY_SERVICE_IDENTITY;

@@ -59,11 +59,20 @@ pub struct UpdateRecord {
 /// What became of an update in one write.
 #[derive(Debug, Clone, PartialEq)]
 pub enum UpdateProgress {
-    Accepted { update_id: String, event_id: i64 },
-    Completed { update_id: String, outcome: Outcome },
+    Accepted {
+        update_id: String,
+        event_id: i64,
+    },
+    Completed {
+        update_id: String,
+        outcome: Outcome,
+    },
     /// Rejected by the worker's validator (or by the server for a worker that ignored it):
     /// nothing is written, the update is forgotten.
-    Rejected { update_id: String, failure: Failure },
+    Rejected {
+        update_id: String,
+        failure: Failure,
+    },
 }
 
 /// The leader's in-memory view of the run's updates that no worker has accepted yet, handed to
@@ -99,11 +108,13 @@ fn server_failure(message: &str, failure_type: &str) -> Failure {
     Failure {
         message: message.to_string(),
         source: "Server".to_string(),
-        failure_info: Some(FailureInfo::ApplicationFailureInfo(ApplicationFailureInfo {
-            r#type: failure_type.to_string(),
-            non_retryable: true,
-            ..Default::default()
-        })),
+        failure_info: Some(FailureInfo::ApplicationFailureInfo(
+            ApplicationFailureInfo {
+                r#type: failure_type.to_string(),
+                non_retryable: true,
+                ..Default::default()
+            },
+        )),
         ..Default::default()
     }
 }
@@ -140,9 +151,11 @@ impl<'a> Messages<'a> {
 
 /// Only rejections (or nothing): a completion that may discard a speculative task.
 pub(crate) fn only_rejections(messages: &[Message]) -> bool {
-    messages
-        .iter()
-        .all(|m| m.body.as_ref().is_some_and(|b| b.type_url == REJECTION_TYPE))
+    messages.iter().all(|m| {
+        m.body
+            .as_ref()
+            .is_some_and(|b| b.type_url == REJECTION_TYPE)
+    })
 }
 
 impl MutableState {
@@ -188,7 +201,10 @@ impl MutableState {
     ) -> Result<(), Rejected> {
         use WorkflowTaskFailedCause as C;
         let Some(body) = message.body.as_ref() else {
-            return fail(C::BadUpdateWorkflowExecutionMessage, "message body is not set");
+            return fail(
+                C::BadUpdateWorkflowExecutionMessage,
+                "message body is not set",
+            );
         };
         if body.value.len() > BLOB_SIZE_LIMIT_ERROR as usize {
             let kind = body.type_url.rsplit('.').next().unwrap_or_default();

@@ -215,7 +215,8 @@ impl MutableState {
         next.apply_sticky_attributes(req);
         for message in &req.messages {
             // A malformed rejection fails the task, which is then written like any other.
-            next.apply_update_message(&mut m, message, pending, now).ok()?;
+            next.apply_update_message(&mut m, message, pending, now)
+                .ok()?;
         }
         next.reject_unprocessed(&mut m, pending);
         let reset = next.last_completed_workflow_task_started_event_id;
@@ -316,7 +317,10 @@ impl MutableState {
                 // The message it names is handled here, in command order.
                 let Some(Cmd::ProtocolMessageCommandAttributes(a)) = command.attributes.as_ref()
                 else {
-                    return fail(WorkflowTaskFailedCause::BadUpdateWorkflowExecutionMessage, "ProtocolMessageCommandAttributes is not set on ProtocolMessageCommand.");
+                    return fail(
+                        WorkflowTaskFailedCause::BadUpdateWorkflowExecutionMessage,
+                        "ProtocolMessageCommandAttributes is not set on ProtocolMessageCommand.",
+                    );
                 };
                 let Some(message) = messages.take(&a.message_id) else {
                     return fail(

@@ -165,7 +165,11 @@ impl MutableState {
 
     /// The events of `wft` that are not in history: its Scheduled event, and its Started event
     /// once started (with `started`).
-    pub(crate) fn virtual_events(&self, wft: &WorkflowTaskInfo, started: bool) -> Vec<HistoryEvent> {
+    pub(crate) fn virtual_events(
+        &self,
+        wft: &WorkflowTaskInfo,
+        started: bool,
+    ) -> Vec<HistoryEvent> {
         let queue = if wft.task_queue == self.task_queue || wft.task_queue.is_empty() {
             normal_task_queue(&self.task_queue)
         } else {

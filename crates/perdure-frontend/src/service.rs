@@ -599,12 +599,16 @@ impl WorkflowService for Frontend {
             crate::rpc::UpdateDeadline::from_client(crate::deadline::client_timeout(r.metadata()));
         observe("ExecuteMultiOperation", async {
             // Routed by the start's workflow id (both operations must name the same one).
-            let wf = r.get_ref().operations.first().and_then(|o| match &o.operation {
-                Some(execute_multi_operation_request::operation::Operation::StartWorkflow(s)) => {
-                    Some(s.workflow_id.clone())
-                }
-                _ => None,
-            });
+            let wf = r
+                .get_ref()
+                .operations
+                .first()
+                .and_then(|o| match &o.operation {
+                    Some(execute_multi_operation_request::operation::Operation::StartWorkflow(
+                        s,
+                    )) => Some(s.workflow_id.clone()),
+                    _ => None,
+                });
             routed!(
                 self,
                 r,

@@ -358,7 +358,10 @@ mod tests {
             &*rejected.borrow(),
             UpdateState::Completed { rejected: true, .. }
         ));
-        assert!(r.subscribe(&key(), "no", false).is_none(), "a rejection is forgotten");
+        assert!(
+            r.subscribe(&key(), "no", false).is_none(),
+            "a rejection is forgotten"
+        );
         r.after_write(
             &key(),
             &[UpdateProgress::Completed {

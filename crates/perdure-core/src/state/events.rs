@@ -156,8 +156,7 @@ impl MutableState {
     /// that has no task pending. Returns false when the run cannot take one now: closed, a task
     /// already pending (the updates ride on it), or still waiting for its first task.
     pub fn schedule_speculative_workflow_task(&mut self, m: &mut Mutation, now: Time) -> bool {
-        if !self.is_running() || self.workflow_task.is_some() || !self.had_or_has_workflow_task()
-        {
+        if !self.is_running() || self.workflow_task.is_some() || !self.had_or_has_workflow_task() {
             return false;
         }
         self.schedule_task(m, now, 1, true);

@@ -207,7 +207,13 @@ fn pending_events_make_it_an_unhandled_command_and_bad_attributes_fail_the_task(
     };
     let c = run
         .ms
-        .complete_workflow_task(&d.token, &req, at(3), &no_spacing("run-2"), &Default::default())
+        .complete_workflow_task(
+            &d.token,
+            &req,
+            at(3),
+            &no_spacing("run-2"),
+            &Default::default(),
+        )
         .unwrap();
     assert_eq!(c.rejection, Some(CoreError::UnhandledCommand));
     assert!(c.mutation.new_run.is_none());
@@ -227,7 +233,13 @@ fn pending_events_make_it_an_unhandled_command_and_bad_attributes_fail_the_task(
     };
     let c = run
         .ms
-        .complete_workflow_task(&d.token, &req, at(5), &no_spacing("run-2"), &Default::default())
+        .complete_workflow_task(
+            &d.token,
+            &req,
+            at(5),
+            &no_spacing("run-2"),
+            &Default::default(),
+        )
         .unwrap();
     match c.rejection {
         Some(CoreError::InvalidArgument(m)) => assert!(

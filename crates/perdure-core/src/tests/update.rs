@@ -46,7 +46,12 @@ fn accept(update_id: &str, sequencing: i64) -> Message {
         accepted_request_sequencing_event_id: sequencing,
         accepted_request: None,
     };
-    message(&format!("{update_id}/accept"), update_id, "Acceptance", body.encode_to_vec())
+    message(
+        &format!("{update_id}/accept"),
+        update_id,
+        "Acceptance",
+        body.encode_to_vec(),
+    )
 }
 
 fn respond(update_id: &str, result: &str) -> Message {
@@ -59,7 +64,12 @@ fn respond(update_id: &str, result: &str) -> Message {
             value: Some(outcome::Value::Success(payloads(result))),
         }),
     };
-    message(&format!("{update_id}/complete"), update_id, "Response", body.encode_to_vec())
+    message(
+        &format!("{update_id}/complete"),
+        update_id,
+        "Response",
+        body.encode_to_vec(),
+    )
 }
 
 fn reject(update_id: &str) -> Message {
@@ -68,7 +78,12 @@ fn reject(update_id: &str) -> Message {
         failure: Some(app_failure("no")),
         ..Default::default()
     };
-    message(&format!("{update_id}/reject"), update_id, "Rejection", body.encode_to_vec())
+    message(
+        &format!("{update_id}/reject"),
+        update_id,
+        "Rejection",
+        body.encode_to_vec(),
+    )
 }
 
 fn protocol_command(message_id: &str) -> Command {
@@ -150,13 +165,19 @@ fn an_accepted_update_writes_the_speculative_task_then_its_two_events() {
     assert_eq!(d.started_event_id, EventId(6));
     assert_eq!(
         types(&d.transient_events),
-        vec![EventType::WorkflowTaskScheduled, EventType::WorkflowTaskStarted]
+        vec![
+            EventType::WorkflowTaskScheduled,
+            EventType::WorkflowTaskStarted
+        ]
     );
 
     let c = run.complete_updates(
         &d,
         vec![accept("u1", 5), respond("u1", "\"done\"")],
-        vec![protocol_command("u1/accept"), protocol_command("u1/complete")],
+        vec![
+            protocol_command("u1/accept"),
+            protocol_command("u1/complete"),
+        ],
         &sent(&["u1"]),
         at(5),
     );
@@ -250,7 +271,10 @@ fn a_signal_during_a_speculative_task_makes_it_a_normal_one() {
     // The task's events are written now, the signal waits behind them.
     assert_eq!(
         run.types()[4..],
-        [EventType::WorkflowTaskScheduled, EventType::WorkflowTaskStarted]
+        [
+            EventType::WorkflowTaskScheduled,
+            EventType::WorkflowTaskStarted
+        ]
     );
     let c = run.complete_updates(&d, vec![reject("bad")], vec![], &sent(&["bad"]), at(5));
     assert_eq!(c.reset_history_event_id, 0);
@@ -271,7 +295,10 @@ fn a_signal_before_a_speculative_task_starts_writes_its_scheduled_event_first() 
     run.signal(at(4));
     assert_eq!(
         run.types()[4..],
-        [EventType::WorkflowTaskScheduled, EventType::WorkflowExecutionSignaled]
+        [
+            EventType::WorkflowTaskScheduled,
+            EventType::WorkflowExecutionSignaled
+        ]
     );
     let d = run.poll_wft(at(5));
     assert_eq!(d.started_event_id, EventId(7));
@@ -317,10 +344,7 @@ fn a_response_for_an_update_that_was_not_accepted_fails_the_task() {
 fn closing_the_run_drops_a_speculative_task_unwritten() {
     let mut run = Run::idle();
     run.speculative(at(3));
-    let m = run
-        .ms
-        .terminate("done", None, "client", at(4))
-        .unwrap();
+    let m = run.ms.terminate("done", None, "client", at(4)).unwrap();
     run.apply(m);
     assert_eq!(run.types()[4..], [EventType::WorkflowExecutionTerminated]);
 }

@@ -78,7 +78,11 @@ impl Frontend {
             run_id: outcome.run_id.clone(),
             started: outcome.started,
             status: outcome.status,
-            link: Some(started_event_link(&req.namespace, &start.workflow_id, &outcome.run_id)),
+            link: Some(started_event_link(
+                &req.namespace,
+                &start.workflow_id,
+                &outcome.run_id,
+            )),
             ..Default::default()
         };
         let update_answer = update_response(handle, &asked, &req.namespace, &deadline).await?;
@@ -100,11 +104,15 @@ fn start_and_update(
     operations: Vec<
         temporalio_protos::temporal::api::workflowservice::v1::execute_multi_operation_request::Operation,
     >,
-) -> Result<(StartWorkflowExecutionRequest, UpdateWorkflowExecutionRequest), Status> {
+) -> Result<
+    (
+        StartWorkflowExecutionRequest,
+        UpdateWorkflowExecutionRequest,
+    ),
+    Status,
+> {
     let not_start_and_update = || errors::invalid("Operations have to be exactly [Start, Update].");
-    let [first, second]: [_; 2] = operations
-        .try_into()
-        .map_err(|_| not_start_and_update())?;
+    let [first, second]: [_; 2] = operations.try_into().map_err(|_| not_start_and_update())?;
     match (first.operation, second.operation) {
         (Some(Op::StartWorkflow(s)), Some(Op::UpdateWorkflow(u))) => Ok((s, u)),
         _ => Err(not_start_and_update()),

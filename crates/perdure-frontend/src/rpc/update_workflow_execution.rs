@@ -11,7 +11,9 @@ use std::time::Duration;
 
 use perdure_history::api::{UpdateHandle, UpdateStage, UpdateStatus, UpdateTarget};
 use temporalio_protos::temporal::api::common::v1::{link, Link, WorkflowExecution};
-use temporalio_protos::temporal::api::enums::v1::{EventType, UpdateWorkflowExecutionLifecycleStage};
+use temporalio_protos::temporal::api::enums::v1::{
+    EventType, UpdateWorkflowExecutionLifecycleStage,
+};
 use temporalio_protos::temporal::api::errordetails::v1::PermissionDeniedFailure;
 use temporalio_protos::temporal::api::update::v1::UpdateRef;
 use temporalio_protos::temporal::api::workflowservice::v1::{
@@ -94,7 +96,9 @@ impl Frontend {
             first_execution_run_id: &req.first_execution_run_id,
         };
         let request = req.request.clone().unwrap_or_default();
-        let admitted = self.history.update_workflow(target, &asked.update_id, &request);
+        let admitted = self
+            .history
+            .update_workflow(target, &asked.update_id, &request);
         let handle = tokio::time::timeout_at(deadline.at, admitted)
             .await
             .map_err(|_| timed_out())?
@@ -138,7 +142,11 @@ impl Frontend {
             .map_err(errors::history)?;
         let status = wait(&mut handle, want, &deadline).await?;
         Ok(PollWorkflowExecutionUpdateResponse {
-            update_ref: Some(update_ref(&execution.workflow_id, &status.run_id, &asked.update_id)),
+            update_ref: Some(update_ref(
+                &execution.workflow_id,
+                &status.run_id,
+                &asked.update_id,
+            )),
             stage: stage_code(&status.stage),
             outcome: status.outcome,
         })
@@ -154,7 +162,9 @@ pub(crate) struct AskedUpdate {
 
 /// Temporal's checks of an UpdateWorkflowExecutionRequest, in its order and wording; makes up
 /// an update id when the caller gave none, as Temporal does.
-pub(crate) fn prepare_update(req: &mut UpdateWorkflowExecutionRequest) -> Result<AskedUpdate, Status> {
+pub(crate) fn prepare_update(
+    req: &mut UpdateWorkflowExecutionRequest,
+) -> Result<AskedUpdate, Status> {
     let execution = validate::execution(req.workflow_execution.as_ref())?.clone();
     let request = req.request.get_or_insert_with(Default::default);
     let Some(meta) = request.meta.as_mut() else {

@@ -90,10 +90,7 @@ impl HistoryService {
         // worker has accepted yet, each as a Request message sequenced after the event just
         // before WorkflowTaskStarted (what the worker must have applied before handling it).
         let queries = shard.queries.attached(key);
-        let messages = update_messages(
-            shard.updates.deliver(key),
-            dispatch.started_event_id.0 - 1,
-        );
+        let messages = update_messages(shard.updates.deliver(key), dispatch.started_event_id.0 - 1);
         Ok(PollWorkflowTaskQueueResponse {
             task_token: dispatch.token.encode(),
             workflow_execution: Some(WorkflowExecution {

@@ -19,8 +19,8 @@ use tokio::sync::watch;
 use crate::api::{UpdateHandle, UpdateTarget};
 use crate::cache::ExecKey;
 use crate::errors::HistoryError;
-use crate::updates::UpdateState;
 use crate::shard::{Plan, Step};
+use crate::updates::UpdateState;
 use crate::{tables, HistoryService};
 
 /// How often a start re-reads the current run after losing a race for it.
@@ -100,9 +100,15 @@ impl HistoryService {
         request: StartWorkflowExecutionRequest,
         parent: ParentExecution,
     ) -> Result<StartOutcome, HistoryError> {
-        self.start_or_signal(namespace_id, retention, request, Also::Nothing, Some(parent))
-            .await
-            .map(|(o, _)| o)
+        self.start_or_signal(
+            namespace_id,
+            retention,
+            request,
+            Also::Nothing,
+            Some(parent),
+        )
+        .await
+        .map(|(o, _)| o)
     }
 
     /// SignalWithStartWorkflowExecution: `request` carries the start (its conflict policy

@@ -106,7 +106,12 @@ impl UpdateHandle {
         Ok(())
     }
 
-    fn status_at(&self, stage: UpdateStage, outcome: Option<Outcome>, rejected: bool) -> UpdateStatus {
+    fn status_at(
+        &self,
+        stage: UpdateStage,
+        outcome: Option<Outcome>,
+        rejected: bool,
+    ) -> UpdateStatus {
         UpdateStatus {
             run_id: self.run_id.clone(),
             stage,
@@ -133,10 +138,9 @@ impl UpdateHandle {
                 if self.status.stage >= want {
                     return Ok(self.status.clone());
                 }
-                return Err(CoreError::WorkflowNotReady(
-                    "workflow update was aborted".into(),
-                )
-                .into());
+                return Err(
+                    CoreError::WorkflowNotReady("workflow update was aborted".into()).into(),
+                );
             }
         }
     }
@@ -200,7 +204,9 @@ impl HistoryService {
                 }
                 match shard.updates.subscribe(&key, update_id, false) {
                     Some(rx) => Ok(Found::Waiting(rx)),
-                    None => Err(CoreError::NotFound(format!("update \"{update_id}\" not found")).into()),
+                    None => {
+                        Err(CoreError::NotFound(format!("update \"{update_id}\" not found")).into())
+                    }
                 }
             })
             .await?;
@@ -236,7 +242,9 @@ impl HistoryService {
                     .await?;
                 return match rx {
                     Some(rx) => Ok(UpdateHandle::admitted(&key.run_id, rx)),
-                    None => Err(CoreError::NotFound(format!("update \"{update_id}\" not found")).into()),
+                    None => {
+                        Err(CoreError::NotFound(format!("update \"{update_id}\" not found")).into())
+                    }
                 };
             }
         };

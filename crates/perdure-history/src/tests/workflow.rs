@@ -242,7 +242,9 @@ async fn start_dedups_by_request_id_and_conflicts_while_running() {
         .start_workflow(NS_ID, None, start_request("wf-dedup", "req-2"))
         .await
     {
-        Err(HistoryError::Core(CoreError::AlreadyStarted { run_id, request_id, .. })) => {
+        Err(HistoryError::Core(CoreError::AlreadyStarted {
+            run_id, request_id, ..
+        })) => {
             assert_eq!(run_id, first.run_id);
             assert_eq!(request_id, "req-1");
         }
@@ -298,7 +300,10 @@ async fn start_dedups_by_request_id_and_conflicts_while_running() {
         .start_workflow(NS_ID, None, start_request("wf-dedup", "req-1"))
         .await
         .unwrap();
-    assert_eq!((&replay.run_id, replay.started), (&again.run_id, again.started));
+    assert_eq!(
+        (&replay.run_id, replay.started),
+        (&again.run_id, again.started)
+    );
     // ...now with the status the start found it in.
     assert_eq!(replay.status, WorkflowExecutionStatus::Terminated as i32);
     // ...and a new request id starts a new run.
