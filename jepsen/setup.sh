@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Prepares a machine for the partition-fault suite (jepsen/): the `ip` (iproute2) and `iptables`
 # commands the harness runs to build network namespaces, veth pairs, a bridge and partitions,
+# libfaketime (Debian's `faketime`) for the clock nemesis,
 # and matplotlib (jepsen/requirements.txt) in the repository's .venv (made by scripts/setup.sh)
 # for the latency plot. Idempotent and quiet: prints nothing and does nothing when everything
 # is present; apt's output is shown only if the install fails. Needs root (the suite does too).
@@ -27,6 +28,12 @@ system_packages() {
   local missing=()
   command -v ip >/dev/null 2>&1 || missing+=(iproute2)
   command -v iptables >/dev/null 2>&1 || missing+=(iptables)
+  # The clock nemesis preloads libfaketime into the nodes (jepsen/perdure_jepsen/clock.py);
+  # Debian's `faketime` pulls the library in.
+  compgen -G '/usr/lib/*/faketime/libfaketime.so.1' >/dev/null || missing+=(faketime)
+  # The lazyfs nemesis mounts crates/perdure-lazyfs with mount(2) as root (no libfuse, no
+  # fusermount3; /dev/fuse is the kernel's) and unmounts leftovers with util-linux's `umount`.
+  command -v umount >/dev/null 2>&1 || missing+=(mount)
   if ((${#missing[@]} == 0)); then
     return 0
   fi
@@ -46,6 +53,10 @@ system_packages() {
   rm -f "${log}"
   if ! command -v ip >/dev/null || ! command -v iptables >/dev/null; then
     echo "jepsen/setup.sh: ip or iptables still missing after the install" >&2
+    return 1
+  fi
+  if ! compgen -G '/usr/lib/*/faketime/libfaketime.so.1' >/dev/null; then
+    echo "jepsen/setup.sh: libfaketime still missing after the install" >&2
     return 1
   fi
 }

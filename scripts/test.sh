@@ -33,7 +33,9 @@ if ! phase "setup" bash scripts/setup.sh; then
   finish
 fi
 # Without the server binary every end-to-end test would fail the same way: stop here.
-if ! phase "cargo build -p perdure-server" cargo build -p perdure-server; then
+# perdure-lazyfs: the FUSE layer of the jepsen suite's lazyfs nemesis (its tests mount it).
+if ! phase "cargo build -p perdure-server -p perdure-lazyfs" \
+  cargo build -p perdure-server -p perdure-lazyfs; then
   failed+=("cargo build")
   finish
 fi

@@ -19,6 +19,10 @@ Faults (kind: what start does / what stop does):
     kill             SIGKILL one live slot (random, or target="leader": the one leading most
                      groups) / restart it, wait for /health (bounded)
     pause            SIGSTOP one live slot (random or target="leader") / SIGCONT
+    clock            (clock.py) move one live slot's wall clock by a seeded offset, through
+                     libfaketime (random or target="leader") / every clock back to real time
+    lazyfs           (lazyfs.py) SIGKILL one live slot, or every node at once (1 in 3), and
+                     drop their unfsynced writes / restart them, wait for /health (bounded)
 Clients in the root namespace always reach every node: partitions cut node-to-node links only.
 
 Adding a fault is one class: subclass ``Nemesis``, set ``kind``, implement ``start(ctx)`` and
@@ -119,7 +123,8 @@ def _complement(slots: Sequence[int], keep: dict[int, set[int]]) -> dict[int, se
 
 
 class Partition(Nemesis):
-    """Base of the partitions: ``grudge(ctx)`` picks slot -> slots it cannot reach; start
+    """Base of the partitions: ``grudge(ctx)`` picks slot -> slots it cannot reach among the
+    cluster's members (a spare slot holds no node: cutting it off would be no fault); start
     installs it (iptables in the namespaces), stop heals every link."""
 
     def grudge(self, ctx: Context) -> tuple[dict[int, set[int]], dict]:
@@ -141,7 +146,7 @@ class IsolateOne(Partition):
     kind = "isolate"
 
     def grudge(self, ctx):
-        slots = ctx.net.slots
+        slots = ctx.cluster.members
         victim = ctx.rng.choice(slots)
         return {victim: set(slots) - {victim}}, {"isolated": victim}
 
@@ -153,7 +158,7 @@ class IsolateLeader(Partition):
     kind = "isolate-leader"
 
     def grudge(self, ctx):
-        slots = ctx.net.slots
+        slots = ctx.cluster.members
         victim, extra = pick_target(ctx, "leader")
         if victim is None:
             victim = ctx.rng.choice(slots)
@@ -166,7 +171,7 @@ class RandomHalves(Partition):
     kind = "halves"
 
     def grudge(self, ctx):
-        slots = list(ctx.net.slots)
+        slots = list(ctx.cluster.members)
         ctx.rng.shuffle(slots)
         minority, majority = sorted(slots[: len(slots) // 2]), sorted(slots[len(slots) // 2 :])
         return {a: set(majority) for a in minority}, {"minority": minority, "majority": majority}
@@ -196,7 +201,7 @@ class MajorityRing(Partition):
     kind = "majority-ring"
 
     def grudge(self, ctx):
-        ring = list(ctx.net.slots)
+        ring = list(ctx.cluster.members)
         ctx.rng.shuffle(ring)
         sees = majority_ring(ring)
         shown = {str(s): sorted(v) for s, v in sees.items()}
@@ -345,17 +350,28 @@ def default_nemeses() -> list[Nemesis]:
 
 
 def heal_everything(ctx: Context, healthy_deadline_s: float = RESTART_HEALTHY_S) -> dict:
-    """Whatever state the faults left: every link back, every paused node resumed, every dead
-    node restarted (bounded wait for its /health). Returns what it did."""
+    """Whatever state the faults left: every link back, every paused node resumed, every
+    hook's fault undone (a hook with a ``reset()`` method, e.g. clock.ClockHook: every clock
+    back to real time), every dead node restarted (bounded wait for its /health). Returns
+    what it did."""
     done: dict[str, Any] = {}
     try:
         ctx.net.heal()
     except Exception as e:  # noqa: BLE001 - keep healing the rest
         done["heal_error"] = str(e)
+    # Found by method, not by type: nemesis.py must not import the hook modules (they import
+    # it), and a hook with nothing to undo simply has no reset().
+    for hook in getattr(ctx.cluster, "hooks", ()):
+        reset = getattr(hook, "reset", None)
+        if callable(reset):
+            try:
+                done.setdefault("hooks", {})[type(hook).__name__] = reset()
+            except Exception as e:  # noqa: BLE001 - keep healing the rest
+                done.setdefault("hook_errors", {})[type(hook).__name__] = str(e)
     resumed = [s for s in ctx.cluster.slots if ctx.cluster.node(s).paused]
     for s in resumed:
         ctx.cluster.resume(s)
-    restarted = [s for s in ctx.cluster.slots if not ctx.cluster.node(s).running]
+    restarted = [s for s in ctx.cluster.members if not ctx.cluster.node(s).running]
     for s in restarted:
         try:
             ctx.cluster.restart(s, wait=False)

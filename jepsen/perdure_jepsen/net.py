@@ -15,7 +15,8 @@ IPv6 is off on every interface created (no router solicitations or MLD reports l
 Partitions are iptables rules inside the namespaces, in one chain per namespace, ``<tag>nem``
 (see ``Network.set_grudge``); deleting a namespace deletes its rules. Processes started in a
 namespace (``Network.popen``) carry ``MARKER_ENV=<tag>`` in their environment, so a leftover is
-found even if its namespace is already gone.
+found even if its namespace is already gone. The FUSE mounts of the lazyfs nemesis (lazyfs.py)
+have the source ``perdure-lazyfs:<tag>`` in /proc/mounts; cleanup unmounts them lazily.
 
 Owns: creating and deleting those objects, cutting and healing links between namespaces, and
 finding and removing leftovers (``cleanup_all``: every run whose owning process is gone, read
@@ -52,6 +53,8 @@ from typing import Iterable, Mapping
 SUITE_PREFIX = "pj-"
 #: Environment variable carrying the run's tag in every process the suite starts in a namespace.
 MARKER_ENV = "PERDURE_JEPSEN_RUN"
+#: Source (fsname) of a perdure-lazyfs mount in /proc/mounts; a run's mounts add ":<tag>".
+LAZYFS_FSNAME = "perdure-lazyfs"
 #: Private range of the suite: 10.77.<k>.0/24, one /24 per concurrent run.
 NET16 = ipaddress.ip_network("10.77.0.0/16")
 BRIDGE_HOST = 254
@@ -180,6 +183,40 @@ def _marked(prefix: str) -> list[tuple[int, str]]:
     return found
 
 
+def _unescape_mount(field: str) -> str:
+    """/proc/mounts escapes space, tab, newline and backslash as \\ooo (octal)."""
+    return re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), field)
+
+
+def list_mounts(prefix: str = SUITE_PREFIX) -> list[tuple[str, str]]:
+    """(run tag, mount point) of every perdure-lazyfs mount of the root mount namespace whose
+    run tag starts with ``prefix`` (source ``perdure-lazyfs:<tag>``). Read from /proc: never
+    touches the mount itself (a hung FUSE daemon would hang a stat)."""
+    try:
+        lines = Path("/proc/self/mounts").read_text().splitlines()
+    except OSError:
+        return []
+    found = []
+    for line in lines:
+        fields = line.split()
+        if len(fields) < 3 or not fields[2].startswith("fuse"):
+            continue
+        source = _unescape_mount(fields[0])
+        tag = source[len(LAZYFS_FSNAME) + 1 :]
+        if source.startswith(f"{LAZYFS_FSNAME}:") and tag.startswith(prefix):
+            found.append((tag, _unescape_mount(fields[1])))
+    return sorted(found)
+
+
+def unmount_lazy(path: str) -> bool:
+    """Detaches a mount now (``umount -l``; ``fusermount3 -uz`` if that fails): it goes away
+    once nothing uses it. True if one of them succeeded."""
+    for cmd in (["umount", "-l", path], ["fusermount3", "-uz", path]):
+        if shutil.which(cmd[0]) and run(cmd, check=False).returncode == 0:
+            return True
+    return False
+
+
 def root_rules(prefix: str = SUITE_PREFIX) -> list[str]:
     """iptables rules or chains of the root namespace that mention ``prefix``. The suite never
     adds any there; this is the check that it did not."""
@@ -240,6 +277,11 @@ def _remove(prefix: str) -> list[str]:
         stuck = _kill_and_reap(sorted(pids))
         note = f" (still alive: {stuck})" if stuck else ""
         removed.append(f"killed processes {sorted(pids)}{note}")
+    # After its daemon is dead: a lazyfs mount of the run (a dead daemon's mount answers
+    # ENOTCONN; a lazy unmount removes it either way).
+    for _, mount in list_mounts(prefix):
+        if unmount_lazy(mount):
+            removed.append(f"mount {mount}")
     for ns in namespaces:
         if run(["ip", "netns", "del", ns], check=False).returncode == 0:
             removed.append(f"namespace {ns}")
@@ -265,9 +307,10 @@ def _tag_of(name: str) -> str | None:
 
 def run_tags(prefix: str = SUITE_PREFIX) -> list[str]:
     """The run tags (``pj-<4 hex>-``) starting with ``prefix`` that have a namespace, a root
-    link or a marked process on this machine."""
+    link, a marked process or a lazyfs mount on this machine."""
     tags = {_tag_of(n) for n in list_namespaces(prefix) + list_links(prefix)}
     tags.update(_marker_values(prefix))
+    tags.update(_tag_of(tag) for tag, _ in list_mounts(prefix))
     return sorted(t for t in tags if t and t.startswith(prefix))
 
 
@@ -341,7 +384,8 @@ def cleanup_stale() -> list[str]:
 def leftovers(prefix: str = SUITE_PREFIX) -> dict[str, list]:
     """What of the suite (names starting with ``prefix``) still exists: namespaces, root links,
     iptables rules mentioning the prefix (root namespace and leftover namespaces), processes in
-    leftover namespaces or marked with the prefix. Every list empty: nothing is left."""
+    leftover namespaces or marked with the prefix, lazyfs mounts of its runs. Every list empty:
+    nothing is left."""
     namespaces = list_namespaces(prefix)
     pids = set(marked_pids(prefix))
     rules = [f"root: {r}" for r in root_rules(prefix)]
@@ -354,6 +398,7 @@ def leftovers(prefix: str = SUITE_PREFIX) -> dict[str, list]:
         "links": list_links(prefix),
         "rules": rules,
         "processes": [f"{pid} {_cmdline(pid)}" for pid in sorted(pids)],
+        "mounts": [f"{mount} ({tag})" for tag, mount in list_mounts(prefix)],
     }
 
 
@@ -377,6 +422,15 @@ _ACTIVE: dict[str, "Network"] = {}
 _ACTIVE_LOCK = threading.RLock()
 _HOOKS_INSTALLED = False
 _PREVIOUS_HANDLERS: dict[int, object] = {}
+
+
+def network_of(ip: str) -> "Network | None":
+    """The network of this process (created, not torn down) whose subnet holds ``ip``: how a
+    node hook, which is handed nodes and not their network, finds the run's tag."""
+    with _ACTIVE_LOCK:
+        nets = list(_ACTIVE.values())
+    addr = ipaddress.ip_address(ip)
+    return next((n for n in nets if n.subnet is not None and addr in n.subnet), None)
 
 
 def _teardown_active() -> None:

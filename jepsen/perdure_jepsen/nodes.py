@@ -20,6 +20,11 @@ Owns: spawning, SIGKILL, SIGTERM, SIGSTOP/SIGCONT, restart, wipe-and-rejoin of n
 condition until a deadline; no sleep is used as synchronization. Blocking API (threads and
 ``subprocess``): call it from a worker thread (``asyncio.to_thread``) in async code.
 
+Nemeses that must wrap a node's process or disk (a clock offset through LD_PRELOAD, a FUSE
+layer under the data directory) plug in as a ``NodeHook`` (``Cluster(hooks=[...])``): it adds
+to a node's environment, prepares before each spawn, is told before a data directory is
+wiped, and is closed after every node is dead.
+
 Must never: share a data directory between node ids, reuse a node id, or leave a process
 behind (``close`` kills them; ``Network.teardown`` kills anything left in the namespaces).
 """
@@ -62,6 +67,24 @@ EXIT_WAIT_S = 15.0
 _UNREACHABLE = (OSError, http.client.HTTPException)
 #: Never through a proxy from the environment: every node is on the suite's bridge.
 _OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
+class NodeHook:
+    """Wraps every node process of a cluster. Each method is called with the cluster's lock
+    held, so a hook never sees two of its nodes change at once. The defaults do nothing."""
+
+    def env(self, node: "Node") -> dict[str, str]:
+        """Extra environment of ``node``'s next process."""
+        return {}
+
+    def before_spawn(self, node: "Node") -> None:
+        """Right before ``node``'s process starts (its data directory exists)."""
+
+    def before_wipe(self, node: "Node") -> None:
+        """``node``'s process is dead and its data directory is about to be deleted."""
+
+    def close(self) -> None:
+        """Every node is dead: undo whatever was set up (must be safe to call twice)."""
 
 
 def perdure_bin() -> Path:
@@ -206,6 +229,11 @@ class Node:
     proc: subprocess.Popen | None = None
     paused: bool = False
     starts: int = 0
+    #: False for a spare slot (no node yet, or its node was removed from the cluster): not
+    #: started, restarted or handed to clients until ``add_node`` makes it a member.
+    member: bool = True
+    #: Started with --join (not one of the initial --peers): it restarts with --join too.
+    joined: bool = False
     #: The last command line (without the secret, which is in the environment).
     command: list[str] = field(default_factory=list)
 
@@ -264,6 +292,8 @@ class Cluster:
         start_deadline_s: float = START_DEADLINE_S,
         rust_log: str | None = None,
         env: dict[str, str] | None = None,
+        hooks: Iterable[NodeHook] = (),
+        spares: int = 0,
     ) -> None:
         if not net.created:
             raise NodeError("create the network first")
@@ -284,10 +314,20 @@ class Cluster:
         #: Extra environment of every node (e.g. PERDURE_TEST_BREAK for a deliberately broken
         #: server): the only PERDURE_* variables a node gets besides the secret.
         self.extra_env = dict(env or {})
+        self.hooks: list[NodeHook] = list(hooks)
+        if not 0 <= spares < net.size:
+            raise NodeError(f"{spares} spare slots in a network of {net.size}")
+        first_spare = net.size - spares + 1
         self.nodes: dict[int, Node] = {
-            s: Node(slot=s, node_id=s, ip=net.ip(s), dir=self.run_dir / f"n{s}") for s in net.slots
-        }
-        self.peers = ",".join(f"{n.node_id}={n.internal_addr}" for n in self.nodes.values())
+            s: Node(
+                slot=s, node_id=s, ip=net.ip(s), dir=self.run_dir / f"n{s}",
+                member=s < first_spare,
+            )
+            for s in net.slots
+        }  # fmt: skip
+        self.peers = ",".join(
+            f"{n.node_id}={n.internal_addr}" for n in self.nodes.values() if n.member
+        )
         self._next_id = net.size + 1
         #: node ids removed from the cluster for good (wipe_and_rejoin)
         self.retired: list[int] = []
@@ -307,6 +347,11 @@ class Cluster:
         """Every Raft group: 0 is the meta group, 1..=shards the history shards."""
         return list(range(self.shards + 1))
 
+    @property
+    def members(self) -> list[int]:
+        """Slots whose node belongs to the cluster (running or not): not spares."""
+        return [s for s in self.slots if self.nodes[s].member]
+
     def node(self, slot: int) -> Node:
         try:
             return self.nodes[slot]
@@ -324,8 +369,8 @@ class Cluster:
         return None
 
     def api_addrs(self) -> dict[int, str]:
-        """slot -> host:port of its Temporal API, for clients and workers."""
-        return {s: n.api_addr for s, n in self.nodes.items()}
+        """member slot -> host:port of its Temporal API, for clients and workers."""
+        return {s: n.api_addr for s, n in self.nodes.items() if n.member}
 
     def live(self, exclude: Iterable[int] = ()) -> list[int]:
         """Slots whose process runs and is not paused, minus ``exclude``."""
@@ -337,13 +382,20 @@ class Cluster:
 
     # -- processes --------------------------------------------------------------------------
 
-    def _env(self) -> dict[str, str]:
+    def hook(self, kind: type) -> Any:
+        """The hook of type ``kind`` (None if the cluster has none)."""
+        return next((h for h in self.hooks if isinstance(h, kind)), None)
+
+    def _env(self, node: Node | None = None) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("PERDURE_")}
         env["PERDURE_CLUSTER_SECRET"] = self.secret
         env["NO_COLOR"] = "1"  # plain node.log, greppable
         if self.rust_log is not None:
             env["RUST_LOG"] = self.rust_log
         env.update(self.extra_env)
+        if node is not None:
+            for h in self.hooks:
+                env.update(h.env(node))
         return env
 
     def _spawn(self, node: Node, join: str | None = None) -> None:
@@ -351,6 +403,8 @@ class Cluster:
             raise NodeError(f"slot {node.slot} (node {node.node_id}) is already running")
         node.dir.mkdir(parents=True, exist_ok=True)
         node.data_dir.mkdir(parents=True, exist_ok=True)
+        for h in self.hooks:
+            h.before_spawn(node)
         node.command = [
             str(self.binary), "start",
             "--node-id", str(node.node_id),
@@ -373,7 +427,7 @@ class Cluster:
             node.proc = self.net.popen(
                 node.slot,
                 node.command,
-                env=self._env(),
+                env=self._env(node),
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,
@@ -400,12 +454,14 @@ class Cluster:
             ) from None
 
     def start(self, deadline_s: float | None = None) -> None:
-        """Spawns every node that is not running, then waits until all of them are healthy."""
+        """Spawns every member that is not running, then waits until all are healthy."""
         with self._lock:
             for node in self.nodes.values():
-                if not node.running:
+                if node.member and not node.running:
                     self._spawn(node)
-        self.wait_healthy(self.slots, self.start_deadline_s if deadline_s is None else deadline_s)
+        self.wait_healthy(
+            self.members, self.start_deadline_s if deadline_s is None else deadline_s
+        )
 
     def kill(self, slot: int) -> None:
         """SIGKILL (a paused node too); returns once the process is reaped."""
@@ -444,7 +500,16 @@ class Cluster:
             node = self.node(slot)
             if node.running:
                 self.kill(slot)
-            self._spawn(node)
+            join = None
+            if node.joined:
+                # Its --peers would not list its id: it joins again, through any live member
+                # (a restarted node registers through the address it is given; when every
+                # node is down, through one that the caller restarts next).
+                others = self.live(exclude=[slot]) or [m for m in self.members if m != slot]
+                if not others:
+                    raise NodeError(f"slot {slot} joined the cluster; no member to rejoin")
+                join = self.node(others[0]).internal_addr
+            self._spawn(node, join=join)
         if wait:
             self.wait_healthy([slot], self.start_deadline_s if deadline_s is None else deadline_s)
 
@@ -503,6 +568,8 @@ class Cluster:
         with self._lock:
             node = self.node(slot)
             self.kill(slot)
+            for h in self.hooks:
+                h.before_wipe(node)
             shutil.rmtree(node.data_dir, ignore_errors=True)
             if via_slot is None:
                 others = self.live(exclude=[slot])
@@ -512,13 +579,55 @@ class Cluster:
             old = node.node_id
             self.remove_node(old, via_slot)
             self.retired.append(old)
-            node.node_id = self._next_id
-            self._next_id += 1
-            self._spawn(node, join=self.node(via_slot).internal_addr)
-            new = node.node_id
+            new = self._join(node, via_slot)
         if wait:
             self.wait_healthy([slot], self.start_deadline_s if deadline_s is None else deadline_s)
         return new
+
+    def _join(self, node: Node, via_slot: int) -> int:
+        """Starts ``node`` under a fresh node id, joining through ``via_slot``."""
+        node.node_id = self._next_id
+        self._next_id += 1
+        node.member = True
+        node.joined = True
+        self._spawn(node, join=self.node(via_slot).internal_addr)
+        return node.node_id
+
+    def add_node(
+        self, slot: int, via_slot: int, wait: bool = True, deadline_s: float | None = None
+    ) -> int:
+        """Grows the cluster: spare ``slot`` starts with an empty data directory under a new
+        node id and ``--join``s through ``via_slot`` (it becomes a learner of every group, then
+        takes its share of voters and leaderships). Returns the new node id."""
+        with self._lock:
+            node = self.node(slot)
+            if node.member or node.running:
+                raise NodeError(f"slot {slot} is not a spare (node {node.node_id} is there)")
+            for h in self.hooks:
+                h.before_wipe(node)
+            shutil.rmtree(node.data_dir, ignore_errors=True)
+            new = self._join(node, via_slot)
+        if wait:
+            self.wait_healthy([slot], self.start_deadline_s if deadline_s is None else deadline_s)
+        return new
+
+    def retire_node(self, slot: int, via_slot: int) -> int:
+        """Shrinks the cluster: ``perdure cluster remove`` of the node at ``slot`` through
+        ``via_slot`` while it still runs (the cluster moves its voters away and drops it from
+        every group first), then stops it; the slot becomes a spare. Returns the removed id."""
+        with self._lock:
+            node = self.node(slot)
+            if not node.member:
+                raise NodeError(f"slot {slot} is a spare")
+            old = node.node_id
+            self.remove_node(old, via_slot)
+            self.retired.append(old)
+            node.member = False
+            try:
+                self.stop(slot)
+            finally:
+                self._write_manifest()
+        return old
 
     def close(self) -> None:
         """Kills every node (the run directory stays)."""
@@ -529,6 +638,8 @@ class Cluster:
                 except NodeError:
                     pass
             self._write_manifest()
+            for h in self.hooks:
+                h.close()
         self._pool.shutdown(wait=False, cancel_futures=True)
 
     def __enter__(self) -> "Cluster":
@@ -558,6 +669,7 @@ class Cluster:
                     "internal": n.internal_addr,
                     "dir": str(n.dir),
                     "starts": n.starts,
+                    "member": n.member,
                     "command": n.command,
                 }
                 for s, n in self.nodes.items()

@@ -20,12 +20,16 @@ import platform
 import random
 import sys
 import time
+import traceback
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Callable
 
 from temporalio.client import Client
 
 from . import checker, plot, report
+from .clock import ClockHook, ClockSkew
+from .lazyfs import LazyFsHook, LoseUnfsynced
 from .leaders import LeaderSampler, leaderless_by_fault
 from .net import Network, cleanup_all, preflight
 from .nemesis import (
@@ -38,7 +42,8 @@ from .nemesis import (
     Scheduler,
     WipeDisk,
 )
-from .nodes import Cluster, NodeError
+from .membership import MemberChange
+from .nodes import Cluster, NodeError, NodeHook
 from .workload import (
     Recorder,
     Shared,
@@ -55,9 +60,18 @@ NEMESES = {
     "kill": [Kill],
     "pause": [Pause],
     "disk": [WipeDisk],
+    "clock": [ClockSkew, lambda: ClockSkew(target="leader")],
+    "member": [MemberChange, lambda: MemberChange(target="leader")],
+    "lazyfs": [LoseUnfsynced],
 }
+#: --nemesis names that need spare slots (an address with no node yet) in the network.
+SPARES = {"member": 1}
+#: --nemesis names whose faults need every node wrapped (nodes.NodeHook): name -> a factory
+#: taking the run directory. One hook per name per run, shared by its nemeses (they find it
+#: with ``ctx.cluster.hook(kind)``).
+HOOKS: dict[str, Callable[[Path], NodeHook]] = {"clock": ClockHook, "lazyfs": LazyFsHook}
 #: Named in the issue, not built yet: refused with a clear message rather than ignored.
-NOT_BUILT = {"clock", "member", "lazyfs"}
+NOT_BUILT: set[str] = set()
 #: After the workload: how long the cluster may take to heal, finish every workflow and agree.
 HEAL_DEADLINE_S = 90.0
 FINISH_DEADLINE_S = 90.0
@@ -145,7 +159,14 @@ async def drive(args, net: Network, cluster: Cluster, run_dir: Path, seed: int) 
         await asyncio.to_thread(scheduler.join)
         await asyncio.to_thread(cluster.wait_all_groups_led, None, HEAL_DEADLINE_S)
         sampler.stop()
-        first = clients[slots[0]]
+        # Through a node that is a member now: the node a client was made for at the start may
+        # have been removed (membership changes), and its address may hold nobody.
+        live = cluster.live()
+        if not live:
+            raise NodeError("no live node after healing")
+        first = clients.get(live[0]) or await Client.connect(
+            cluster.node(live[0]).api_addr, namespace="default"
+        )
         await finish_all("final", first, shared, recorder, FINISH_DEADLINE_S)
         await wait_closed(first, shared.started, FINISH_DEADLINE_S)
         replicas = await replica_checksums(cluster, facts)
@@ -207,16 +228,32 @@ def one_run(args, index: int) -> Path:
     }
     # One suite per machine: whatever an earlier, interrupted run left goes first.
     cleanup_all()
-    net = Network(args.nodes)
+    spares = max((SPARES.get(name, 0) for name in args.nemeses), default=0)
+    net = Network(args.nodes + spares)
     with net:
         env = {"PERDURE_TEST_BREAK": args.test_break} if args.test_break else None
-        with Cluster(net, run_dir, binary=args.binary, env=env) as cluster:
-            cluster.wait_all_groups_led(deadline_s=60.0)
-            meta.update(asyncio.run(drive(args, net, cluster, run_dir, seed)))
+        hooks = [HOOKS[name](run_dir) for name in args.nemeses if name in HOOKS]
+        with Cluster(
+            net, run_dir, binary=args.binary, env=env, hooks=hooks, spares=spares
+        ) as cluster:
+            try:
+                cluster.wait_all_groups_led(deadline_s=60.0)
+                meta.update(asyncio.run(drive(args, net, cluster, run_dir, seed)))
+            except Exception as e:  # noqa: BLE001 - reported as this run's result; the next runs go on
+                meta["error"] = f"{type(e).__name__}: {str(e)[:2000]}"
+                meta["traceback"] = traceback.format_exc()[-6000:]
     left = net.leftovers()
     meta["leftovers"] = {k: v for k, v in left.items() if v}
     (run_dir / "run.json").write_text(json.dumps(meta, indent=1))
-    results = checker.check_run_dir(run_dir)
+    if "error" in meta:
+        # Nothing can be concluded without the final read: invalid, never silently valid.
+        results = {
+            "valid": False,
+            "anomalies": [{"kind": "run-error", "detail": meta["error"]}],
+            "stats": {},
+        }
+    else:
+        results = checker.check_run_dir(run_dir)
     if meta["leftovers"]:
         results["valid"] = False
         results["anomalies"].append({"kind": "leftovers", "detail": meta["leftovers"]})

@@ -216,6 +216,16 @@ def test_cluster_in_namespaces_survives_isolation_kill_and_pause():
         cluster.wait_all_groups_led(deadline_s=ELECTION_BOUND_S)
         phases.done(f"restarted slot {dead}: healthy after {detail['healthy_after_s']}")
 
+        # -- a node that joined (its disk was wiped) is killed and restarts -----------------------
+        # Regression: a restart gave it --peers, which does not list its new id, and it exited.
+        rejoined = _others(cluster, dead)[0]
+        new_id = cluster.wipe_and_rejoin(rejoined, deadline_s=HEALTHY_BOUND_S)
+        cluster.kill(rejoined)
+        cluster.restart(rejoined, deadline_s=HEALTHY_BOUND_S)
+        assert cluster.node_id(rejoined) == new_id and "--join" in cluster.node(rejoined).command
+        cluster.wait_all_groups_led(deadline_s=ELECTION_BOUND_S)
+        phases.done(f"slot {rejoined} rejoined as node {new_id}, killed, restarted with --join")
+
         # -- SIGSTOP / SIGCONT -------------------------------------------------------------------
         pause = Pause(target="leader")
         detail = pause.start(ctx)

@@ -206,7 +206,7 @@ impl MutableState {
                 "message body is not set",
             );
         };
-        if body.value.len() > BLOB_SIZE_LIMIT_ERROR as usize {
+        if body.value.len() > BLOB_SIZE_LIMIT_ERROR {
             let kind = body.type_url.rsplit('.').next().unwrap_or_default();
             return terminate(
                 C::BadUpdateWorkflowExecutionMessage,

@@ -271,7 +271,8 @@ impl Shard {
                     .map(|(state, version)| Cached { state, version });
             }
             let current = guard.as_ref();
-            let at = current.map_or_else(now, |c| c.state.event_clock(now()));
+            // The leader's clock as it is: MutableState::write keeps event stamps monotonic.
+            let at = now();
             let mut plan = match op(current.map(|c| &c.state), at)? {
                 Step::Reply(r) => {
                     self.read_barrier().await?;

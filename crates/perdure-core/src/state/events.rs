@@ -56,13 +56,6 @@ impl MutableState {
         was
     }
 
-    /// The time a write to this run is stamped with: the leader's clock, but never earlier
-    /// than the run's newest event, so one history's timestamps never go backwards when
-    /// leadership moves to a node whose clock is behind.
-    pub fn event_clock(&self, wall: Time) -> Time {
-        wall.max(Time(self.last_event_time))
-    }
-
     /// Builds an event without an id.
     pub(crate) fn new_event(
         &self,
@@ -81,17 +74,27 @@ impl MutableState {
 
     /// Appends an event to history, assigning the next id. A speculative workflow task's
     /// events come first: its virtual ids are the next ones, and any other event makes it real.
+    ///
+    /// An event is stamped no earlier than the run's newest one, so a history never goes back
+    /// in time when leadership moves to a node whose clock is behind. Only the stamp is
+    /// clamped: deadlines are computed from the leader's clock as it is, so a clock that was
+    /// ahead for a while (and stamped events in the future) does not delay every later
+    /// timeout of the run by as much.
     pub(crate) fn write(&mut self, m: &mut Mutation, mut event: HistoryEvent) -> i64 {
         self.materialize_speculative(m);
         let id = self.next_event_id;
         event.event_id = id;
         self.next_event_id += 1;
-        if let Some(t) = &event.event_time {
+        if let Some(t) = &mut event.event_time {
             let nanos = t
                 .seconds
                 .saturating_mul(1_000_000_000)
                 .saturating_add(t.nanos as i64);
-            self.last_event_time = self.last_event_time.max(nanos);
+            if nanos < self.last_event_time {
+                *t = Time(self.last_event_time).to_timestamp();
+            } else {
+                self.last_event_time = nanos;
+            }
         }
         self.history_size_bytes += crate::limits::history_event_size(&event);
         m.events.push(event);

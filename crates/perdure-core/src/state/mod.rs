@@ -125,7 +125,7 @@ pub struct MutableState {
     pub retention: Option<ProtoDuration>,
     /// Unix nanos of the newest event written to this run's history (0 before the first, and in
     /// states written before it existed). A new leader whose clock is behind the old one's
-    /// must not write events that go back in time: see [`MutableState::event_clock`].
+    /// must not write events that go back in time (`MutableState::write` clamps).
     #[prost(int64, tag = "44")]
     pub last_event_time: i64,
     /// Request ids of the signals this run received, so a client's retry is not a second
