@@ -446,25 +446,20 @@ impl Controller {
             let want = &desired[&g.id()];
             if *want != members.voters && members.settled {
                 changes += 1;
-                // A leader that loses its vote steps down only after the change commits, and
-                // the group then waits out an election. Hand leadership to a voter that stays
-                // first; the change itself follows next round, on the new leader.
-                if let Some((leader, _)) = g.leader() {
-                    if !want.contains(&leader) {
-                        let stays = want.intersection(&members.voters).next().copied();
-                        if let Some(to) = stays {
-                            if let Err(e) = self.change(g, Change::TransferLeader(to)).await {
-                                tracing::info!(group = %g.id(), to, error = %e, "moving leadership off a leaving voter; retrying next round");
-                            }
-                            continue;
+                match placement::voter_step(g.leader().map(|(l, _)| l), &members.voters, want) {
+                    placement::VoterStep::HandOver(to) => {
+                        if let Err(e) = self.change(g, Change::TransferLeader(to)).await {
+                            tracing::info!(group = %g.id(), to, error = %e, "moving leadership off a leaving voter; retrying next round");
                         }
                     }
-                }
-                let change = Change::SetVoters(NodeIds {
-                    ids: want.iter().copied().collect(),
-                });
-                if let Err(e) = self.change(g, change).await {
-                    tracing::info!(group = %g.id(), voters = ?want, error = %e, "placing voters; retrying next round");
+                    placement::VoterStep::SetVoters => {
+                        let change = Change::SetVoters(NodeIds {
+                            ids: want.iter().copied().collect(),
+                        });
+                        if let Err(e) = self.change(g, change).await {
+                            tracing::info!(group = %g.id(), voters = ?want, error = %e, "placing voters; retrying next round");
+                        }
+                    }
                 }
             }
         }
@@ -524,6 +519,9 @@ impl Controller {
             let Some(g) = groups.iter().find(|g| g.id() == *gid) else {
                 continue;
             };
+            if g.members().voters.len() > placement::MAX_HANDOVER_VOTERS {
+                continue; // a handover cannot win there (see the voter placement above)
+            }
             if let Err(e) = self.change(g, Change::TransferLeader(*to)).await {
                 tracing::info!(group = %gid, to, error = %e, "moving leadership; retrying next round");
             }

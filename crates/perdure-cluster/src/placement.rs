@@ -139,8 +139,67 @@ pub fn leader_moves(
         .collect()
 }
 
+/// Largest voter set in which a handover can win (`perdure_raft::transfer`): the target wins
+/// with two votes, its own and the old leader's, because the other followers refuse votes while
+/// they hear from a leader. With more voters a handover only forces an election.
+pub const MAX_HANDOVER_VOTERS: usize = 3;
+
+/// What the controller does next for a group whose voters are not yet `want`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VoterStep {
+    /// Move leadership to this voter (which stays) first; the change follows next round, on
+    /// the new leader, so the group never waits out an election.
+    HandOver(u64),
+    /// Make the change now. If the leader loses its vote it steps down once the change
+    /// commits, and the group waits out one election.
+    SetVoters,
+}
+
+/// The next step towards `want` for a group with these `voters`, led by `leader`. A handover
+/// only where it can win: with more voters (a group bootstrapped with every initial peer as a
+/// voter) each attempt forced an election that the leaving leader could win again, round
+/// after round, and the group kept its voters and a churning term.
+pub fn voter_step(leader: Option<u64>, voters: &BTreeSet<u64>, want: &BTreeSet<u64>) -> VoterStep {
+    match leader {
+        Some(l) if !want.contains(&l) && voters.len() <= MAX_HANDOVER_VOTERS => want
+            .intersection(voters)
+            .next()
+            .map_or(VoterStep::SetVoters, |to| VoterStep::HandOver(*to)),
+        _ => VoterStep::SetVoters,
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_leaving_leader_hands_over_only_where_a_handover_can_win() {
+        let set = |v: &[u64]| v.iter().copied().collect::<BTreeSet<u64>>();
+        // Three voters, leader 3 leaves: hand over to a voter that stays.
+        assert_eq!(
+            voter_step(Some(3), &set(&[1, 2, 3]), &set(&[1, 2, 4])),
+            VoterStep::HandOver(1)
+        );
+        // Five voters (a 5-peer bootstrap), leader 4 leaves: a handover cannot win, so the
+        // change is made directly (regression: it retried handovers forever).
+        assert_eq!(
+            voter_step(Some(4), &set(&[1, 2, 3, 4, 5]), &set(&[1, 2, 3])),
+            VoterStep::SetVoters
+        );
+        // The leader stays, no leader, or no voter that stays: change directly.
+        assert_eq!(
+            voter_step(Some(1), &set(&[1, 2, 3]), &set(&[1, 2, 4])),
+            VoterStep::SetVoters
+        );
+        assert_eq!(
+            voter_step(None, &set(&[1, 2, 3]), &set(&[1, 2, 4])),
+            VoterStep::SetVoters
+        );
+        assert_eq!(
+            voter_step(Some(3), &set(&[1, 2, 3]), &set(&[4, 5, 6])),
+            VoterStep::SetVoters
+        );
+    }
+
     use super::*;
 
     fn ids(v: &[u64]) -> BTreeSet<u64> {

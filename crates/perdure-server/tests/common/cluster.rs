@@ -26,6 +26,14 @@ fn free_addr() -> SocketAddr {
 }
 
 pub async fn start_cluster(n: u64, dir: &Path) -> TestCluster {
+    let cluster = start_nodes(n, dir).await;
+    within("leadership balanced", cluster.wait_balanced()).await;
+    cluster
+}
+
+/// `n` nodes started with one --peers list, returned as soon as each serves (groups may still
+/// be electing and placing voters).
+pub async fn start_nodes(n: u64, dir: &Path) -> TestCluster {
     let peers: BTreeMap<u64, String> = (1..=n).map(|i| (i, free_addr().to_string())).collect();
     let isolation: Vec<Isolation> = (1..=n).map(|_| Isolation::default()).collect();
     let starts: Vec<_> = (1..=n)
@@ -56,9 +64,7 @@ pub async fn start_cluster(n: u64, dir: &Path) -> TestCluster {
             .expect("node starts");
         nodes.push(node);
     }
-    let cluster = TestCluster { nodes, isolation };
-    within("leadership balanced", cluster.wait_balanced()).await;
-    cluster
+    TestCluster { nodes, isolation }
 }
 
 impl TestCluster {
