@@ -1,4 +1,5 @@
-"""RESULTS.md from a store of runs: `python -m perdure_jepsen.results jepsen/store > jepsen/RESULTS.md`.
+"""RESULTS.md from stores of runs: `python -m perdure_jepsen.results jepsen/store [more stores...]`
+(one aggregate over every run directory of every store given).
 
 Aggregates every run directory under the store: the commands and seeds, the machine, how many
 runs were valid, anomalies by kind, faults by kind, the longest leaderless time per fault kind
@@ -32,6 +33,7 @@ def aggregate(dirs: list[Path]) -> str:
     valid = sum(1 for r in results if r and r.get("valid"))
     anomalies: Counter[str] = Counter()
     faults: Counter[str] = Counter()
+    runs_with: Counter[str] = Counter()
     ops: Counter[str] = Counter()
     executions = completions = re_executions = 0
     leaderless = []
@@ -40,7 +42,9 @@ def aggregate(dirs: list[Path]) -> str:
             continue
         anomalies.update(a["kind"] for a in r.get("anomalies", []))
         stats = r.get("stats", {})
-        faults.update(stats.get("nemesis", {}).get("faults", {}))
+        run_faults = stats.get("nemesis", {}).get("faults", {})
+        faults.update(run_faults)
+        runs_with.update(k for k, n in run_faults.items() if n)
         for f, by_type in stats.get("ops", {}).items():
             for t, n in by_type.items():
                 ops[f"{f} {t}"] += n
@@ -59,7 +63,8 @@ def aggregate(dirs: list[Path]) -> str:
         f"- Machine: " + "; ".join(machines),
         "- Anomalies: "
         + (", ".join(f"{k} {n}" for k, n in sorted(anomalies.items())) if anomalies else "none"),
-        "- Faults: " + ", ".join(f"{k} {n}" for k, n in sorted(faults.items())),
+        "- Faults (injected, in how many runs): "
+        + ", ".join(f"{k} {n} in {runs_with[k]}" for k, n in sorted(faults.items())),
         "- Operations: " + ", ".join(f"{k} {n}" for k, n in sorted(ops.items())),
         f"- Activities: {executions} executions for {completions} completions "
         f"({re_executions} re-executed, each recorded once in history).",
@@ -77,10 +82,10 @@ def aggregate(dirs: list[Path]) -> str:
 
 
 def main(argv: list[str]) -> int:
-    store = Path(argv[0] if argv else "jepsen/store")
-    dirs = run_dirs(store)
+    stores = [Path(a) for a in argv] or [Path("jepsen/store")]
+    dirs = sorted((d for store in stores for d in run_dirs(store)), key=lambda d: d.name)
     if not dirs:
-        print(f"no runs under {store}", file=sys.stderr)
+        print(f"no runs under {', '.join(map(str, stores))}", file=sys.stderr)
         return 2
     sys.stdout.write(aggregate(dirs))
     return 0

@@ -9,6 +9,7 @@ builds one profile), else target/release/perdure.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 from pathlib import Path
 
@@ -35,7 +36,7 @@ def run_suite(tmp_path: Path, *args: str) -> tuple[int, dict, Path]:
 
 
 def test_smoke_run_under_a_partition_and_a_kill_is_valid(tmp_path):
-    code, results, _ = run_suite(
+    code, results, run_dir = run_suite(
         tmp_path,
         "--nodes", "3",
         "--nemesis", "partition,kill",
@@ -53,6 +54,9 @@ def test_smoke_run_under_a_partition_and_a_kill_is_valid(tmp_path):
         assert stats["ops"][f]["ok"] > 0, stats["ops"]
     kinds = stats["nemesis"]["faults"]
     assert kinds.get("kill", 0) >= 1 and sum(kinds.values()) >= 2, kinds
+    if importlib.util.find_spec("matplotlib") is not None:  # jepsen/setup.sh installs it
+        for picture in ("latency-raw.png", "rate.png"):
+            assert (run_dir / picture).stat().st_size > 10_000, picture
     assert net.leftovers() == {k: [] for k in net.leftovers()}, net.leftovers()
 
 
