@@ -76,9 +76,9 @@ def default_order_key(row):
     return (-close, -row.start_time.ToNanoseconds(), row.execution.run_id)
 
 
-async def cli(server, *args: str) -> str:
+async def cli(target: str, *args: str) -> str:
     proc = await asyncio.create_subprocess_exec(
-        temporal_bin(), *args, "--address", server.target, "--namespace", NAMESPACE,
+        temporal_bin(), *args, "--address", target, "--namespace", NAMESPACE,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
     )
     out, err = await asyncio.wait_for(proc.communicate(), 60)
@@ -92,6 +92,12 @@ def prefix() -> str:
 
 
 async def test_list_count_and_paging_over_a_mix_of_runs(client, worker, server, prefix):
+    await check_list_count_and_paging(client, worker, server.target, prefix)
+
+
+async def check_list_count_and_paging(client: Client, worker, cli_target: str, prefix: str):
+    """The body of the test above; the cluster suite runs it with the client, the worker and
+    the CLI on three different nodes."""
     idle_queue = f"vis-idle-{uuid.uuid4()}"  # nobody polls it: these runs stay open
     expected: dict[str, int] = {}
 
@@ -222,12 +228,12 @@ async def test_list_count_and_paging_over_a_mix_of_runs(client, worker, server, 
     assert (await client.count_workflows(f"{scope} AND WorkflowType = 'VisIdle'")).count >= 6
 
     # The CLI.
-    listed = await cli(server, "workflow", "list", "--query", f"{scope} AND ExecutionStatus = 'Completed'", "-o", "json")
+    listed = await cli(cli_target, "workflow", "list", "--query", f"{scope} AND ExecutionStatus = 'Completed'", "-o", "json")
     doc = json.loads(listed)
     assert {r["execution"]["workflowId"] for r in doc} == having(COMPLETED)
-    counted = json.loads(await cli(server, "workflow", "count", "--query", f"{scope} AND ExecutionStatus = 'Terminated'", "-o", "json"))
+    counted = json.loads(await cli(cli_target, "workflow", "count", "--query", f"{scope} AND ExecutionStatus = 'Terminated'", "-o", "json"))
     assert int(counted["count"]) == 2
-    counted = json.loads(await cli(server, "workflow", "count", "--query", f"{scope} AND WorkflowType = 'DurableTimer' GROUP BY ExecutionStatus", "-o", "json"))
+    counted = json.loads(await cli(cli_target, "workflow", "count", "--query", f"{scope} AND WorkflowType = 'DurableTimer' GROUP BY ExecutionStatus", "-o", "json"))
     assert int(counted["count"]) == 3
     assert [(g["groupValues"][0], int(g["count"])) for g in counted["groups"]] == [("Completed", 3)]
 
@@ -286,3 +292,52 @@ async def test_search_attributes_name_the_system_ones(client):
     )
     for name, ty in SYSTEM_ATTRIBUTES.items():
         assert listed.system_attributes.get(name) == ty, name
+
+
+def memo_of(row) -> dict:
+    return {k: json.loads(v.data) for k, v in row.memo.fields.items()}
+
+
+async def test_memo_upserts_and_children_show_in_list(client, worker, prefix):
+    wf = f"{prefix}memo"
+    handle = await client.start_workflow(
+        workflows.UpsertsMemo.run, id=wf, task_queue=worker.task_queue,
+        memo={"stage": "start", "gone": 1, "kept": True},
+    )
+
+    async def row_where(query: str, pred):
+        rows = await list_all(client, query)
+        return len(rows) == 1 and pred(rows[0]) and rows[0]
+
+    # The open run's row follows the upsert (WorkflowPropertiesModified).
+    row = await wait_until(
+        lambda: row_where(f"WorkflowId = '{wf}'", lambda r: memo_of(r).get("stage") == "upserted"),
+        CONDITION_S, "the upserted memo in List",
+    )
+    assert row.status == RUNNING
+    assert memo_of(row) == {"stage": "upserted", "kept": True}
+    await handle.signal(workflows.UpsertsMemo.finish)
+    assert await handle.result() == "done"
+    row = await wait_until(
+        lambda: row_where(f"WorkflowId = '{wf}' AND ExecutionStatus = 'Completed'", bool),
+        CONDITION_S, "the completed run in List",
+    )
+    assert memo_of(row) == {"stage": "upserted", "kept": True}
+
+    # Children: their rows name their parent and root.
+    parent = f"{prefix}parent"
+    assert await client.execute_workflow(
+        workflows.ChildFanOut.run, 2, id=parent, task_queue=worker.task_queue
+    ) == 2 * (0 + 1)
+    children = {f"{parent}-child-0", f"{parent}-child-1"}
+
+    async def kids():
+        rows = await list_all(client, f"ParentWorkflowId = '{parent}' AND ExecutionStatus = 'Completed'")
+        return set(ids(rows)) == children and rows
+
+    for r in await wait_until(kids, CONDITION_S, "the children in List"):
+        assert r.parent_execution.workflow_id == parent
+        assert r.root_execution.workflow_id == parent
+    tree = await list_all(client, f"RootWorkflowId = '{parent}'")
+    assert set(ids(tree)) == children | {parent}
+    assert (await count(client, f"RootWorkflowId = '{parent}' AND ParentWorkflowId IS NULL")).count == 1
