@@ -14,13 +14,22 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import pytest
+from google.protobuf.timestamp_pb2 import Timestamp
+from temporalio.api.filter.v1 import (
+    StartTimeFilter,
+    StatusFilter,
+    WorkflowExecutionFilter,
+    WorkflowTypeFilter,
+)
 from temporalio.api.operatorservice.v1 import ListSearchAttributesRequest
 from temporalio.api.workflowservice.v1 import (
     CountWorkflowExecutionsRequest,
     GetSearchAttributesRequest,
+    ListClosedWorkflowExecutionsRequest,
+    ListOpenWorkflowExecutionsRequest,
     ListWorkflowExecutionsRequest,
     ScanWorkflowExecutionsRequest,
 )
@@ -341,3 +350,76 @@ async def test_memo_upserts_and_children_show_in_list(client, worker, prefix):
     tree = await list_all(client, f"RootWorkflowId = '{parent}'")
     assert set(ids(tree)) == children | {parent}
     assert (await count(client, f"RootWorkflowId = '{parent}' AND ParentWorkflowId IS NULL")).count == 1
+
+
+def ts(t: datetime) -> Timestamp:
+    out = Timestamp()
+    out.FromDatetime(t)
+    return out
+
+
+async def test_legacy_list_open_and_closed_filters(client, prefix):
+    queue = f"vis-legacy-{uuid.uuid4()}"
+    wf_type = f"VisLegacy{uuid.uuid4().hex[:6]}"
+    for i in range(3):
+        await client.start_workflow(wf_type, id=f"{prefix}open-{i}", task_queue=queue)
+    h = await client.start_workflow(wf_type, id=f"{prefix}closed", task_queue=queue)
+    await h.terminate("legacy filters")
+    now = datetime.now(timezone.utc)
+    window = StartTimeFilter(
+        earliest_time=ts(now - timedelta(hours=1)), latest_time=ts(now + timedelta(hours=1))
+    )
+    ws = client.workflow_service
+
+    def mine(resp) -> list[str]:
+        return [e.execution.workflow_id for e in resp.executions if e.execution.workflow_id.startswith(prefix)]
+
+    async def open_(**kw):
+        return await ws.list_open_workflow_executions(
+            ListOpenWorkflowExecutionsRequest(namespace=NAMESPACE, **kw), timeout=ANSWER
+        )
+
+    async def closed(**kw):
+        return await ws.list_closed_workflow_executions(
+            ListClosedWorkflowExecutionsRequest(namespace=NAMESPACE, **kw), timeout=ANSWER
+        )
+
+    opened = [f"{prefix}open-{i}" for i in (2, 1, 0)]  # newest start first
+
+    async def settled():
+        return (
+            mine(await open_(type_filter=WorkflowTypeFilter(name=wf_type))) == opened
+            and mine(await closed(type_filter=WorkflowTypeFilter(name=wf_type))) == [f"{prefix}closed"]
+        )
+
+    await wait_until(settled, CONDITION_S, "the legacy lists to show every run")
+    assert mine(await open_(start_time_filter=window, type_filter=WorkflowTypeFilter(name=wf_type))) == opened
+    # Either end of the window may be left unset.
+    assert mine(await open_(start_time_filter=StartTimeFilter(earliest_time=window.earliest_time), type_filter=WorkflowTypeFilter(name=wf_type))) == opened
+    assert mine(await open_(start_time_filter=StartTimeFilter(latest_time=window.latest_time), type_filter=WorkflowTypeFilter(name=wf_type))) == opened
+    before = StartTimeFilter(
+        earliest_time=ts(now - timedelta(hours=2)), latest_time=ts(now - timedelta(hours=1))
+    )
+    assert mine(await open_(start_time_filter=before, type_filter=WorkflowTypeFilter(name=wf_type))) == []
+    by_id = await open_(start_time_filter=window, execution_filter=WorkflowExecutionFilter(workflow_id=f"{prefix}open-1"))
+    assert mine(by_id) == [f"{prefix}open-1"]
+    page = await open_(start_time_filter=window, maximum_page_size=2, type_filter=WorkflowTypeFilter(name=wf_type))
+    assert mine(page) == opened[:2] and page.next_page_token
+    rest = await open_(start_time_filter=window, maximum_page_size=2, next_page_token=page.next_page_token, type_filter=WorkflowTypeFilter(name=wf_type))
+    assert mine(rest) == opened[2:]
+
+    assert mine(await closed(start_time_filter=window, status_filter=StatusFilter(status=TERMINATED))) == [f"{prefix}closed"]
+    assert mine(await closed(start_time_filter=window, status_filter=StatusFilter(status=COMPLETED))) == []
+    assert mine(await closed(start_time_filter=window, execution_filter=WorkflowExecutionFilter(workflow_id=f"{prefix}closed"))) == [f"{prefix}closed"]
+    assert mine(await closed(start_time_filter=window, execution_filter=WorkflowExecutionFilter(workflow_id=f"{prefix}open-0"))) == []
+
+    for call, kw, message in [
+        (open_, {"start_time_filter": StartTimeFilter(earliest_time=ts(now), latest_time=ts(now - timedelta(hours=1)))},
+         "EarliestTime in StartTimeFilter should not be larger than LatestTime."),
+        (closed, {"status_filter": StatusFilter(status=RUNNING)}, "StatusFilter must be specified and must be not Running."),
+        (closed, {"status_filter": StatusFilter(status=0)}, "StatusFilter must be specified and must be not Running."),
+    ]:
+        with pytest.raises(RPCError) as err:
+            await call(**kw)
+        assert err.value.status == RPCStatusCode.INVALID_ARGUMENT
+        assert err.value.message == message

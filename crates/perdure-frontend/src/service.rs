@@ -724,6 +724,30 @@ impl WorkflowService for Frontend {
         .await
     }
 
+    async fn list_open_workflow_executions(
+        &self,
+        r: Request<ListOpenWorkflowExecutionsRequest>,
+    ) -> Reply<ListOpenWorkflowExecutionsResponse> {
+        observe("ListOpenWorkflowExecutions", async {
+            self.list_open_workflow_executions(r.into_inner())
+                .await
+                .map(Response::new)
+        })
+        .await
+    }
+
+    async fn list_closed_workflow_executions(
+        &self,
+        r: Request<ListClosedWorkflowExecutionsRequest>,
+    ) -> Reply<ListClosedWorkflowExecutionsResponse> {
+        observe("ListClosedWorkflowExecutions", async {
+            self.list_closed_workflow_executions(r.into_inner())
+                .await
+                .map(Response::new)
+        })
+        .await
+    }
+
     async fn count_workflow_executions(
         &self,
         r: Request<CountWorkflowExecutionsRequest>,

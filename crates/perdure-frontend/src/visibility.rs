@@ -47,6 +47,54 @@ pub(crate) fn parse_query(text: &str) -> Result<Query, Status> {
         .map_err(|e| Status::invalid_argument(e.to_string()))
 }
 
+/// A quoted string literal of the list-filter language (MySQL's backslash escapes), for filters
+/// built from structured requests. Like every query value, one that starts or ends with `'`
+/// loses those quotes (Temporal trims them: see perdure-visibility's `resolve.rs`).
+pub(crate) fn quote(s: &str) -> String {
+    format!("'{}'", s.replace('\\', "\\\\").replace('\'', "\\'"))
+}
+
+/// The filter the legacy ListOpen/ListClosedWorkflowExecutions calls mean, as Temporal's SQL
+/// store builds it: open (Running) or closed (any other status, or `status`) runs whose start
+/// (open) or close (closed) time lies in `[earliest, latest]` (either end unset: unbounded), of
+/// one workflow id or one workflow type.
+pub(crate) struct LegacyFilter<'a> {
+    pub(crate) closed: bool,
+    pub(crate) earliest: Option<UnixNanos>,
+    pub(crate) latest: Option<UnixNanos>,
+    pub(crate) workflow_id: Option<&'a str>,
+    pub(crate) workflow_type: Option<&'a str>,
+    pub(crate) status: Option<perdure_visibility::ExecutionStatus>,
+}
+
+impl LegacyFilter<'_> {
+    pub(crate) fn to_query(&self) -> String {
+        let time = if self.closed {
+            "CloseTime"
+        } else {
+            "StartTime"
+        };
+        let mut parts = vec![match (self.closed, self.status) {
+            (false, _) => "ExecutionStatus = 'Running'".to_string(),
+            (true, None) => "ExecutionStatus != 'Running'".to_string(),
+            (true, Some(s)) => format!("ExecutionStatus = {}", quote(s.name())),
+        }];
+        if let Some(t) = self.earliest {
+            parts.push(format!("{time} >= {}", quote(&t.to_rfc3339())));
+        }
+        if let Some(t) = self.latest {
+            parts.push(format!("{time} <= {}", quote(&t.to_rfc3339())));
+        }
+        if let Some(id) = self.workflow_id {
+            parts.push(format!("WorkflowId = {}", quote(id)));
+        }
+        if let Some(ty) = self.workflow_type {
+            parts.push(format!("WorkflowType = {}", quote(ty)));
+        }
+        parts.join(" AND ")
+    }
+}
+
 /// The page token after `key`: a version byte, the close time (`i64::MAX` for an open run) and
 /// the start time as big-endian nanoseconds, then the run id.
 pub(crate) fn encode_token(key: &DefaultOrderKey) -> Vec<u8> {
@@ -372,6 +420,72 @@ mod tests {
             }
         }
         assert_eq!(seen, ["d", "a", "e", "c", "b"]);
+    }
+
+    #[test]
+    fn legacy_filters_become_queries_that_match_what_they_name() {
+        use perdure_visibility::{ExecutionStatus, VisibilityRecord};
+        let odd = "it's a \\ 100% id";
+        let rec = |status, start: i64, close: Option<i64>| VisibilityRecord {
+            workflow_id: odd.into(),
+            run_id: "r".into(),
+            workflow_type: "T'x".into(),
+            task_queue: "q".into(),
+            status,
+            start_time: UnixNanos(start),
+            execution_time: UnixNanos(start),
+            close_time: close.map(UnixNanos),
+            execution_duration: None,
+            history_length: None,
+            history_size_bytes: None,
+            state_transition_count: None,
+            parent_workflow_id: None,
+            parent_run_id: None,
+            root_workflow_id: odd.into(),
+            root_run_id: "r".into(),
+            search_attributes: Default::default(),
+            memo: Vec::new(),
+        };
+        let s = 1_700_000_000_000_000_000;
+        let open = rec(ExecutionStatus::Running, s, None);
+        let done = rec(ExecutionStatus::Completed, s, Some(s + 5_000_000_000));
+        let filter = |closed, earliest: Option<i64>, latest: Option<i64>, id, ty, status| {
+            let f = LegacyFilter {
+                closed,
+                earliest: earliest.map(UnixNanos),
+                latest: latest.map(UnixNanos),
+                workflow_id: id,
+                workflow_type: ty,
+                status,
+            };
+            parse_query(&f.to_query()).unwrap()
+        };
+        let q = filter(false, None, None, Some(odd), None, None);
+        assert!(q.matches(&open) && !q.matches(&done));
+        let q = filter(false, Some(s), Some(s), None, None, None);
+        assert!(q.matches(&open), "window");
+        let q = filter(false, None, None, None, Some("T'x"), None);
+        assert!(q.matches(&open), "type");
+        let q = filter(false, Some(s + 1_000), None, None, None, None);
+        assert!(!q.matches(&open));
+        // Closed runs are filtered by their close time.
+        let q = filter(true, Some(s + 1_000_000_000), None, None, None, None);
+        assert!(q.matches(&done) && !q.matches(&open));
+        let q = filter(true, None, Some(s + 1_000_000_000), None, None, None);
+        assert!(!q.matches(&done));
+        let q = filter(true, None, None, Some("other"), None, None);
+        assert!(!q.matches(&done));
+        let q = filter(
+            true,
+            None,
+            None,
+            None,
+            None,
+            Some(ExecutionStatus::Completed),
+        );
+        assert!(q.matches(&done));
+        let q = filter(true, None, None, None, None, Some(ExecutionStatus::Failed));
+        assert!(!q.matches(&done));
     }
 
     #[test]

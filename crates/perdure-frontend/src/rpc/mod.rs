@@ -7,6 +7,8 @@ mod get_search_attributes;
 mod get_system_info;
 mod get_workflow_execution_history;
 mod get_workflow_execution_history_reverse;
+mod list_closed_workflow_executions;
+mod list_open_workflow_executions;
 mod list_search_attributes;
 mod list_workflow_executions;
 mod namespace;
