@@ -35,6 +35,7 @@ import test_child_workflows
 import test_external_signals
 import test_history_golden
 import test_updates
+import test_visibility
 import workflows
 from cluster import Cluster, ContractError, count_leaders, merge_leaders, parse_view
 from harness import server_kind
@@ -215,6 +216,13 @@ class TestSingleNodeAcceptanceOnACluster:
     )
     async def test_updates_across_nodes(self, node3_client, node2_worker, wf_id, test):
         await test(client=node3_client, worker=node2_worker, wf_id=wf_id)
+
+    # List and Count ask every shard's leader (Internal.Visibility) and merge; the client, the
+    # worker and the CLI each talk to a different node.
+    async def test_visibility_across_nodes(self, acceptance_cluster, node3_client, node2_worker):
+        await test_visibility.check_list_count_and_paging(
+            node3_client, node2_worker, acceptance_cluster.api_addr(1), f"vis-{uuid.uuid4().hex[:8]}-"
+        )
 
 
 # --- 2. losing the node that leads the most groups ---------------------------------------

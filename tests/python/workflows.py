@@ -667,3 +667,27 @@ class Updatable:
 
 
 ALL.append(Updatable)
+
+
+# ---- visibility (test_visibility.py) -------------------------------------------------------
+
+
+@workflow.defn
+class UpsertsMemo:
+    """Upserts its memo (``stage`` set, ``gone`` removed), then waits for a ``finish`` signal."""
+
+    def __init__(self) -> None:
+        self.done = False
+
+    @workflow.run
+    async def run(self) -> str:
+        workflow.upsert_memo({"stage": "upserted", "gone": None})
+        await workflow.wait_condition(lambda: self.done)
+        return "done"
+
+    @workflow.signal
+    def finish(self) -> None:
+        self.done = True
+
+
+ALL.append(UpsertsMemo)

@@ -6,7 +6,7 @@
 
 use temporalio_protos::temporal::api::{
     command::v1::{command::Attributes as Cmd, Command},
-    common::v1::SearchAttributes,
+    common::v1::{Payload, SearchAttributes},
     enums::v1::{
         CommandType, ContinueAsNewInitiator, EventType, WorkflowExecutionStatus,
         WorkflowTaskFailedCause,
@@ -716,9 +716,7 @@ impl MutableState {
                 let merged = self
                     .search_attributes
                     .get_or_insert_with(SearchAttributes::default);
-                for (k, v) in &upsert.indexed_fields {
-                    merged.indexed_fields.insert(k.clone(), v.clone());
-                }
+                merge_payloads(&mut merged.indexed_fields, &upsert.indexed_fields);
                 let event = self.new_event(
                     EventType::UpsertWorkflowSearchAttributes,
                     now,
@@ -741,9 +739,7 @@ impl MutableState {
                         );
                     }
                     let mut memo = self.memo.clone().unwrap_or_default();
-                    for (k, v) in &upsert.fields {
-                        memo.fields.insert(k.clone(), v.clone());
-                    }
+                    merge_payloads(&mut memo.fields, &upsert.fields);
                     if encoded_size(Some(&memo)) > MEMO_SIZE_LIMIT_ERROR {
                         return terminate(
                             C::BadModifyWorkflowPropertiesAttributes,
@@ -860,4 +856,63 @@ fn validate_command_sequence(commands: &[Command]) -> Result<(), CoreError> {
         }
     }
     Ok(())
+}
+
+/// Temporal's `payload.MergeMapOfPayload`, how search attribute and memo upserts apply: a key
+/// upserted with a null value (`binary/null`, no data) or an empty JSON list is removed, any
+/// other value replaces the old one.
+fn merge_payloads(
+    into: &mut std::collections::HashMap<String, Payload>,
+    upsert: &std::collections::HashMap<String, Payload>,
+) {
+    for (k, v) in upsert {
+        if is_nil_or_empty_list(v) {
+            into.remove(k);
+        } else {
+            into.insert(k.clone(), v.clone());
+        }
+    }
+}
+
+fn is_nil_or_empty_list(p: &Payload) -> bool {
+    let only_encoding = |encoding: &[u8]| {
+        p.metadata.len() == 1 && p.metadata.get("encoding").map(Vec::as_slice) == Some(encoding)
+    };
+    (only_encoding(b"binary/null") && p.data.is_empty())
+        || (only_encoding(b"json/plain") && p.data == b"[]")
+}
+
+#[cfg(test)]
+mod merge_tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    fn payload(encoding: &str, data: &[u8]) -> Payload {
+        Payload {
+            metadata: HashMap::from([("encoding".to_string(), encoding.as_bytes().to_vec())]),
+            data: data.to_vec(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn an_upserted_null_or_empty_list_removes_the_key() {
+        let mut into = HashMap::from([
+            ("a".to_string(), payload("json/plain", b"1")),
+            ("b".to_string(), payload("json/plain", b"2")),
+            ("c".to_string(), payload("json/plain", b"3")),
+        ]);
+        let upsert = HashMap::from([
+            ("a".to_string(), payload("binary/null", b"")),
+            ("b".to_string(), payload("json/plain", b"[]")),
+            ("c".to_string(), payload("json/plain", b"4")),
+            ("d".to_string(), payload("json/plain", b"null")),
+        ]);
+        merge_payloads(&mut into, &upsert);
+        let mut keys: Vec<_> = into.keys().cloned().collect();
+        keys.sort();
+        assert_eq!(keys, ["c", "d"]);
+        assert_eq!(into["c"].data, b"4");
+    }
 }

@@ -11,6 +11,7 @@ use perdure_api::internal::record_task_started_reply::Outcome;
 use perdure_api::internal::{
     CrossShardReply, CrossShardRequest, DispatchQueryReply, DispatchQueryRequest, OfferTasksReply,
     OfferTasksRequest, RaftReply, RaftRequest, RecordTaskStartedReply, RecordTaskStartedRequest,
+    VisibilityReply, VisibilityRequest,
 };
 use perdure_core::transfer_task::Kind;
 use perdure_history::{CrossShardCall, HistoryError, HistoryService};
@@ -96,6 +97,40 @@ impl Internal for InternalService {
         Ok(Response::new(CrossShardReply {
             answer: answer.encode_to_vec(),
         }))
+    }
+
+    async fn visibility(
+        &self,
+        req: Request<VisibilityRequest>,
+    ) -> Result<Response<VisibilityReply>, Status> {
+        let req = req.into_inner();
+        let query = crate::visibility::parse_query(&req.query)?;
+        let shard = perdure_storage::GroupId(req.shard);
+        let ns = &req.namespace_id;
+        let reply = if req.count {
+            let c = self
+                .history
+                .count_visibility(shard, ns, &query)
+                .await
+                .map_err(errors::history)?;
+            VisibilityReply {
+                count: c.count,
+                groups: c.groups.into_iter().collect(),
+                ..Default::default()
+            }
+        } else {
+            let after = crate::visibility::decode_token(&req.after)?;
+            let rows = self
+                .history
+                .list_visibility(shard, ns, &query, after.as_ref(), req.limit as usize)
+                .await
+                .map_err(errors::history)?;
+            VisibilityReply {
+                executions: rows.iter().map(|r| r.encode_to_vec()).collect(),
+                ..Default::default()
+            }
+        };
+        Ok(Response::new(reply))
     }
 
     async fn record_task_started(

@@ -25,6 +25,7 @@ mod service;
 mod start_task;
 pub mod test_faults;
 mod validate;
+mod visibility;
 
 pub use dispatch::Dispatcher;
 pub use health::NodeHealth;

@@ -9,6 +9,9 @@ use perdure_api::operatorservice::operator_service_server::{
 };
 use perdure_api::workflowservice::workflow_service_server::WorkflowServiceServer;
 use perdure_history::HistoryService;
+use temporalio_protos::temporal::api::operatorservice::v1::{
+    ListSearchAttributesRequest, ListSearchAttributesResponse,
+};
 use tonic::codec::CompressionEncoding;
 
 use crate::dispatch::Dispatcher;
@@ -67,11 +70,22 @@ impl Frontend {
     }
 }
 
-/// OperatorService: every method answers Unimplemented (the generated defaults) until built.
-struct Operator;
+/// OperatorService: ListSearchAttributes (`rpc/list_search_attributes.rs`); every other method
+/// answers Unimplemented (the generated defaults) until built.
+pub(crate) struct Operator {
+    pub(crate) namespaces: Arc<Namespaces>,
+}
 
 #[tonic::async_trait]
-impl OperatorService for Operator {}
+impl OperatorService for Operator {
+    async fn list_search_attributes(
+        &self,
+        r: tonic::Request<ListSearchAttributesRequest>,
+    ) -> Result<tonic::Response<ListSearchAttributesResponse>, tonic::Status> {
+        self.list_search_attributes(r.into_inner())
+            .map(tonic::Response::new)
+    }
+}
 
 /// Serves the Temporal API on `listener` until `shutdown` resolves.
 pub async fn serve(
@@ -82,9 +96,11 @@ pub async fn serve(
     let health = HealthServer::new(HealthService(frontend.health.clone()))
         .accept_compressed(CompressionEncoding::Gzip)
         .send_compressed(CompressionEncoding::Gzip);
-    let operator = OperatorServiceServer::new(Operator)
-        .accept_compressed(CompressionEncoding::Gzip)
-        .send_compressed(CompressionEncoding::Gzip);
+    let operator = OperatorServiceServer::new(Operator {
+        namespaces: frontend.namespaces.clone(),
+    })
+    .accept_compressed(CompressionEncoding::Gzip)
+    .send_compressed(CompressionEncoding::Gzip);
     tonic::transport::Server::builder()
         .add_service(workflow_service(frontend))
         .add_service(operator)

@@ -696,4 +696,78 @@ impl WorkflowService for Frontend {
         })
         .await
     }
+
+    // Visibility: served by whichever node the client reached, which asks every shard's
+    // leader itself (`visibility.rs`), so these calls are never forwarded whole.
+
+    async fn list_workflow_executions(
+        &self,
+        r: Request<ListWorkflowExecutionsRequest>,
+    ) -> Reply<ListWorkflowExecutionsResponse> {
+        observe("ListWorkflowExecutions", async {
+            self.list_workflow_executions(r.into_inner())
+                .await
+                .map(Response::new)
+        })
+        .await
+    }
+
+    async fn scan_workflow_executions(
+        &self,
+        r: Request<ScanWorkflowExecutionsRequest>,
+    ) -> Reply<ScanWorkflowExecutionsResponse> {
+        observe("ScanWorkflowExecutions", async {
+            self.scan_workflow_executions(r.into_inner())
+                .await
+                .map(Response::new)
+        })
+        .await
+    }
+
+    async fn list_open_workflow_executions(
+        &self,
+        r: Request<ListOpenWorkflowExecutionsRequest>,
+    ) -> Reply<ListOpenWorkflowExecutionsResponse> {
+        observe("ListOpenWorkflowExecutions", async {
+            self.list_open_workflow_executions(r.into_inner())
+                .await
+                .map(Response::new)
+        })
+        .await
+    }
+
+    async fn list_closed_workflow_executions(
+        &self,
+        r: Request<ListClosedWorkflowExecutionsRequest>,
+    ) -> Reply<ListClosedWorkflowExecutionsResponse> {
+        observe("ListClosedWorkflowExecutions", async {
+            self.list_closed_workflow_executions(r.into_inner())
+                .await
+                .map(Response::new)
+        })
+        .await
+    }
+
+    async fn count_workflow_executions(
+        &self,
+        r: Request<CountWorkflowExecutionsRequest>,
+    ) -> Reply<CountWorkflowExecutionsResponse> {
+        observe("CountWorkflowExecutions", async {
+            self.count_workflow_executions(r.into_inner())
+                .await
+                .map(Response::new)
+        })
+        .await
+    }
+
+    async fn get_search_attributes(
+        &self,
+        r: Request<GetSearchAttributesRequest>,
+    ) -> Reply<GetSearchAttributesResponse> {
+        observe("GetSearchAttributes", async {
+            self.get_search_attributes(r.into_inner())
+                .map(Response::new)
+        })
+        .await
+    }
 }

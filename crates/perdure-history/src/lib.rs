@@ -21,6 +21,7 @@ mod shard;
 mod tables;
 mod timer_wheel;
 mod updates;
+pub mod visibility;
 mod watchers;
 
 #[cfg(test)]
@@ -34,6 +35,7 @@ pub use routing::shard_for;
 pub use service::HistoryService;
 pub use timer_wheel::TimerWindow;
 pub use updates::MAX_IN_FLIGHT_UPDATES;
+pub use visibility::VisibilityCount;
 
 /// Tunables of the history service (Temporal exposes the like as dynamic config).
 #[derive(Clone, Copy, Debug)]

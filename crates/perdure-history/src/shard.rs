@@ -27,6 +27,7 @@ use crate::queries::QueryRegistry;
 use crate::tables;
 use crate::timer_wheel::{TimerWindow, WheelStats};
 use crate::updates::UpdateRegistry;
+use crate::visibility;
 use crate::watchers::{Progress, Watchers};
 use crate::HistoryConfig;
 use crate::{DispatchTask, TaskSink};
@@ -291,7 +292,7 @@ impl Shard {
             }
             let version = current.map_or(0, |c| c.version);
             let (batch, timers, transfers) =
-                self.build_batch(key, version, current.is_some(), &plan)?;
+                self.build_batch(key, version, current.map(|c| &c.state), &plan)?;
             let Plan {
                 state,
                 mutation,
@@ -378,9 +379,10 @@ impl Shard {
         &self,
         key: &ExecKey,
         version: u64,
-        exists: bool,
+        previous: Option<&MutableState>,
         plan: &Plan<R>,
     ) -> Result<BuiltBatch, HistoryError> {
+        let exists = previous.is_some();
         let g = self.id;
         let (ns, wf, run) = (&key.namespace_id, &key.workflow_id, &key.run_id);
         let version_key = keys::execution_version(g, ns, wf, run);
@@ -430,6 +432,10 @@ impl Shard {
                 value: task.encode_to_vec(),
             });
             timers.push((id, task.clone()));
+        }
+        // The run's visibility row, when this write changes what List shows of it.
+        if let Some(row) = visibility::changed_row(g, ns, previous, &plan.state) {
+            batch.ops.push(row);
         }
         if let Some(new_run) = &plan.mutation.new_run {
             self.put_new_run(key, new_run, &mut batch, &mut timers, &mut transfers);
@@ -490,7 +496,7 @@ impl Shard {
     }
 
     /// Adds a run created by another run's write (a retry) to the same batch: its state, a
-    /// version that must not exist yet, its history and its tasks.
+    /// version that must not exist yet, its visibility row, its history and its tasks.
     fn put_new_run(
         &self,
         parent: &ExecKey,
@@ -521,6 +527,11 @@ impl Shard {
             key: version_key,
             value: tables::encode_version(1),
         });
+        batch.ops.push(visibility::put_row(
+            g,
+            ns,
+            &visibility::row_of(&new_run.state),
+        ));
         let m = &new_run.mutation;
         for event in &m.events {
             batch.ops.push(Op::Put {

@@ -28,6 +28,30 @@ impl DefaultOrderKey {
             run_id: record.run_id.clone(),
         }
     }
+
+    /// The key of a row with these values (`None`: an open run), e.g. decoded from a page token.
+    pub fn from_parts(
+        close_time: Option<UnixNanos>,
+        start_time: UnixNanos,
+        run_id: String,
+    ) -> Self {
+        DefaultOrderKey {
+            close_time: Reverse(close_time.unwrap_or(UnixNanos(i64::MAX))),
+            start_time: Reverse(start_time),
+            run_id,
+        }
+    }
+
+    /// `(close_time, start_time, run_id)`, the inverse of [`DefaultOrderKey::from_parts`]
+    /// (an open run's close time is `None`).
+    pub fn parts(&self) -> (Option<UnixNanos>, UnixNanos, &str) {
+        let close = self.close_time.0;
+        (
+            (close != UnixNanos(i64::MAX)).then_some(close),
+            self.start_time.0,
+            &self.run_id,
+        )
+    }
 }
 
 /// Compares two rows for List: by `order_by` (missing values last, as Elasticsearch sorts them),
@@ -116,6 +140,10 @@ mod tests {
         sorted_rows_keys.sort();
         assert_eq!(keys, sorted_rows_keys);
         assert_eq!(keys[0], DefaultOrderKey::of(&rows[0]));
+        for k in &keys {
+            let (c, s, r) = k.parts();
+            assert_eq!(&DefaultOrderKey::from_parts(c, s, r.to_string()), k);
+        }
     }
 
     #[test]

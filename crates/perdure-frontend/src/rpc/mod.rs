@@ -1,10 +1,16 @@
 //! One module per RPC: validation and the hand-off to history or matching.
 
+mod count_workflow_executions;
 mod describe_workflow_execution;
 mod execute_multi_operation;
+mod get_search_attributes;
 mod get_system_info;
 mod get_workflow_execution_history;
 mod get_workflow_execution_history_reverse;
+mod list_closed_workflow_executions;
+mod list_open_workflow_executions;
+mod list_search_attributes;
+mod list_workflow_executions;
 mod namespace;
 mod poll_activity_task_queue;
 mod poll_workflow_task_queue;
@@ -16,6 +22,7 @@ mod respond_activity_task;
 mod respond_activity_task_by_id;
 mod respond_query_task_completed;
 mod respond_workflow_task;
+mod scan_workflow_executions;
 mod shutdown_worker;
 mod signal_with_start_workflow_execution;
 mod signal_workflow_execution;
@@ -23,6 +30,7 @@ pub(crate) mod start_workflow_execution;
 mod terminate_workflow_execution;
 mod update_workflow_execution;
 
+pub(crate) use get_search_attributes::builtin_attributes;
 pub(crate) use get_workflow_execution_history::{
     follow_next_run_for_old_clients, wants_legacy_close_event,
 };

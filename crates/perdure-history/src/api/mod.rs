@@ -1,11 +1,13 @@
 //! One module per history operation, each an `impl HistoryService` block. They share the
 //! shard write path and never touch storage directly.
 
+mod count_visibility;
 mod delete_run;
 mod describe;
 mod fire_timer;
 mod get_history;
 mod get_history_reverse;
+mod list_visibility;
 mod query_workflow;
 mod record_activity_heartbeat;
 mod record_activity_task_started;

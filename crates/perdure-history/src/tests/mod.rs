@@ -12,5 +12,6 @@ mod retention;
 mod stale_timers;
 mod sticky;
 mod timer_window;
+mod visibility;
 mod workflow;
 mod workflow_retry;

@@ -92,6 +92,13 @@ fn assert_run_gone(shard: &Shard, workflow_id: &str, run: &str) {
         )
         .unwrap();
     assert!(events.is_empty(), "{} history rows left", events.len());
+    assert_eq!(
+        store
+            .get(Cf::Visibility, &keys::visibility(g, ns, workflow_id, run))
+            .unwrap(),
+        None,
+        "visibility row left"
+    );
     // Other timers of the run (a workflow task timeout...) stay until they come due and find
     // no state, as in Temporal; the deletion's own row is gone with it.
     assert!(delete_timers(shard, run).is_empty());
@@ -127,6 +134,12 @@ async fn a_closed_run_is_deleted_after_its_retention_and_its_id_starts_again() {
     assert_eq!(timers.len(), 1);
     assert_eq!(timers[0].0, state.close_time + retention.as_nanos() as i64);
     assert_eq!(node.history(wf, &run).await.len(), 5);
+    let s = shard(&node.history, wf);
+    assert!(s
+        .store
+        .get(Cf::Visibility, &keys::visibility(s.id, NS_ID, wf, &run))
+        .unwrap()
+        .is_some());
 
     // The wheel fires it; wait for the effect with a deadline.
     let deadline = Instant::now() + DEADLINE;

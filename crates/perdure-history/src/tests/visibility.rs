@@ -1,0 +1,113 @@
+//! Visibility through the service: rows follow a run from start to close, successors get
+//! their own row in the closing write's batch, and List/Count answer from them.
+
+use perdure_visibility::{Options, Query, SearchAttributes};
+use temporalio_protos::temporal::api::command::v1::{
+    command, Command, ContinueAsNewWorkflowExecutionCommandAttributes,
+};
+use temporalio_protos::temporal::api::common::v1::WorkflowType;
+use temporalio_protos::temporal::api::enums::v1::{CommandType, WorkflowExecutionStatus as S};
+use temporalio_protos::temporal::api::taskqueue::v1::TaskQueue;
+use temporalio_protos::temporal::api::workflow::v1::WorkflowExecutionInfo;
+
+use super::fixture::*;
+use crate::HistoryService;
+
+fn query(text: &str) -> Query {
+    Query::parse(text, &SearchAttributes::new(), Options::default()).unwrap()
+}
+
+/// Every row of the namespace matching `text`, over all shards.
+async fn list(history: &HistoryService, text: &str) -> Vec<WorkflowExecutionInfo> {
+    let mut all = Vec::new();
+    for s in 1..=history.shard_count() {
+        let shard = perdure_storage::GroupId(s);
+        all.extend(
+            history
+                .list_visibility(shard, NS_ID, &query(text), None, 1000)
+                .await
+                .unwrap(),
+        );
+    }
+    all
+}
+
+fn continue_as_new() -> Command {
+    Command {
+        command_type: CommandType::ContinueAsNewWorkflowExecution as i32,
+        attributes: Some(
+            command::Attributes::ContinueAsNewWorkflowExecutionCommandAttributes(
+                ContinueAsNewWorkflowExecutionCommandAttributes {
+                    workflow_type: Some(WorkflowType { name: "T".into() }),
+                    task_queue: Some(TaskQueue {
+                        name: TQ.into(),
+                        ..Default::default()
+                    }),
+                    ..Default::default()
+                },
+            ),
+        ),
+        ..Default::default()
+    }
+}
+
+#[tokio::test]
+async fn rows_follow_start_close_and_continue_as_new() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut node = Node::open(dir.path()).await;
+    let first = node.start("wf-vis", "req-1").await.unwrap();
+    node.start("wf-other", "req-2").await.unwrap();
+
+    let rows = list(&node.history, "WorkflowId = 'wf-vis'").await;
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].status, S::Running as i32);
+    assert!(rows[0].close_time.is_none());
+
+    // Continue-as-new: the closing run's row and its successor's are in the same batch.
+    let wft = node.next_workflow_task(&first, 2).await;
+    let poll = node.poll_workflow_task(&wft, "poll-1").await;
+    node.complete_workflow_task(&poll.task_token, vec![continue_as_new()])
+        .await;
+    let rows = list(&node.history, "WorkflowId = 'wf-vis'").await;
+    assert_eq!(rows.len(), 2, "{rows:?}");
+    // Open runs first.
+    assert_eq!(rows[0].status, S::Running as i32);
+    let second = rows[0].execution.clone().unwrap().run_id;
+    assert_ne!(second, first);
+    assert_eq!(rows[1].status, S::ContinuedAsNew as i32);
+    assert!(rows[1].close_time.is_some() && rows[1].history_length > 0);
+
+    // Completion closes the successor's row.
+    let wft = node.next_workflow_task(&second, 2).await;
+    let poll = node.poll_workflow_task(&wft, "poll-2").await;
+    node.complete_workflow_task(&poll.task_token, vec![complete_workflow("done")])
+        .await;
+    let done = list(&node.history, "ExecutionStatus = 'Completed'").await;
+    assert_eq!(done.len(), 1);
+    assert_eq!(done[0].execution.clone().unwrap().run_id, second);
+
+    let grouped = query("GROUP BY ExecutionStatus");
+    let mut total = 0;
+    let mut groups = std::collections::BTreeMap::new();
+    for s in 1..=node.history.shard_count() {
+        let c = node
+            .history
+            .count_visibility(perdure_storage::GroupId(s), NS_ID, &grouped)
+            .await
+            .unwrap();
+        total += c.count;
+        for (k, v) in c.groups {
+            *groups.entry(k).or_insert(0) += v;
+        }
+    }
+    assert_eq!(total, 3);
+    assert_eq!(
+        groups.into_iter().collect::<Vec<_>>(),
+        [
+            ("Completed".to_string(), 1),
+            ("ContinuedAsNew".to_string(), 1),
+            ("Running".to_string(), 1)
+        ]
+    );
+    node.shutdown().await;
+}
