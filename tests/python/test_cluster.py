@@ -25,10 +25,12 @@ import inspect
 import os
 import time
 import uuid
+from datetime import timedelta
 
 import pytest
 import pytest_asyncio
 from temporalio.api.enums.v1 import EventType
+from temporalio.api.workflowservice.v1 import GetClusterInfoRequest
 
 import test_acceptance
 import test_child_workflows
@@ -223,6 +225,20 @@ class TestSingleNodeAcceptanceOnACluster:
         await test_visibility.check_list_count_and_paging(
             node3_client, node2_worker, acceptance_cluster.api_addr(1), f"vis-{uuid.uuid4().hex[:8]}-"
         )
+
+    # The cluster id is replicated in the meta group: every node describes the same cluster.
+    async def test_every_node_describes_the_same_cluster(self, acceptance_cluster):
+        infos = []
+        for node in acceptance_cluster.node_ids:
+            c = await acceptance_cluster.client(node)
+            infos.append(
+                await c.workflow_service.get_cluster_info(
+                    GetClusterInfoRequest(), timeout=timedelta(seconds=10)
+                )
+            )
+        assert len({i.cluster_id for i in infos}) == 1 and infos[0].cluster_id != ""
+        assert {i.history_shard_count for i in infos} == {acceptance_cluster.shards}
+        assert {i.cluster_name for i in infos} == {"active"}
 
 
 # --- 2. losing the node that leads the most groups ---------------------------------------

@@ -609,7 +609,7 @@ impl Controller {
 }
 
 /// A random non-zero id (0 means "not known" on the wire).
-fn random_id() -> u64 {
+pub(crate) fn random_id() -> u64 {
     use std::hash::{BuildHasher, Hasher};
     // RandomState is seeded from the OS per process; mixing in the time and a counter makes
     // two ids of one process differ too.

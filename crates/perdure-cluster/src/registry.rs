@@ -76,6 +76,17 @@ pub fn cluster_id(store: &Store) -> Result<Option<u64>, RegistryError> {
         .map(u64::from_be_bytes))
 }
 
+/// On a single node (`start-dev`), which runs no controller: chooses the cluster's id once, in
+/// the meta group, so it is the same after every restart. Returns the recorded id.
+pub async fn ensure_cluster_id(store: &Store, meta: &Group) -> Result<u64, RegistryError> {
+    if let Some(id) = cluster_id(store)? {
+        return Ok(id);
+    }
+    choose_cluster_id(store, meta, crate::controller::random_id()).await?;
+    // The proposal was applied here (this node leads), or lost to an earlier one: read back.
+    Ok(cluster_id(store)?.unwrap_or_default())
+}
+
 /// On the meta leader: records `id` as the cluster's id unless one is recorded already.
 pub async fn choose_cluster_id(store: &Store, meta: &Group, id: u64) -> Result<(), RegistryError> {
     if cluster_id(store)?.is_some() {

@@ -73,6 +73,11 @@ impl Namespaces {
         }
     }
 
+    /// This node's store (meta group state included: the cluster registry and id).
+    pub(crate) fn store(&self) -> &Store {
+        &self.store
+    }
+
     pub fn min_retention(&self) -> Duration {
         self.min_retention
     }

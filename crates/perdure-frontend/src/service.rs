@@ -120,6 +120,16 @@ impl WorkflowService for Frontend {
         .await
     }
 
+    async fn get_cluster_info(
+        &self,
+        r: Request<GetClusterInfoRequest>,
+    ) -> Reply<GetClusterInfoResponse> {
+        observe("GetClusterInfo", async {
+            self.get_cluster_info(r.into_inner()).map(Response::new)
+        })
+        .await
+    }
+
     async fn register_namespace(
         &self,
         r: Request<RegisterNamespaceRequest>,

@@ -359,6 +359,9 @@ impl Wiring {
                 .ensure("default")
                 .await
                 .map_err(|s| anyhow::anyhow!("creating namespace default: {s}"))?;
+            perdure_cluster::registry::ensure_cluster_id(&store, &meta)
+                .await
+                .context("choosing the cluster id")?;
         }
 
         let mut server = tokio::spawn(perdure_frontend::serve(

@@ -3,6 +3,7 @@
 mod count_workflow_executions;
 mod describe_workflow_execution;
 mod execute_multi_operation;
+mod get_cluster_info;
 mod get_search_attributes;
 mod get_system_info;
 mod get_workflow_execution_history;
