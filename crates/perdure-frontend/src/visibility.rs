@@ -184,6 +184,21 @@ enum Answer {
 }
 
 impl Frontend {
+    /// One page of `namespace_id`'s rows matching the filter `text` (parsed here: a bad one is
+    /// InvalidArgument and nothing is read), `page_size` as the client asked it.
+    pub(crate) async fn list_by_filter(
+        &self,
+        namespace_id: &str,
+        text: &str,
+        token: &[u8],
+        page_size: i32,
+    ) -> Result<(Vec<WorkflowExecutionInfo>, Vec<u8>), Status> {
+        let query = parse_query(text)?;
+        let page = crate::rpc::list_workflow_executions::page_size(page_size);
+        self.list_visibility(namespace_id, text, &query, token, page)
+            .await
+    }
+
     /// One page of `namespace_id`'s rows matching `query` (`text` as the client wrote it).
     pub(crate) async fn list_visibility(
         &self,

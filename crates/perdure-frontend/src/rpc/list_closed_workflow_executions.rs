@@ -10,10 +10,9 @@ use temporalio_protos::temporal::api::workflowservice::v1::{
 use tonic::Status;
 
 use super::list_open_workflow_executions::time_window;
-use super::list_workflow_executions::page_size;
 use crate::errors;
 use crate::server::Frontend;
-use crate::visibility::{self, LegacyFilter};
+use crate::visibility::LegacyFilter;
 
 impl Frontend {
     pub(crate) async fn list_closed_workflow_executions(
@@ -50,15 +49,8 @@ impl Frontend {
             status,
         };
         let text = filter.to_query();
-        let query = visibility::parse_query(&text)?;
         let (executions, next_page_token) = self
-            .list_visibility(
-                ns.id(),
-                &text,
-                &query,
-                &req.next_page_token,
-                page_size(req.maximum_page_size),
-            )
+            .list_by_filter(ns.id(), &text, &req.next_page_token, req.maximum_page_size)
             .await?;
         Ok(ListClosedWorkflowExecutionsResponse {
             executions,

@@ -11,10 +11,9 @@ use temporalio_protos::temporal::api::workflowservice::v1::{
 };
 use tonic::Status;
 
-use super::list_workflow_executions::page_size;
 use crate::errors;
 use crate::server::Frontend;
-use crate::visibility::{self, LegacyFilter};
+use crate::visibility::LegacyFilter;
 
 fn nanos(t: Option<&Timestamp>) -> Option<UnixNanos> {
     t.map(|t| {
@@ -65,15 +64,8 @@ impl Frontend {
             status: None,
         };
         let text = filter.to_query();
-        let query = visibility::parse_query(&text)?;
         let (executions, next_page_token) = self
-            .list_visibility(
-                ns.id(),
-                &text,
-                &query,
-                &req.next_page_token,
-                page_size(req.maximum_page_size),
-            )
+            .list_by_filter(ns.id(), &text, &req.next_page_token, req.maximum_page_size)
             .await?;
         Ok(ListOpenWorkflowExecutionsResponse {
             executions,

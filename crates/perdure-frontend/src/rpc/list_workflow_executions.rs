@@ -8,7 +8,7 @@ use temporalio_protos::temporal::api::workflowservice::v1::{
 use tonic::Status;
 
 use crate::server::Frontend;
-use crate::visibility::{self, DEFAULT_PAGE_SIZE};
+use crate::visibility::DEFAULT_PAGE_SIZE;
 
 /// Temporal's page size rule: zero or less asks for `frontend.visibilityMaxPageSize`.
 pub(crate) fn page_size(asked: i32) -> usize {
@@ -25,15 +25,8 @@ impl Frontend {
         req: ListWorkflowExecutionsRequest,
     ) -> Result<ListWorkflowExecutionsResponse, Status> {
         let ns = self.namespaces.get(&req.namespace)?;
-        let query = visibility::parse_query(&req.query)?;
         let (executions, next_page_token) = self
-            .list_visibility(
-                ns.id(),
-                &req.query,
-                &query,
-                &req.next_page_token,
-                page_size(req.page_size),
-            )
+            .list_by_filter(ns.id(), &req.query, &req.next_page_token, req.page_size)
             .await?;
         Ok(ListWorkflowExecutionsResponse {
             executions,

@@ -11,7 +11,7 @@ mod get_workflow_execution_history_reverse;
 mod list_closed_workflow_executions;
 mod list_open_workflow_executions;
 mod list_search_attributes;
-mod list_workflow_executions;
+pub(crate) mod list_workflow_executions;
 mod namespace;
 mod poll_activity_task_queue;
 mod poll_workflow_task_queue;

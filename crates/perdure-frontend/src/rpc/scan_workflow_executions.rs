@@ -2,33 +2,28 @@
 //! ListWorkflowExecutions, and so does Perdure.
 
 use temporalio_protos::temporal::api::workflowservice::v1::{
-    ScanWorkflowExecutionsRequest, ScanWorkflowExecutionsResponse,
+    ListWorkflowExecutionsRequest, ScanWorkflowExecutionsRequest, ScanWorkflowExecutionsResponse,
 };
 use tonic::Status;
 
-use super::list_workflow_executions::page_size;
 use crate::server::Frontend;
-use crate::visibility;
 
 impl Frontend {
     pub(crate) async fn scan_workflow_executions(
         &self,
         req: ScanWorkflowExecutionsRequest,
     ) -> Result<ScanWorkflowExecutionsResponse, Status> {
-        let ns = self.namespaces.get(&req.namespace)?;
-        let query = visibility::parse_query(&req.query)?;
-        let (executions, next_page_token) = self
-            .list_visibility(
-                ns.id(),
-                &req.query,
-                &query,
-                &req.next_page_token,
-                page_size(req.page_size),
-            )
+        let listed = self
+            .list_workflow_executions(ListWorkflowExecutionsRequest {
+                namespace: req.namespace,
+                page_size: req.page_size,
+                next_page_token: req.next_page_token,
+                query: req.query,
+            })
             .await?;
         Ok(ScanWorkflowExecutionsResponse {
-            executions,
-            next_page_token,
+            executions: listed.executions,
+            next_page_token: listed.next_page_token,
         })
     }
 }
