@@ -2,7 +2,8 @@
 WorkflowService first, then starts, describes, shows and terminates a workflow and describes a
 namespace, signals and cancels one, queries one, and starts a cron workflow. Output is read as
 JSON (`-o json`) so the assertions do not depend on table layout. `operator cluster describe` is
-checked against GetClusterInfo read through the SDK's raw service client."""
+checked against GetClusterInfo read through the SDK's raw service client, and `task-queue
+describe` in its default (enhanced) and legacy modes."""
 
 from __future__ import annotations
 
@@ -17,6 +18,8 @@ from temporalio.api.workflowservice.v1 import GetClusterInfoRequest
 import workflows
 from harness import ServerUnderTest, server_kind, temporal_bin
 from rpc import RPC_TIMEOUT
+from waiting import CONDITION_S, wait_until
+from workers import running_worker
 
 
 async def cli(server, *args: str) -> str:
@@ -245,3 +248,61 @@ async def test_cli_update_execute(server, client, worker):
     attrs = accepted[0]["workflowExecutionUpdateAcceptedEventAttributes"]
     assert attrs["protocolInstanceId"] == "cli-1"
     assert attrs["acceptedRequest"]["input"]["name"] == "add"
+
+
+async def test_cli_task_queue_describe(server, client):
+    """`temporal task-queue describe` (issue 8): the enhanced request by default (stats and
+    pollers per type), and `--legacy-mode` (one DescribeTaskQueue per partition)."""
+    queue = f"cli-tq-{uuid.uuid4()}"
+    await cli(
+        server, "workflow", "start", "--task-queue", queue, "--type", "CliWorkflow",
+        "--workflow-id", f"{queue}-wf",
+    )
+
+    async def backlogged():
+        doc = json.loads(await cli(server, "task-queue", "describe", "--task-queue", queue, "-o", "json"))
+        rows = {r["taskQueueType"]: r for r in doc["stats"] or []}
+        return doc if rows.get("workflow", {}).get("approximateBacklogCount") == 1 else None
+
+    doc = await wait_until(backlogged, CONDITION_S, "the CLI shows one workflow task queued")
+    rows = {r["taskQueueType"]: r for r in doc["stats"]}
+    assert sorted(rows) == ["activity", "workflow"]
+    assert {r["buildId"] for r in rows.values()} == {"UNVERSIONED"}
+    assert rows["activity"]["approximateBacklogCount"] == 0
+    assert rows["activity"]["approximateBacklogAge"] == "0s"
+    assert rows["workflow"]["approximateBacklogAge"] != "0s"
+    assert doc["pollers"] is None
+
+    doc = json.loads(await cli(
+        server, "task-queue", "describe", "--task-queue", queue, "--disable-stats",
+        "--report-reachability", "-o", "json",
+    ))
+    assert doc["stats"] is None
+    assert doc["reachability"] == [{"buildId": "UNVERSIONED", "reachability": "reachable"}]
+
+    async with running_worker(client, task_queue=queue):
+
+        async def polled():
+            doc = json.loads(await cli(
+                server, "task-queue", "describe", "--task-queue", queue, "--disable-stats", "-o", "json"
+            ))
+            rows = doc["pollers"] or []
+            kinds = {r["taskQueueType"] for r in rows if r["identity"] == client.identity}
+            return rows if kinds == {"workflow", "activity"} else None
+
+        rows = await wait_until(polled, CONDITION_S, "the CLI lists the worker for both types")
+        for row in rows:
+            assert row["buildId"] == "UNVERSIONED"
+            seen = datetime.fromisoformat(row["lastAccessTime"].replace("Z", "+00:00"))
+            assert abs(datetime.now(seen.tzinfo) - seen) < timedelta(minutes=2)
+
+        async def legacy_polled():
+            doc = json.loads(await cli(
+                server, "task-queue", "describe", "--task-queue", queue, "--legacy-mode",
+                "--task-queue-type-legacy", "activity", "-o", "json",
+            ))
+            return doc if client.identity in {p["identity"] for p in doc["pollers"] or []} else None
+
+        doc = await wait_until(legacy_polled, CONDITION_S, "the legacy CLI lists the worker")
+        assert [t["partition"] for t in doc["taskQueues"]] == [0]
+        assert doc["versioning_info"]["current_version"] == "__unversioned__"

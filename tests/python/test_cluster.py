@@ -36,6 +36,7 @@ import test_acceptance
 import test_child_workflows
 import test_external_signals
 import test_history_golden
+import test_task_queues
 import test_updates
 import test_visibility
 import workflows
@@ -225,6 +226,17 @@ class TestSingleNodeAcceptanceOnACluster:
         await test_visibility.check_list_count_and_paging(
             node3_client, node2_worker, acceptance_cluster.api_addr(1), f"vis-{uuid.uuid4().hex[:8]}-"
         )
+
+    # Polls are served (and recorded) by the queue's owner; DescribeTaskQueue is routed there
+    # too, so every node lists a worker that polls through another one.
+    async def test_every_node_lists_a_worker_polling_another(
+        self, acceptance_cluster, node2_worker
+    ):
+        identity = (await acceptance_cluster.client(2)).identity
+        for node in (1, 3):
+            await test_task_queues.check_pollers_listed(
+                await acceptance_cluster.client(node), node2_worker.task_queue, identity
+            )
 
     # The cluster id is replicated in the meta group: every node describes the same cluster.
     async def test_every_node_describes_the_same_cluster(self, acceptance_cluster):

@@ -658,6 +658,25 @@ impl WorkflowService for Frontend {
         .await
     }
 
+    async fn describe_task_queue(
+        &self,
+        r: Request<DescribeTaskQueueRequest>,
+    ) -> Reply<DescribeTaskQueueResponse> {
+        observe("DescribeTaskQueue", async {
+            // Served by the queue's owner, where its polls are recorded and its tasks wait.
+            routed!(
+                self,
+                r,
+                self.queue_route(&r.get_ref().namespace, r.get_ref().task_queue.as_ref()),
+                describe_task_queue
+            );
+            self.describe_task_queue(r.into_inner())
+                .await
+                .map(Response::new)
+        })
+        .await
+    }
+
     async fn respond_query_task_completed(
         &self,
         r: Request<RespondQueryTaskCompletedRequest>,

@@ -11,11 +11,17 @@
 //! sticky task whose worker has not polled lately goes to the normal queue instead, and a worker
 //! that shuts down has its sticky partition drained so its tasks can be re-dispatched at once.
 //!
+//! Each partition also remembers who polled it lately and when each queued task entered its
+//! backlog, which is what DescribeTaskQueue shows (`pollers.rs`). Wall-clock time is passed in
+//! for that bookkeeping.
+//!
 //! It must never block on I/O while holding its lock, and never drop a task it was handed: a poll
 //! that is cancelled, times out, or whose caller gives the task back re-queues it.
 
 mod partition;
+mod pollers;
 mod queue_key;
 
-pub use partition::{Lease, Matching, STICKY_POLLER_UNAVAILABLE_WINDOW};
+pub use partition::{Lease, Matching, PartitionView, STICKY_POLLER_UNAVAILABLE_WINDOW};
+pub use pollers::{PollerMeta, PollerRecord, WorkerCapabilities, MAX_POLLERS, POLLER_HISTORY_TTL};
 pub use queue_key::{TaskKind, TaskQueueKey};

@@ -3,24 +3,44 @@
 use std::collections::{HashMap, VecDeque};
 use std::ops::Deref;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use tokio::sync::oneshot;
 
+use crate::pollers::{PollerHistory, PollerMeta, PollerRecord};
 use crate::TaskQueueKey;
 
 /// A sticky queue nobody has polled for this long belongs to a worker that is gone: its tasks
 /// go to the normal queue instead (Temporal's stickyPollerUnavailableWindow).
 pub const STICKY_POLLER_UNAVAILABLE_WINDOW: Duration = Duration::from_secs(10);
 
+/// A task waiting in a backlog, with the time it first entered this node's backlog.
+struct Queued<T> {
+    task: T,
+    since: SystemTime,
+}
+
+/// What DescribeTaskQueue shows of one partition.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PartitionView {
+    /// Pollers seen within the poller history's time to live, most recent first.
+    pub pollers: Vec<PollerRecord>,
+    /// Counted tasks waiting in the backlog (not those handed to a poll).
+    pub backlog_count: usize,
+    /// When the oldest counted backlog task entered the backlog.
+    pub oldest_backlog: Option<SystemTime>,
+}
+
 struct Partition<T> {
-    backlog: VecDeque<T>,
+    backlog: VecDeque<Queued<T>>,
     pollers: VecDeque<(u64, oneshot::Sender<T>)>,
     /// When a poll last began or ended here; `None` for a partition only tasks have touched.
     last_poll: Option<Instant>,
     /// Tells this partition apart from a later one under the same key after a [`Matching::drain`],
     /// so a poll that outlives its partition cannot make the new one look polled.
     generation: u64,
+    /// Who polled here lately, for DescribeTaskQueue.
+    history: PollerHistory,
 }
 
 struct Inner<T> {
@@ -39,6 +59,7 @@ impl<T> Inner<T> {
                 pollers: VecDeque::new(),
                 last_poll: None,
                 generation: *generation,
+                history: PollerHistory::default(),
             }
         })
     }
@@ -55,11 +76,12 @@ impl<T> Inner<T> {
 
     /// Hands `task` to a waiting poller of `key`, or appends it to the backlog.
     fn add(&mut self, key: &TaskQueueKey, task: T) -> bool {
-        self.add_at(key, task, false)
+        self.add_at(key, task, false, SystemTime::now())
     }
 
-    /// [`Inner::add`], queueing at the front of the backlog when `first`.
-    fn add_at(&mut self, key: &TaskQueueKey, task: T, first: bool) -> bool {
+    /// [`Inner::add`], queueing at the front of the backlog when `first`; a queued task counts
+    /// as waiting since `since`.
+    fn add_at(&mut self, key: &TaskQueueKey, task: T, first: bool, since: SystemTime) -> bool {
         let partition = self.partition(key);
         let mut task = task;
         while let Some((_, poller)) = partition.pollers.pop_front() {
@@ -72,10 +94,11 @@ impl<T> Inner<T> {
                 Err(back) => task = back,
             }
         }
+        let queued = Queued { task, since };
         if first {
-            partition.backlog.push_front(task);
+            partition.backlog.push_front(queued);
         } else {
-            partition.backlog.push_back(task);
+            partition.backlog.push_back(queued);
         }
         perdure_metrics::metrics().backlogged.inc();
         false
@@ -127,7 +150,7 @@ impl<T: Send + 'static> Matching<T> {
     /// Offers a task that must not wait behind the backlog (a query: a caller waits on it and
     /// it writes nothing): a waiting poller gets it, otherwise it goes to the backlog's front.
     pub fn add_first(&self, key: &TaskQueueKey, task: T) -> bool {
-        self.lock().add_at(key, task, true)
+        self.lock().add_at(key, task, true, SystemTime::now())
     }
 
     /// Someone polls `key` now or polled it within [`STICKY_POLLER_UNAVAILABLE_WINDOW`].
@@ -138,7 +161,7 @@ impl<T: Send + 'static> Matching<T> {
     /// Removes the queued tasks of `key` for which `pred` is false (a query whose caller left).
     pub fn retain_in(&self, key: &TaskQueueKey, mut keep: impl FnMut(&T) -> bool) {
         if let Some(p) = self.lock().partitions.get_mut(key) {
-            p.backlog.retain(|t| keep(t));
+            p.backlog.retain(|q| keep(&q.task));
         }
     }
 
@@ -164,7 +187,9 @@ impl<T: Send + 'static> Matching<T> {
     pub fn drain(&self, key: &TaskQueueKey) -> Vec<T> {
         let removed = self.lock().partitions.remove(key);
         // Dropping the partition drops the waiting pollers' senders, which ends their polls.
-        removed.map_or_else(Vec::new, |p| p.backlog.into())
+        removed.map_or_else(Vec::new, |p| {
+            p.backlog.into_iter().map(|q| q.task).collect()
+        })
     }
 
     /// Waits up to `wait` for a task on `key`. The returned lease puts the task back unless the
@@ -176,8 +201,8 @@ impl<T: Send + 'static> Matching<T> {
             let id = inner.next_poller;
             let partition = inner.partition(key);
             partition.last_poll = Some(Instant::now());
-            if let Some(task) = partition.backlog.pop_front() {
-                return Some(self.lease(key, task));
+            if let Some(queued) = partition.backlog.pop_front() {
+                return Some(self.lease(key, queued.task, queued.since));
             }
             let (tx, rx) = oneshot::channel();
             partition.pollers.push_back((id, tx));
@@ -194,7 +219,7 @@ impl<T: Send + 'static> Matching<T> {
         match tokio::time::timeout(wait, rx).await {
             Ok(Ok(task)) => {
                 waiter.rx = None;
-                Some(self.lease(key, task))
+                Some(self.lease(key, task, SystemTime::now()))
             }
             // Timed out (or the sender vanished): the waiter's drop withdraws the registration
             // and rescues a task that raced in.
@@ -202,11 +227,56 @@ impl<T: Send + 'static> Matching<T> {
         }
     }
 
-    fn lease(&self, key: &TaskQueueKey, task: T) -> Lease<T> {
+    fn lease(&self, key: &TaskQueueKey, task: T, since: SystemTime) -> Lease<T> {
         Lease {
             matching: self.clone(),
             key: key.clone(),
             task: Some(task),
+            since,
+        }
+    }
+
+    /// Notes that `identity` polls `key` at `now` (called as a poll begins and as it ends), for
+    /// [`Matching::describe`]. Creates the partition: a polled queue exists.
+    pub fn record_poller(
+        &self,
+        key: &TaskQueueKey,
+        identity: &str,
+        meta: PollerMeta,
+        now: SystemTime,
+    ) {
+        self.lock()
+            .partition(key)
+            .history
+            .record(identity, meta, now);
+    }
+
+    /// The pollers of `key` seen lately and its backlog at `now`; only tasks for which
+    /// `counted` is true are in the backlog's count and age (a query is not a task).
+    pub fn describe(
+        &self,
+        key: &TaskQueueKey,
+        now: SystemTime,
+        counted: impl Fn(&T) -> bool,
+    ) -> PartitionView {
+        let mut inner = self.lock();
+        let Some(p) = inner.partitions.get_mut(key) else {
+            return PartitionView {
+                pollers: Vec::new(),
+                backlog_count: 0,
+                oldest_backlog: None,
+            };
+        };
+        let mut backlog_count = 0;
+        let mut oldest_backlog: Option<SystemTime> = None;
+        for q in p.backlog.iter().filter(|q| counted(&q.task)) {
+            backlog_count += 1;
+            oldest_backlog = Some(oldest_backlog.map_or(q.since, |o| o.min(q.since)));
+        }
+        PartitionView {
+            pollers: p.history.live(now),
+            backlog_count,
+            oldest_backlog,
         }
     }
 
@@ -235,7 +305,7 @@ impl<T: Send + 'static> Matching<T> {
     pub fn retain(&self, mut keep: impl FnMut(&T) -> bool) {
         let mut inner = self.lock();
         for partition in inner.partitions.values_mut() {
-            partition.backlog.retain(|t| keep(t));
+            partition.backlog.retain(|q| keep(&q.task));
         }
     }
 
@@ -280,6 +350,8 @@ pub struct Lease<T: Send + 'static> {
     matching: Matching<T>,
     key: TaskQueueKey,
     task: Option<T>,
+    /// When the task entered the backlog: a task given back keeps its age.
+    since: SystemTime,
 }
 
 impl<T: Send + 'static> Lease<T> {
@@ -303,7 +375,9 @@ impl<T: Send + 'static> Deref for Lease<T> {
 impl<T: Send + 'static> Drop for Lease<T> {
     fn drop(&mut self) {
         if let Some(task) = self.task.take() {
-            self.matching.add(&self.key, task);
+            self.matching
+                .lock()
+                .add_at(&self.key, task, false, self.since);
         }
     }
 }
@@ -512,6 +586,84 @@ mod tests {
                 .unwrap()
                 .consume(),
             1
+        );
+    }
+
+    #[tokio::test]
+    async fn describe_counts_the_backlog_and_its_oldest_task() {
+        let m: Matching<u32> = Matching::new();
+        let before = SystemTime::now();
+        m.add(&key(), 1);
+        m.add_first(&key(), 99);
+        m.add(&key(), 2);
+        let after = SystemTime::now();
+        let later = after + Duration::from_secs(7);
+        let view = m.describe(&key(), later, |t| *t != 99);
+        assert_eq!(view.backlog_count, 2, "the uncounted task is left out");
+        let oldest = view.oldest_backlog.expect("a backlog has an oldest task");
+        assert!(before <= oldest && oldest <= after);
+        assert!(later.duration_since(oldest).unwrap() >= Duration::from_secs(7));
+        assert!(view.pollers.is_empty());
+
+        let empty = m.describe(
+            &TaskQueueKey::new("ns", "none", TaskKind::Workflow),
+            later,
+            |_| true,
+        );
+        assert_eq!((empty.backlog_count, empty.oldest_backlog), (0, None));
+    }
+
+    #[tokio::test]
+    async fn a_task_given_back_keeps_its_age() {
+        let m: Matching<u32> = Matching::new();
+        m.add(&key(), 1);
+        let since = m
+            .describe(&key(), SystemTime::now(), |_| true)
+            .oldest_backlog;
+        let lease = m.poll(&key(), Duration::from_secs(1)).await.unwrap();
+        assert_eq!(
+            m.describe(&key(), SystemTime::now(), |_| true)
+                .backlog_count,
+            0
+        );
+        drop(lease);
+        let view = m.describe(&key(), SystemTime::now(), |_| true);
+        assert_eq!((view.backlog_count, view.oldest_backlog), (1, since));
+    }
+
+    #[tokio::test]
+    async fn describe_lists_recent_pollers_of_that_partition_only() {
+        let m: Matching<u32> = Matching::new();
+        let t0 = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+        let meta = PollerMeta {
+            max_tasks_per_second: Some(2.0),
+            capabilities: None,
+        };
+        m.record_poller(&key(), "w1", meta.clone(), t0);
+        m.record_poller(
+            &key(),
+            "w2",
+            PollerMeta::default(),
+            t0 + Duration::from_secs(60),
+        );
+        let other = TaskQueueKey::new("ns", "q", TaskKind::Activity);
+        m.record_poller(&other, "w3", PollerMeta::default(), t0);
+
+        let view = m.describe(&key(), t0 + Duration::from_secs(61), |_| true);
+        let who: Vec<_> = view.pollers.iter().map(|p| p.identity.as_str()).collect();
+        assert_eq!(who, vec!["w2", "w1"]);
+        assert_eq!(view.pollers[1].meta, meta);
+        assert_eq!(view.pollers[1].last_access, t0);
+
+        let ttl = crate::POLLER_HISTORY_TTL;
+        let view = m.describe(&key(), t0 + ttl + Duration::from_secs(1), |_| true);
+        let who: Vec<_> = view.pollers.iter().map(|p| p.identity.as_str()).collect();
+        assert_eq!(who, vec!["w2"], "w1 last polled more than the TTL ago");
+
+        assert!(m.drain(&key()).is_empty());
+        assert!(
+            m.describe(&key(), t0, |_| true).pollers.is_empty(),
+            "a drained queue forgets"
         );
     }
 }

@@ -1,5 +1,5 @@
 //! GetSystemInfo: the SDKs read capabilities here and change behaviour on them, so every flag
-//! is true only when the feature really works.
+//! is true only when the feature really works (Temporal's dev server sets them all).
 
 use temporalio_protos::temporal::api::workflowservice::v1::{
     get_system_info_response::Capabilities, GetSystemInfoRequest, GetSystemInfoResponse,
@@ -25,6 +25,15 @@ impl Frontend {
                 // Signal and query headers reach the worker as sent (signals keep theirs in
                 // history; a query's travels in its task).
                 signal_and_query_header: true,
+                // ModifyWorkflowProperties upserts the memo (history, describe and List).
+                upsert_memo: true,
+                // Count with `GROUP BY ExecutionStatus` answers one group per status.
+                count_group_by_execution_status: true,
+                // Left false, as Perdure does not do these: schedules, build-id versioning and
+                // worker deployments (scaled or not), Nexus, eager workflow start (a start that
+                // asks for it gets no task back and the task goes through matching). And
+                // internal_error_differentiation: with it, clients stop retrying Internal,
+                // which some transient states still answer (a node without a group yet).
                 ..Default::default()
             }),
         })

@@ -1,6 +1,7 @@
 //! One module per RPC: validation and the hand-off to history or matching.
 
 mod count_workflow_executions;
+mod describe_task_queue;
 mod describe_workflow_execution;
 mod execute_multi_operation;
 mod get_cluster_info;
@@ -31,6 +32,7 @@ pub(crate) mod start_workflow_execution;
 mod terminate_workflow_execution;
 mod update_workflow_execution;
 
+pub(crate) use describe_task_queue::poller_meta;
 pub(crate) use get_search_attributes::builtin_attributes;
 pub(crate) use get_workflow_execution_history::{
     follow_next_run_for_old_clients, wants_legacy_close_event,

@@ -1,5 +1,7 @@
 //! PollActivityTaskQueue: long-poll matching, then record the attempt's start with history.
 
+use std::time::SystemTime;
+
 use perdure_matching::{TaskKind, TaskQueueKey};
 use temporalio_protos::temporal::api::workflowservice::v1::{
     PollActivityTaskQueueRequest, PollActivityTaskQueueResponse,
@@ -22,12 +24,27 @@ impl Frontend {
         let queue = validate::task_queue(req.task_queue.as_ref())?;
         validate::identity(&req.identity)?;
         let key = TaskQueueKey::new(ns.id(), queue, TaskKind::Activity);
+        // Shown back by DescribeTaskQueue as sent (deprecated, but SDKs still send it).
+        #[allow(deprecated)]
+        let poller = crate::rpc::poller_meta(
+            req.worker_version_capabilities.as_ref(),
+            req.task_queue_metadata
+                .as_ref()
+                .and_then(|m| m.max_tasks_per_second.as_ref())
+                .copied(),
+        );
         loop {
             let wait = deadline.saturating_duration_since(Instant::now());
             if wait.is_zero() {
                 return Ok(PollActivityTaskQueueResponse::default());
             }
-            let Some(lease) = self.dispatcher.matching().poll(&key, wait).await else {
+            // Noted as the poll begins and as it ends (not when the caller went away: this
+            // future is dropped then), as Temporal's matching does for DescribeTaskQueue.
+            let matching = self.dispatcher.matching();
+            matching.record_poller(&key, &req.identity, poller.clone(), SystemTime::now());
+            let polled = matching.poll(&key, wait).await;
+            matching.record_poller(&key, &req.identity, poller.clone(), SystemTime::now());
+            let Some(lease) = polled else {
                 return Ok(PollActivityTaskQueueResponse::default());
             };
             let Work::Task(task) = &*lease else {

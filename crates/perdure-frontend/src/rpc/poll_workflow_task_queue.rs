@@ -4,6 +4,8 @@
 //! queue. The poll reaches this node because it owns the task queue (see `routing.rs`).
 //! A query waiting in the queue is handed over as it is (`query_dispatch.rs`).
 
+use std::time::SystemTime;
+
 use perdure_matching::{TaskKind, TaskQueueKey};
 use temporalio_protos::temporal::api::workflowservice::v1::{
     PollWorkflowTaskQueueRequest, PollWorkflowTaskQueueResponse,
@@ -26,13 +28,22 @@ impl Frontend {
         let queue = validate::task_queue(req.task_queue.as_ref())?;
         validate::identity(&req.identity)?;
         let key = TaskQueueKey::new(ns.id(), queue, TaskKind::Workflow);
+        // Shown back by DescribeTaskQueue as sent (deprecated, but SDKs still send it).
+        #[allow(deprecated)]
+        let poller = crate::rpc::poller_meta(req.worker_version_capabilities.as_ref(), None);
         let poll_queue = req.task_queue.clone().unwrap_or_default();
         loop {
             let wait = deadline.saturating_duration_since(Instant::now());
             if wait.is_zero() {
                 return Ok(PollWorkflowTaskQueueResponse::default());
             }
-            let Some(lease) = self.dispatcher.matching().poll(&key, wait).await else {
+            // Noted as the poll begins and as it ends (not when the caller went away: this
+            // future is dropped then), as Temporal's matching does for DescribeTaskQueue.
+            let matching = self.dispatcher.matching();
+            matching.record_poller(&key, &req.identity, poller.clone(), SystemTime::now());
+            let polled = matching.poll(&key, wait).await;
+            matching.record_poller(&key, &req.identity, poller.clone(), SystemTime::now());
+            let Some(lease) = polled else {
                 return Ok(PollWorkflowTaskQueueResponse::default());
             };
             let task = match &*lease {
