@@ -149,13 +149,15 @@ mod tests {
 
     #[test]
     fn the_least_recently_seen_poller_makes_room() {
+        // All within the time to live: one poll a millisecond.
+        let ms = |i: u64| at(0) + Duration::from_millis(i);
         let mut h = PollerHistory::default();
         for i in 0..MAX_POLLERS as u64 {
-            h.record(&format!("w{i}"), PollerMeta::default(), at(i));
+            h.record(&format!("w{i}"), PollerMeta::default(), ms(i));
         }
-        h.record("w0", PollerMeta::default(), at(5000));
-        h.record("late", PollerMeta::default(), at(5001));
-        let live = h.live(at(5002));
+        h.record("w0", PollerMeta::default(), ms(5000));
+        h.record("late", PollerMeta::default(), ms(5001));
+        let live = h.live(ms(5002));
         assert_eq!(live.len(), MAX_POLLERS);
         let names = ids(&live);
         assert!(names.contains(&"w0") && names.contains(&"late"));

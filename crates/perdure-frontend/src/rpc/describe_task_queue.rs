@@ -250,7 +250,7 @@ impl Frontend {
         }
         if req.report_stats {
             let s = stats(&view, now);
-            resp.stats_by_priority_key = HashMap::from([(DEFAULT_PRIORITY_KEY, s.clone())]);
+            resp.stats_by_priority_key = HashMap::from([(DEFAULT_PRIORITY_KEY, s)]);
             resp.stats = Some(s);
         }
         if !is_sticky(tq) {
