@@ -12,8 +12,8 @@
 //! that shuts down has its sticky partition drained so its tasks can be re-dispatched at once.
 //!
 //! Each partition also remembers who polled it lately and when each queued task entered its
-//! backlog, which is what DescribeTaskQueue shows (`pollers.rs`). Wall-clock time is passed in
-//! for that bookkeeping.
+//! backlog, and how fast tasks come and go, which is what DescribeTaskQueue shows (`pollers.rs`,
+//! `rates.rs`). Their arithmetic takes time as an argument.
 //!
 //! It must never block on I/O while holding its lock, and never drop a task it was handed: a poll
 //! that is cancelled, times out, or whose caller gives the task back re-queues it.
@@ -21,6 +21,7 @@
 mod partition;
 mod pollers;
 mod queue_key;
+mod rates;
 
 pub use partition::{Lease, Matching, PartitionView, STICKY_POLLER_UNAVAILABLE_WINDOW};
 pub use pollers::{PollerMeta, PollerRecord, WorkerCapabilities, MAX_POLLERS, POLLER_HISTORY_TTL};

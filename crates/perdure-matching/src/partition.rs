@@ -8,6 +8,7 @@ use std::time::{Duration, Instant, SystemTime};
 use tokio::sync::oneshot;
 
 use crate::pollers::{PollerHistory, PollerMeta, PollerRecord};
+use crate::rates::RateTracker;
 use crate::TaskQueueKey;
 
 /// A sticky queue nobody has polled for this long belongs to a worker that is gone: its tasks
@@ -29,6 +30,10 @@ pub struct PartitionView {
     pub backlog_count: usize,
     /// When the oldest counted backlog task entered the backlog.
     pub oldest_backlog: Option<SystemTime>,
+    /// Tasks offered per second lately, handed straight to a poller or queued (over 30 s).
+    pub tasks_add_rate: f32,
+    /// Tasks handed to polls per second lately (over 30 s).
+    pub tasks_dispatch_rate: f32,
 }
 
 struct Partition<T> {
@@ -41,6 +46,9 @@ struct Partition<T> {
     generation: u64,
     /// Who polled here lately, for DescribeTaskQueue.
     history: PollerHistory,
+    /// Tasks offered here (not counting those given back by a poll) and handed to polls.
+    added: RateTracker,
+    dispatched: RateTracker,
 }
 
 struct Inner<T> {
@@ -60,6 +68,8 @@ impl<T> Inner<T> {
                 last_poll: None,
                 generation: *generation,
                 history: PollerHistory::default(),
+                added: RateTracker::new(Instant::now()),
+                dispatched: RateTracker::new(Instant::now()),
             }
         })
     }
@@ -144,13 +154,17 @@ impl<T: Send + 'static> Matching<T> {
     /// Offers a task: a waiting poller gets it at once, otherwise it joins the backlog.
     /// Returns true when it was handed to a poller.
     pub fn add(&self, key: &TaskQueueKey, task: T) -> bool {
-        self.lock().add(key, task)
+        let mut inner = self.lock();
+        inner.partition(key).added.record(Instant::now());
+        inner.add(key, task)
     }
 
     /// Offers a task that must not wait behind the backlog (a query: a caller waits on it and
     /// it writes nothing): a waiting poller gets it, otherwise it goes to the backlog's front.
     pub fn add_first(&self, key: &TaskQueueKey, task: T) -> bool {
-        self.lock().add_at(key, task, true, SystemTime::now())
+        let mut inner = self.lock();
+        inner.partition(key).added.record(Instant::now());
+        inner.add_at(key, task, true, SystemTime::now())
     }
 
     /// Someone polls `key` now or polled it within [`STICKY_POLLER_UNAVAILABLE_WINDOW`].
@@ -172,12 +186,14 @@ impl<T: Send + 'static> Matching<T> {
     pub fn add_sticky(&self, sticky: &TaskQueueKey, normal: &TaskQueueKey, task: T) -> bool {
         let mut inner = self.lock();
         let available = inner.sticky_worker_available(sticky, Instant::now());
-        if available {
-            inner.add(sticky, task);
+        let to = if available {
+            sticky
         } else {
             tracing::debug!(%sticky, %normal, "sticky worker unavailable, using the normal queue");
-            inner.add(normal, task);
-        }
+            normal
+        };
+        inner.partition(to).added.record(Instant::now());
+        inner.add(to, task);
         available
     }
 
@@ -202,6 +218,7 @@ impl<T: Send + 'static> Matching<T> {
             let partition = inner.partition(key);
             partition.last_poll = Some(Instant::now());
             if let Some(queued) = partition.backlog.pop_front() {
+                partition.dispatched.record(Instant::now());
                 return Some(self.lease(key, queued.task, queued.since));
             }
             let (tx, rx) = oneshot::channel();
@@ -219,6 +236,9 @@ impl<T: Send + 'static> Matching<T> {
         match tokio::time::timeout(wait, rx).await {
             Ok(Ok(task)) => {
                 waiter.rx = None;
+                if let Some(p) = self.lock().partitions.get_mut(key) {
+                    p.dispatched.record(Instant::now());
+                }
                 Some(self.lease(key, task, SystemTime::now()))
             }
             // Timed out (or the sender vanished): the waiter's drop withdraws the registration
@@ -265,6 +285,8 @@ impl<T: Send + 'static> Matching<T> {
                 pollers: Vec::new(),
                 backlog_count: 0,
                 oldest_backlog: None,
+                tasks_add_rate: 0.0,
+                tasks_dispatch_rate: 0.0,
             };
         };
         let mut backlog_count = 0;
@@ -273,10 +295,13 @@ impl<T: Send + 'static> Matching<T> {
             backlog_count += 1;
             oldest_backlog = Some(oldest_backlog.map_or(q.since, |o| o.min(q.since)));
         }
+        let at = Instant::now();
         PartitionView {
             pollers: p.history.live(now),
             backlog_count,
             oldest_backlog,
+            tasks_add_rate: p.added.rate(at),
+            tasks_dispatch_rate: p.dispatched.rate(at),
         }
     }
 
@@ -665,5 +690,27 @@ mod tests {
             m.describe(&key(), t0, |_| true).pollers.is_empty(),
             "a drained queue forgets"
         );
+    }
+
+    #[tokio::test]
+    async fn describe_reports_add_and_dispatch_rates() {
+        let m: Matching<u32> = Matching::new();
+        for t in 0..4 {
+            m.add(&key(), t);
+        }
+        let lease = m.poll(&key(), Duration::from_secs(1)).await.unwrap();
+        // A task given back is not offered again.
+        drop(lease);
+        let view = m.describe(&key(), SystemTime::now(), |_| true);
+        assert!(view.tasks_add_rate > 0.0 && view.tasks_dispatch_rate > 0.0);
+        // Four adds and one dispatch over the same (tiny) time.
+        let ratio = view.tasks_add_rate / view.tasks_dispatch_rate;
+        assert!((3.0..=5.0).contains(&ratio), "{ratio}");
+        let idle = m.describe(
+            &TaskQueueKey::new("ns", "idle", TaskKind::Activity),
+            SystemTime::now(),
+            |_| true,
+        );
+        assert_eq!((idle.tasks_add_rate, idle.tasks_dispatch_rate), (0.0, 0.0));
     }
 }

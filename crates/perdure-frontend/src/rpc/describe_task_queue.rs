@@ -8,8 +8,9 @@
 //! build id and per type. Perdure has one partition per queue and no worker versioning: every
 //! poller and task belongs to the unversioned queue (build id ""), a partition `/_sys/<q>/<n>`
 //! is always empty, and any other build id is shown empty and unreachable, as Temporal shows a
-//! build id no rule names. Nothing is rate limited, so no effective rate limit is reported.
-//! Add and dispatch rates are not measured (reported as 0). This module never writes.
+//! build id no rule names. Nothing is rate limited, so no effective rate limit is reported
+//! (nor the legacy status's rate, read level or task id block, which Perdure does not have).
+//! This module never writes.
 
 // Temporal deprecated most fields of both shapes (versioning moved to deployments), yet the
 // CLI and SDKs still send and read them.
@@ -164,6 +165,8 @@ fn stats(view: &PartitionView, now: SystemTime) -> TaskQueueStats {
         .unwrap_or_default();
     TaskQueueStats {
         approximate_backlog_count: view.backlog_count as i64,
+        tasks_add_rate: view.tasks_add_rate,
+        tasks_dispatch_rate: view.tasks_dispatch_rate,
         approximate_backlog_age: Some(ProtoDuration {
             seconds: age.as_secs() as i64,
             nanos: age.subsec_nanos() as i32,
@@ -177,6 +180,8 @@ fn empty_view() -> PartitionView {
         pollers: Vec::new(),
         backlog_count: 0,
         oldest_backlog: None,
+        tasks_add_rate: 0.0,
+        tasks_dispatch_rate: 0.0,
     }
 }
 
