@@ -11,6 +11,7 @@ before asserting query results.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from datetime import datetime, timezone
@@ -30,6 +31,7 @@ from temporalio.common import SearchAttributeKey, SearchAttributePair, TypedSear
 from temporalio.service import RPCError, RPCStatusCode
 
 import workflows
+from harness import server_kind
 from custom_attributes import TYPES, add, custom, fresh_namespace, listed, remove
 from rpc import ANSWER
 from waiting import CONDITION_S, wait_until
@@ -132,6 +134,29 @@ async def test_per_type_limits(client: Client):
     await remove(ns, ["IntAttr0"])
     await add(ns, {"IntAttr9": "Int"})
     assert (await custom(ns))["IntAttr9"] == TYPES["Int"]
+
+
+async def test_concurrent_adds_all_register(client: Client):
+    """Ten Adds at once: none is lost. Temporal may refuse some with Unavailable ("Generated
+    search attributes mapping unavailable.", a lost compare-and-set) for the client to retry;
+    Perdure queues them on the meta leader and refuses none."""
+    ns = await fresh_namespace(client)
+    retried = 0
+
+    async def add_until_done(name: str):
+        nonlocal retried
+        for _ in range(20):
+            try:
+                return await add(ns, {name: "Keyword"})
+            except RPCError as e:
+                assert e.status == RPCStatusCode.UNAVAILABLE, e.message
+                retried += 1
+        raise AssertionError(f"{name} never registered")
+
+    await asyncio.gather(*(add_until_done(f"Concurrent{i}") for i in range(10)))
+    assert await custom(ns) == {f"Concurrent{i}": TYPES["Keyword"] for i in range(10)}
+    if server_kind() == "perdure":
+        assert retried == 0
 
 
 def typed(values: dict) -> TypedSearchAttributes:
@@ -285,6 +310,15 @@ async def test_start_with_unregistered_attribute_or_wrong_type_is_refused(client
             search_attributes=TypedSearchAttributes([SearchAttributePair(SearchAttributeKey.for_keyword("Nope"), "v")]),
         )
     assert e.value.status == invalid
+    # SignalWithStart checks the start's attributes the same way.
+    with pytest.raises(RPCError) as e:
+        await ns.start_workflow(
+            "Idle", id=f"sa-sws-{uuid.uuid4().hex[:6]}", task_queue="sa-nobody",
+            start_signal="go",
+            search_attributes=TypedSearchAttributes([SearchAttributePair(SearchAttributeKey.for_int("CK"), 1)]),
+        )
+    assert e.value.status == invalid
+    assert e.value.message == "invalid value for search attribute CK of type Keyword: 1"
     # A value whose `type` metadata disagrees but which fits the registered type is stored
     # with the registered type.
     await start({"CK": json_payload("abc", "Text")})

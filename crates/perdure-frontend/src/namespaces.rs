@@ -59,6 +59,7 @@ pub struct Namespaces {
     by_name: RwLock<HashMap<String, NamespaceRecord>>,
     /// Custom search attributes per namespace id (`crate::search_attributes`).
     sa_cache: crate::search_attributes::Cache,
+    sa_write: crate::search_attributes::WriteLock,
     /// The lowest retention RegisterNamespace accepts (see `crate::retention`).
     min_retention: Duration,
 }
@@ -72,6 +73,7 @@ impl Namespaces {
             meta,
             by_name: RwLock::new(HashMap::new()),
             sa_cache: Default::default(),
+            sa_write: Default::default(),
             min_retention: crate::retention::min_retention_from_env(),
         }
     }
@@ -87,6 +89,10 @@ impl Namespaces {
 
     pub(crate) fn sa_cache(&self) -> &crate::search_attributes::Cache {
         &self.sa_cache
+    }
+
+    pub(crate) fn sa_write(&self) -> &crate::search_attributes::WriteLock {
+        &self.sa_write
     }
 
     pub fn min_retention(&self) -> Duration {

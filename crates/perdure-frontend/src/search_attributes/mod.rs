@@ -6,8 +6,9 @@
 //! while that index has not moved, so a node never answers from a registration older than its
 //! own replica: an Add/Remove this node proposed (it was the meta leader) is applied here
 //! before it returns, and one forwarded to the leader waits until this node has applied it
-//! (`wait_applied`). Writes are compare-and-set on the stored bytes, so two concurrent Adds on
-//! different nodes cannot lose one another. This module must never decide what may be
+//! (`wait_applied`). Writes run one at a time on the meta leader and are compare-and-set on
+//! the stored bytes, so concurrent Adds (through any node, or across a leader change) never
+//! lose one another. This module must never decide what may be
 //! registered (`rules.rs`) nor how a value is checked (`payloads.rs`).
 
 pub(crate) mod payloads;
@@ -38,6 +39,9 @@ pub struct CustomSearchAttributesRecord {
 const CAS_ATTEMPTS: usize = 5;
 /// How long a node that forwarded a write waits to apply it itself.
 const APPLY_WAIT: Duration = Duration::from_secs(5);
+
+/// Serializes this node's registry writes.
+pub(crate) type WriteLock = tokio::sync::Mutex<()>;
 
 /// The cache: namespace id -> (meta applied index when read, attributes).
 pub(crate) type Cache = std::sync::RwLock<HashMap<String, (Option<u64>, Arc<SearchAttributes>)>>;
@@ -108,6 +112,10 @@ impl Namespaces {
         namespace_id: &str,
         plan: impl Fn(&Custom) -> Result<Option<Custom>, Status>,
     ) -> Result<(), Status> {
+        // One write at a time on this node (every write is made by the meta leader), so
+        // concurrent Adds queue instead of failing their compare-and-set; the check still
+        // guards against a write made under an earlier leader.
+        let _one_at_a_time = self.sa_write().lock().await;
         for _ in 0..CAS_ATTEMPTS {
             let (bytes, current) = self.read_custom(namespace_id)?;
             let Some(next) = plan(&current)? else {
