@@ -369,3 +369,42 @@ async def test_upsert_from_a_workflow(client: Client):
             f"BadSearchAttributes: Namespace {ns.namespace} has no mapping defined for search attribute Unregistered"
         )
         await h.terminate("test done")
+
+
+async def test_child_and_continue_as_new_with_bad_attributes_fail_the_task(client: Client):
+    ns = await fresh_namespace(client)
+    await add(ns, {"CK": "Keyword"})
+    n = ns.namespace
+    async with running_worker(ns) as w:
+        cases = [
+            ("child", ["Nope", "Keyword", "v"], lambda wid: (
+                f"BadSearchAttributes: Namespace {n} has no mapping defined for search attribute Nope")),
+            ("child", ["CK", "Int", 1], lambda wid: (
+                "BadSearchAttributes: invalid SearchAttributes on StartChildWorkflowCommand: invalid value for"
+                f" search attribute CK of type Keyword: 1. WorkflowId={wid}-child"
+                f" WorkflowType=UpsertsSearchAttributes Namespace={n}")),
+            ("continue", ["Nope", "Keyword", "v"], lambda wid: (
+                f"BadSearchAttributes: Namespace {n} has no mapping defined for search attribute Nope")),
+            ("continue", ["CK", "Int", 1], lambda wid: (
+                "BadSearchAttributes: invalid SearchAttributes on ContinueAsNewWorkflowExecutionCommand:"
+                " invalid value for search attribute CK of type Keyword: 1."
+                f' WorkflowType=SetsSearchAttributesOnCommands TaskQueue=name:"{w.task_queue}"'
+                "  kind:TASK_QUEUE_KIND_NORMAL")),
+        ]
+        for how, attr, message in cases:
+            wid = f"sa-cmd-{uuid.uuid4().hex[:6]}"
+            h = await ns.start_workflow(
+                workflows.SetsSearchAttributesOnCommands.run, args=[how, attr], id=wid,
+                task_queue=w.task_queue,
+            )
+
+            async def task_failed():
+                async for e in h.fetch_history_events():
+                    if e.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED:
+                        return e.workflow_task_failed_event_attributes
+                return None
+
+            failed = await wait_until(task_failed, CONDITION_S, f"{how} {attr}: the task to fail")
+            assert failed.cause == WorkflowTaskFailedCause.WORKFLOW_TASK_FAILED_CAUSE_BAD_SEARCH_ATTRIBUTES
+            assert failed.failure.message == message(wid), (how, attr)
+            await h.terminate("test done")

@@ -740,3 +740,24 @@ class UpsertsSearchAttributes:
 
 
 ALL.append(UpsertsSearchAttributes)
+
+
+@workflow.defn
+class SetsSearchAttributesOnCommands:
+    """Starts a child (``how == "child"``) or continues as new (``"continue"``) with the search
+    attribute ``[name, type, value]``; the test expects the command to be refused."""
+
+    @workflow.run
+    async def run(self, how: str, attr: list) -> str:
+        name, kind, value = attr
+        update = _search_attribute_update(name, kind, value)
+        attrs = TypedSearchAttributes([SearchAttributePair(update.key, update.value)])
+        if how == "child":
+            return await workflow.execute_child_workflow(
+                UpsertsSearchAttributes.run, args=[[], False],
+                id=workflow.info().workflow_id + "-child", search_attributes=attrs,
+            )
+        workflow.continue_as_new(args=[how, attr], search_attributes=attrs)
+
+
+ALL.append(SetsSearchAttributesOnCommands)

@@ -71,8 +71,15 @@ impl TaskFailure {
 }
 
 /// Commands (by index in the completion) whose search attributes the namespace refuses, with
-/// the message to fail the task with.
+/// the message to fail the task with. [`RUN_TASK_QUEUE`] and [`RUN_WORKFLOW_TYPE`] in a
+/// message stand for the run's, which the caller may not know (a continue-as-new names them
+/// when its command leaves them to the run's).
 pub type BadSearchAttributes = std::collections::BTreeMap<usize, String>;
+
+/// See [`BadSearchAttributes`].
+pub const RUN_TASK_QUEUE: &str = "\u{0}run-task-queue\u{0}";
+/// See [`BadSearchAttributes`].
+pub const RUN_WORKFLOW_TYPE: &str = "\u{0}run-workflow-type\u{0}";
 
 /// `COMMAND_TYPE_START_TIMER` -> `StartTimer`, matching Go's enum `String()`.
 pub(crate) fn camel_case(proto_name: &str, prefix: &str) -> String {
@@ -336,10 +343,11 @@ impl MutableState {
                 break;
             }
             if let Some(message) = bad.get(&i) {
-                return fail(
-                    WorkflowTaskFailedCause::BadSearchAttributes,
-                    message.clone(),
-                );
+                let run_type = self.workflow_type.as_ref().map_or("", |t| t.name.as_str());
+                let message = message
+                    .replace(RUN_TASK_QUEUE, &self.task_queue)
+                    .replace(RUN_WORKFLOW_TYPE, run_type);
+                return fail(WorkflowTaskFailedCause::BadSearchAttributes, message);
             }
             if command.command_type == CommandType::ProtocolMessage as i32 {
                 // The message it names is handled here, in command order.

@@ -165,7 +165,7 @@ impl Namespaces {
             return Ok(());
         };
         let attrs = self.search_attributes(namespace.id())?;
-        payloads::check(&attrs, namespace.name(), sa).map_err(errors::invalid)
+        payloads::check(&attrs, namespace.name(), sa).map_err(|e| errors::invalid(e.to_string()))
     }
 
     /// Checks the search attributes of a workflow task's commands that set them (upsert, child
@@ -181,17 +181,41 @@ impl Namespaces {
         use temporalio_protos::temporal::api::command::v1::command::Attributes as A;
         let mut bad = perdure_core::BadSearchAttributes::new();
         for (i, c) in commands.iter_mut().enumerate() {
-            let (target, sa) = match c.attributes.as_mut() {
+            // What Temporal appends to a refused value of a child start or continue-as-new.
+            let (target, context, sa) = match c.attributes.as_mut() {
                 Some(A::UpsertWorkflowSearchAttributesCommandAttributes(a)) => {
-                    (None, &mut a.search_attributes)
+                    (None, None, &mut a.search_attributes)
                 }
                 Some(A::ContinueAsNewWorkflowExecutionCommandAttributes(a)) => {
-                    (None, &mut a.search_attributes)
+                    let context = format!(
+                        "ContinueAsNewWorkflowExecutionCommand: {{}}. WorkflowType={} TaskQueue=name:\"{}\"  kind:TASK_QUEUE_KIND_NORMAL",
+                        a.workflow_type
+                            .as_ref()
+                            .map(|t| t.name.as_str())
+                            .filter(|t| !t.is_empty())
+                            .unwrap_or(perdure_core::RUN_WORKFLOW_TYPE),
+                        a.task_queue
+                            .as_ref()
+                            .map(|q| q.name.as_str())
+                            .filter(|q| !q.is_empty())
+                            .unwrap_or(perdure_core::RUN_TASK_QUEUE),
+                    );
+                    (None, Some(context), &mut a.search_attributes)
                 }
-                Some(A::StartChildWorkflowExecutionCommandAttributes(a)) => (
-                    Some(a.namespace.clone()).filter(|n| !n.is_empty() && n != namespace.name()),
-                    &mut a.search_attributes,
-                ),
+                Some(A::StartChildWorkflowExecutionCommandAttributes(a)) => {
+                    let context = format!(
+                        "StartChildWorkflowCommand: {{}}. WorkflowId={} WorkflowType={} Namespace={}",
+                        a.workflow_id,
+                        a.workflow_type.as_ref().map_or("", |t| t.name.as_str()),
+                        a.namespace,
+                    );
+                    (
+                        Some(a.namespace.clone())
+                            .filter(|n| !n.is_empty() && n != namespace.name()),
+                        Some(context),
+                        &mut a.search_attributes,
+                    )
+                }
                 _ => continue,
             };
             let Some(sa) = sa.as_mut().filter(|s| !s.indexed_fields.is_empty()) else {
@@ -210,8 +234,18 @@ impl Namespaces {
                 },
             };
             let attrs = self.search_attributes(ns.id())?;
-            if let Err(message) = payloads::check(&attrs, ns.name(), sa) {
-                bad.insert(i, message);
+            match (payloads::check(&attrs, ns.name(), sa), context) {
+                (Ok(()), _) => {}
+                (Err(payloads::Refused::Invalid(m)), Some(context)) => {
+                    let wrapped = format!(
+                        "invalid SearchAttributes on {}",
+                        context.replacen("{}", &m, 1)
+                    );
+                    bad.insert(i, wrapped);
+                }
+                (Err(e), _) => {
+                    bad.insert(i, e.to_string());
+                }
             }
         }
         Ok(bad)

@@ -33,39 +33,67 @@ const SETTABLE_PREDEFINED: &[&str] = &[
     "TemporalReportedProblems",
 ];
 
+/// Why a set of search attributes is refused, with Temporal's message.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub(crate) enum Refused {
+    /// A name the namespace has not registered (Temporal finds it resolving aliases, before
+    /// it validates anything; workflow commands report it as is).
+    #[error("{0}")]
+    Unregistered(String),
+    /// A value, a system name or a size (workflow commands other than upsert wrap it).
+    #[error("{0}")]
+    Invalid(String),
+}
+
 /// Checks `sa` for namespace `namespace` (its registry `attrs`) and types its payloads; the
 /// error is the InvalidArgument message Temporal gives.
 pub(crate) fn check(
     attrs: &SearchAttributes,
     namespace: &str,
     sa: &mut Proto,
-) -> Result<(), String> {
+) -> Result<(), Refused> {
+    check_all(attrs, namespace, sa).map_err(|(unregistered, m)| {
+        if unregistered {
+            Refused::Unregistered(m)
+        } else {
+            Refused::Invalid(m)
+        }
+    })
+}
+
+fn check_all(
+    attrs: &SearchAttributes,
+    namespace: &str,
+    sa: &mut Proto,
+) -> Result<(), (bool, String)> {
+    let invalid = |m: String| (false, m);
     let n = sa.indexed_fields.len();
     if n == 0 {
         return Ok(());
     }
     if n > MAX_KEYS {
-        return Err(format!(
+        return Err(invalid(format!(
             "number of search attributes {n} exceeds limit {MAX_KEYS}"
-        ));
+        )));
     }
     let mut names: Vec<String> = sa.indexed_fields.keys().cloned().collect();
     names.sort();
     // Temporal resolves every alias before it looks at a value.
     for name in &names {
         if SearchAttributes::is_mappable(name) && !attrs.custom().any(|(c, _)| c == name) {
-            return Err(format!(
-                "Namespace {namespace} has no mapping defined for search attribute {name}"
+            return Err((
+                true,
+                format!("Namespace {namespace} has no mapping defined for search attribute {name}"),
             ));
         }
     }
     for name in &names {
-        let ty = type_of(attrs, name)?;
+        let ty = type_of(attrs, name).map_err(invalid)?;
         let p = sa.indexed_fields.get_mut(name).expect("named above");
         if let Err(shown) = decode(p, ty) {
-            return Err(format!(
+            return Err(invalid(format!(
                 "invalid value for search attribute {name} of type {ty}: {shown}"
-            ));
+            )));
         }
         p.metadata
             .insert("type".to_string(), ty.name().as_bytes().to_vec());
@@ -73,16 +101,16 @@ pub(crate) fn check(
     for name in &names {
         let len = sa.indexed_fields[name].data.len();
         if len > MAX_VALUE_BYTES {
-            return Err(format!(
+            return Err(invalid(format!(
                 "search attribute {name} value size {len} exceeds size limit {MAX_VALUE_BYTES}"
-            ));
+            )));
         }
     }
     let total = prost::Message::encoded_len(sa);
     if total > MAX_TOTAL_BYTES {
-        return Err(format!(
+        return Err(invalid(format!(
             "total size of search attributes {total} exceeds size limit {MAX_TOTAL_BYTES}"
-        ));
+        )));
     }
     Ok(())
 }
@@ -227,7 +255,29 @@ mod tests {
         let mut sa = Proto {
             indexed_fields: HashMap::from([(name.to_string(), p)]),
         };
-        check(&attrs(), "default", &mut sa).map(|_| sa)
+        check(&attrs(), "default", &mut sa)
+            .map(|_| sa)
+            .map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn an_unregistered_name_is_told_apart_from_a_bad_value() {
+        let mut sa = Proto {
+            indexed_fields: HashMap::from([
+                ("Nope".to_string(), json("5", None)),
+                ("PK".to_string(), json("5", None)),
+            ]),
+        };
+        // Names are resolved before any value is looked at.
+        assert!(matches!(
+            check(&attrs(), "ns", &mut sa),
+            Err(Refused::Unregistered(_))
+        ));
+        sa.indexed_fields.remove("Nope");
+        assert!(matches!(
+            check(&attrs(), "ns", &mut sa),
+            Err(Refused::Invalid(_))
+        ));
     }
 
     #[test]
