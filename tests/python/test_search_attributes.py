@@ -26,8 +26,13 @@ from temporalio.api.workflowservice.v1 import (
     ListWorkflowExecutionsRequest,
     StartWorkflowExecutionRequest,
 )
-from temporalio.client import Client
-from temporalio.common import SearchAttributeKey, SearchAttributePair, TypedSearchAttributes
+from temporalio.client import Client, WithStartWorkflowOperation, WorkflowUpdateStage
+from temporalio.common import (
+    SearchAttributeKey,
+    SearchAttributePair,
+    TypedSearchAttributes,
+    WorkflowIDConflictPolicy,
+)
 from temporalio.service import RPCError, RPCStatusCode
 
 import workflows
@@ -319,6 +324,18 @@ async def test_start_with_unregistered_attribute_or_wrong_type_is_refused(client
         )
     assert e.value.status == invalid
     assert e.value.message == "invalid value for search attribute CK of type Keyword: 1"
+    # So does update-with-start (the SDK reports the start operation's error).
+    op = WithStartWorkflowOperation(
+        workflows.Updatable.run, [], id=f"sa-uws-{uuid.uuid4().hex[:6]}", task_queue="sa-nobody",
+        id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
+        search_attributes=TypedSearchAttributes([SearchAttributePair(SearchAttributeKey.for_keyword("Nope"), "v")]),
+    )
+    with pytest.raises(RPCError) as e:
+        await ns.start_update_with_start_workflow(
+            "add", "x", start_workflow_operation=op, wait_for_stage=WorkflowUpdateStage.ACCEPTED
+        )
+    assert e.value.status == invalid
+    assert e.value.message == f"Namespace {ns.namespace} has no mapping defined for search attribute Nope"
     # A value whose `type` metadata disagrees but which fits the registered type is stored
     # with the registered type.
     await start({"CK": json_payload("abc", "Text")})
