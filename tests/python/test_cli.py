@@ -16,20 +16,21 @@ import pytest
 from temporalio.api.workflowservice.v1 import GetClusterInfoRequest
 
 import workflows
+from custom_attributes import fresh_namespace
 from harness import ServerUnderTest, server_kind, temporal_bin
 from rpc import RPC_TIMEOUT
 from waiting import CONDITION_S, wait_until
 from workers import running_worker
 
 
-async def cli(server, *args: str) -> str:
+async def cli(server, *args: str, namespace: str = "default") -> str:
     proc = await asyncio.create_subprocess_exec(
         temporal_bin(),
         *args,
         "--address",
         server.target,
         "--namespace",
-        "default",
+        namespace,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
@@ -306,3 +307,40 @@ async def test_cli_task_queue_describe(server, client):
         doc = await wait_until(legacy_polled, CONDITION_S, "the legacy CLI lists the worker")
         assert [t["partition"] for t in doc["taskQueues"]] == [0]
         assert doc["versioning_info"]["current_version"] == "__unversioned__"
+
+
+async def test_cli_operator_search_attributes(server, client):
+    """`temporal operator search-attribute create/list/remove`, and a workflow started with a
+    custom attribute found by `workflow list --query` on it."""
+    ns = (await fresh_namespace(client, "cli-sa")).namespace
+    for name, ty in [("CliKeyword", "Keyword"), ("CliInt", "Int"), ("CliTags", "KeywordList")]:
+        await cli(server, "operator", "search-attribute", "create", "--name", name, "--type", ty, namespace=ns)
+    listed = json.loads(await cli(server, "operator", "search-attribute", "list", "-o", "json", namespace=ns))
+    assert listed["customAttributes"] == {
+        "CliKeyword": "INDEXED_VALUE_TYPE_KEYWORD",
+        "CliInt": "INDEXED_VALUE_TYPE_INT",
+        "CliTags": "INDEXED_VALUE_TYPE_KEYWORD_LIST",
+    }
+    assert listed["systemAttributes"]["WorkflowId"] == "INDEXED_VALUE_TYPE_KEYWORD"
+
+    wf_id = f"cli-sa-{uuid.uuid4().hex[:8]}"
+    await cli(
+        server, "workflow", "start", "--task-queue", f"cli-{uuid.uuid4()}", "--type", "CliWorkflow",
+        "--workflow-id", wf_id, "--search-attribute", 'CliKeyword="blue"',
+        "--search-attribute", "CliInt=42", "--search-attribute", 'CliTags=["a","b"]', namespace=ns,
+    )
+
+    async def listed_by_query():
+        out = await cli(
+            server, "workflow", "list", "--query", "CliKeyword = 'blue' AND CliInt > 40 AND CliTags = 'b'",
+            "-o", "json", namespace=ns,
+        )
+        rows = json.loads(out) if out.strip() else []
+        return [r["execution"]["workflowId"] for r in rows] == [wf_id]
+
+    await wait_until(listed_by_query, CONDITION_S, "`workflow list --query` to find the run")
+
+    await cli(server, "operator", "search-attribute", "remove", "--name", "CliInt", "--yes", namespace=ns)
+    listed = json.loads(await cli(server, "operator", "search-attribute", "list", "-o", "json", namespace=ns))
+    assert set(listed["customAttributes"]) == {"CliKeyword", "CliTags"}
+    await cli(server, "workflow", "terminate", "-w", wf_id, "--reason", "test done", namespace=ns)

@@ -30,8 +30,11 @@ from datetime import timedelta
 import pytest
 import pytest_asyncio
 from temporalio.api.enums.v1 import EventType
-from temporalio.api.workflowservice.v1 import GetClusterInfoRequest
+from temporalio.api.workflowservice.v1 import GetClusterInfoRequest, ListWorkflowExecutionsRequest
+from temporalio.client import Client
+from temporalio.common import SearchAttributeKey, SearchAttributePair, TypedSearchAttributes
 
+import custom_attributes
 import test_acceptance
 import test_child_workflows
 import test_external_signals
@@ -237,6 +240,49 @@ class TestSingleNodeAcceptanceOnACluster:
             await test_task_queues.check_pollers_listed(
                 await acceptance_cluster.client(node), node2_worker.task_queue, identity
             )
+
+    # Custom search attributes live in the meta group: registered through a node that does not
+    # lead it (the write is forwarded to the leader), then listed, used by a start and queried
+    # on every node. The node that answered Add sees it at once; the others once their replica
+    # has applied it (waited for with a deadline).
+    async def test_custom_search_attributes_across_nodes(self, acceptance_cluster):
+        meta_leader = (await acceptance_cluster.leaders()).get(0)
+        adder = next(n for n in acceptance_cluster.node_ids if n != meta_leader)
+        others = [n for n in acceptance_cluster.node_ids if n != adder]
+        add_client = await acceptance_cluster.client(adder)
+        ns = await custom_attributes.fresh_namespace(add_client, "cluster-sa")
+        await custom_attributes.add(ns, {"ClusterKeyword": "Keyword", "ClusterInt": "Int"})
+        want = {
+            "ClusterKeyword": custom_attributes.TYPES["Keyword"],
+            "ClusterInt": custom_attributes.TYPES["Int"],
+        }
+        assert await custom_attributes.custom(ns) == want
+        wf_id = f"cluster-sa-{uuid.uuid4().hex[:8]}"
+        await ns.start_workflow(
+            "Idle", id=wf_id, task_queue=f"cluster-sa-{uuid.uuid4()}",
+            search_attributes=TypedSearchAttributes([
+                SearchAttributePair(SearchAttributeKey.for_keyword("ClusterKeyword"), "green"),
+                SearchAttributePair(SearchAttributeKey.for_int("ClusterInt"), 3),
+            ]),
+        )
+        for node in others:
+            c = Client((await acceptance_cluster.client(node)).service_client, namespace=ns.namespace)
+
+            async def seen():
+                if await custom_attributes.custom(c) != want:
+                    return False
+                resp = await c.workflow_service.list_workflow_executions(
+                    ListWorkflowExecutionsRequest(
+                        namespace=ns.namespace, query="ClusterKeyword = 'green' AND ClusterInt >= 3"
+                    ),
+                    timeout=timedelta(seconds=10),
+                )
+                return [r.execution.workflow_id for r in resp.executions] == [wf_id]
+
+            await wait_until(seen, 10, f"node {node} to list and query the new attributes")
+        await custom_attributes.remove(ns, ["ClusterInt"])
+        assert set(await custom_attributes.custom(ns)) == {"ClusterKeyword"}
+        await ns.get_workflow_handle(wf_id).terminate("test done")
 
     # The cluster id is replicated in the meta group: every node describes the same cluster.
     async def test_every_node_describes_the_same_cluster(self, acceptance_cluster):

@@ -6,7 +6,7 @@ Every query is scoped to this test's runs (`WorkflowId STARTS_WITH` a fresh pref
 session server holds other tests' runs too. Temporal's visibility is eventually consistent
 (Perdure's is written with the change itself), so the test first waits, with a deadline, until
 List shows every run in its final status; everything after that is asserted as is. Only the
-predefined search attributes are used: custom ones cannot be registered on Perdure yet.
+predefined search attributes are used here; custom ones are in test_search_attributes.py.
 """
 
 from __future__ import annotations

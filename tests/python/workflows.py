@@ -691,3 +691,73 @@ class UpsertsMemo:
 
 
 ALL.append(UpsertsMemo)
+
+
+# ---- custom search attributes (test_search_attributes.py, test_visibility_differential.py) --
+
+
+def _search_attribute_update(name: str, kind: str, value):
+    """One typed upsert: ``kind`` is the attribute's type name, ``value`` its JSON form (a
+    Datetime as an RFC 3339 string)."""
+    from datetime import datetime
+
+    if kind == "Keyword":
+        return SearchAttributeKey.for_keyword(name).value_set(value)
+    if kind == "Text":
+        return SearchAttributeKey.for_text(name).value_set(value)
+    if kind == "Int":
+        return SearchAttributeKey.for_int(name).value_set(value)
+    if kind == "Double":
+        return SearchAttributeKey.for_float(name).value_set(value)
+    if kind == "Bool":
+        return SearchAttributeKey.for_bool(name).value_set(value)
+    if kind == "Datetime":
+        return SearchAttributeKey.for_datetime(name).value_set(
+            datetime.fromisoformat(value.replace("Z", "+00:00"))
+        )
+    return SearchAttributeKey.for_keyword_list(name).value_set(value)
+
+
+@workflow.defn
+class UpsertsSearchAttributes:
+    """Upserts ``[name, type, value]`` triples one command each, then completes (or, with
+    ``wait``, waits for a ``finish`` signal first)."""
+
+    def __init__(self) -> None:
+        self.done = False
+
+    @workflow.signal
+    def finish(self) -> None:
+        self.done = True
+
+    @workflow.run
+    async def run(self, upserts: list, wait: bool) -> str:
+        for name, kind, value in upserts:
+            workflow.upsert_search_attributes([_search_attribute_update(name, kind, value)])
+        if wait:
+            await workflow.wait_condition(lambda: self.done)
+        return "upserted"
+
+
+ALL.append(UpsertsSearchAttributes)
+
+
+@workflow.defn
+class SetsSearchAttributesOnCommands:
+    """Starts a child (``how == "child"``) or continues as new (``"continue"``) with the search
+    attribute ``[name, type, value]``; the test expects the command to be refused."""
+
+    @workflow.run
+    async def run(self, how: str, attr: list) -> str:
+        name, kind, value = attr
+        update = _search_attribute_update(name, kind, value)
+        attrs = TypedSearchAttributes([SearchAttributePair(update.key, update.value)])
+        if how == "child":
+            return await workflow.execute_child_workflow(
+                UpsertsSearchAttributes.run, args=[[], False],
+                id=workflow.info().workflow_id + "-child", search_attributes=attrs,
+            )
+        workflow.continue_as_new(args=[how, attr], search_attributes=attrs)
+
+
+ALL.append(SetsSearchAttributesOnCommands)

@@ -79,6 +79,8 @@ pub use update::{
 pub use workflow_retry::{
     run_timeout_failure, NewRunIds, RunFailure, WORKFLOW_ID_REUSE_MINIMAL_INTERVAL,
 };
-pub use workflow_task_completed::WorkflowTaskCompletion;
+pub use workflow_task_completed::{
+    BadSearchAttributes, WorkflowTaskCompletion, RUN_TASK_QUEUE, RUN_WORKFLOW_TYPE,
+};
 pub use workflow_task_failed::HISTORY_SERVICE_IDENTITY;
 pub use workflow_task_started::WorkflowTaskDispatch;

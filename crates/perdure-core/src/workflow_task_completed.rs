@@ -70,6 +70,17 @@ impl TaskFailure {
     }
 }
 
+/// Commands (by index in the completion) whose search attributes the namespace refuses, with
+/// the message to fail the task with. [`RUN_TASK_QUEUE`] and [`RUN_WORKFLOW_TYPE`] in a
+/// message stand for the run's, which the caller may not know (a continue-as-new names them
+/// when its command leaves them to the run's).
+pub type BadSearchAttributes = std::collections::BTreeMap<usize, String>;
+
+/// See [`BadSearchAttributes`].
+pub const RUN_TASK_QUEUE: &str = "\u{0}run-task-queue\u{0}";
+/// See [`BadSearchAttributes`].
+pub const RUN_WORKFLOW_TYPE: &str = "\u{0}run-workflow-type\u{0}";
+
 /// `COMMAND_TYPE_START_TIMER` -> `StartTimer`, matching Go's enum `String()`.
 pub(crate) fn camel_case(proto_name: &str, prefix: &str) -> String {
     proto_name
@@ -120,6 +131,23 @@ impl MutableState {
         next_run: &NewRunIds,
         pending: &PendingUpdates,
     ) -> Result<WorkflowTaskCompletion, CoreError> {
+        let none = BadSearchAttributes::new();
+        self.complete_workflow_task_checked(token, req, now, next_run, pending, &none)
+    }
+
+    /// [`Self::complete_workflow_task`], where `bad` names the commands (by index) whose search
+    /// attributes the namespace's registry refuses, with Temporal's message: reaching one fails
+    /// the task with BadSearchAttributes, as any other malformed command does. The registry
+    /// lives outside the core, so the caller checks them.
+    pub fn complete_workflow_task_checked(
+        &mut self,
+        token: &TaskToken,
+        req: &RespondWorkflowTaskCompletedRequest,
+        now: Time,
+        next_run: &NewRunIds,
+        pending: &PendingUpdates,
+        bad: &BadSearchAttributes,
+    ) -> Result<WorkflowTaskCompletion, CoreError> {
         self.check_workflow_token(token)?;
         validate_command_sequence(&req.commands)?;
         if let Some(done) = self.discard_speculative(req, now, pending) {
@@ -128,7 +156,7 @@ impl MutableState {
 
         let mut next = self.clone();
         let mut m = Mutation::default();
-        let (f, terminate) = match next.apply_completion(&mut m, req, now, next_run, pending) {
+        let (f, terminate) = match next.apply_completion(&mut m, req, now, next_run, pending, bad) {
             Ok(()) => match self.history_limit_after(&next) {
                 None => {
                     *self = next;
@@ -271,6 +299,7 @@ impl MutableState {
         now: Time,
         next_run: &NewRunIds,
         pending: &PendingUpdates,
+        bad: &BadSearchAttributes,
     ) -> Result<(), Rejected> {
         let Some(wft) = self.workflow_task.take() else {
             return Err(Rejected::Request(CoreError::workflow_task_not_found()));
@@ -308,10 +337,17 @@ impl MutableState {
         self.apply_sticky_attributes(req);
 
         let mut messages = Messages::new(&req.messages);
-        for command in &req.commands {
+        for (i, command) in req.commands.iter().enumerate() {
             if !self.is_running() {
                 // Temporal ignores anything after the first close command.
                 break;
+            }
+            if let Some(message) = bad.get(&i) {
+                let run_type = self.workflow_type.as_ref().map_or("", |t| t.name.as_str());
+                let message = message
+                    .replace(RUN_TASK_QUEUE, &self.task_queue)
+                    .replace(RUN_WORKFLOW_TYPE, run_type);
+                return fail(WorkflowTaskFailedCause::BadSearchAttributes, message);
             }
             if command.command_type == CommandType::ProtocolMessage as i32 {
                 // The message it names is handled here, in command order.

@@ -5,6 +5,7 @@
 
 use std::future::Future;
 
+use perdure_api::operatorservice::operator_service_client::OperatorServiceClient;
 use perdure_api::workflowservice::workflow_service_client::WorkflowServiceClient;
 use tonic::transport::Channel;
 use tonic::{Request, Response, Status};
@@ -12,6 +13,7 @@ use tonic::{Request, Response, Status};
 use crate::server::Frontend;
 
 pub(crate) type WorkflowClient = WorkflowServiceClient<Channel>;
+pub(crate) type OperatorClient = OperatorServiceClient<Channel>;
 
 /// What became of a forwarded call.
 pub(crate) enum Forwarded<Req, Resp> {
@@ -112,5 +114,38 @@ impl Frontend {
             }
             _ => s,
         })
+    }
+
+    /// Sends an OperatorService call to the node at `addr` (the meta leader, for writes of
+    /// the meta group), as [`Frontend::forward`] does WorkflowService calls, in one attempt:
+    /// a leader that moved meanwhile answers Unavailable and the client asks again.
+    pub(crate) async fn forward_operator<Req, Resp, Fut>(
+        &self,
+        addr: &str,
+        incoming: Request<Req>,
+        call: impl FnOnce(OperatorClient, Request<Req>) -> Fut,
+    ) -> Result<Response<Resp>, Status>
+    where
+        Fut: Future<Output = Result<Response<Resp>, Status>>,
+    {
+        let timeout = crate::deadline::client_timeout(incoming.metadata());
+        let channel = self.routing.peers().channel(addr)?;
+        let client = OperatorServiceClient::new(channel);
+        let mut req = self.routing.peers().request(incoming.into_inner());
+        if let Some(t) = timeout {
+            req.set_timeout(t);
+        }
+        perdure_metrics::metrics().forwarded.inc();
+        call(client, req)
+            .await
+            .map(|r| Response::new(r.into_inner()))
+            .map_err(|s| match s.code() {
+                tonic::Code::Unknown | tonic::Code::Cancelled
+                    if s.message().contains("transport") =>
+                {
+                    Status::unavailable(format!("owner {addr} unreachable: {}", s.message()))
+                }
+                _ => s,
+            })
     }
 }

@@ -104,13 +104,14 @@ impl Internal for InternalService {
         req: Request<VisibilityRequest>,
     ) -> Result<Response<VisibilityReply>, Status> {
         let req = req.into_inner();
-        let query = crate::visibility::parse_query(&req.query)?;
+        let attrs = crate::visibility::custom_from_wire(&req.custom_search_attributes);
+        let query = crate::visibility::parse_query(&req.query, &attrs)?;
         let shard = perdure_storage::GroupId(req.shard);
         let ns = &req.namespace_id;
         let reply = if req.count {
             let c = self
                 .history
-                .count_visibility(shard, ns, &query)
+                .count_visibility(shard, ns, &query, &attrs)
                 .await
                 .map_err(errors::history)?;
             VisibilityReply {
@@ -122,7 +123,14 @@ impl Internal for InternalService {
             let after = crate::visibility::decode_token(&req.after)?;
             let rows = self
                 .history
-                .list_visibility(shard, ns, &query, after.as_ref(), req.limit as usize)
+                .list_visibility(
+                    shard,
+                    ns,
+                    &query,
+                    &attrs,
+                    after.as_ref(),
+                    req.limit as usize,
+                )
                 .await
                 .map_err(errors::history)?;
             VisibilityReply {

@@ -20,6 +20,7 @@ mod query_dispatch;
 mod retention;
 mod routing;
 mod rpc;
+mod search_attributes;
 mod server;
 mod service;
 mod start_task;

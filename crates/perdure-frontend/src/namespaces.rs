@@ -57,6 +57,9 @@ pub struct Namespaces {
     store: Store,
     meta: Arc<Group>,
     by_name: RwLock<HashMap<String, NamespaceRecord>>,
+    /// Custom search attributes per namespace id (`crate::search_attributes`).
+    sa_cache: crate::search_attributes::Cache,
+    sa_write: crate::search_attributes::WriteLock,
     /// The lowest retention RegisterNamespace accepts (see `crate::retention`).
     min_retention: Duration,
 }
@@ -69,6 +72,8 @@ impl Namespaces {
             store,
             meta,
             by_name: RwLock::new(HashMap::new()),
+            sa_cache: Default::default(),
+            sa_write: Default::default(),
             min_retention: crate::retention::min_retention_from_env(),
         }
     }
@@ -76,6 +81,18 @@ impl Namespaces {
     /// This node's store (meta group state included: the cluster registry and id).
     pub(crate) fn store(&self) -> &Store {
         &self.store
+    }
+
+    pub(crate) fn meta(&self) -> &Group {
+        &self.meta
+    }
+
+    pub(crate) fn sa_cache(&self) -> &crate::search_attributes::Cache {
+        &self.sa_cache
+    }
+
+    pub(crate) fn sa_write(&self) -> &crate::search_attributes::WriteLock {
+        &self.sa_write
     }
 
     pub fn min_retention(&self) -> Duration {

@@ -10,7 +10,8 @@ use perdure_api::operatorservice::operator_service_server::{
 use perdure_api::workflowservice::workflow_service_server::WorkflowServiceServer;
 use perdure_history::HistoryService;
 use temporalio_protos::temporal::api::operatorservice::v1::{
-    ListSearchAttributesRequest, ListSearchAttributesResponse,
+    AddSearchAttributesRequest, AddSearchAttributesResponse, ListSearchAttributesRequest,
+    ListSearchAttributesResponse, RemoveSearchAttributesRequest, RemoveSearchAttributesResponse,
 };
 use tonic::codec::CompressionEncoding;
 
@@ -70,14 +71,32 @@ impl Frontend {
     }
 }
 
-/// OperatorService: ListSearchAttributes (`rpc/list_search_attributes.rs`); every other method
-/// answers Unimplemented (the generated defaults) until built.
+/// OperatorService: Add/Remove/ListSearchAttributes (`rpc/*_search_attributes.rs`); every
+/// other method answers Unimplemented (the generated defaults) until built.
 pub(crate) struct Operator {
-    pub(crate) namespaces: Arc<Namespaces>,
+    pub(crate) frontend: Frontend,
 }
 
 #[tonic::async_trait]
 impl OperatorService for Operator {
+    async fn add_search_attributes(
+        &self,
+        r: tonic::Request<AddSearchAttributesRequest>,
+    ) -> Result<tonic::Response<AddSearchAttributesResponse>, tonic::Status> {
+        self.add_search_attributes(r)
+            .await
+            .map(tonic::Response::new)
+    }
+
+    async fn remove_search_attributes(
+        &self,
+        r: tonic::Request<RemoveSearchAttributesRequest>,
+    ) -> Result<tonic::Response<RemoveSearchAttributesResponse>, tonic::Status> {
+        self.remove_search_attributes(r)
+            .await
+            .map(tonic::Response::new)
+    }
+
     async fn list_search_attributes(
         &self,
         r: tonic::Request<ListSearchAttributesRequest>,
@@ -85,6 +104,12 @@ impl OperatorService for Operator {
         self.list_search_attributes(r.into_inner())
             .map(tonic::Response::new)
     }
+}
+
+fn operator_service(frontend: Frontend) -> OperatorServiceServer<Operator> {
+    OperatorServiceServer::new(Operator { frontend })
+        .accept_compressed(CompressionEncoding::Gzip)
+        .send_compressed(CompressionEncoding::Gzip)
 }
 
 /// Serves the Temporal API on `listener` until `shutdown` resolves.
@@ -96,11 +121,7 @@ pub async fn serve(
     let health = HealthServer::new(HealthService(frontend.health.clone()))
         .accept_compressed(CompressionEncoding::Gzip)
         .send_compressed(CompressionEncoding::Gzip);
-    let operator = OperatorServiceServer::new(Operator {
-        namespaces: frontend.namespaces.clone(),
-    })
-    .accept_compressed(CompressionEncoding::Gzip)
-    .send_compressed(CompressionEncoding::Gzip);
+    let operator = operator_service(frontend.clone());
     tonic::transport::Server::builder()
         .add_service(workflow_service(frontend))
         .add_service(operator)
@@ -130,6 +151,7 @@ pub async fn serve_internal(
         .max_decoding_message_size(MAX_MESSAGE_BYTES * 2)
         .max_encoding_message_size(MAX_MESSAGE_BYTES * 2);
     let workflow = workflow_service(frontend.serving_forwarded());
+    let operator = operator_service(frontend.serving_forwarded());
     tonic::transport::Server::builder()
         // When a partition heals, a peer cancels the Raft calls it queued for this node all at
         // once; h2's default (20 streams reset before they were accepted) then tears down the
@@ -145,7 +167,11 @@ pub async fn serve_internal(
             auth.clone(),
         ))
         .add_service(tonic::service::interceptor::InterceptedService::new(
-            workflow, auth,
+            workflow,
+            auth.clone(),
+        ))
+        .add_service(tonic::service::interceptor::InterceptedService::new(
+            operator, auth,
         ))
         .serve_with_incoming_shutdown(incoming(listener), shutdown)
         .await

@@ -35,16 +35,30 @@ const SHARD_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
 const TOKEN_VERSION: u8 = 1;
 
-/// The search attributes a namespace's queries may name: the system and predefined ones
-/// (custom attributes cannot be registered yet).
-pub(crate) fn search_attributes() -> SearchAttributes {
-    SearchAttributes::new()
+/// Parses a List/Count filter against the namespace's search attributes (system, predefined
+/// and its registered custom ones); a bad one is InvalidArgument with Temporal's message.
+pub(crate) fn parse_query(text: &str, attrs: &SearchAttributes) -> Result<Query, Status> {
+    Query::parse(text, attrs, Options::default())
+        .map_err(|e| Status::invalid_argument(e.to_string()))
 }
 
-/// Parses a List/Count filter; a bad one is InvalidArgument with Temporal's message.
-pub(crate) fn parse_query(text: &str) -> Result<Query, Status> {
-    Query::parse(text, &search_attributes(), Options::default())
-        .map_err(|e| Status::invalid_argument(e.to_string()))
+/// The custom attributes as `VisibilityRequest` carries them to another node's shard, so it
+/// parses and types rows with the registry the asking node validated the query against.
+fn custom_to_wire(attrs: &SearchAttributes) -> std::collections::HashMap<String, i32> {
+    attrs
+        .custom()
+        .map(|(n, t)| (n.to_string(), t.to_proto()))
+        .collect()
+}
+
+/// Inverse of [`custom_to_wire`] (unknown type numbers dropped).
+pub(crate) fn custom_from_wire(wire: &std::collections::HashMap<String, i32>) -> SearchAttributes {
+    SearchAttributes::with_custom(wire.iter().filter_map(|(n, t)| {
+        Some((
+            n.clone(),
+            perdure_visibility::IndexedValueType::from_proto(*t)?,
+        ))
+    }))
 }
 
 /// A quoted string literal of the list-filter language (MySQL's backslash escapes), for filters
@@ -193,9 +207,10 @@ impl Frontend {
         token: &[u8],
         page_size: i32,
     ) -> Result<(Vec<WorkflowExecutionInfo>, Vec<u8>), Status> {
-        let query = parse_query(text)?;
+        let attrs = self.namespaces.search_attributes(namespace_id)?;
+        let query = parse_query(text, &attrs)?;
         let page = crate::rpc::list_workflow_executions::page_size(page_size);
-        self.list_visibility(namespace_id, text, &query, token, page)
+        self.list_visibility(namespace_id, text, &query, &attrs, token, page)
             .await
     }
 
@@ -205,6 +220,7 @@ impl Frontend {
         namespace_id: &str,
         text: &str,
         query: &Query,
+        attrs: &SearchAttributes,
         token: &[u8],
         page_size: usize,
     ) -> Result<(Vec<WorkflowExecutionInfo>, Vec<u8>), Status> {
@@ -213,7 +229,7 @@ impl Frontend {
             after: after.as_ref(),
             limit: page_size,
         };
-        let answers = self.fan_out(namespace_id, text, query, ask).await?;
+        let answers = self.fan_out(namespace_id, text, query, attrs, ask).await?;
         let pages = answers
             .into_iter()
             .map(|a| match a {
@@ -230,8 +246,11 @@ impl Frontend {
         namespace_id: &str,
         text: &str,
         query: &Query,
+        attrs: &SearchAttributes,
     ) -> Result<VisibilityCount, Status> {
-        let answers = self.fan_out(namespace_id, text, query, Ask::Count).await?;
+        let answers = self
+            .fan_out(namespace_id, text, query, attrs, Ask::Count)
+            .await?;
         Ok(merge_counts(answers.into_iter().filter_map(|a| match a {
             Answer::Count(c) => Some(c),
             Answer::List(_) => None,
@@ -245,6 +264,7 @@ impl Frontend {
         namespace_id: &str,
         text: &str,
         query: &Query,
+        attrs: &SearchAttributes,
         ask: Ask<'_>,
     ) -> Result<Vec<Answer>, Status> {
         let shards = self.history.shard_count();
@@ -252,7 +272,7 @@ impl Frontend {
             let ask = ask.clone();
             async move {
                 let shard = GroupId(s);
-                let once = || self.ask_shard(shard, namespace_id, text, query, ask.clone());
+                let once = || self.ask_shard(shard, namespace_id, text, query, attrs, ask.clone());
                 match once().await {
                     // Leadership moved under us: ask the new leader once.
                     Err(s) if errors::is_not_leader(&s) => {
@@ -272,18 +292,19 @@ impl Frontend {
         namespace_id: &str,
         text: &str,
         query: &Query,
+        attrs: &SearchAttributes,
         ask: Ask<'_>,
     ) -> Result<Answer, Status> {
         match self.routing.await_owner(shard).await? {
             Owner::Local => match ask {
                 Ask::List { after, limit } => self
                     .history
-                    .list_visibility(shard, namespace_id, query, after, limit)
+                    .list_visibility(shard, namespace_id, query, attrs, after, limit)
                     .await
                     .map(Answer::List),
                 Ask::Count => self
                     .history
-                    .count_visibility(shard, namespace_id, query)
+                    .count_visibility(shard, namespace_id, query, attrs)
                     .await
                     .map(Answer::Count),
             }
@@ -303,6 +324,7 @@ impl Frontend {
                     count,
                     after,
                     limit: u32::try_from(limit).unwrap_or(u32::MAX),
+                    custom_search_attributes: custom_to_wire(attrs),
                 });
                 req.set_timeout(SHARD_TIMEOUT);
                 let reply = InternalClient::new(channel)
@@ -473,7 +495,7 @@ mod tests {
                 workflow_type: ty,
                 status,
             };
-            parse_query(&f.to_query()).unwrap()
+            parse_query(&f.to_query(), &SearchAttributes::new()).unwrap()
         };
         let q = filter(false, None, None, Some(odd), None, None);
         assert!(q.matches(&open) && !q.matches(&done));

@@ -127,8 +127,15 @@ fn nanos(t: Option<&Timestamp>) -> Option<UnixNanos> {
     })
 }
 
-/// A stored row as the query crate sees it.
+/// A stored row as the query crate sees it, its search attributes typed by their predefined
+/// type or the payload's `type` metadata (which the frontend sets to the registered type).
 pub fn record_of(info: &WorkflowExecutionInfo) -> VisibilityRecord {
+    record_typed(info, &SearchAttributes::new())
+}
+
+/// [`record_of`], a namespace's custom attributes typed by its registry `attrs` (a value
+/// written before its attribute was registered with another type then fits no query).
+pub fn record_typed(info: &WorkflowExecutionInfo, attrs: &SearchAttributes) -> VisibilityRecord {
     let e = info.execution.clone().unwrap_or_default();
     let status =
         ExecutionStatus::from_number(info.status as i64).unwrap_or(ExecutionStatus::Unspecified);
@@ -141,7 +148,7 @@ pub fn record_of(info: &WorkflowExecutionInfo) -> VisibilityRecord {
         .map(|s| {
             s.indexed_fields
                 .iter()
-                .filter_map(|(k, p)| Some((k.clone(), attribute_value(k, p)?)))
+                .filter_map(|(k, p)| Some((k.clone(), attribute_value(attrs, k, p)?)))
                 .collect()
         })
         .unwrap_or_default();
@@ -191,13 +198,14 @@ pub fn record_of(info: &WorkflowExecutionInfo) -> VisibilityRecord {
     }
 }
 
-/// A search attribute's payload as a typed value: a predefined attribute by its known type,
-/// any other by the `type` metadata the SDKs attach; None when neither says or the JSON does
-/// not fit the type (such a value can never match a query).
-fn attribute_value(name: &str, p: &Payload) -> Option<Value> {
+/// A search attribute's payload as a typed value: a predefined or registered attribute by its
+/// type, any other by the `type` metadata the SDKs attach; None when none says or the JSON
+/// does not fit the type (such a value can never match a query).
+fn attribute_value(attrs: &SearchAttributes, name: &str, p: &Payload) -> Option<Value> {
     let ty = SearchAttributes::predefined()
         .find(|(n, _)| *n == name)
         .map(|(_, t)| t)
+        .or_else(|| attrs.custom().find(|(n, _)| *n == name).map(|(_, t)| t))
         .or_else(|| {
             let t = std::str::from_utf8(p.metadata.get("type")?).ok()?;
             IndexedValueType::from_name(t)
@@ -232,6 +240,7 @@ fn scan(
     store: &Store,
     shard: ShardId,
     namespace_id: &str,
+    attrs: &SearchAttributes,
     mut f: impl FnMut(WorkflowExecutionInfo, VisibilityRecord),
 ) -> Result<(), HistoryError> {
     let prefix = keys::visibility_prefix(shard, namespace_id);
@@ -243,7 +252,7 @@ fn scan(
         for (k, v) in rows {
             let info = WorkflowExecutionInfo::decode(v.as_slice())
                 .map_err(HistoryError::decode("visibility row"))?;
-            let record = record_of(&info);
+            let record = record_typed(&info, attrs);
             f(info, record);
             last = Some(k);
         }
@@ -285,6 +294,7 @@ pub(crate) fn list_page(
     shard: ShardId,
     namespace_id: &str,
     query: &Query,
+    attrs: &SearchAttributes,
     after: Option<&DefaultOrderKey>,
     limit: usize,
 ) -> Result<Vec<WorkflowExecutionInfo>, HistoryError> {
@@ -292,7 +302,7 @@ pub(crate) fn list_page(
     if limit == 0 {
         return Ok(Vec::new());
     }
-    scan(store, shard, namespace_id, |info, record| {
+    scan(store, shard, namespace_id, attrs, |info, record| {
         let key = DefaultOrderKey::of(&record);
         if after.is_some_and(|a| key <= *a) || !query.matches(&record) {
             return;
@@ -320,9 +330,10 @@ pub(crate) fn count(
     shard: ShardId,
     namespace_id: &str,
     query: &Query,
+    attrs: &SearchAttributes,
 ) -> Result<VisibilityCount, HistoryError> {
     let mut out = VisibilityCount::default();
-    scan(store, shard, namespace_id, |_, record| {
+    scan(store, shard, namespace_id, attrs, |_, record| {
         if !query.matches(&record) {
             return;
         }

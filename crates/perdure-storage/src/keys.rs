@@ -15,6 +15,7 @@ const SIGN: u64 = 1 << 63;
 // Tags distinguishing the two indexes sharing the Namespaces family.
 const NS_BY_NAME: u8 = 1;
 const NS_BY_ID: u8 = 2;
+const NS_SEARCH_ATTRIBUTES: u8 = 3;
 
 // Raft-internal record tags (RaftMeta / SmMeta).
 const RAFT_VOTE: u8 = 1;
@@ -192,6 +193,14 @@ pub fn namespace_by_id(id: &str) -> Vec<u8> {
     KeyBuf::new(GroupId::META).u8(NS_BY_ID).str(id).done()
 }
 
+/// Namespaces (group 0): a namespace's custom search attributes (name -> type), by id.
+pub fn namespace_search_attributes(namespace_id: &str) -> Vec<u8> {
+    KeyBuf::new(GroupId::META)
+        .u8(NS_SEARCH_ATTRIBUTES)
+        .str(namespace_id)
+        .done()
+}
+
 /// Namespaces (group 0): every by-name record, for listing.
 pub fn namespace_by_name_prefix() -> Vec<u8> {
     KeyBuf::new(GroupId::META).u8(NS_BY_NAME).done()
@@ -295,6 +304,8 @@ mod tests {
         assert!(namespace_by_name("x").starts_with(&GroupId::META.prefix()));
         assert!(namespace_by_id("x").starts_with(&GroupId::META.prefix()));
         assert_ne!(namespace_by_name("x"), namespace_by_id("x"));
+        assert!(namespace_search_attributes("x").starts_with(&GroupId::META.prefix()));
+        assert!(!namespace_search_attributes("x").starts_with(&namespace_by_name_prefix()));
     }
 
     #[test]

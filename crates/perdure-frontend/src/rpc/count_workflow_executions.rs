@@ -33,8 +33,11 @@ impl Frontend {
         req: CountWorkflowExecutionsRequest,
     ) -> Result<CountWorkflowExecutionsResponse, Status> {
         let ns = self.namespaces.get(&req.namespace)?;
-        let query = visibility::parse_query(&req.query)?;
-        let counted = self.count_visibility(ns.id(), &req.query, &query).await?;
+        let attrs = self.namespaces.search_attributes(ns.id())?;
+        let query = visibility::parse_query(&req.query, &attrs)?;
+        let counted = self
+            .count_visibility(ns.id(), &req.query, &query, &attrs)
+            .await?;
         let groups = if query.group_by.is_empty() {
             Vec::new()
         } else {

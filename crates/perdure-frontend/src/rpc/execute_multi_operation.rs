@@ -38,7 +38,10 @@ impl Frontend {
         let (mut start, mut update) = start_and_update(req.operations)?;
         // Each operation is checked on its own; one bad operation fails the call and the other
         // is reported aborted.
-        let checked_start = check_start(&mut start, &req.namespace);
+        let checked_start = check_start(&mut start, &req.namespace).and_then(|()| {
+            self.namespaces
+                .check_search_attributes(&ns, &mut start.search_attributes)
+        });
         let checked_update = check_update(&mut update, &req.namespace);
         let asked = match (checked_start, checked_update) {
             (Ok(()), Ok(asked)) if asked.execution.workflow_id != start.workflow_id => {

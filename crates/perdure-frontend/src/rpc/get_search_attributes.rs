@@ -1,5 +1,7 @@
-//! GetSearchAttributes: the attributes queries may name, with their types — today the system
-//! and predefined ones (custom attributes cannot be registered yet).
+//! GetSearchAttributes: the cluster's attributes with their types, as Temporal's SQL store
+//! answers it: the system and predefined ones and the preallocated custom columns
+//! (`Keyword01`, …). A namespace's own names are listed by OperatorService.ListSearchAttributes
+//! (this request names no namespace).
 
 use std::collections::HashMap;
 
@@ -9,6 +11,7 @@ use temporalio_protos::temporal::api::workflowservice::v1::{
 };
 use tonic::Status;
 
+use crate::search_attributes::rules;
 use crate::server::Frontend;
 
 /// The system and predefined attributes, by name.
@@ -24,8 +27,8 @@ impl Frontend {
         &self,
         _req: GetSearchAttributesRequest,
     ) -> Result<GetSearchAttributesResponse, Status> {
-        Ok(GetSearchAttributesResponse {
-            keys: builtin_attributes(),
-        })
+        let mut keys = builtin_attributes();
+        keys.extend(rules::preallocated_columns().map(|(n, t)| (n, t.to_proto())));
+        Ok(GetSearchAttributesResponse { keys })
     }
 }

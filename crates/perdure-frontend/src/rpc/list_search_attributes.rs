@@ -1,5 +1,6 @@
-//! OperatorService.ListSearchAttributes: a namespace's custom attributes (none until they can
-//! be registered) and the system and predefined ones, as Temporal's SQL store lists them.
+//! OperatorService.ListSearchAttributes: a namespace's custom attributes (as this node's
+//! replica of the meta group has them) and the system and predefined ones, as Temporal's SQL
+//! store lists them.
 
 use std::collections::HashMap;
 
@@ -19,9 +20,15 @@ impl Operator {
         if req.namespace.is_empty() {
             return Err(errors::invalid("Namespace is not set on request."));
         }
-        self.namespaces.get(&req.namespace)?;
+        let namespaces = &self.frontend.namespaces;
+        let ns = namespaces.get(&req.namespace)?;
+        let custom = namespaces
+            .search_attributes(ns.id())?
+            .custom()
+            .map(|(n, t)| (n.to_string(), t.to_proto()))
+            .collect();
         Ok(ListSearchAttributesResponse {
-            custom_attributes: HashMap::new(),
+            custom_attributes: custom,
             system_attributes: super::builtin_attributes(),
             storage_schema: HashMap::new(),
         })

@@ -1,5 +1,6 @@
 //! One module per RPC: validation and the hand-off to history or matching.
 
+mod add_search_attributes;
 mod count_workflow_executions;
 mod describe_task_queue;
 mod describe_workflow_execution;
@@ -18,6 +19,7 @@ mod poll_activity_task_queue;
 mod poll_workflow_task_queue;
 mod query_workflow;
 mod record_activity_task_heartbeat;
+mod remove_search_attributes;
 mod request_cancel_workflow_execution;
 mod reset_sticky_task_queue;
 mod respond_activity_task;

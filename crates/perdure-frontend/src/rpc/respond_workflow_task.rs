@@ -14,7 +14,7 @@ impl Frontend {
         &self,
         mut req: RespondWorkflowTaskCompletedRequest,
     ) -> Result<RespondWorkflowTaskCompletedResponse, Status> {
-        let (token, _) = self.token_in(&req.task_token, &req.namespace)?;
+        let (token, ns) = self.token_in(&req.task_token, &req.namespace)?;
         validate::identity(&req.identity)?;
         for result in req.query_results.values_mut() {
             validate::fit_query_answer(result);
@@ -22,8 +22,11 @@ impl Frontend {
         if !token.is_workflow() {
             return Err(errors::invalid("Task token is not for a workflow task."));
         }
+        let bad = self
+            .namespaces
+            .check_command_search_attributes(&ns, &mut req.commands)?;
         self.history
-            .respond_workflow_task_completed(&token, &req)
+            .respond_workflow_task_completed_checked(&token, &req, &bad)
             .await
             .map_err(errors::history)
     }

@@ -57,6 +57,8 @@ impl Frontend {
             ..Default::default()
         };
         validate_start(&mut start)?;
+        self.namespaces
+            .check_search_attributes(&ns, &mut start.search_attributes)?;
         validate::signal_name(&req.signal_name)?;
         validate::blob(req.signal_input.as_ref())?;
         let signal = Signal {

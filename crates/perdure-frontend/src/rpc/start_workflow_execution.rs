@@ -15,6 +15,8 @@ impl Frontend {
     ) -> Result<StartWorkflowExecutionResponse, Status> {
         let ns = self.namespaces.get(&req.namespace)?;
         validate_start(&mut req)?;
+        self.namespaces
+            .check_search_attributes(&ns, &mut req.search_attributes)?;
         let outcome = self
             .history
             .start_workflow(ns.id(), crate::retention::of(&ns), req)

@@ -2,7 +2,7 @@
 //! and how many per GROUP BY value. The frontend sums the shards' answers.
 
 use perdure_storage::ShardId;
-use perdure_visibility::Query;
+use perdure_visibility::{Query, SearchAttributes};
 
 use crate::errors::HistoryError;
 use crate::visibility::{self, VisibilityCount};
@@ -15,15 +15,16 @@ impl HistoryService {
         shard: ShardId,
         namespace_id: &str,
         query: &Query,
+        attrs: &SearchAttributes,
     ) -> Result<VisibilityCount, HistoryError> {
         let shard = self
             .shard(shard)
             .ok_or(HistoryError::NotLeader { shard: shard.0 })?
             .clone();
         shard.read_barrier().await?;
-        let (namespace_id, query) = (namespace_id.to_string(), query.clone());
+        let (namespace_id, query, attrs) = (namespace_id.to_string(), query.clone(), attrs.clone());
         tokio::task::spawn_blocking(move || {
-            visibility::count(&shard.store, shard.id, &namespace_id, &query)
+            visibility::count(&shard.store, shard.id, &namespace_id, &query, &attrs)
         })
         .await
         .map_err(|_| HistoryError::from(perdure_raft::ProposeError::Shutdown))?

@@ -3,7 +3,7 @@
 //! frontend asks every shard (here or on its leader) and merges the pages.
 
 use perdure_storage::ShardId;
-use perdure_visibility::{DefaultOrderKey, Query};
+use perdure_visibility::{DefaultOrderKey, Query, SearchAttributes};
 use temporalio_protos::temporal::api::workflow::v1::WorkflowExecutionInfo;
 
 use crate::errors::HistoryError;
@@ -17,6 +17,7 @@ impl HistoryService {
         shard: ShardId,
         namespace_id: &str,
         query: &Query,
+        attrs: &SearchAttributes,
         after: Option<&DefaultOrderKey>,
         limit: usize,
     ) -> Result<Vec<WorkflowExecutionInfo>, HistoryError> {
@@ -25,8 +26,12 @@ impl HistoryService {
             .ok_or(HistoryError::NotLeader { shard: shard.0 })?
             .clone();
         shard.read_barrier().await?;
-        let (namespace_id, query, after) =
-            (namespace_id.to_string(), query.clone(), after.cloned());
+        let (namespace_id, query, attrs, after) = (
+            namespace_id.to_string(),
+            query.clone(),
+            attrs.clone(),
+            after.cloned(),
+        );
         // A scan reads every row of the namespace on this shard: off the async workers.
         tokio::task::spawn_blocking(move || {
             visibility::list_page(
@@ -34,6 +39,7 @@ impl HistoryService {
                 shard.id,
                 &namespace_id,
                 &query,
+                &attrs,
                 after.as_ref(),
                 limit,
             )

@@ -24,7 +24,14 @@ async fn list(history: &HistoryService, text: &str) -> Vec<WorkflowExecutionInfo
         let shard = perdure_storage::GroupId(s);
         all.extend(
             history
-                .list_visibility(shard, NS_ID, &query(text), None, 1000)
+                .list_visibility(
+                    shard,
+                    NS_ID,
+                    &query(text),
+                    &SearchAttributes::new(),
+                    None,
+                    1000,
+                )
                 .await
                 .unwrap(),
         );
@@ -92,7 +99,12 @@ async fn rows_follow_start_close_and_continue_as_new() {
     for s in 1..=node.history.shard_count() {
         let c = node
             .history
-            .count_visibility(perdure_storage::GroupId(s), NS_ID, &grouped)
+            .count_visibility(
+                perdure_storage::GroupId(s),
+                NS_ID,
+                &grouped,
+                &SearchAttributes::new(),
+            )
             .await
             .unwrap();
         total += c.count;

@@ -136,13 +136,18 @@ fn search_attributes_are_typed_by_name_or_by_their_type_metadata() {
     assert_eq!(sa.get("Untyped"), None);
     assert_eq!(
         attribute_value(
+            &SearchAttributes::new(),
             "When",
             &payload(r#""2026-01-02T03:04:05Z""#, Some("Datetime"))
         ),
         UnixNanos::parse_rfc3339("2026-01-02T03:04:05Z").map(Value::Datetime)
     );
     assert_eq!(
-        attribute_value("Size", &payload(r#""x""#, Some("Int"))),
+        attribute_value(
+            &SearchAttributes::new(),
+            "Size",
+            &payload(r#""x""#, Some("Int"))
+        ),
         None
     );
 }
@@ -190,13 +195,22 @@ fn a_shard_lists_in_default_order_page_after_page_and_counts_by_status() {
     // Open runs first, newest start first; then closed runs, latest close first.
     let want = ["wf6", "wf5", "wf4", "wf3", "wf2", "wf1", "wf0"];
     assert_eq!(
-        ids(&list_page(&store, G, "ns", &all, None, 100).unwrap()),
+        ids(&list_page(&store, G, "ns", &all, &SearchAttributes::new(), None, 100).unwrap()),
         want
     );
     let mut seen = Vec::new();
     let mut after = None;
     loop {
-        let page = list_page(&store, G, "ns", &all, after.as_ref(), 3).unwrap();
+        let page = list_page(
+            &store,
+            G,
+            "ns",
+            &all,
+            &SearchAttributes::new(),
+            after.as_ref(),
+            3,
+        )
+        .unwrap();
         if page.is_empty() {
             break;
         }
@@ -212,7 +226,7 @@ fn a_shard_lists_in_default_order_page_after_page_and_counts_by_status() {
     )
     .unwrap();
     assert_eq!(
-        ids(&list_page(&store, G, "ns", &q, None, 10).unwrap()),
+        ids(&list_page(&store, G, "ns", &q, &SearchAttributes::new(), None, 10).unwrap()),
         ["wf6", "wf4"]
     );
 
@@ -222,14 +236,24 @@ fn a_shard_lists_in_default_order_page_after_page_and_counts_by_status() {
         Options::default(),
     )
     .unwrap();
-    let c = count(&store, G, "ns", &grouped).unwrap();
+    let c = count(&store, G, "ns", &grouped, &SearchAttributes::new()).unwrap();
     assert_eq!(c.count, 7);
     assert_eq!(
         c.groups.into_iter().collect::<Vec<_>>(),
         [("Running".to_string(), 4), ("Terminated".to_string(), 3)]
     );
-    assert_eq!(count(&store, G, "ns", &q).unwrap().count, 2);
-    assert_eq!(count(&store, G, "nope", &all).unwrap().count, 0);
+    assert_eq!(
+        count(&store, G, "ns", &q, &SearchAttributes::new())
+            .unwrap()
+            .count,
+        2
+    );
+    assert_eq!(
+        count(&store, G, "nope", &all, &SearchAttributes::new())
+            .unwrap()
+            .count,
+        0
+    );
 }
 
 #[test]
@@ -254,8 +278,22 @@ fn a_scan_crosses_chunk_boundaries_without_losing_or_repeating_rows() {
     };
     store.apply(G, b"1", &batch).unwrap();
     let all = Query::parse("", &SearchAttributes::new(), Options::default()).unwrap();
-    assert_eq!(count(&store, G, "ns", &all).unwrap().count, n as i64);
-    let page = list_page(&store, G, "ns", &all, None, n + 10).unwrap();
+    assert_eq!(
+        count(&store, G, "ns", &all, &SearchAttributes::new())
+            .unwrap()
+            .count,
+        n as i64
+    );
+    let page = list_page(
+        &store,
+        G,
+        "ns",
+        &all,
+        &SearchAttributes::new(),
+        None,
+        n + 10,
+    )
+    .unwrap();
     let mut runs: Vec<_> = page
         .iter()
         .map(|r| r.execution.clone().unwrap().run_id)
@@ -264,4 +302,43 @@ fn a_scan_crosses_chunk_boundaries_without_losing_or_repeating_rows() {
     assert!(runs.windows(2).all(|w| w[0] < w[1]));
     runs.dedup();
     assert_eq!(runs.len(), n);
+}
+
+#[test]
+fn registered_custom_attributes_are_typed_by_the_registry() {
+    let payload = |data: &str, ty: Option<&str>| {
+        let mut metadata = HashMap::from([("encoding".to_string(), b"json/plain".to_vec())]);
+        if let Some(t) = ty {
+            metadata.insert("type".to_string(), t.as_bytes().to_vec());
+        }
+        Payload {
+            metadata,
+            data: data.as_bytes().to_vec(),
+            ..Default::default()
+        }
+    };
+    let row = WorkflowExecutionInfo {
+        search_attributes: Some(Sa {
+            indexed_fields: HashMap::from([
+                ("Untyped".to_string(), payload("7", None)),
+                ("Tagged".to_string(), payload("\"a\"", Some("Keyword"))),
+            ]),
+        }),
+        ..row_of(&started("wf", "r1", "T", 1_000))
+    };
+    // Without a registry only the SDK's `type` metadata says what a value is.
+    let plain = record_of(&row);
+    assert_eq!(plain.search_attributes.get("Untyped"), None);
+    assert_eq!(
+        plain.search_attributes.get("Tagged"),
+        Some(&Value::Keyword("a".into()))
+    );
+    // The registry wins over the metadata, and a value that does not fit its type is no value.
+    let attrs = SearchAttributes::with_custom([
+        ("Untyped", IndexedValueType::Int),
+        ("Tagged", IndexedValueType::Int),
+    ]);
+    let typed = record_typed(&row, &attrs);
+    assert_eq!(typed.search_attributes.get("Untyped"), Some(&Value::Int(7)));
+    assert_eq!(typed.search_attributes.get("Tagged"), None);
 }
