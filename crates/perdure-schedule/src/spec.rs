@@ -1,11 +1,38 @@
-//! A schedule's spec compiled into something that answers "what is the next slot after t?".
+//! A schedule's spec compiled into something that answers "what is the next slot after t?",
+//! with Temporal's semantics (service/worker/scheduler/spec.go and calendar.go), checked
+//! against a corpus recorded from Temporal's server (tests/spec_corpus.rs).
 //!
-//! PLACEHOLDER API (being filled in by the spec work): the signatures below are the contract
-//! the scheduler and the history crate build against. Today only `interval` specs (with phase,
-//! start/end time, no jitter) are computed.
+//! Owns: validation of a `ScheduleSpec` with Temporal's InvalidArgument messages; its canonical
+//! form (what DescribeSchedule returns); the matching times of structured calendars, calendar
+//! strings, cron strings and intervals, minus exclusions, within start/end time, in the spec's
+//! time zone (IANA name from jiff's bundled database, or TZif bytes in `timezone_data`), DST
+//! included; deterministic jitter; ListScheduleMatchingTimes' answer.
+//!
+//! Never: reads a clock, draws randomness, loads anything from disk or network, or decides what
+//! a schedule does with a slot (that is the scheduler's). Times are whole seconds (nominal) plus
+//! jitter in whole milliseconds (actual), as in Temporal.
+//!
+//! Deliberate differences from Temporal: a zone named "Local" is UTC (Go uses the server's
+//! zone; replicas must agree); exclude calendars with a negative start or step are refused
+//! (Temporal's server crashes on them with an Internal error); every list in a spec is bounded
+//! (`MAX_SPEC_ENTRIES`); the search for a non-excluded time gives up after
+//! `MAX_SEARCH_ITERATIONS` (Temporal's bound is off by default); the message for an interval
+//! that is not a valid protobuf duration differs in its spacing.
+
+mod calendar;
+mod canonical;
+mod civil;
+mod jitter;
+mod text;
+mod zone;
 
 use perdure_core::Time;
 use temporalio_protos::temporal::api::schedule::v1::ScheduleSpec;
+
+use calendar::{CompiledCalendar, MAX_CALENDAR_YEAR};
+use canonical::duration_nanos;
+pub use canonical::MAX_SPEC_ENTRIES;
+use zone::Zone;
 
 /// One firing of a schedule: the nominal time the spec matches and the actual time after jitter.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -14,70 +41,182 @@ pub struct Slot {
     pub actual: Time,
 }
 
-/// Why a spec was refused; the message is what the client sees (InvalidArgument).
+/// Why a spec was refused. `Display` (and `message()`) is exactly what the client sees in the
+/// InvalidArgument status, "Invalid schedule spec: ..." included.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0}")]
-pub struct SpecError(pub String);
-
-#[derive(Debug, Clone)]
-pub struct CompiledSpec {
-    intervals: Vec<(i64, i64)>,
-    start: Option<Time>,
-    end: Option<Time>,
+pub enum SpecError {
+    /// The spec is malformed (bad range, cron string, interval, unknown time zone, ...).
+    #[error("Invalid schedule spec: {0}")]
+    Invalid(String),
+    /// Finding the next time took more than `MAX_SEARCH_ITERATIONS` excluded candidates.
+    #[error(
+        "the schedule calendar specification has too many exclusions. Please modify the specification."
+    )]
+    TooManyExclusions,
 }
+
+impl SpecError {
+    /// The client-facing message (same as `to_string()`).
+    pub fn message(&self) -> String {
+        self.to_string()
+    }
+}
+
+/// How many candidate times (each one excluded) the search for the next slot may look at.
+pub const MAX_SEARCH_ITERATIONS: usize = 1_000_000;
+/// ListScheduleMatchingTimes answers at most this many times (as Temporal does).
+pub const MAX_MATCHING_TIMES: usize = 1000;
 
 const NANOS: i64 = 1_000_000_000;
 
+#[derive(Debug, Clone)]
+pub struct CompiledSpec {
+    canonical: ScheduleSpec,
+    calendars: Vec<CompiledCalendar>,
+    excludes: Vec<CompiledCalendar>,
+    /// (interval, phase) in whole seconds, as Temporal truncates them.
+    intervals: Vec<(i64, i64)>,
+    start: Option<i64>,
+    end: Option<i64>,
+    jitter: i64,
+}
+
 impl CompiledSpec {
-    /// Validates and compiles `spec`.
+    /// Validates and compiles `spec` (as CreateSchedule/UpdateSchedule do before storing it).
     pub fn compile(spec: &ScheduleSpec) -> Result<CompiledSpec, SpecError> {
-        let mut intervals = Vec::new();
-        for iv in &spec.interval {
-            let every = iv.interval.as_ref().map(|d| d.seconds * NANOS + d.nanos as i64).unwrap_or(0);
-            let phase = iv.phase.as_ref().map(|d| d.seconds * NANOS + d.nanos as i64).unwrap_or(0);
-            if every <= 0 {
-                return Err(SpecError("interval is zero".into()));
-            }
-            intervals.push((every, phase));
+        let spec = canonical::canonicalize(spec).map_err(SpecError::Invalid)?;
+        let zone = if spec.timezone_data.is_empty() {
+            Zone::load(&spec.timezone_name)
+        } else {
+            Zone::from_tzif(&spec.timezone_name, &spec.timezone_data)
         }
-        let ts = |t: &Option<prost_types_ts::Timestamp>| {
-            t.as_ref().map(|t| Time(t.seconds * NANOS + t.nanos as i64))
+        .map_err(SpecError::Invalid)?;
+        let compile_all = |cals: &[_]| {
+            cals.iter()
+                .map(|c| CompiledCalendar::new(c, zone.clone()))
+                .collect::<Vec<_>>()
         };
-        Ok(CompiledSpec { intervals, start: ts(&spec.start_time), end: ts(&spec.end_time) })
+        let ts = |t: &Option<prost_wkt_types::Timestamp>| {
+            t.as_ref().map(|t| {
+                t.seconds
+                    .saturating_mul(NANOS)
+                    .saturating_add(t.nanos as i64)
+            })
+        };
+        Ok(CompiledSpec {
+            calendars: compile_all(&spec.structured_calendar),
+            excludes: compile_all(&spec.exclude_structured_calendar),
+            intervals: spec
+                .interval
+                .iter()
+                .map(|iv| {
+                    let every = (duration_nanos(&iv.interval) / NANOS).max(1);
+                    let phase = (duration_nanos(&iv.phase) / NANOS).max(0);
+                    (every, phase)
+                })
+                .collect(),
+            start: ts(&spec.start_time),
+            end: ts(&spec.end_time),
+            jitter: duration_nanos(&spec.jitter),
+            canonical: canonical::clean(spec),
+        })
     }
 
-    /// The first slot whose nominal time is strictly after `after`, or None if the spec has no
-    /// more (past its end time, or matches nothing). `jitter_seed` makes the jitter of a slot
-    /// the same on every replica and every call (Temporal seeds it per schedule).
+    /// The first slot whose nominal time is strictly after `after` (compared at whole seconds:
+    /// the fraction of `after` is dropped first), not excluded, at or after the start time's
+    /// second and at or before the end time; None when there is none (past the end time, past
+    /// year 2100, a spec matching nothing, or a search exceeding `MAX_SEARCH_ITERATIONS`).
+    ///
+    /// `jitter_seed` must be Temporal's: `"{namespace_id}-{schedule_id}"` (the namespace's id,
+    /// not its name). The slot's jitter is then the one Temporal's server gives the same
+    /// schedule: a hash of the nominal time and the seed, in whole milliseconds, below both the
+    /// spec's jitter and the gap to the following nominal time (excludes not considered).
     pub fn next(&self, after: Time, jitter_seed: &str) -> Option<Slot> {
-        let _ = jitter_seed;
-        let after = match self.start {
-            Some(s) if s.0 > after.0 => Time(s.0 - 1),
-            _ => after,
+        self.try_next(after, jitter_seed).ok().flatten()
+    }
+
+    /// `next`, telling an over-excluded spec (`SpecError::TooManyExclusions`) apart from one
+    /// with no more times.
+    pub fn try_next(&self, after: Time, jitter_seed: &str) -> Result<Option<Slot>, SpecError> {
+        // A start time lets its own second match: search from the second before it.
+        let floor = self.start.unwrap_or(0).saturating_sub(NANOS);
+        let mut after = after.0.max(floor).div_euclid(NANOS);
+        let mut iterations = 0;
+        let nominal = loop {
+            if iterations >= MAX_SEARCH_ITERATIONS {
+                return Err(SpecError::TooManyExclusions);
+            }
+            iterations += 1;
+            let Some(nominal) = self.raw_next(after) else {
+                return Ok(None);
+            };
+            let past_end = self
+                .end
+                .is_some_and(|end| nominal.saturating_mul(NANOS) > end);
+            if past_end || zone::Zone::utc().local(nominal).year > MAX_CALENDAR_YEAR {
+                return Ok(None);
+            }
+            if !self.excludes.iter().any(|ex| ex.matches(nominal)) {
+                break nominal;
+            }
+            after = nominal;
         };
-        let best = self
+        let mut max_jitter = self.jitter;
+        if let Some(following) = self.raw_next(nominal) {
+            max_jitter = max_jitter.min((following - nominal).saturating_mul(NANOS));
+        }
+        let nominal_ns = nominal * NANOS;
+        let actual = nominal_ns + jitter::jitter_nanos(jitter_seed, nominal, max_jitter);
+        Ok(Some(Slot {
+            nominal: Time(nominal_ns),
+            actual: Time(actual),
+        }))
+    }
+
+    /// ListScheduleMatchingTimes: the actual (jittered) times of the slots after `start` up to
+    /// and including `end`, at most `MAX_MATCHING_TIMES`. As in Temporal, each search starts
+    /// from the previous actual time.
+    pub fn matching_times(
+        &self,
+        start: Time,
+        end: Time,
+        jitter_seed: &str,
+    ) -> Result<Vec<Time>, SpecError> {
+        let mut out = Vec::new();
+        let mut t = start;
+        while out.len() < MAX_MATCHING_TIMES {
+            match self.try_next(t, jitter_seed)? {
+                Some(slot) if slot.actual <= end => {
+                    out.push(slot.actual);
+                    t = slot.actual;
+                }
+                _ => break,
+            }
+        }
+        Ok(out)
+    }
+
+    /// The spec as DescribeSchedule returns it: cron strings and calendar strings turned into
+    /// structured calendars (and `@every` into intervals), a cron's zone moved to
+    /// `timezone_name`, every range's end and step filled in. `original` is not needed (the
+    /// canonical form is kept from `compile`); the parameter stays for the callers' contract.
+    pub fn canonical(&self, original: &ScheduleSpec) -> ScheduleSpec {
+        let _ = original;
+        self.canonical.clone()
+    }
+
+    /// The earliest nominal second after `after` over all calendars and intervals, ignoring
+    /// excludes and start/end.
+    fn raw_next(&self, after: i64) -> Option<i64> {
+        let calendars = self.calendars.iter().filter_map(|c| c.next(after));
+        // Go's integer division truncates toward zero; kept for times before the epoch.
+        let intervals = self
             .intervals
             .iter()
-            .map(|&(every, phase)| {
-                let k = (after.0 - phase).div_euclid(every) + 1;
-                Time(k * every + phase)
-            })
-            .min()?;
-        if let Some(end) = self.end {
-            if best > end {
-                return None;
-            }
-        }
-        Some(Slot { nominal: best, actual: best })
-    }
-
-    /// The spec as Describe returns it (Temporal canonicalizes cron strings and calendar
-    /// strings into structured calendars).
-    pub fn canonical(&self, original: &ScheduleSpec) -> ScheduleSpec {
-        original.clone()
+            .map(|&(every, phase)| ((after - phase) / every + 1) * every + phase);
+        calendars.chain(intervals).min()
     }
 }
 
-mod prost_types_ts {
-    pub use prost_wkt_types::Timestamp;
-}
+#[cfg(test)]
+mod tests;
