@@ -4,6 +4,8 @@
 //! runs did). Nothing here reads a clock, draws randomness or does I/O: the history crate passes
 //! `now` in and persists what comes out, so every replica computes the same thing.
 
+pub mod scheduler;
 pub mod spec;
 
+pub use scheduler::{Action, ScheduleError, ScheduleState};
 pub use spec::{CompiledSpec, Slot, SpecError};
