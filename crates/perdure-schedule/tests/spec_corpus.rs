@@ -16,6 +16,18 @@ const DELIBERATE: &[(&str, &str)] = &[(
      refuses it with InvalidArgument",
 )];
 
+/// Messages are compared exactly, except that Go's protobuf library prints a message (in the
+/// "not a valid duration" error) with a space or a no-break space, one or two, chosen at random per
+/// process on purpose; there the spacing is not compared.
+fn same_message(ours: &str, temporal: &str) -> bool {
+    if temporal.contains("duration (seconds:") {
+        let squeeze = |s: &str| s.split_whitespace().collect::<Vec<_>>().join(" ");
+        squeeze(ours) == squeeze(temporal)
+    } else {
+        ours == temporal
+    }
+}
+
 fn hex(s: &str) -> Vec<u8> {
     (0..s.len())
         .step_by(2)
@@ -58,14 +70,12 @@ fn reproduces_temporals_corpus() {
             assert_eq!(error["code"], "INVALID_ARGUMENT", "{name}");
             match got {
                 Ok(_) => failures.push(format!("{name}: accepted, Temporal refused: {error}")),
-                Err(err) if err.to_string() != error["message"].as_str().unwrap() => {
-                    failures.push(format!(
-                        "{name}: message {:?}, Temporal {}",
-                        err.to_string(),
-                        error["message"]
-                    ))
-                }
-                Err(_) => {}
+                Err(err) if same_message(&err.to_string(), error["message"].as_str().unwrap()) => {}
+                Err(err) => failures.push(format!(
+                    "{name}: message {:?}, Temporal {}",
+                    err.to_string(),
+                    error["message"]
+                )),
             }
             continue;
         }

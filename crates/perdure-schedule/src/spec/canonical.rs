@@ -195,7 +195,7 @@ fn check_durations(intervals: &[IntervalSpec]) -> Result<(), String> {
             if let Some(d) = d {
                 if let Some(p) = problem(d) {
                     return Err(format!(
-                        "{what} is not a valid duration: duration (seconds:{} nanos:{}) {p}",
+                        "{what} is not a valid duration: proto: duration (seconds:{} nanos:{}) {p}",
                         d.seconds, d.nanos
                     ));
                 }

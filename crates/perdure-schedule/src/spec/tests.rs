@@ -217,3 +217,74 @@ fn over_excluded_spec_is_bounded() {
     );
     assert_eq!(c.next(t("2026-03-02T00:00:00Z"), ""), None);
 }
+
+/// Without DST, the calendar search must find exactly the first matching second (checked
+/// against a scan of every second).
+#[test]
+fn calendar_search_agrees_with_a_scan() {
+    use super::calendar::CompiledCalendar;
+    use super::text::calendar_to_structured;
+    use super::zone::Zone;
+    let cals = [
+        ("*/7", "*/13", "*", "*", "*", "*"),
+        ("0,30", "59", "23", "mon,fri", "*", "*"),
+        ("5", "0", "*/5", "*", "29-31", "*"),
+        ("0", "0", "0", "*", "1-7", "*"),
+    ];
+    for zone_name in ["UTC", "Asia/Kolkata"] {
+        for (second, minute, hour, dow, dom, month) in cals {
+            let cal = CalendarSpec {
+                second: second.into(),
+                minute: minute.into(),
+                hour: hour.into(),
+                day_of_week: dow.into(),
+                day_of_month: dom.into(),
+                month: month.into(),
+                ..Default::default()
+            };
+            let compiled = CompiledCalendar::new(
+                &calendar_to_structured(&cal).unwrap(),
+                Zone::load(zone_name).unwrap(),
+            );
+            let mut t = t("2026-02-25T00:00:00Z").0 / NANOS;
+            for _ in 0..6 {
+                let next = compiled.next(t).unwrap();
+                let scanned = (t + 1..).find(|&s| compiled.matches(s)).unwrap();
+                assert_eq!(next, scanned, "{cal:?} in {zone_name} after {t}");
+                t = next;
+            }
+        }
+    }
+}
+
+/// Zone loading follows Go: case-sensitive names, "" and "UTC" are UTC, TZif bytes load.
+#[test]
+fn zones_load_as_go_loads_them() {
+    use super::zone::Zone;
+    assert!(Zone::load("Europe/Paris").is_ok());
+    assert!(Zone::load("").is_ok());
+    assert_eq!(
+        Zone::load("europe/paris").unwrap_err(),
+        "unknown time zone europe/paris"
+    );
+    assert_eq!(
+        Zone::load("../etc/passwd").unwrap_err(),
+        "time: invalid location name"
+    );
+    assert_eq!(
+        Zone::from_tzif("X", b"nope").unwrap_err(),
+        "malformed time zone information"
+    );
+    // Go's time.Date inside New York's spring gap lands an hour early (01:30 EST) and in
+    // Paris' an hour late (03:30 CEST): the calendar search skips both.
+    let ny = Zone::load("America/New_York").unwrap();
+    assert_eq!(
+        ny.date(2026, 3, 8, 2, 30, 0),
+        t("2026-03-08T06:30:00Z").0 / NANOS
+    );
+    let paris = Zone::load("Europe/Paris").unwrap();
+    assert_eq!(
+        paris.date(2026, 3, 29, 2, 30, 0),
+        t("2026-03-29T01:30:00Z").0 / NANOS
+    );
+}
