@@ -55,7 +55,6 @@ from schedules import (
     floor_to,
     now_utc,
     quiet_window,
-    rfc3339,
     schedule_id,
     schedule_worker,
     scheduled_workflow_id,
@@ -193,6 +192,35 @@ async def test_trigger_starts_a_run_now_even_while_paused(client):
             assert d.schedule.state.paused and d.schedule.state.note == "only by hand"
 
 
+async def test_create_with_trigger_immediately_and_a_backfill(client):
+    sid = schedule_id("sched-initial-patch")
+    hour = timedelta(hours=1)
+    async with schedule_worker(client) as w:
+        top = floor_to(now_utc(), hour)
+        past = [top - 3 * hour, top - 2 * hour]
+        sent = now_utc()
+        handle = await client.create_schedule(
+            sid,
+            Schedule(
+                action=start_action("ScheduledEcho", sid, w.task_queue),
+                spec=every(hour),
+                policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.ALLOW_ALL),
+                state=ScheduleState(paused=True),
+            ),
+            trigger_immediately=True,
+            backfill=[ScheduleBackfill(start_at=past[0], end_at=past[1])],
+        )
+        async with deleted_after(handle):
+            d = await describe_until(handle, lambda d: d.info.num_actions >= 3, "three runs")
+            nominals = sorted(a.scheduled_at for a in d.info.recent_actions)
+            assert nominals[:2] == past
+            assert sent - ONE_S <= nominals[2] <= now_utc()
+            for a in d.info.recent_actions:
+                run = started_run(a)
+                assert run.workflow_id == scheduled_workflow_id(f"{sid}-wf", a.scheduled_at)
+            assert d.schedule.state.paused
+
+
 async def test_backfill_starts_every_nominal_time_of_a_past_window(client):
     sid = schedule_id("sched-backfill")
     minute = timedelta(minutes=1)
@@ -295,7 +323,7 @@ async def test_overlap_buffer_all_runs_every_overlapping_slot_in_order(client):
     sid = schedule_id("sched-buffer-all")
     # A spec with an end: four slots, the first runs and blocks, the other three are buffered.
     # (Pausing would not do: a paused schedule drops its buffered scheduled starts.)
-    first_slot = floor_to(now_utc(), ONE_S) + 2 * ONE_S
+    first_slot = floor_to(now_utc(), ONE_S) + 3 * ONE_S
     slots = [first_slot + i * ONE_S for i in range(4)]
     async with schedule_worker(client) as w:
         schedule = blocking_schedule(sid, w.task_queue, ScheduleOverlapPolicy.BUFFER_ALL)
@@ -656,7 +684,8 @@ async def test_list_schedule_matching_times_over_a_window(client):
     )
     async with deleted_after(handle):
         base = floor_to(now_utc(), timedelta(hours=1)) + timedelta(hours=2)
-        # The window's start is a slot (03) and its end is one (43).
+        # The window's start (03) and end (43) are both slots: the start is exclusive and the end
+        # inclusive (unlike a backfill, whose start Temporal makes inclusive).
         start, end = base + 3 * minute, base + 43 * minute
         resp = await client.workflow_service.list_schedule_matching_times(
             ListScheduleMatchingTimesRequest(
