@@ -16,7 +16,7 @@
 //! zone; replicas must agree); exclude calendars with a negative start or step are refused
 //! (Temporal's server crashes on them with an Internal error); every list in a spec is bounded
 //! (`MAX_SPEC_ENTRIES`); the search for a non-excluded time gives up after
-//! `MAX_SEARCH_ITERATIONS` (Temporal's bound is off by default); the message for an interval
+//! `MAX_SEARCH_PROBES` (Temporal's bound is off by default); the message for an interval
 //! that is not a valid protobuf duration differs in its spacing.
 
 mod calendar;
@@ -48,7 +48,7 @@ pub enum SpecError {
     /// The spec is malformed (bad range, cron string, interval, unknown time zone, ...).
     #[error("Invalid schedule spec: {0}")]
     Invalid(String),
-    /// Finding the next time took more than `MAX_SEARCH_ITERATIONS` excluded candidates.
+    /// Finding the next time took more than `MAX_SEARCH_PROBES` (candidates times entries).
     #[error(
         "the schedule calendar specification has too many exclusions. Please modify the specification."
     )]
@@ -62,8 +62,13 @@ impl SpecError {
     }
 }
 
-/// How many candidate times (each one excluded) the search for the next slot may look at.
-pub const MAX_SEARCH_ITERATIONS: usize = 1_000_000;
+/// The work one search for the next slot may do, in probes: each candidate time costs one
+/// probe per calendar, interval and exclude of the spec. A candidate is only followed by
+/// another when an exclude matched it, so this bounds over-excluded specs (a 1-second interval
+/// excluded for a weekend is ~350k probes). ListScheduleMatchingTimes gets
+/// `MATCHING_TIMES_PROBE_FACTOR` times as much for its whole answer.
+pub const MAX_SEARCH_PROBES: usize = 2_000_000;
+pub const MATCHING_TIMES_PROBE_FACTOR: usize = 4;
 /// ListScheduleMatchingTimes answers at most this many times (as Temporal does).
 pub const MAX_MATCHING_TIMES: usize = 1000;
 
@@ -125,7 +130,7 @@ impl CompiledSpec {
     /// The first slot whose nominal time is strictly after `after` (compared at whole seconds:
     /// the fraction of `after` is dropped first), not excluded, at or after the start time's
     /// second and at or before the end time; None when there is none (past the end time, past
-    /// year 2100, a spec matching nothing, or a search exceeding `MAX_SEARCH_ITERATIONS`).
+    /// year 2100, a spec matching nothing, or a search exceeding `MAX_SEARCH_PROBES`).
     ///
     /// `jitter_seed` must be Temporal's: `"{namespace_id}-{schedule_id}"` (the namespace's id,
     /// not its name). The slot's jitter is then the one Temporal's server gives the same
@@ -138,15 +143,24 @@ impl CompiledSpec {
     /// `next`, telling an over-excluded spec (`SpecError::TooManyExclusions`) apart from one
     /// with no more times.
     pub fn try_next(&self, after: Time, jitter_seed: &str) -> Result<Option<Slot>, SpecError> {
+        let mut budget = MAX_SEARCH_PROBES;
+        self.search(after, jitter_seed, &mut budget)
+    }
+
+    fn search(
+        &self,
+        after: Time,
+        jitter_seed: &str,
+        budget: &mut usize,
+    ) -> Result<Option<Slot>, SpecError> {
+        let cost = (self.calendars.len() + self.intervals.len() + self.excludes.len()).max(1);
         // A start time lets its own second match: search from the second before it.
         let floor = self.start.unwrap_or(0).saturating_sub(NANOS);
         let mut after = after.0.max(floor).div_euclid(NANOS);
-        let mut iterations = 0;
         let nominal = loop {
-            if iterations >= MAX_SEARCH_ITERATIONS {
-                return Err(SpecError::TooManyExclusions);
-            }
-            iterations += 1;
+            *budget = budget
+                .checked_sub(cost)
+                .ok_or(SpecError::TooManyExclusions)?;
             let Some(nominal) = self.raw_next(after) else {
                 return Ok(None);
             };
@@ -184,8 +198,9 @@ impl CompiledSpec {
     ) -> Result<Vec<Time>, SpecError> {
         let mut out = Vec::new();
         let mut t = start;
+        let mut budget = MAX_SEARCH_PROBES * MATCHING_TIMES_PROBE_FACTOR;
         while out.len() < MAX_MATCHING_TIMES {
-            match self.try_next(t, jitter_seed)? {
+            match self.search(t, jitter_seed, &mut budget)? {
                 Some(slot) if slot.actual <= end => {
                     out.push(slot.actual);
                     t = slot.actual;

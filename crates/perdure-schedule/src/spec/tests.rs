@@ -288,3 +288,29 @@ fn zones_load_as_go_loads_them() {
         t("2026-03-29T01:30:00Z").0 / NANOS
     );
 }
+
+/// A legitimate heavy exclusion (every second, weekends excluded) fits in the search budget.
+#[test]
+fn weekend_excluded_every_second_is_found() {
+    let spec = ScheduleSpec {
+        interval: vec![IntervalSpec {
+            interval: Some(Duration {
+                seconds: 1,
+                nanos: 0,
+            }),
+            phase: None,
+        }],
+        exclude_calendar: vec![CalendarSpec {
+            second: "*".into(),
+            minute: "*".into(),
+            hour: "*".into(),
+            day_of_week: "sat,sun".into(),
+            ..Default::default()
+        }],
+        ..Default::default()
+    };
+    let c = CompiledSpec::compile(&spec).unwrap();
+    // Friday 2026-03-06, last second before the weekend.
+    let slot = c.try_next(t("2026-03-06T23:59:59Z"), "").unwrap().unwrap();
+    assert_eq!(slot.nominal, t("2026-03-09T00:00:00Z"));
+}
