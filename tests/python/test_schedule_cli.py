@@ -101,7 +101,10 @@ async def test_cli_schedule_create_with_cron_and_calendar_in_a_time_zone(server)
         spec = d["schedule"]["spec"]
         # The cron string and the JSON calendar both come back as structured calendars.
         assert "cronString" not in spec and "calendar" not in spec
-        full = {"dayOfMonth": [{"start": 1, "end": 31, "step": 1}], "month": [{"start": 1, "end": 12, "step": 1}]}
+        full = {
+            "dayOfMonth": [{"start": 1, "end": 31, "step": 1}],
+            "month": [{"start": 1, "end": 12, "step": 1}],
+        }
         assert spec["structuredCalendar"] == [
             {
                 "second": [{"step": 1}],
@@ -119,8 +122,10 @@ async def test_cli_schedule_create_with_cron_and_calendar_in_a_time_zone(server)
             },
         ]
         assert spec["timezoneName"] == "Europe/Paris"
-        assert (spec["startTime"], spec["endTime"]) == ("2030-01-01T00:00:00Z", "2031-01-01T00:00:00Z")
-        assert d["schedule"]["state"] == {"paused": True, "limitedActions": True, "remainingActions": "3"}
+        assert spec["startTime"] == "2030-01-01T00:00:00Z"
+        assert spec["endTime"] == "2031-01-01T00:00:00Z"
+        state = d["schedule"]["state"]
+        assert state == {"paused": True, "limitedActions": True, "remainingActions": "3"}
         policies = d["schedule"]["policies"]
         assert policies["pauseOnFailure"] is True
         assert policies["catchupWindow"] == "300s"
@@ -169,7 +174,9 @@ async def test_cli_schedule_trigger_starts_a_run_now(server, client):
         try:
             sent = now_utc()
             await cli(server, "schedule", "trigger", "-s", sid, "--overlap-policy", "AllowAll")
-            d = await describe_json_until(server, sid, lambda d: action_count(d) == 1, "the triggered run")
+            d = await describe_json_until(
+                server, sid, lambda d: action_count(d) == 1, "the triggered run"
+            )
             (action,) = d["info"]["recentActions"]
             at = parse_rfc3339(action["scheduleTime"])
             assert sent - timedelta(seconds=1) <= at <= now_utc()

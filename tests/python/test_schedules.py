@@ -12,11 +12,11 @@ the slots between two observed states), never from how long a sleep lasted.
 from __future__ import annotations
 
 import dataclasses
+from typing import Callable
 from datetime import timedelta
 
 import pytest
 from google.protobuf.timestamp_pb2 import Timestamp
-from temporalio.api.enums.v1 import WorkflowExecutionStatus
 from temporalio.api.schedule.v1 import Schedule as ScheduleProto
 from temporalio.api.schedule.v1 import Range as RangeProto
 from temporalio.api.schedule.v1 import ScheduleSpec as ScheduleSpecProto
@@ -41,6 +41,7 @@ from temporalio.client import (
     ScheduleState,
     ScheduleUpdate,
     ScheduleUpdateInput,
+    WorkflowExecutionStatus,
 )
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -256,6 +257,61 @@ async def test_backfill_starts_every_nominal_time_of_a_past_window(client):
             assert d.schedule.state.paused
 
 
+async def test_recent_actions_keep_the_last_ten(client):
+    sid = schedule_id("sched-recent")
+    minute = timedelta(minutes=1)
+    async with schedule_worker(client) as w:
+        handle = await client.create_schedule(
+            sid,
+            Schedule(
+                action=start_action("ScheduledEcho", sid, w.task_queue),
+                spec=every(minute),
+                state=ScheduleState(paused=True),
+            ),
+        )
+        async with deleted_after(handle):
+            start = floor_to(now_utc(), minute) - 20 * minute
+            await handle.backfill(
+                ScheduleBackfill(
+                    start_at=start, end_at=start + 11 * minute, overlap=ScheduleOverlapPolicy.ALLOW_ALL
+                )
+            )
+            d = await describe_until(handle, lambda d: d.info.num_actions >= 12, "twelve runs")
+            assert d.info.num_actions == 12
+            assert [a.scheduled_at for a in d.info.recent_actions] == [
+                start + i * minute for i in range(2, 12)
+            ]
+
+
+async def test_jitter_delays_a_run_but_its_id_keeps_the_nominal_time(client):
+    sid = schedule_id("sched-jitter")
+    async with schedule_worker(client) as w:
+        handle = await client.create_schedule(
+            sid,
+            Schedule(
+                action=start_action("ScheduledEcho", sid, w.task_queue),
+                spec=ScheduleSpec(intervals=[ScheduleIntervalSpec(every=TWO_S)], jitter=ONE_S),
+            ),
+        )
+        async with deleted_after(handle):
+            d = await describe_until(handle, lambda d: d.info.num_actions >= 2, "two runs")
+            # Future and recent times are the jittered (actual) times, each within the jitter
+            # after its nominal slot.
+            for t in d.info.next_action_times:
+                assert floor_to(t, TWO_S) <= t < floor_to(t, TWO_S) + ONE_S, t
+            recent = d.info.recent_actions[:2]
+            for a in recent:
+                nominal = floor_to(a.scheduled_at, TWO_S)
+                assert nominal <= a.scheduled_at < nominal + ONE_S
+                run = started_run(a)
+                assert run.workflow_id == scheduled_workflow_id(f"{sid}-wf", nominal)
+                result = await client.get_workflow_handle(run.workflow_id).result()
+                assert result["scheduledStartTime"] == nominal.isoformat()
+            # Jitter is drawn per slot (deterministically from the schedule id and the time).
+            times = [a.scheduled_at for a in recent] + list(d.info.next_action_times)
+            assert any(t != floor_to(t, TWO_S) for t in times)
+
+
 # ---- overlap policies ------------------------------------------------------------------------
 
 
@@ -289,6 +345,12 @@ async def test_overlap_skip_skips_slots_while_a_run_is_running(client):
             # The skipped slots are gone: the next run is for a slot after all of them.
             assert second.scheduled_at >= first.scheduled_at + (skipped + 1) * ONE_S
             assert d.info.num_actions_skipped_overlap >= skipped
+            # Deleting a schedule leaves the runs it started alone.
+            await handle.delete()
+            run = started_run(second)
+            status = await run_status(client, run.workflow_id, run.first_execution_run_id)
+            assert status == WorkflowExecutionStatus.RUNNING
+            await release(client, second)
 
 
 async def test_overlap_buffer_one_runs_the_first_overlapping_slot_after_the_run_ends(client):
@@ -315,7 +377,7 @@ async def test_overlap_buffer_one_runs_the_first_overlapping_slot_after_the_run_
             closed = await client.get_workflow_handle(
                 first_run.workflow_id, run_id=first_run.first_execution_run_id
             ).describe()
-            assert closed.status == WorkflowExecutionStatus.WORKFLOW_EXECUTION_STATUS_COMPLETED
+            assert closed.status == WorkflowExecutionStatus.COMPLETED
             assert second.started_at >= closed.close_time
 
 
@@ -366,7 +428,7 @@ async def test_overlap_allow_all_runs_slots_side_by_side(client):
                 run = started_run(a)
                 assert run.workflow_id == scheduled_workflow_id(f"{sid}-wf", a.scheduled_at)
                 status = await run_status(client, run.workflow_id, run.first_execution_run_id)
-                assert status == WorkflowExecutionStatus.WORKFLOW_EXECUTION_STATUS_RUNNING
+                assert status == WorkflowExecutionStatus.RUNNING
             for a in d.info.recent_actions:
                 await release(client, a)
 
@@ -374,8 +436,8 @@ async def test_overlap_allow_all_runs_slots_side_by_side(client):
 @pytest.mark.parametrize(
     "overlap,ended",
     [
-        (ScheduleOverlapPolicy.CANCEL_OTHER, WorkflowExecutionStatus.WORKFLOW_EXECUTION_STATUS_CANCELED),
-        (ScheduleOverlapPolicy.TERMINATE_OTHER, WorkflowExecutionStatus.WORKFLOW_EXECUTION_STATUS_TERMINATED),
+        (ScheduleOverlapPolicy.CANCEL_OTHER, WorkflowExecutionStatus.CANCELED),
+        (ScheduleOverlapPolicy.TERMINATE_OTHER, WorkflowExecutionStatus.TERMINATED),
     ],
     ids=["cancel_other", "terminate_other"],
 )
@@ -449,7 +511,7 @@ async def test_pause_on_failure_pauses_the_schedule_after_a_failed_run(client):
             assert message == "scheduled failure: boom"
             assert failed_id in [started_run(a).workflow_id for a in d.info.recent_actions]
             failed = await client.get_workflow_handle(failed_id).describe()
-            assert failed.status == WorkflowExecutionStatus.WORKFLOW_EXECUTION_STATUS_FAILED
+            assert failed.status == WorkflowExecutionStatus.FAILED
             count = d.info.num_actions
             await quiet_window(QUIET_S)
             d = await handle.describe()
@@ -528,7 +590,8 @@ async def test_a_cron_string_comes_back_as_a_structured_calendar(client):
             )
         ]
         (cal,) = d.schedule.spec.calendars
-        assert cal.minute == (ScheduleRange(30, 30, 1),) and cal.day_of_week == (ScheduleRange(1, 5, 1),)
+        assert cal.minute == (ScheduleRange(30, 30, 1),)
+        assert cal.day_of_week == (ScheduleRange(1, 5, 1),)
         future = d.info.next_action_times
         assert len(future) == 10
         for t in future:
@@ -762,7 +825,14 @@ def _interval(every: timedelta, offset: timedelta | None = None) -> ScheduleSpec
         (_interval(timedelta(milliseconds=500)), "interval is too small"),
         (_interval(timedelta(hours=1), timedelta(hours=2)), "phase cannot be greater than Interval"),
     ],
-    ids=["garbage-cron", "minute-61", "unknown-time-zone", "zero-interval", "sub-second-interval", "phase-past-interval"],
+    ids=[
+        "garbage-cron",
+        "minute-61",
+        "unknown-time-zone",
+        "zero-interval",
+        "sub-second-interval",
+        "phase-past-interval",
+    ],
 )
 async def test_invalid_specs_are_invalid_argument(client, spec, message):
     sid = schedule_id("sched-bad")
@@ -776,3 +846,54 @@ async def test_invalid_specs_are_invalid_argument(client, spec, message):
     with pytest.raises(RPCError) as err:
         await client.get_schedule_handle(sid).describe()
     assert err.value.status == RPCStatusCode.NOT_FOUND
+
+
+def _bad_action(change) -> Callable[[str], ScheduleProto]:
+    """A schedule whose start-workflow action ``change`` spoils."""
+
+    def build(sid: str) -> ScheduleProto:
+        hourly = every(timedelta(hours=1)).intervals[0]._to_proto()
+        proto = ScheduleProto(spec=ScheduleSpecProto(interval=[hourly]))
+        start = proto.action.start_workflow
+        start.workflow_id = f"{sid}-wf"
+        start.workflow_type.name = "ScheduledEcho"
+        start.task_queue.name = f"sched-{sid}"
+        change(start)
+        return proto
+
+    return build
+
+
+@pytest.mark.parametrize(
+    "build,message",
+    [
+        (_bad_action(lambda s: s.ClearField("workflow_type")), "WorkflowType is not set on request."),
+        (_bad_action(lambda s: s.task_queue.ClearField("name")), "missing task queue name"),
+        (
+            _bad_action(lambda s: setattr(s, "cron_schedule", "* * * * *")),
+            "Scheduled workflow must not contain CronSchedule",
+        ),
+        # Only ALLOW_DUPLICATE (or unset) is allowed; 3 is REJECT_DUPLICATE.
+        (
+            _bad_action(lambda s: setattr(s, "workflow_id_reuse_policy", 3)),
+            "Scheduled workflow must not contain WorkflowIDReusePolicy",
+        ),
+        # The id is checked with a timestamp appended (21 more characters), as a run's id would be.
+        (
+            _bad_action(lambda s: setattr(s, "workflow_id", "x" * 1000)),
+            "WorkflowId exceeds maximum allowed length (1021/1000)",
+        ),
+    ],
+    ids=["no-workflow-type", "no-task-queue", "cron-in-action", "reuse-policy", "long-workflow-id"],
+)
+async def test_invalid_actions_are_invalid_argument(client, build, message):
+    sid = schedule_id("sched-bad-action")
+    with pytest.raises(RPCError) as err:
+        await client.workflow_service.create_schedule(
+            CreateScheduleRequest(
+                namespace=NAMESPACE, schedule_id=sid, schedule=build(sid), request_id=f"bad-{sid}"
+            ),
+            timeout=RPC_TIMEOUT,
+        )
+    assert err.value.status == RPCStatusCode.INVALID_ARGUMENT
+    assert err.value.message == message
