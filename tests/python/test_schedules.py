@@ -374,6 +374,9 @@ async def test_overlap_buffer_one_runs_the_first_overlapping_slot_after_the_run_
             second = d.info.recent_actions[1]
             # The buffered slot is the one right after the first run's (later ones were skipped).
             assert second.scheduled_at == first.scheduled_at + ONE_S
+            # The closed run left the running list; the buffered one is in it.
+            running = [r.workflow_id for r in d.info.running_actions]
+            assert running == [started_run(second).workflow_id]
             closed = await client.get_workflow_handle(
                 first_run.workflow_id, run_id=first_run.first_execution_run_id
             ).describe()
