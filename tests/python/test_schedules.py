@@ -155,6 +155,8 @@ async def test_pause_stops_runs_and_unpause_resumes_without_catching_up(client):
             d = await handle.describe()
             assert d.schedule.state.paused
             assert d.info.num_actions == before, "a run started while paused"
+            # A paused schedule still lists its next ten times (the spec's, not what will run).
+            assert len(d.info.next_action_times) == 10
 
             unpause_sent = now_utc()
             await handle.unpause(note="back to work")
@@ -488,6 +490,7 @@ async def test_limited_actions_stop_after_the_last_one(client):
             d = await handle.describe()
             assert d.info.num_actions == 2
             assert d.schedule.state.remaining_actions == 0
+            assert d.info.next_action_times == []  # no more than the remaining actions
             # A manual trigger is not limited by remaining actions.
             await handle.trigger()
             d = await describe_until(handle, lambda d: d.info.num_actions == 3, "the triggered run")
