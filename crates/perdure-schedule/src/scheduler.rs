@@ -138,6 +138,9 @@ pub struct ScheduleState {
     pub last_completion_result: Option<Payloads>,
     #[prost(message, optional, tag = "18")]
     pub continued_failure: Option<Failure>,
+    /// The namespace's retention when the schedule was created: its runs keep it.
+    #[prost(uint64, tag = "19")]
+    pub retention_secs: u64,
 }
 
 /// Something the caller must do for the schedule.
@@ -182,11 +185,15 @@ pub fn rfc3339_seconds(t: Time) -> String {
     }
 }
 
-fn json_payload(json: String) -> Payload {
+/// A search attribute value as Temporal's server stores it: JSON with its type named.
+fn json_payload(json: String, kind: &str) -> Payload {
     Payload {
-        metadata: [("encoding".to_string(), b"json/plain".to_vec())]
-            .into_iter()
-            .collect(),
+        metadata: [
+            ("encoding".to_string(), b"json/plain".to_vec()),
+            ("type".to_string(), kind.as_bytes().to_vec()),
+        ]
+        .into_iter()
+        .collect(),
         data: json.into_bytes(),
         ..Default::default()
     }
@@ -708,11 +715,11 @@ impl ScheduleState {
             .unwrap_or_default();
         fields.insert(
             "TemporalScheduledStartTime".into(),
-            json_payload(format!("\"{}\"", rfc3339_seconds(nominal))),
+            json_payload(format!("\"{}\"", rfc3339_seconds(nominal)), "Datetime"),
         );
         fields.insert(
             "TemporalScheduledById".into(),
-            json_payload(format!("{:?}", self.schedule_id)),
+            json_payload(format!("{:?}", self.schedule_id), "Keyword"),
         );
         let reuse = if start.manual {
             WorkflowIdReusePolicy::AllowDuplicate

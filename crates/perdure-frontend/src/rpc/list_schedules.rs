@@ -1,0 +1,103 @@
+//! ListSchedules: every shard's leader lists the namespace's schedules it holds (this node's
+//! history, or `Internal.Visibility` with `schedules` set); the pages are merged in schedule id
+//! order, and the page token is the last id of the page.
+
+use perdure_api::internal::internal_client::InternalClient;
+use perdure_api::internal::VisibilityRequest;
+use perdure_storage::GroupId;
+use prost::Message;
+use temporalio_protos::temporal::api::schedule::v1::ScheduleListEntry;
+use temporalio_protos::temporal::api::workflowservice::v1::{
+    ListSchedulesRequest, ListSchedulesResponse,
+};
+use tonic::Status;
+
+use crate::errors;
+use crate::routing::Owner;
+use crate::server::Frontend;
+
+/// Page size when the request names none (Temporal's visibilityMaxPageSize).
+const DEFAULT_PAGE_SIZE: usize = 1000;
+
+impl Frontend {
+    pub(crate) async fn list_schedules(
+        &self,
+        req: ListSchedulesRequest,
+    ) -> Result<ListSchedulesResponse, Status> {
+        let ns = self.namespaces.get(&req.namespace)?;
+        let after = String::from_utf8(req.next_page_token.clone())
+            .map_err(|_| errors::invalid("Invalid NextPageToken."))?;
+        let page = match usize::try_from(req.maximum_page_size) {
+            Ok(0) | Err(_) => DEFAULT_PAGE_SIZE,
+            Ok(n) => n,
+        };
+        let shards = self.history.shard_count();
+        let calls = (1..=shards).map(|s| {
+            let ns_id = ns.id().to_string();
+            async move {
+                let once = || self.schedules_of(GroupId(s), &ns_id);
+                match once().await {
+                    Err(s) if errors::is_not_leader(&s) => {
+                        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                        once().await
+                    }
+                    other => other,
+                }
+            }
+        });
+        let mut all: Vec<ScheduleListEntry> = futures::future::try_join_all(calls)
+            .await?
+            .into_iter()
+            .flatten()
+            .filter(|e| after.is_empty() || e.schedule_id > after)
+            .collect();
+        all.sort_by(|a, b| a.schedule_id.cmp(&b.schedule_id));
+        let next_page_token = if all.len() > page {
+            all.truncate(page);
+            all.last()
+                .map(|e| e.schedule_id.clone().into_bytes())
+                .unwrap_or_default()
+        } else {
+            Vec::new()
+        };
+        Ok(ListSchedulesResponse {
+            schedules: all,
+            next_page_token,
+        })
+    }
+
+    async fn schedules_of(
+        &self,
+        shard: GroupId,
+        namespace_id: &str,
+    ) -> Result<Vec<ScheduleListEntry>, Status> {
+        match self.routing.await_owner(shard).await? {
+            Owner::Local => self
+                .history
+                .list_schedules(shard, namespace_id)
+                .await
+                .map_err(errors::history),
+            Owner::Remote { addr, .. } => {
+                let channel = self.routing.peers().channel(&addr)?;
+                let mut req = self.routing.peers().request(VisibilityRequest {
+                    shard: shard.0,
+                    namespace_id: namespace_id.to_string(),
+                    schedules: true,
+                    ..Default::default()
+                });
+                req.set_timeout(crate::visibility::SHARD_TIMEOUT);
+                let reply = InternalClient::new(channel)
+                    .max_decoding_message_size(usize::MAX)
+                    .visibility(req)
+                    .await?
+                    .into_inner();
+                reply
+                    .schedules
+                    .iter()
+                    .map(|b| ScheduleListEntry::decode(b.as_slice()))
+                    .collect::<Result<_, _>>()
+                    .map_err(|e| Status::internal(format!("undecodable schedule entry: {e}")))
+            }
+        }
+    }
+}
