@@ -12,6 +12,7 @@ the slots between two observed states), never from how long a sleep lasted.
 from __future__ import annotations
 
 import dataclasses
+import os
 from typing import Callable
 from datetime import timedelta
 
@@ -45,7 +46,7 @@ from temporalio.client import (
 )
 from temporalio.service import RPCError, RPCStatusCode
 
-from harness import NAMESPACE
+from harness import NAMESPACE, ServerUnderTest, server_kind
 from rpc import RPC_TIMEOUT
 from schedules import (
     SCHEDULED_BY_ID,
@@ -903,3 +904,58 @@ async def test_invalid_actions_are_invalid_argument(client, build, message):
         )
     assert err.value.status == RPCStatusCode.INVALID_ARGUMENT
     assert err.value.message == message
+
+
+# ---- durability ------------------------------------------------------------------------------
+
+
+@pytest.mark.crash
+async def test_a_schedule_runs_every_slot_once_across_a_server_crash():
+    """SIGKILL the server while an ALLOW_ALL schedule runs, restart it on the same data: the
+    slots missed while it was down are caught up (the default catch-up window is a year) and
+    no slot is run twice. Runs against perdure only, like test_crash.py, unless
+    PERDURE_CRASH_ON_TEMPORAL is set (validated on Temporal's dev server that way)."""
+    if server_kind() != "perdure" and not os.environ.get("PERDURE_CRASH_ON_TEMPORAL"):
+        pytest.skip("crash test runs against perdure only")
+    srv = ServerUnderTest()
+    try:
+        client = await srv.start()
+        sid = schedule_id("sched-crash")
+        async with schedule_worker(client) as w:
+            handle = await client.create_schedule(
+                sid,
+                Schedule(
+                    action=start_action("ScheduledEcho", sid, w.task_queue),
+                    spec=every(ONE_S),
+                    policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.ALLOW_ALL),
+                ),
+            )
+            d = await describe_until(handle, lambda d: d.info.num_actions >= 2, "two runs")
+            first = d.info.recent_actions[0].scheduled_at
+            srv.kill()
+            await quiet_window(QUIET_S)  # down for at least two slots
+            await srv.start()
+            restarted = now_utc()
+            # The worker and client reconnect by themselves.
+            await describe_until(
+                handle,
+                lambda d: d.info.recent_actions[-1].scheduled_at > restarted + ONE_S,
+                "runs after the restart",
+                timeout_s=60,
+            )
+            await handle.pause(note="count")
+            d = await describe_until(handle, lambda d: d.schedule.state.paused, "paused", 10)
+            last = max(a.scheduled_at for a in d.info.recent_actions)
+            slots = int((last - first) / ONE_S) + 1
+            assert d.info.num_actions == slots
+            assert d.info.num_actions_missed_catchup_window == 0
+            for i in range(slots):
+                wid = scheduled_workflow_id(f"{sid}-wf", first + i * ONE_S)
+                result = await client.get_workflow_handle(wid).result()
+                assert result["scheduledById"] == sid
+            await handle.delete()
+    except BaseException:
+        print(srv.log_tail(80))
+        raise
+    finally:
+        srv.stop(remove=not os.environ.get("PERDURE_KEEP_DATA"))
