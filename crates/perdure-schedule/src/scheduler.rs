@@ -92,6 +92,17 @@ pub struct PendingStart {
     /// Not ALLOW_ALL: it takes part in overlap decisions and is tracked as running.
     #[prost(bool, tag = "4")]
     pub tracked: bool,
+    /// Carried out (and `run_id` set, unless it was refused), waiting for the starts before it
+    /// to be recorded first.
+    #[prost(bool, tag = "5")]
+    pub done: bool,
+    #[prost(string, tag = "6")]
+    pub run_id: String,
+    #[prost(int64, tag = "7")]
+    pub started_at: i64,
+    /// It closed before it could be recorded (a WorkflowExecutionStatus; 0: not closed).
+    #[prost(int32, tag = "8")]
+    pub closed_status: i32,
 }
 
 /// Everything a schedule is, as persisted (one row).
@@ -183,6 +194,22 @@ pub fn rfc3339_seconds(t: Time) -> String {
         Ok(t) => t.strftime("%Y-%m-%dT%H:%M:%SZ").to_string(),
         Err(_) => secs.to_string(),
     }
+}
+
+/// `s` as a JSON string literal.
+fn json_string(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
 }
 
 /// A search attribute value as Temporal's server stores it: JSON with its type named.
@@ -399,45 +426,59 @@ impl ScheduleState {
     /// A start was carried out: `run_id` is the run it started (or found started with this
     /// request id).
     pub fn on_started(&mut self, seq: u64, run_id: &str, now: Time) -> Vec<Action> {
-        let Some(i) = self.pending.iter().position(|p| p.seq == seq) else {
-            return Vec::new();
-        };
-        let p = self.pending.remove(i);
-        let execution = WorkflowExecution {
-            workflow_id: p
-                .request
-                .as_ref()
-                .map(|r| r.workflow_id.clone())
-                .unwrap_or_default(),
-            run_id: run_id.to_string(),
-        };
-        let info = self.info_mut();
-        info.action_count += 1;
-        info.recent_actions.push(ScheduleActionResult {
-            schedule_time: ts(p.actual),
-            actual_time: ts(now.0),
-            start_workflow_result: Some(execution.clone()),
-            start_workflow_status: WorkflowExecutionStatus::Running as i32,
-        });
-        let extra = info.recent_actions.len().saturating_sub(RECENT_ACTIONS);
-        info.recent_actions.drain(..extra);
-        if p.tracked {
-            info.running_workflows.push(execution);
-        }
-        let mut actions = Vec::new();
-        self.process(now, &mut actions);
-        actions
+        self.settle(seq, run_id, now)
     }
 
     /// A start could not be carried out (the workflow id is taken): it is dropped, as the
     /// workflow drops a start whose activity failed.
     pub fn on_start_failed(&mut self, seq: u64, now: Time) -> Vec<Action> {
-        let before = self.pending.len();
-        self.pending.retain(|p| p.seq != seq);
-        let mut actions = Vec::new();
-        if self.pending.len() != before {
-            self.process(now, &mut actions);
+        self.settle(seq, "", now)
+    }
+
+    /// Records how start `seq` went. Results are recorded in the order the starts were handed
+    /// out (the workflow starts one after the other), so a start that finished early waits
+    /// for the ones before it.
+    fn settle(&mut self, seq: u64, run_id: &str, now: Time) -> Vec<Action> {
+        let Some(p) = self.pending.iter_mut().find(|p| p.seq == seq && !p.done) else {
+            return Vec::new();
+        };
+        p.done = true;
+        p.run_id = run_id.to_string();
+        p.started_at = now.0;
+        while self.pending.first().is_some_and(|p| p.done) {
+            let p = self.pending.remove(0);
+            if p.run_id.is_empty() {
+                continue;
+            }
+            let execution = WorkflowExecution {
+                workflow_id: p
+                    .request
+                    .as_ref()
+                    .map(|r| r.workflow_id.clone())
+                    .unwrap_or_default(),
+                run_id: p.run_id.clone(),
+            };
+            let closed = p.closed_status != 0;
+            let info = self.info_mut();
+            info.action_count += 1;
+            info.recent_actions.push(ScheduleActionResult {
+                schedule_time: ts(p.actual),
+                actual_time: ts(p.started_at),
+                start_workflow_result: Some(execution.clone()),
+                start_workflow_status: if closed {
+                    p.closed_status
+                } else {
+                    WorkflowExecutionStatus::Running as i32
+                },
+            });
+            let extra = info.recent_actions.len().saturating_sub(RECENT_ACTIONS);
+            info.recent_actions.drain(..extra);
+            if p.tracked && !closed {
+                info.running_workflows.push(execution);
+            }
         }
+        let mut actions = Vec::new();
+        self.process(now, &mut actions);
         actions
     }
 
@@ -451,6 +492,14 @@ impl ScheduleState {
         result: Option<Payloads>,
         now: Time,
     ) -> Vec<Action> {
+        for p in self.pending.iter_mut().filter(|p| {
+            p.done
+                && p.request
+                    .as_ref()
+                    .is_some_and(|r| r.workflow_id == workflow_id)
+        }) {
+            p.closed_status = status as i32;
+        }
         let info = self.info_mut();
         info.running_workflows
             .retain(|w| w.workflow_id != workflow_id);
@@ -587,7 +636,10 @@ impl ScheduleState {
         self.info
             .as_ref()
             .is_some_and(|i| !i.running_workflows.is_empty())
-            || self.pending.iter().any(|p| p.tracked)
+            || self
+                .pending
+                .iter()
+                .any(|p| p.tracked && !(p.done && (p.run_id.is_empty() || p.closed_status != 0)))
     }
 
     /// Temporal's processBuffer (buffer.go's ProcessBuffer plus the starts it decides);
@@ -719,7 +771,7 @@ impl ScheduleState {
         );
         fields.insert(
             "TemporalScheduledById".into(),
-            json_payload(format!("{:?}", self.schedule_id), "Keyword"),
+            json_payload(json_string(&self.schedule_id), "Keyword"),
         );
         let reuse = if start.manual {
             WorkflowIdReusePolicy::AllowDuplicate
@@ -755,6 +807,7 @@ impl ScheduleState {
             request: Some(request),
             actual: start.actual,
             tracked,
+            ..Default::default()
         });
         seq
     }
@@ -763,7 +816,7 @@ impl ScheduleState {
     pub fn pending_start(&self, seq: u64) -> Option<&StartWorkflowExecutionRequest> {
         self.pending
             .iter()
-            .find(|p| p.seq == seq)
+            .find(|p| p.seq == seq && !p.done)
             .and_then(|p| p.request.as_ref())
     }
 

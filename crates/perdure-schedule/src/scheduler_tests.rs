@@ -479,3 +479,72 @@ fn matching_times_lists_the_range() {
         ]
     );
 }
+
+#[test]
+fn results_are_recorded_in_start_order_whatever_order_they_arrive_in() {
+    let mut s = create(schedule(10, ScheduleOverlapPolicy::AllowAll));
+    let a = s.wake(at(30));
+    let seqs: Vec<u64> = a
+        .iter()
+        .map(|a| match a {
+            Action::Start { seq } => *seq,
+            _ => panic!(),
+        })
+        .collect();
+    s.on_started(seqs[2], "r3", at(31));
+    s.on_started(seqs[1], "r2", at(31));
+    assert_eq!(s.describe().info.unwrap().action_count, 0);
+    // A repeated report changes nothing.
+    s.on_started(seqs[2], "r3", at(31));
+    s.on_started(seqs[0], "r1", at(32));
+    let runs: Vec<String> = s
+        .describe()
+        .info
+        .unwrap()
+        .recent_actions
+        .iter()
+        .map(|a| a.start_workflow_result.clone().unwrap().run_id)
+        .collect();
+    assert_eq!(runs, vec!["r1", "r2", "r3"]);
+    assert!(s.pending.is_empty());
+}
+
+#[test]
+fn a_run_that_closes_before_it_is_recorded_is_not_left_running() {
+    let mut s = create(schedule(10, ScheduleOverlapPolicy::Skip));
+    // An allow-all trigger first, then the tracked slot.
+    let a = s.patch(
+        &SchedulePatch {
+            trigger_immediately: Some(TriggerImmediatelyRequest {
+                overlap_policy: ScheduleOverlapPolicy::AllowAll as i32,
+                ..Default::default()
+            }),
+            ..Default::default()
+        },
+        at(10),
+    );
+    let seqs: Vec<u64> = a
+        .iter()
+        .filter_map(|a| match a {
+            Action::Start { seq } => Some(*seq),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(seqs.len(), 2);
+    let tracked = s.pending.iter().find(|p| p.tracked).unwrap().clone();
+    let tracked_id = tracked.request.unwrap().workflow_id;
+    s.on_started(tracked.seq, "rt", at(11));
+    s.on_closed(
+        &tracked_id,
+        WorkflowExecutionStatus::Completed,
+        None,
+        None,
+        at(12),
+    );
+    let other = seqs.into_iter().find(|q| *q != tracked.seq).unwrap();
+    s.on_started(other, "ra", at(13));
+    let info = s.describe().info.unwrap();
+    assert!(info.running_workflows.is_empty());
+    assert_eq!(info.action_count, 2);
+    assert_eq!(starts(&s.wake(at(20))), 1);
+}

@@ -23,7 +23,7 @@ impl Frontend {
         req: CreateScheduleRequest,
     ) -> Result<CreateScheduleResponse, Status> {
         let ns = self.namespaces.get(&req.namespace)?;
-        validate::workflow_id(&perdure_schedule::scheduler::scheduler_workflow_id(
+        workflow_id(&perdure_schedule::scheduler::scheduler_workflow_id(
             &req.schedule_id,
         ))?;
         if req.request_id.is_empty() {
@@ -44,6 +44,22 @@ impl Frontend {
     }
 }
 
+/// Temporal's validator.ValidateWorkflowID, which schedules use (its message differs from
+/// StartWorkflowExecution's).
+fn workflow_id(id: &str) -> Result<(), Status> {
+    const MAX: usize = 1000;
+    if id.is_empty() {
+        return Err(errors::invalid("WorkflowId is not set on request."));
+    }
+    if id.len() > MAX {
+        return Err(errors::invalid(format!(
+            "WorkflowId exceeds maximum allowed length ({}/{MAX})",
+            id.len()
+        )));
+    }
+    Ok(())
+}
+
 /// Temporal's validateStartWorkflowArgsForSchedule.
 pub(crate) fn validate_action(
     schedule: Option<&temporalio_protos::temporal::api::schedule::v1::Schedule>,
@@ -54,7 +70,7 @@ pub(crate) fn validate_action(
     else {
         return Ok(());
     };
-    validate::workflow_id(&format!(
+    workflow_id(&format!(
         "{}{APPENDED_TIMESTAMP_FOR_VALIDATION}",
         w.workflow_id
     ))?;
