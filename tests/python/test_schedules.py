@@ -575,6 +575,7 @@ async def test_describe_shows_future_times_and_create_and_update_times(client):
             spec=every(hour, offset),
             state=ScheduleState(paused=False, note="created"),
         ),
+        memo={"owner": "team-a", "tier": 2},
     )
     after = now_utc()
     async with deleted_after(handle):
@@ -598,6 +599,7 @@ async def test_describe_shows_future_times_and_create_and_update_times(client):
         assert d.schedule.action.workflow == "ScheduledEcho"
         assert d.schedule.action.id == f"{sid}-wf"
         assert d.schedule.action.task_queue == f"sched-{sid}"
+        assert await d.memo() == {"owner": "team-a", "tier": 2}
         # (update_time is set by an update: see the update test; Temporal's workflow-backed
         # scheduler leaves it unset on pause/unpause, so that is not asserted either way.)
 
@@ -726,7 +728,8 @@ async def test_list_schedules_shows_every_created_schedule(client):
         # The dev server's list is read from visibility, which is eventually consistent.
         async def listed():
             found = {}
-            async for s in await client.list_schedules():
+            # One per page: the SDK follows next_page_token through every page.
+            async for s in await client.list_schedules(page_size=1):
                 if s.id in ids:
                     found[s.id] = s
             return found if len(found) == len(ids) else None
@@ -939,6 +942,119 @@ async def test_invalid_actions_are_invalid_argument(client, build, message):
         )
     assert err.value.status == RPCStatusCode.INVALID_ARGUMENT
     assert err.value.message == message
+
+
+async def test_list_schedules_with_a_query_on_paused(client):
+    prefix = schedule_id("sched-list-query")
+    paused, running = f"{prefix}-paused", f"{prefix}-running"
+    handles = []
+    for sid, is_paused in ((paused, True), (running, False)):
+        handles.append(
+            await client.create_schedule(
+                sid,
+                Schedule(
+                    action=start_action("ScheduledEcho", sid, f"sched-{sid}"),
+                    spec=every(timedelta(hours=1)),
+                    state=ScheduleState(paused=is_paused),
+                ),
+            )
+        )
+    try:
+
+        async def listed():
+            found = [
+                s.id
+                async for s in await client.list_schedules(query="TemporalSchedulePaused = true")
+                if s.id.startswith(prefix)
+            ]
+            return found if found == [paused] else None
+
+        await wait_until(listed, SLOTS_S, "only the paused schedule listed by the query")
+    finally:
+        for h in handles:
+            await h.delete()
+
+
+async def test_operations_on_an_unknown_schedule_are_not_found(client):
+    sid = schedule_id("sched-nobody")
+    handle = client.get_schedule_handle(sid)
+    now = now_utc()
+    valid = Schedule(
+        action=start_action("ScheduledEcho", sid, f"sched-{sid}"), spec=every(timedelta(hours=1))
+    )
+    valid_proto = await valid._to_proto(client)
+    calls = {
+        "delete": lambda: handle.delete(),
+        "pause": lambda: handle.pause(note="x"),
+        "unpause": lambda: handle.unpause(note="x"),
+        "trigger": lambda: handle.trigger(),
+        "backfill": lambda: handle.backfill(
+            ScheduleBackfill(start_at=now - timedelta(hours=2), end_at=now)
+        ),
+        "update": lambda: client.workflow_service.update_schedule(
+            UpdateScheduleRequest(
+                namespace=NAMESPACE,
+                schedule_id=sid,
+                schedule=valid_proto,
+                request_id=f"update-{sid}",
+            ),
+            timeout=RPC_TIMEOUT,
+        ),
+        "matching-times": lambda: client.workflow_service.list_schedule_matching_times(
+            ListScheduleMatchingTimesRequest(
+                namespace=NAMESPACE,
+                schedule_id=sid,
+                start_time=ts(now),
+                end_time=ts(now + timedelta(hours=3)),
+            ),
+            timeout=RPC_TIMEOUT,
+        ),
+    }
+    for name, call in calls.items():
+        with pytest.raises(RPCError) as err:
+            await call()
+        assert err.value.status == RPCStatusCode.NOT_FOUND, (name, err.value)
+        # Same two Temporal answers as describe (see test_describe_of_an_unknown_schedule...).
+        assert err.value.message in (
+            "schedule not found",
+            f"workflow not found for ID: temporal-sys-scheduler:{sid}",
+        ), (name, err.value.message)
+
+
+@pytest.mark.parametrize("sid", ["", "s" * 1001], ids=["empty", "too-long"])
+async def test_bad_schedule_ids_are_invalid_argument(client, sid):
+    # Temporal's messages here name its scheduler workflow ("WorkflowId not set", a length that
+    # counts its "temporal-sys-scheduler:" prefix), so only the status is asserted.
+    with pytest.raises(RPCError) as err:
+        await client.create_schedule(
+            sid,
+            Schedule(action=start_action("ScheduledEcho", "x", "sched-x"), spec=every(ONE_S)),
+        )
+    assert err.value.status == RPCStatusCode.INVALID_ARGUMENT, err.value
+
+
+async def test_matching_times_of_a_reversed_window_are_empty(client):
+    sid = schedule_id("sched-matching-reversed")
+    handle = await client.create_schedule(
+        sid,
+        Schedule(
+            action=start_action("ScheduledEcho", sid, f"sched-{sid}"),
+            spec=every(timedelta(minutes=1)),
+            state=ScheduleState(paused=True),
+        ),
+    )
+    async with deleted_after(handle):
+        now = now_utc()
+        resp = await client.workflow_service.list_schedule_matching_times(
+            ListScheduleMatchingTimesRequest(
+                namespace=NAMESPACE,
+                schedule_id=sid,
+                start_time=ts(now + timedelta(hours=3)),
+                end_time=ts(now),
+            ),
+            timeout=RPC_TIMEOUT,
+        )
+        assert list(resp.start_time) == []
 
 
 # ---- durability ------------------------------------------------------------------------------
