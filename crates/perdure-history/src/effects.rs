@@ -350,7 +350,7 @@ pub(crate) async fn run(shard: Arc<Shard>, mut rx: mpsc::UnboundedReceiver<(u64,
     }
 }
 
-async fn execute(shard: &Arc<Shard>, task: &TransferTask) -> Result<(), HistoryError> {
+pub(crate) async fn execute(shard: &Arc<Shard>, task: &TransferTask) -> Result<(), HistoryError> {
     let Some(cross) = shard.cross_shard() else {
         return Err(HistoryError::NotLeader { shard: shard.id.0 });
     };

@@ -31,6 +31,8 @@ const CONFLICT_RETRIES: usize = 3;
 const SCHEDULE_LOCK: &str = "schedule";
 
 /// What a schedule operation decided.
+// Built once per attempt and consumed at once; boxing the state would only add an allocation.
+#[allow(clippy::large_enum_variant)]
 pub(crate) enum SchedStep<R> {
     /// Nothing to write; answered behind a read barrier.
     Reply(R),

@@ -275,7 +275,7 @@ impl ScheduleState {
     fn policies(&self) -> SchedulePolicies {
         self.schedule
             .as_ref()
-            .and_then(|s| s.policies.clone())
+            .and_then(|s| s.policies)
             .unwrap_or_default()
     }
 
@@ -376,7 +376,7 @@ impl ScheduleState {
                 self.info_mut().buffer_dropped += 1;
                 continue;
             }
-            let mut b = b.clone();
+            let mut b = *b;
             // The start time is inclusive (InclusiveBackfillStartTime).
             let start = time_of(&b.start_time).unwrap_or(0) - 1_000_000;
             b.start_time = ts(start);

@@ -21,9 +21,7 @@ impl HistoryService {
         run_id: &str,
     ) -> Result<(), HistoryError> {
         self.change_schedule(namespace_id, schedule_id, |s, now| {
-            if s.pending_start(seq).is_none() {
-                return None;
-            }
+            s.pending_start(seq)?;
             Some(if run_id.is_empty() {
                 s.on_start_failed(seq, now)
             } else {

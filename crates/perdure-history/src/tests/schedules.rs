@@ -1,0 +1,197 @@
+//! Schedules on the history write path: a fired wake takes each slot once and its start row
+//! starts one run; carrying out a start row again (a crash between the start and its report,
+//! a leader change) finds the run the first attempt started instead of starting another.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use perdure_core::{transfer_task, TransferTask};
+use temporalio_protos::temporal::api::common::v1::WorkflowType;
+use temporalio_protos::temporal::api::enums::v1::ScheduleOverlapPolicy;
+use temporalio_protos::temporal::api::schedule::v1::{
+    schedule_action, IntervalSpec, Schedule, ScheduleAction, SchedulePolicies, ScheduleSpec,
+};
+use temporalio_protos::temporal::api::taskqueue::v1::TaskQueue;
+use temporalio_protos::temporal::api::workflow::v1::NewWorkflowExecutionInfo;
+use temporalio_protos::temporal::api::workflowservice::v1::CreateScheduleRequest;
+use tokio::time::Instant;
+
+use super::fixture::*;
+use crate::cache::ExecKey;
+use crate::{tables, CrossShard, CrossShardAnswer, CrossShardCall, HistoryError, HistoryService};
+
+/// Effects reach this node's own history (one node holds every shard).
+struct Local(Arc<HistoryService>);
+
+impl CrossShard for Local {
+    fn call(
+        &self,
+        call: CrossShardCall,
+    ) -> Pin<Box<dyn Future<Output = Result<CrossShardAnswer, HistoryError>> + Send + 'static>>
+    {
+        let h = self.0.clone();
+        Box::pin(async move { h.serve_cross_shard(call).await })
+    }
+}
+
+fn every_second(sid: &str) -> CreateScheduleRequest {
+    CreateScheduleRequest {
+        namespace: NS.into(),
+        schedule_id: sid.into(),
+        request_id: format!("create-{sid}"),
+        schedule: Some(Schedule {
+            spec: Some(ScheduleSpec {
+                interval: vec![IntervalSpec {
+                    interval: Some(prost_wkt_types::Duration {
+                        seconds: 1,
+                        nanos: 0,
+                    }),
+                    phase: None,
+                }],
+                ..Default::default()
+            }),
+            action: Some(ScheduleAction {
+                action: Some(schedule_action::Action::StartWorkflow(
+                    NewWorkflowExecutionInfo {
+                        workflow_id: format!("{sid}-wf"),
+                        workflow_type: Some(WorkflowType { name: "Wf".into() }),
+                        task_queue: Some(TaskQueue {
+                            name: TQ.into(),
+                            ..Default::default()
+                        }),
+                        ..Default::default()
+                    },
+                )),
+            }),
+            policies: Some(SchedulePolicies {
+                overlap_policy: ScheduleOverlapPolicy::AllowAll as i32,
+                ..Default::default()
+            }),
+            state: None,
+        }),
+        ..Default::default()
+    }
+}
+
+#[tokio::test]
+async fn a_fired_wake_starts_each_slot_once_and_a_repeated_start_row_starts_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = Node::open(dir.path()).await;
+    node.history
+        .set_cross_shard(Arc::new(Local(node.history.clone())));
+    let sid = "sch";
+    let req = every_second(sid);
+    let token = node
+        .history
+        .create_schedule(NS_ID, None, &req)
+        .await
+        .unwrap();
+    assert_eq!(token, 1);
+    // The same create again (same request id) is the same schedule.
+    assert_eq!(
+        node.history
+            .create_schedule(NS_ID, None, &req)
+            .await
+            .unwrap(),
+        1
+    );
+
+    let deadline = Instant::now() + DEADLINE;
+    let described = loop {
+        let d = node.history.describe_schedule(NS_ID, sid).await.unwrap();
+        if d.info.as_ref().unwrap().action_count >= 3 {
+            break d;
+        }
+        assert!(Instant::now() < deadline, "no three starts: {d:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let info = described.info.unwrap();
+    let recent = &info.recent_actions;
+    // One run per nominal second, each the current run of its workflow id.
+    let mut ids: Vec<String> = recent
+        .iter()
+        .map(|a| a.start_workflow_result.clone().unwrap().workflow_id)
+        .collect();
+    ids.dedup();
+    assert_eq!(ids.len(), recent.len());
+    for pair in recent.windows(2) {
+        let (a, b) = (
+            pair[0].schedule_time.unwrap().seconds,
+            pair[1].schedule_time.unwrap().seconds,
+        );
+        assert_eq!(b - a, 1, "slots are consecutive seconds");
+    }
+    let first = recent[0].start_workflow_result.clone().unwrap();
+    let shard = node.history.shard_for(NS_ID, &first.workflow_id);
+    let (current, _) = tables::load_current(&shard.store, shard.id, NS_ID, &first.workflow_id)
+        .unwrap()
+        .unwrap();
+    assert_eq!(current.run_id, first.run_id);
+    let state = shard
+        .read_state(&ExecKey::new(NS_ID, &first.workflow_id, &first.run_id))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(state.scheduled_by.as_ref().unwrap().schedule_id, sid);
+
+    // The start of that slot carried out again, with its deterministic request id: the run the
+    // first attempt started is found, nothing new starts.
+    let mut again = start_request(&first.workflow_id, &current.start_request_id);
+    again.workflow_id_reuse_policy =
+        temporalio_protos::temporal::api::enums::v1::WorkflowIdReusePolicy::RejectDuplicate as i32;
+    let out = node
+        .history
+        .start_scheduled(
+            NS_ID,
+            None,
+            again,
+            perdure_core::ScheduledBy {
+                schedule_id: sid.into(),
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(out.run_id, first.run_id);
+    assert!(!out.started);
+
+    // The whole start row run again after its result was recorded: the schedule no longer
+    // waits for that start, so it neither starts nor records anything.
+    let sched_shard = node
+        .history
+        .shard_for(NS_ID, &format!("temporal-sys-scheduler:{sid}"))
+        .clone();
+    let before = node.history.describe_schedule(NS_ID, sid).await.unwrap();
+    let row = TransferTask {
+        namespace_id: NS_ID.into(),
+        workflow_id: format!("temporal-sys-scheduler:{sid}"),
+        kind: Some(transfer_task::Kind::ScheduleAction(
+            transfer_task::ScheduleActionRef {
+                schedule_id: sid.into(),
+                start_seq: 0,
+                ..Default::default()
+            },
+        )),
+        ..Default::default()
+    };
+    crate::effects::execute(&sched_shard, &row).await.unwrap();
+    let after = node.history.describe_schedule(NS_ID, sid).await.unwrap();
+    let count =
+        |d: &temporalio_protos::temporal::api::workflowservice::v1::DescribeScheduleResponse| {
+            d.info.as_ref().unwrap().action_count
+        };
+    // Later slots may have started meanwhile, but never a second run of slot 0.
+    assert!(count(&after) >= count(&before));
+    let (current_again, _) =
+        tables::load_current(&shard.store, shard.id, NS_ID, &first.workflow_id)
+            .unwrap()
+            .unwrap();
+    assert_eq!(current_again.run_id, first.run_id);
+
+    node.history.delete_schedule(NS_ID, sid).await.unwrap();
+    assert!(matches!(
+        node.history.describe_schedule(NS_ID, sid).await,
+        Err(HistoryError::Schedule(crate::ScheduleRefusal::NotFound))
+    ));
+}
