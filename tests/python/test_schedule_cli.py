@@ -276,7 +276,7 @@ async def test_cli_schedule_list_shows_created_schedules(server):
         # Listing reads visibility, which is eventually consistent on the dev server.
         async def listed():
             entries = json.loads(await cli(server, "schedule", "list", "-o", "json")) or []
-            found = {e["scheduleId"]: e for e in entries if e["scheduleId"] in ids}
+            found = {e["scheduleId"]: e for e in entries if e.get("scheduleId") in ids}
             return found if len(found) == len(ids) else None
 
         found = await wait_until(listed, SLOTS_S, "both schedules listed")
