@@ -7,6 +7,18 @@ server 1.32.0), which is the specification. Timing: slots are 1–2 s apart; eve
 deadline; the only plain sleeps are the windows that show something did NOT happen (each
 covers at least two slots). What is asserted is computed from nominal times (the workflow ids,
 the slots between two observed states), never from how long a sleep lasted.
+
+Temporal facts pinned here that are easy to get wrong (checked on the dev server and in
+service/worker/scheduler): a run's id is ``<action id>-<nominal time to the second>`` and its
+ScheduledStartTime the nominal time, while ``recent_actions[].scheduled_at`` and the future
+times are the jittered (actual) times; a backfill's start AND end are inclusive, but
+ListScheduleMatchingTimes' start is exclusive; BUFFER_ONE keeps the oldest overlapping slot;
+a paused schedule drops its buffered scheduled starts (so BUFFER_ALL is drained with a spec
+end time, not a pause), still lists ten future times, and does not catch up paused slots;
+manual starts (trigger, backfill) ignore pause and remaining actions and do not consume them;
+future times are capped by remaining actions; recent actions are the last ten in start order;
+update_time is set by UpdateSchedule only (not at create, not by pause); a stale conflict
+token makes an update a no-op.
 """
 
 from __future__ import annotations
