@@ -23,6 +23,9 @@ impl Frontend {
         req: CreateScheduleRequest,
     ) -> Result<CreateScheduleResponse, Status> {
         let ns = self.namespaces.get(&req.namespace)?;
+        if req.schedule_id.is_empty() {
+            return Err(errors::invalid("WorkflowId is not set on request."));
+        }
         workflow_id(&perdure_schedule::scheduler::scheduler_workflow_id(
             &req.schedule_id,
         ))?;

@@ -6,7 +6,10 @@ use perdure_api::internal::internal_client::InternalClient;
 use perdure_api::internal::VisibilityRequest;
 use perdure_storage::GroupId;
 use prost::Message;
+use temporalio_protos::temporal::api::common::v1::{Payload, WorkflowExecution, WorkflowType};
+use temporalio_protos::temporal::api::enums::v1::WorkflowExecutionStatus;
 use temporalio_protos::temporal::api::schedule::v1::ScheduleListEntry;
+use temporalio_protos::temporal::api::workflow::v1::WorkflowExecutionInfo;
 use temporalio_protos::temporal::api::workflowservice::v1::{
     ListSchedulesRequest, ListSchedulesResponse,
 };
@@ -19,12 +22,50 @@ use crate::server::Frontend;
 /// Page size when the request names none (Temporal's visibilityMaxPageSize).
 const DEFAULT_PAGE_SIZE: usize = 1000;
 
+/// A schedule as its scheduler workflow's visibility row would show it to a query: its
+/// search attributes plus TemporalSchedulePaused, workflow id `temporal-sys-scheduler:<id>`.
+fn record_of(e: &ScheduleListEntry) -> perdure_visibility::VisibilityRecord {
+    let mut attrs = e.search_attributes.clone().unwrap_or_default();
+    let paused = e.info.as_ref().is_some_and(|i| i.paused);
+    attrs.indexed_fields.insert(
+        "TemporalSchedulePaused".into(),
+        Payload {
+            metadata: [
+                ("encoding".to_string(), b"json/plain".to_vec()),
+                ("type".to_string(), b"Bool".to_vec()),
+            ]
+            .into_iter()
+            .collect(),
+            data: paused.to_string().into_bytes(),
+            ..Default::default()
+        },
+    );
+    let info = WorkflowExecutionInfo {
+        execution: Some(WorkflowExecution {
+            workflow_id: perdure_schedule::scheduler::scheduler_workflow_id(&e.schedule_id),
+            run_id: String::new(),
+        }),
+        r#type: Some(WorkflowType {
+            name: "temporal-sys-scheduler-workflow".into(),
+        }),
+        status: WorkflowExecutionStatus::Running as i32,
+        search_attributes: Some(attrs),
+        ..Default::default()
+    };
+    perdure_history::visibility::record_of(&info)
+}
+
 impl Frontend {
     pub(crate) async fn list_schedules(
         &self,
         req: ListSchedulesRequest,
     ) -> Result<ListSchedulesResponse, Status> {
         let ns = self.namespaces.get(&req.namespace)?;
+        let query = if req.query.trim().is_empty() {
+            None
+        } else {
+            Some(crate::visibility::parse_query(&req.query)?)
+        };
         let after = String::from_utf8(req.next_page_token.clone())
             .map_err(|_| errors::invalid("Invalid NextPageToken."))?;
         let page = match usize::try_from(req.maximum_page_size) {
@@ -50,6 +91,7 @@ impl Frontend {
             .into_iter()
             .flatten()
             .filter(|e| after.is_empty() || e.schedule_id > after)
+            .filter(|e| query.as_ref().is_none_or(|q| q.matches(&record_of(e))))
             .collect();
         all.sort_by(|a, b| a.schedule_id.cmp(&b.schedule_id));
         let next_page_token = if all.len() > page {
