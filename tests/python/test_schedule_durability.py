@@ -161,4 +161,9 @@ async def test_every_slot_runs_once_when_the_schedules_shard_leader_is_killed():
                 timeout_s=60,
             )
             await assert_every_slot_once(client, handle, sid)
+            # ListSchedules asks every shard's leader, here and on the other live node.
+            for node in cluster.live():
+                c = await cluster.client(node)
+                listed = [e.id async for e in await c.list_schedules()]
+                assert sid in listed, (node, listed)
             await handle.delete()

@@ -492,12 +492,28 @@ impl ScheduleState {
         result: Option<Payloads>,
         now: Time,
     ) -> Vec<Action> {
-        for p in self.pending.iter_mut().filter(|p| {
-            p.done
-                && p.request
-                    .as_ref()
-                    .is_some_and(|r| r.workflow_id == workflow_id)
-        }) {
+        // Only tracked runs are watched (ALLOW_ALL runs are not, as in Temporal): a report of
+        // any other run (an earlier schedule of the same id...) changes nothing.
+        let is_ours = |r: &Option<StartWorkflowExecutionRequest>| {
+            r.as_ref().is_some_and(|r| r.workflow_id == workflow_id)
+        };
+        let tracked_pending = self
+            .pending
+            .iter()
+            .any(|p| p.tracked && p.done && is_ours(&p.request));
+        let running = self.info.as_ref().is_some_and(|i| {
+            i.running_workflows
+                .iter()
+                .any(|w| w.workflow_id == workflow_id)
+        });
+        if !tracked_pending && !running {
+            return Vec::new();
+        }
+        for p in self
+            .pending
+            .iter_mut()
+            .filter(|p| p.tracked && p.done && is_ours(&p.request))
+        {
             p.closed_status = status as i32;
         }
         let info = self.info_mut();
@@ -823,8 +839,8 @@ impl ScheduleState {
     /// When [`ScheduleState::wake`] must run next: the next slot's time (never while paused or
     /// out of actions; backfills waiting for buffer room resume when a run closes).
     pub fn next_wake(&self) -> Option<Time> {
-        let mut s = self.clone();
-        if !s.can_take(false, false) {
+        let st = self.schedule.as_ref().and_then(|s| s.state.as_ref());
+        if st.is_some_and(|st| st.paused || (st.limited_actions && st.remaining_actions <= 0)) {
             return None;
         }
         let spec = self.spec()?;

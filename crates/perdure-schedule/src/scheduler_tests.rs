@@ -548,3 +548,20 @@ fn a_run_that_closes_before_it_is_recorded_is_not_left_running() {
     assert_eq!(info.action_count, 2);
     assert_eq!(starts(&s.wake(at(20))), 1);
 }
+
+#[test]
+fn closes_of_runs_the_schedule_does_not_track_change_nothing() {
+    let mut sch = schedule(10, ScheduleOverlapPolicy::AllowAll);
+    sch.policies.as_mut().unwrap().pause_on_failure = true;
+    let mut s = create(sch);
+    let a = s.wake(at(10));
+    start_all(&mut s, a, at(10));
+    let before = s.clone();
+    // An ALLOW_ALL run is not watched (Temporal's DontTrackOverlapping), nor is a stranger.
+    for id in ["wf-2024-01-01T00:00:10Z", "someone-else"] {
+        let a = s.on_closed(id, WorkflowExecutionStatus::Failed, None, None, at(11));
+        assert!(a.is_empty());
+    }
+    assert_eq!(s, before);
+    assert!(!s.paused());
+}
