@@ -25,7 +25,7 @@ use temporalio_protos::temporal::api::common::v1::{
     Memo, Payload, Payloads, SearchAttributes, WorkflowExecution,
 };
 use temporalio_protos::temporal::api::enums::v1::{
-    ScheduleOverlapPolicy, WorkflowExecutionStatus, WorkflowIdReusePolicy,
+    ScheduleOverlapPolicy, TaskQueueKind, WorkflowExecutionStatus, WorkflowIdReusePolicy,
 };
 use temporalio_protos::temporal::api::failure::v1::Failure;
 use temporalio_protos::temporal::api::schedule::v1::{
@@ -930,7 +930,7 @@ impl ScheduleState {
         };
         ScheduleListEntry {
             schedule_id: self.schedule_id.clone(),
-            memo: self.memo.clone(),
+            memo: Some(self.memo.clone().unwrap_or_default()),
             search_attributes: self.search_attributes.clone(),
             info: Some(ScheduleListInfo {
                 spec: Some(spec),
@@ -966,11 +966,30 @@ impl ScheduleState {
     }
 }
 
-/// What Temporal fills into a schedule it stores.
+/// What Temporal fills into a schedule it stores (as Describe shows it): the overlap policy
+/// (SKIP) and catch-up window (a year) when unset, a normal task queue kind.
 fn fill_defaults(schedule: &mut Schedule) {
     schedule.spec.get_or_insert_with(Default::default);
-    schedule.policies.get_or_insert_with(Default::default);
+    let p = schedule.policies.get_or_insert_with(Default::default);
+    if p.overlap_policy == ScheduleOverlapPolicy::Unspecified as i32 {
+        p.overlap_policy = ScheduleOverlapPolicy::Skip as i32;
+    }
+    if p.catchup_window.is_none() {
+        p.catchup_window = Some(prost_wkt_types::Duration {
+            seconds: DEFAULT_CATCHUP_WINDOW.as_secs() as i64,
+            nanos: 0,
+        });
+    }
     schedule.state.get_or_insert_with(Default::default);
+    if let Some(schedule_action::Action::StartWorkflow(w)) =
+        schedule.action.as_mut().and_then(|a| a.action.as_mut())
+    {
+        if let Some(tq) = w.task_queue.as_mut() {
+            if tq.kind == TaskQueueKind::Unspecified as i32 {
+                tq.kind = TaskQueueKind::Normal as i32;
+            }
+        }
+    }
 }
 
 #[cfg(test)]
