@@ -55,6 +55,8 @@ pub const DEFAULT_CATCHUP_WINDOW: Duration = Duration::from_secs(365 * 24 * 3600
 pub const MIN_CATCHUP_WINDOW: Duration = Duration::from_secs(10);
 /// Buffered starts (and pending backfills) a schedule holds at most (MaxBufferSize).
 pub const MAX_BUFFER: usize = 1000;
+/// Patch/update request ids remembered for dedup.
+pub const RECENT_REQUEST_IDS: usize = 100;
 /// Temporal's maxListMatchingTimesCount.
 pub const MAX_MATCHING_TIMES: usize = 1000;
 /// Slots one call steps through at most; a longer gap (a year of one-second slots) is counted
@@ -152,6 +154,10 @@ pub struct ScheduleState {
     /// The namespace's retention when the schedule was created: its runs keep it.
     #[prost(uint64, tag = "19")]
     pub retention_secs: u64,
+    /// Request ids of the latest patches and updates (Temporal dedups them as signals): a
+    /// retried call is not applied twice.
+    #[prost(string, repeated, tag = "20")]
+    pub recent_request_ids: Vec<String>,
 }
 
 /// Something the caller must do for the schedule.
@@ -826,6 +832,24 @@ impl ScheduleState {
             ..Default::default()
         });
         seq
+    }
+
+    /// True when a patch or update with `request_id` was already applied; otherwise remembers
+    /// it (the caller then applies the call). An empty id is never a repeat.
+    pub fn repeated_request(&mut self, request_id: &str) -> bool {
+        if request_id.is_empty() {
+            return false;
+        }
+        if self.recent_request_ids.iter().any(|r| r == request_id) {
+            return true;
+        }
+        self.recent_request_ids.push(request_id.to_string());
+        let extra = self
+            .recent_request_ids
+            .len()
+            .saturating_sub(RECENT_REQUEST_IDS);
+        self.recent_request_ids.drain(..extra);
+        false
     }
 
     /// The start request of a pending start.

@@ -565,3 +565,18 @@ fn closes_of_runs_the_schedule_does_not_track_change_nothing() {
     assert_eq!(s, before);
     assert!(!s.paused());
 }
+
+#[test]
+fn request_ids_of_patches_are_remembered_up_to_a_bound() {
+    let mut s = create(schedule(10, ScheduleOverlapPolicy::AllowAll));
+    assert!(!s.repeated_request(""));
+    assert!(!s.repeated_request(""));
+    assert!(!s.repeated_request("a"));
+    assert!(s.repeated_request("a"));
+    for i in 0..RECENT_REQUEST_IDS {
+        assert!(!s.repeated_request(&format!("r{i}")));
+    }
+    assert_eq!(s.recent_request_ids.len(), RECENT_REQUEST_IDS);
+    // The oldest one was forgotten.
+    assert!(!s.repeated_request("a"));
+}

@@ -26,7 +26,7 @@ impl Frontend {
             return Err(errors::invalid("Schedule notes exceeds limit."));
         }
         self.history
-            .patch_schedule(ns.id(), &req.schedule_id, &patch)
+            .patch_schedule(ns.id(), &req.schedule_id, &patch, &req.request_id)
             .await
             .map_err(errors::history)?;
         Ok(PatchScheduleResponse::default())

@@ -1,4 +1,5 @@
-//! PatchSchedule: trigger now, backfill, pause or unpause with a note.
+//! PatchSchedule: trigger now, backfill, pause or unpause with a note. A repeated request id
+//! is answered OK and not applied again (Temporal dedups the patch signal).
 
 use temporalio_protos::temporal::api::schedule::v1::SchedulePatch;
 
@@ -12,6 +13,7 @@ impl HistoryService {
         namespace_id: &str,
         schedule_id: &str,
         patch: &SchedulePatch,
+        request_id: &str,
     ) -> Result<(), HistoryError> {
         let wf = perdure_schedule::scheduler::scheduler_workflow_id(schedule_id);
         let shard = self.shard_for(namespace_id, &wf);
@@ -21,6 +23,9 @@ impl HistoryService {
                     return Err(ScheduleRefusal::NotFound.into());
                 };
                 let mut next = s.clone();
+                if next.repeated_request(request_id) {
+                    return Ok(SchedStep::Reply(()));
+                }
                 let actions = next.patch(patch, now);
                 Ok(SchedStep::write(next, actions, ()))
             })

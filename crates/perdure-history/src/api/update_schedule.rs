@@ -28,6 +28,9 @@ impl HistoryService {
                     return Err(ScheduleRefusal::NotFound.into());
                 };
                 let mut next = s.clone();
+                if next.repeated_request(&req.request_id) {
+                    return Ok(SchedStep::Reply(()));
+                }
                 match next.update(
                     req.schedule.clone().unwrap_or_default(),
                     req.search_attributes.clone(),
