@@ -604,7 +604,7 @@ impl ScheduleState {
             if update_time > slot.nominal.0 {
                 continue;
             }
-            if now.0 - slot.nominal.0 > catchup {
+            if now.0 - slot.actual.0 > catchup {
                 self.info_mut().missed_catchup_window += 1;
                 continue;
             }
@@ -676,6 +676,12 @@ impl ScheduleState {
         );
         if !has_action || self.buffered.is_empty() {
             self.buffered.clear();
+            return false;
+        }
+        if self.pending.len() >= MAX_BUFFER {
+            // Starts are not being carried out (the effect runner cannot reach their shards):
+            // the rest waits in the buffer, which drops what overflows, as Temporal's does
+            // while its start activity retries.
             return false;
         }
         let is_running = self.running();

@@ -580,3 +580,18 @@ fn request_ids_of_patches_are_remembered_up_to_a_bound() {
     // The oldest one was forgotten.
     assert!(!s.repeated_request("a"));
 }
+
+#[test]
+fn starts_not_carried_out_stay_bounded() {
+    let mut s = create(schedule(1, ScheduleOverlapPolicy::AllowAll));
+    // Nothing is ever reported started. The slots fill the buffer (the overflow is dropped),
+    // the buffer becomes pending starts up to the bound...
+    let a = s.wake(at(MAX_BUFFER as i64 + 10));
+    assert_eq!(starts(&a), MAX_BUFFER);
+    assert_eq!(s.info.as_ref().unwrap().buffer_dropped, 10);
+    assert_eq!(s.pending.len(), MAX_BUFFER);
+    // ... and later slots wait in the buffer instead of piling up as pending starts.
+    assert!(s.wake(at(MAX_BUFFER as i64 + 20)).is_empty());
+    assert_eq!(s.pending.len(), MAX_BUFFER);
+    assert_eq!(s.buffered.len(), 10);
+}

@@ -35,6 +35,7 @@ impl Frontend {
         validate::request_id(&req.request_id)?;
         validate::identity(&req.identity)?;
         validate::memo(req.memo.as_ref())?;
+        validate_spec(req.schedule.as_ref())?;
         validate_action(req.schedule.as_ref())?;
         let token = self
             .history
@@ -61,6 +62,17 @@ fn workflow_id(id: &str) -> Result<(), Status> {
         )));
     }
     Ok(())
+}
+
+/// Temporal's canonicalizeScheduleSpec, done before anything is read: a spec that does not
+/// compile is InvalidArgument whether or not the schedule exists.
+pub(crate) fn validate_spec(
+    schedule: Option<&temporalio_protos::temporal::api::schedule::v1::Schedule>,
+) -> Result<(), Status> {
+    let spec = schedule.and_then(|s| s.spec.clone()).unwrap_or_default();
+    perdure_schedule::CompiledSpec::compile(&spec)
+        .map(|_| ())
+        .map_err(|e| errors::invalid(e.to_string()))
 }
 
 /// Temporal's validateStartWorkflowArgsForSchedule.

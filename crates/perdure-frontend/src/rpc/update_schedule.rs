@@ -18,6 +18,7 @@ impl Frontend {
         validate::request_id(&req.request_id)?;
         validate::identity(&req.identity)?;
         super::create_schedule::validate_action(req.schedule.as_ref())?;
+        super::create_schedule::validate_spec(req.schedule.as_ref())?;
         if req.memo.is_some() {
             return Err(Status::failed_precondition(
                 "memo updates are not supported on workflow-backed schedules",
