@@ -195,3 +195,88 @@ async fn a_fired_wake_starts_each_slot_once_and_a_repeated_start_row_starts_noth
         Err(HistoryError::Schedule(crate::ScheduleRefusal::NotFound))
     ));
 }
+
+/// The crash window of a start: the run was started but the schedule never heard (the node
+/// died first). After the restart the start row runs again, finds that run by its request id
+/// and records it: one run for the slot, recorded once.
+#[tokio::test]
+async fn a_start_whose_report_was_lost_is_found_again_after_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    // No CrossShard link yet: effect rows stay on disk, as if the node died before running them.
+    let node = Node::open(dir.path()).await;
+    let sid = "sch-crash";
+    node.history
+        .create_schedule(NS_ID, None, &every_second(sid))
+        .await
+        .unwrap();
+    let sched_wf = format!("temporal-sys-scheduler:{sid}");
+    let sched_shard = node.history.shard_for(NS_ID, &sched_wf).clone();
+    let deadline = Instant::now() + DEADLINE;
+    let request = loop {
+        let state = sched_shard
+            .read_schedule(NS_ID, sid)
+            .await
+            .unwrap()
+            .unwrap();
+        if let Some(r) = state.pending_start(0) {
+            break r.clone();
+        }
+        assert!(Instant::now() < deadline, "no start handed out");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let rows = node.transfer_rows(sched_shard.id);
+    assert!(rows.iter().any(|(_, t)| matches!(
+        &t.kind,
+        Some(transfer_task::Kind::ScheduleAction(a)) if a.start_seq == 0
+    )));
+    // The start happened; its report did not.
+    let by = perdure_core::ScheduledBy {
+        schedule_id: sid.into(),
+    };
+    let first = node
+        .history
+        .start_scheduled(NS_ID, None, request.clone(), by)
+        .await
+        .unwrap();
+    assert!(first.started);
+    node.history
+        .patch_schedule(
+            NS_ID,
+            sid,
+            &temporalio_protos::temporal::api::schedule::v1::SchedulePatch {
+                pause: "stop".into(),
+                ..Default::default()
+            },
+            "",
+        )
+        .await
+        .unwrap();
+    // Nothing may keep the store open across the restart.
+    drop(sched_shard);
+    let path = node.shutdown().await;
+
+    let node = Node::open(&path).await;
+    node.history
+        .set_cross_shard(Arc::new(Local(node.history.clone())));
+    let deadline = Instant::now() + DEADLINE;
+    let recent = loop {
+        let d = node.history.describe_schedule(NS_ID, sid).await.unwrap();
+        let info = d.info.unwrap();
+        if info.action_count >= 1 {
+            break info.recent_actions;
+        }
+        assert!(Instant::now() < deadline, "the lost report never came");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let recorded = recent[0].start_workflow_result.clone().unwrap();
+    assert_eq!(recorded.workflow_id, request.workflow_id);
+    assert_eq!(
+        recorded.run_id, first.run_id,
+        "the first run, not a second one"
+    );
+    let shard = node.history.shard_for(NS_ID, &request.workflow_id);
+    let (current, _) = tables::load_current(&shard.store, shard.id, NS_ID, &request.workflow_id)
+        .unwrap()
+        .unwrap();
+    assert_eq!(current.run_id, first.run_id);
+}
