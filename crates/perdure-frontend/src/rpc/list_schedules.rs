@@ -22,8 +22,72 @@ use crate::server::Frontend;
 /// Page size when the request names none (Temporal's visibilityMaxPageSize).
 const DEFAULT_PAGE_SIZE: usize = 1000;
 
-/// A schedule as its scheduler workflow's visibility row would show it to a query: its
-/// search attributes plus TemporalSchedulePaused, workflow id `temporal-sys-scheduler:<id>`.
+/// Temporal's ValidateVisibilityQuery for schedules: a query may name the schedule's own search
+/// attributes, TemporalSchedulePaused and ScheduleId, no other system or Temporal attribute.
+/// (The query already parsed; this scans its identifiers outside string literals.)
+fn refuse_reserved(query: &str) -> Result<(), Status> {
+    let names = perdure_visibility::SearchAttributes::new();
+    let mut chars = query.char_indices().peekable();
+    while let Some((i, c)) = chars.next() {
+        if c == '\'' || c == '"' || c == '`' {
+            let mut escaped = false;
+            for (_, d) in chars.by_ref() {
+                if escaped {
+                    escaped = false;
+                } else if d == '\\' {
+                    escaped = true;
+                } else if d == c {
+                    break;
+                }
+            }
+            continue;
+        }
+        if !(c.is_ascii_alphabetic() || c == '_') {
+            continue;
+        }
+        let mut end = i + c.len_utf8();
+        while let Some(&(j, d)) = chars.peek() {
+            if d.is_ascii_alphanumeric() || d == '_' {
+                end = j + d.len_utf8();
+                chars.next();
+            } else {
+                break;
+            }
+        }
+        let word = &query[i..end];
+        if word == "ScheduleId" {
+            continue;
+        }
+        let reserved = if perdure_visibility::SearchAttributes::system().any(|(n, _)| n == word) {
+            Some(word.to_string())
+        } else {
+            match names.resolve(word) {
+                Ok(a) => match a.field {
+                    perdure_visibility::Field::SearchAttribute(n)
+                        if n != "TemporalSchedulePaused"
+                            && perdure_visibility::SearchAttributes::predefined()
+                                .any(|(p, _)| p == n) =>
+                    {
+                        Some(n)
+                    }
+                    perdure_visibility::Field::System(_) => Some(word.to_string()),
+                    _ => None,
+                },
+                Err(_) => None,
+            }
+        };
+        if let Some(field) = reserved {
+            return Err(errors::invalid(format!(
+                "invalid query filter for schedules: cannot filter on {field:?}"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// A schedule as a query sees it: its search attributes plus TemporalSchedulePaused, and its id
+/// where `ScheduleId` looks (the filter language resolves it to WorkflowId, which a schedule
+/// query may not name otherwise).
 fn record_of(e: &ScheduleListEntry) -> perdure_visibility::VisibilityRecord {
     let mut attrs = e.search_attributes.clone().unwrap_or_default();
     let paused = e.info.as_ref().is_some_and(|i| i.paused);
@@ -42,7 +106,7 @@ fn record_of(e: &ScheduleListEntry) -> perdure_visibility::VisibilityRecord {
     );
     let info = WorkflowExecutionInfo {
         execution: Some(WorkflowExecution {
-            workflow_id: perdure_schedule::scheduler::scheduler_workflow_id(&e.schedule_id),
+            workflow_id: e.schedule_id.clone(),
             run_id: String::new(),
         }),
         r#type: Some(WorkflowType {
@@ -64,7 +128,9 @@ impl Frontend {
         let query = if req.query.trim().is_empty() {
             None
         } else {
-            Some(crate::visibility::parse_query(&req.query)?)
+            let q = crate::visibility::parse_query(&req.query)?;
+            refuse_reserved(&req.query)?;
+            Some(q)
         };
         let after = String::from_utf8(req.next_page_token.clone())
             .map_err(|_| errors::invalid("Invalid NextPageToken."))?;
