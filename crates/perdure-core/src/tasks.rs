@@ -127,6 +127,9 @@ pub mod transfer_task {
         pub target_workflow_id: String,
         #[prost(string, tag = "5")]
         pub target_run_id: String,
+        /// Who cancels or terminates (Temporal's `temporal-scheduler-<namespace>-<id>`).
+        #[prost(string, tag = "6")]
+        pub identity: String,
     }
 
     /// Names the initiated event of a child or of an external request.

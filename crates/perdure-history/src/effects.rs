@@ -185,7 +185,7 @@ pub struct CloseChild {
     /// The closing parent, named in the child's cancel request.
     #[prost(message, optional, tag = "5")]
     pub parent: Option<WorkflowExecution>,
-    /// Termination reason and identity (empty: a parent close policy's).
+    /// Termination or cancellation reason and identity (empty: a parent close policy's).
     #[prost(string, tag = "6")]
     pub reason: String,
     #[prost(string, tag = "7")]
@@ -573,8 +573,13 @@ async fn schedule_action(
             first_run_id: a.target_run_id.clone(),
             terminate: a.op == 2,
             parent: None,
-            reason: SCHEDULE_TERMINATE_REASON.to_string(),
-            identity: "temporal-scheduler".to_string(),
+            reason: if a.op == 2 {
+                SCHEDULE_TERMINATE_REASON
+            } else {
+                SCHEDULE_CANCEL_REASON
+            }
+            .to_string(),
+            identity: a.identity.clone(),
         };
         return cross
             .call(call(cross_shard_call::Call::CloseChild(step)))
@@ -616,8 +621,9 @@ async fn schedule_action(
         .map(|_| ())
 }
 
-/// The reason a schedule's TERMINATE_OTHER gives its victim.
+/// The reasons a schedule's TERMINATE_OTHER and CANCEL_OTHER give their victim (Temporal's).
 const SCHEDULE_TERMINATE_REASON: &str = "terminated by schedule overlap policy";
+const SCHEDULE_CANCEL_REASON: &str = "cancelled by schedule overlap policy";
 
 impl crate::HistoryService {
     /// Serves one step of an effect on this node (the caller routed it to the leader of its
@@ -878,6 +884,7 @@ impl crate::HistoryService {
                     next.request_cancel(
                         &perdure_core::CancelRequest {
                             identity: identity.into(),
+                            reason: c.reason.clone(),
                             external: c.parent.clone(),
                             ..Default::default()
                         },

@@ -106,6 +106,7 @@ fn action_row(state: &ScheduleState, action: &Action) -> TransferTask {
                 op,
                 target_workflow_id: target.map(|t| t.workflow_id.clone()).unwrap_or_default(),
                 target_run_id: target.map(|t| t.run_id.clone()).unwrap_or_default(),
+                identity: state.identity(),
             },
         )),
         ..Default::default()

@@ -815,7 +815,7 @@ impl ScheduleState {
             workflow_execution_timeout: new.workflow_execution_timeout,
             workflow_run_timeout: new.workflow_run_timeout,
             workflow_task_timeout: new.workflow_task_timeout,
-            identity: format!("temporal-scheduler-{}-{}", self.namespace, self.schedule_id),
+            identity: self.identity(),
             request_id: format!("{}-{}-{}", self.schedule_id, start.nominal, seq),
             workflow_id_reuse_policy: reuse as i32,
             retry_policy: new.retry_policy,
@@ -856,6 +856,11 @@ impl ScheduleState {
             .saturating_sub(RECENT_REQUEST_IDS);
         self.recent_request_ids.drain(..extra);
         false
+    }
+
+    /// Who the schedule's starts, cancels and terminations say they are from.
+    pub fn identity(&self) -> String {
+        format!("temporal-scheduler-{}-{}", self.namespace, self.schedule_id)
     }
 
     /// The start request of a pending start.

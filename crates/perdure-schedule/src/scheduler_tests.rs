@@ -595,3 +595,55 @@ fn starts_not_carried_out_stay_bounded() {
     assert_eq!(s.pending.len(), MAX_BUFFER);
     assert_eq!(s.buffered.len(), 10);
 }
+
+#[test]
+fn the_last_result_or_failure_goes_to_the_next_run() {
+    let mut s = create(schedule(10, ScheduleOverlapPolicy::Skip));
+    let a = s.wake(at(10));
+    start_all(&mut s, a, at(10));
+    let result = Payloads {
+        payloads: vec![Payload {
+            data: b"42".to_vec(),
+            ..Default::default()
+        }],
+    };
+    s.on_closed(
+        "wf-2024-01-01T00:00:10Z",
+        WorkflowExecutionStatus::Completed,
+        None,
+        Some(result.clone()),
+        at(11),
+    );
+    let a = s.wake(at(20));
+    let Action::Start { seq } = a[0] else {
+        panic!()
+    };
+    let req = s.pending_start(seq).unwrap().clone();
+    assert_eq!(req.last_completion_result, Some(result.clone()));
+    assert_eq!(req.continued_failure, None);
+    assert_eq!(req.identity, "temporal-scheduler-default-sch");
+    assert_eq!(
+        req.workflow_id_reuse_policy,
+        WorkflowIdReusePolicy::RejectDuplicate as i32
+    );
+    start_all(&mut s, a, at(20));
+    let failure = Failure {
+        message: "no".into(),
+        ..Default::default()
+    };
+    s.on_closed(
+        "wf-2024-01-01T00:00:20Z",
+        WorkflowExecutionStatus::Failed,
+        Some(failure.clone()),
+        None,
+        at(21),
+    );
+    let a = s.wake(at(30));
+    let Action::Start { seq } = a[0] else {
+        panic!()
+    };
+    let req = s.pending_start(seq).unwrap();
+    // A failure keeps the last result and adds the failure.
+    assert_eq!(req.last_completion_result, Some(result));
+    assert_eq!(req.continued_failure, Some(failure));
+}
