@@ -595,9 +595,17 @@ impl ScheduleState {
             self.cursor = slot.nominal.0;
             steps += 1;
             if steps > MAX_STEPS {
-                // A gap this long is far past any catch-up window: skip to now.
+                // A gap this long is not walked slot by slot (a write holds the schedule's
+                // lock): first to the catch-up window's start (what lies before is missed),
+                // then, if still too many, to now (the buffer, at most MAX_BUFFER, is full by
+                // then, so what is skipped would have been dropped anyway).
                 self.info_mut().missed_catchup_window += 1;
-                self.cursor = self.cursor.max(now.0 - catchup);
+                let window_start = now.0 - catchup;
+                self.cursor = if window_start > self.cursor {
+                    window_start
+                } else {
+                    now.0
+                };
                 steps = 0;
                 continue;
             }

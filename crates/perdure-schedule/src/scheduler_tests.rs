@@ -647,3 +647,17 @@ fn the_last_result_or_failure_goes_to_the_next_run() {
     assert_eq!(req.last_completion_result, Some(result));
     assert_eq!(req.continued_failure, Some(failure));
 }
+
+#[test]
+fn a_very_long_gap_is_not_walked_slot_by_slot() {
+    let mut s = create(schedule(1, ScheduleOverlapPolicy::AllowAll));
+    // A week of one-second slots, all inside the (default) catch-up window.
+    let week = 7 * 24 * 3600;
+    let started = std::time::Instant::now();
+    let a = s.wake(at(week));
+    assert!(started.elapsed() < std::time::Duration::from_secs(20));
+    // The buffer took the first MAX_BUFFER; the rest was dropped or skipped.
+    assert_eq!(starts(&a), MAX_BUFFER);
+    assert_eq!(s.cursor, at(week).0);
+    assert_eq!(s.next_wake(), Some(at(week + 1)));
+}
