@@ -176,7 +176,7 @@ pub fn history(e: HistoryError) -> Status {
 fn schedule(r: perdure_history::ScheduleRefusal) -> Status {
     use perdure_history::ScheduleRefusal as R;
     match r {
-        R::NotFound => not_found(r.to_string()),
+        R::NotFound(_) => not_found(r.to_string()),
         R::AlreadyRegistered(_) => with_detail(
             Code::AlreadyExists,
             r.to_string(),

@@ -58,8 +58,9 @@ pub enum HistoryError {
 /// Why a schedule operation was refused; the frontend gives each Temporal's status.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ScheduleRefusal {
-    #[error("schedule not found")]
-    NotFound,
+    /// Worded as Temporal's dev server (its workflow-backed scheduler) words it.
+    #[error("workflow not found for ID: temporal-sys-scheduler:{0}")]
+    NotFound(String),
     /// Another create (different request id) made this schedule id.
     #[error("schedule {0:?} is already registered")]
     AlreadyRegistered(String),

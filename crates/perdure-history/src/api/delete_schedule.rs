@@ -16,7 +16,7 @@ impl HistoryService {
         shard
             .update_schedule(namespace_id, schedule_id, |existing, _| {
                 if existing.is_none() {
-                    return Err(ScheduleRefusal::NotFound.into());
+                    return Err(ScheduleRefusal::NotFound(schedule_id.to_string()).into());
                 }
                 Ok(SchedStep::Write {
                     state: None,

@@ -26,6 +26,6 @@ impl HistoryService {
         shard
             .read_schedule(namespace_id, schedule_id)
             .await?
-            .ok_or_else(|| ScheduleRefusal::NotFound.into())
+            .ok_or_else(|| ScheduleRefusal::NotFound(schedule_id.to_string()).into())
     }
 }

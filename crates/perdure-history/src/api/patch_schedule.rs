@@ -20,7 +20,7 @@ impl HistoryService {
         shard
             .update_schedule(namespace_id, schedule_id, |existing, now| {
                 let Some(s) = existing else {
-                    return Err(ScheduleRefusal::NotFound.into());
+                    return Err(ScheduleRefusal::NotFound(schedule_id.to_string()).into());
                 };
                 let mut next = s.clone();
                 if next.repeated_request(request_id) {

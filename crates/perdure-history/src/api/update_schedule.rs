@@ -25,7 +25,7 @@ impl HistoryService {
         shard
             .update_schedule(namespace_id, &req.schedule_id, |existing, now| {
                 let Some(s) = existing else {
-                    return Err(ScheduleRefusal::NotFound.into());
+                    return Err(ScheduleRefusal::NotFound(req.schedule_id.to_string()).into());
                 };
                 let mut next = s.clone();
                 if next.repeated_request(&req.request_id) {

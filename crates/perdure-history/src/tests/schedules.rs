@@ -192,7 +192,7 @@ async fn a_fired_wake_starts_each_slot_once_and_a_repeated_start_row_starts_noth
     node.history.delete_schedule(NS_ID, sid).await.unwrap();
     assert!(matches!(
         node.history.describe_schedule(NS_ID, sid).await,
-        Err(HistoryError::Schedule(crate::ScheduleRefusal::NotFound))
+        Err(HistoryError::Schedule(crate::ScheduleRefusal::NotFound(_)))
     ));
 }
 
