@@ -112,24 +112,16 @@ pub mod transfer_task {
         ScheduleAction(ScheduleActionRef),
     }
 
-    /// One action of a schedule. A start is named by its sequence number (its request lives
-    /// in the schedule's pending starts); a cancel or terminate names its target.
+    /// One action of a schedule (the row's workflow id is its scheduler workflow id): start its
+    /// pending start `start_seq`, or cancel / terminate the runs it has running when the row
+    /// runs. Small on purpose: the row's details live in the schedule's record.
     #[derive(Clone, PartialEq, ::prost::Message)]
     pub struct ScheduleActionRef {
-        #[prost(string, tag = "1")]
-        pub schedule_id: String,
         #[prost(uint64, tag = "2")]
         pub start_seq: u64,
         /// 0: start, 1: cancel, 2: terminate.
         #[prost(int32, tag = "3")]
         pub op: i32,
-        #[prost(string, tag = "4")]
-        pub target_workflow_id: String,
-        #[prost(string, tag = "5")]
-        pub target_run_id: String,
-        /// Who cancels or terminates (Temporal's `temporal-scheduler-<namespace>-<id>`).
-        #[prost(string, tag = "6")]
-        pub identity: String,
     }
 
     /// Names the initiated event of a child or of an external request.

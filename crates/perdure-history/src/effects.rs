@@ -373,7 +373,7 @@ pub(crate) async fn execute(shard: &Arc<Shard>, task: &TransferTask) -> Result<(
             external(shard, cross.as_ref(), &key, e.initiated_event_id).await
         }
         Some(transfer_task::Kind::ScheduleAction(a)) => {
-            schedule_action(shard, cross.as_ref(), &task.namespace_id, a).await
+            schedule_action(shard, cross.as_ref(), task, a).await
         }
         _ => Ok(()),
     }
@@ -563,57 +563,67 @@ async fn run_closed(
 async fn schedule_action(
     shard: &Arc<Shard>,
     cross: &dyn CrossShard,
-    namespace_id: &str,
+    task: &TransferTask,
     a: &transfer_task::ScheduleActionRef,
 ) -> Result<(), HistoryError> {
+    let namespace_id = task.namespace_id.as_str();
+    let Some(schedule_id) = task
+        .workflow_id
+        .strip_prefix(perdure_schedule::scheduler::SCHEDULER_WORKFLOW_ID_PREFIX)
+    else {
+        return Ok(());
+    };
+    // The schedule is gone: nothing left to do.
+    let Some(state) = shard.read_schedule(namespace_id, schedule_id).await? else {
+        return Ok(());
+    };
     if a.op != 0 {
-        let step = CloseChild {
-            namespace_id: namespace_id.to_string(),
-            workflow_id: a.target_workflow_id.clone(),
-            first_run_id: a.target_run_id.clone(),
-            terminate: a.op == 2,
-            parent: None,
-            reason: if a.op == 2 {
-                SCHEDULE_TERMINATE_REASON
-            } else {
-                SCHEDULE_CANCEL_REASON
-            }
-            .to_string(),
-            identity: a.identity.clone(),
-        };
-        return cross
-            .call(call(cross_shard_call::Call::CloseChild(step)))
-            .await
-            .map(|_| ());
+        let running = state
+            .info
+            .as_ref()
+            .map(|i| i.running_workflows.clone())
+            .unwrap_or_default();
+        for ex in running {
+            let step = CloseChild {
+                namespace_id: namespace_id.to_string(),
+                workflow_id: ex.workflow_id,
+                first_run_id: ex.run_id,
+                terminate: a.op == 2,
+                parent: None,
+                reason: if a.op == 2 {
+                    SCHEDULE_TERMINATE_REASON
+                } else {
+                    SCHEDULE_CANCEL_REASON
+                }
+                .to_string(),
+                identity: state.identity(),
+            };
+            cross
+                .call(call(cross_shard_call::Call::CloseChild(step)))
+                .await?;
+        }
+        return Ok(());
     }
-    let pending = shard
-        .read_schedule(namespace_id, &a.schedule_id)
-        .await?
-        .and_then(|s| {
-            s.pending_start(a.start_seq)
-                .cloned()
-                .map(|r| (r, s.retention_secs))
-        });
-    // Reported already, or the schedule is gone: nothing left to do.
-    let Some((request, retention_secs)) = pending else {
+    // Reported already: nothing left to do.
+    let Some(request) = state.pending_start(a.start_seq).cloned() else {
         return Ok(());
     };
     let started = cross
         .call(call(cross_shard_call::Call::StartScheduled(
             StartScheduled {
                 namespace_id: namespace_id.to_string(),
-                schedule_id: a.schedule_id.clone(),
+                schedule_id: schedule_id.to_string(),
                 request: Some(request),
-                retention_secs,
+                retention_secs: state.retention_secs,
             },
         )))
         .await?;
     let report = ScheduleStarted {
         namespace_id: namespace_id.to_string(),
-        schedule_id: a.schedule_id.clone(),
+        schedule_id: schedule_id.to_string(),
         seq: a.start_seq,
         run_id: started.started_run_id,
-        route: perdure_schedule::scheduler::scheduler_workflow_id(&a.schedule_id),
+        route: task.workflow_id.clone(),
     };
     cross
         .call(call(cross_shard_call::Call::ScheduleStarted(report)))

@@ -90,27 +90,33 @@ pub(crate) fn scan_schedules(
 
 /// The transfer row of one action.
 fn action_row(state: &ScheduleState, action: &Action) -> TransferTask {
-    let (op, seq, target) = match action {
-        Action::Start { seq } => (0, *seq, None),
-        Action::Cancel(ex) => (1, 0, Some(ex)),
-        Action::Terminate(ex) => (2, 0, Some(ex)),
+    let (op, start_seq) = match action {
+        Action::Start { seq } => (0, *seq),
+        Action::Cancel(_) => (1, 0),
+        Action::Terminate(_) => (2, 0),
     };
     TransferTask {
         namespace_id: state.namespace_id.clone(),
         workflow_id: scheduler_workflow_id(&state.schedule_id),
         run_id: String::new(),
         kind: Some(transfer_task::Kind::ScheduleAction(
-            transfer_task::ScheduleActionRef {
-                schedule_id: state.schedule_id.clone(),
-                start_seq: seq,
-                op,
-                target_workflow_id: target.map(|t| t.workflow_id.clone()).unwrap_or_default(),
-                target_run_id: target.map(|t| t.run_id.clone()).unwrap_or_default(),
-                identity: state.identity(),
-            },
+            transfer_task::ScheduleActionRef { start_seq, op },
         )),
         ..Default::default()
     }
+}
+
+/// One row per start, and one for all cancels (or terminations): that row closes every run
+/// the schedule has running when it runs.
+fn rows_of(state: &ScheduleState, actions: &[Action]) -> Vec<TransferTask> {
+    let mut rows: Vec<TransferTask> = Vec::new();
+    for a in actions {
+        let row = action_row(state, a);
+        if matches!(a, Action::Start { .. }) || !rows.contains(&row) {
+            rows.push(row);
+        }
+    }
+    rows
 }
 
 impl Shard {
@@ -169,8 +175,7 @@ impl Shard {
             let mut timers = Vec::new();
             match state {
                 Some(mut state) => {
-                    for action in &actions {
-                        let row = action_row(&state, action);
+                    for row in rows_of(&state, &actions) {
                         let id = self.task_id();
                         batch.ops.push(Op::Put {
                             cf: Cf::TransferTasks,

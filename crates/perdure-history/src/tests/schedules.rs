@@ -168,9 +168,8 @@ async fn a_fired_wake_starts_each_slot_once_and_a_repeated_start_row_starts_noth
         workflow_id: format!("temporal-sys-scheduler:{sid}"),
         kind: Some(transfer_task::Kind::ScheduleAction(
             transfer_task::ScheduleActionRef {
-                schedule_id: sid.into(),
                 start_seq: 0,
-                ..Default::default()
+                op: 0,
             },
         )),
         ..Default::default()
