@@ -560,14 +560,18 @@ impl MutableState {
     /// policy must be applied.
     pub fn run_closed_task(&self, has_successor: bool) -> Option<crate::tasks::TransferTask> {
         let notify_parent = !self.parent_workflow_id.is_empty() && !has_successor;
+        let notify_schedule = self.scheduled_by.is_some() && !has_successor;
         let policies = self
             .children
             .values()
             .any(|c| c.parent_close_policy != ParentClosePolicy::Abandon as i32);
-        (notify_parent || policies).then(|| {
+        (notify_parent || notify_schedule || policies).then(|| {
             self.transfer_task(
                 String::new(),
-                transfer_task::Kind::RunClosed(transfer_task::RunClosedRef { notify_parent }),
+                transfer_task::Kind::RunClosed(transfer_task::RunClosedRef {
+                    notify_parent,
+                    notify_schedule,
+                }),
             )
         })
     }

@@ -50,7 +50,10 @@ impl MutableState {
                 self.schedule_workflow_task(&mut m, now, 1);
             }
             // Only closed runs are deleted, and by the history layer: nothing to change here.
-            Some(Kind::WorkflowBackoff(_)) | Some(Kind::DeleteRun(_)) | None => {}
+            Some(Kind::WorkflowBackoff(_))
+            | Some(Kind::DeleteRun(_))
+            | Some(Kind::ScheduleWake(_))
+            | None => {}
         }
         Ok(m)
     }

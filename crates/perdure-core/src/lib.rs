@@ -66,8 +66,8 @@ pub use state::{
     ActivityInfo, MutableState, TimerInfo, WorkflowTaskInfo, DEFAULT_STICKY_SCHEDULE_TO_START,
 };
 pub use tasks::{
-    timer_task, transfer_task, Mutation, NewRun, RunTimeout, TaskRef, TaskTimeout, TimerTask,
-    TransferTask, UserTimer,
+    timer_task, transfer_task, Mutation, NewRun, RunTimeout, ScheduledBy, TaskRef, TaskTimeout,
+    TimerTask, TransferTask, UserTimer,
 };
 pub use time::{duration_from_proto, duration_to_proto, Time};
 pub use token::{TaskKind, TaskToken};

@@ -71,7 +71,7 @@ pub struct TransferTask {
     /// that worker is gone (Temporal's StickyWorkerUnavailable fallback). Empty otherwise.
     #[prost(string, tag = "5")]
     pub normal_task_queue: String,
-    #[prost(oneof = "transfer_task::Kind", tags = "10, 11, 12, 13, 14")]
+    #[prost(oneof = "transfer_task::Kind", tags = "10, 11, 12, 13, 14, 15")]
     pub kind: Option<transfer_task::Kind>,
 }
 
@@ -83,6 +83,7 @@ impl TransferTask {
             Some(transfer_task::Kind::StartChild(_))
                 | Some(transfer_task::Kind::RunClosed(_))
                 | Some(transfer_task::Kind::External(_))
+                | Some(transfer_task::Kind::ScheduleAction(_))
         )
     }
 }
@@ -105,6 +106,22 @@ pub mod transfer_task {
         /// Deliver the signal or cancel request initiated by this event to another workflow.
         #[prost(message, tag = "14")]
         External(ChildRef),
+        /// Carry out one action of the schedule this row's workflow id names (the
+        /// scheduler workflow id): start a run, cancel or terminate one.
+        #[prost(message, tag = "15")]
+        ScheduleAction(ScheduleActionRef),
+    }
+
+    /// One action of a schedule (the row's workflow id is its scheduler workflow id): start its
+    /// pending start `start_seq`, or cancel / terminate the runs it has running when the row
+    /// runs. Small on purpose: the row's details live in the schedule's record.
+    #[derive(Clone, PartialEq, ::prost::Message)]
+    pub struct ScheduleActionRef {
+        #[prost(uint64, tag = "2")]
+        pub start_seq: u64,
+        /// 0: start, 1: cancel, 2: terminate.
+        #[prost(int32, tag = "3")]
+        pub op: i32,
     }
 
     /// Names the initiated event of a child or of an external request.
@@ -120,7 +137,17 @@ pub mod transfer_task {
         /// cron): only its own children are affected.
         #[prost(bool, tag = "1")]
         pub notify_parent: bool,
+        /// The chain's last run closed and a schedule started it: tell the schedule.
+        #[prost(bool, tag = "2")]
+        pub notify_schedule: bool,
     }
+}
+
+/// The schedule a run was started by (its namespace is the run's).
+#[derive(Clone, PartialEq, ::prost::Message)]
+pub struct ScheduledBy {
+    #[prost(string, tag = "1")]
+    pub schedule_id: String,
 }
 
 /// A durable timer. Fire it (via `MutableState::fire_timer`) at or after `fire_time()`.
@@ -134,7 +161,10 @@ pub struct TimerTask {
     pub workflow_id: String,
     #[prost(string, tag = "4")]
     pub run_id: String,
-    #[prost(oneof = "timer_task::Kind", tags = "10, 11, 12, 13, 14, 15, 16, 17")]
+    #[prost(
+        oneof = "timer_task::Kind",
+        tags = "10, 11, 12, 13, 14, 15, 16, 17, 18"
+    )]
     pub kind: Option<timer_task::Kind>,
 }
 
@@ -200,5 +230,18 @@ pub mod timer_task {
         /// closes; executed by the history layer, never by `MutableState::fire_timer`.
         #[prost(message, tag = "17")]
         DeleteRun(RunTimeout),
+        /// Wakes the schedule this timer's workflow id names (its scheduler workflow id) so
+        /// that it takes the slots that came due. Stale unless `generation` is still the
+        /// schedule's. Executed by the history layer, never by `MutableState::fire_timer`.
+        #[prost(message, tag = "18")]
+        ScheduleWake(ScheduleWake),
+    }
+
+    #[derive(Clone, PartialEq, ::prost::Message)]
+    pub struct ScheduleWake {
+        #[prost(string, tag = "1")]
+        pub schedule_id: String,
+        #[prost(uint64, tag = "2")]
+        pub generation: u64,
     }
 }

@@ -274,7 +274,7 @@ impl MutableState {
             crate::start::set_parent(&mut started, &parent);
         }
         let expiration = Time(self.execution_expiration_time);
-        create_run(
+        let (mut state, mutation) = create_run(
             RunSpec {
                 namespace: self.namespace.clone(),
                 namespace_id: self.namespace_id.clone(),
@@ -289,7 +289,10 @@ impl MutableState {
                 signal: None,
             },
             now,
-        )
+        );
+        // The schedule that started the chain hears of its end, whichever run that is.
+        state.scheduled_by = self.scheduled_by.clone();
+        (state, mutation)
     }
 
     /// Puts the next run of the chain (spaced by the minimal interval) in `m.new_run`.

@@ -66,7 +66,9 @@ pub fn queue_key(task: &TransferTask) -> Option<TaskQueueKey> {
         Kind::WorkflowTask(_) => TaskKind::Workflow,
         Kind::ActivityTask(_) => TaskKind::Activity,
         // Effects on other runs never reach matching (see perdure-history's effects.rs).
-        Kind::StartChild(_) | Kind::RunClosed(_) | Kind::External(_) => return None,
+        Kind::StartChild(_) | Kind::RunClosed(_) | Kind::External(_) | Kind::ScheduleAction(_) => {
+            return None
+        }
     };
     Some(TaskQueueKey::new(
         task.namespace_id.clone(),

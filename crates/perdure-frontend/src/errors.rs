@@ -168,6 +168,21 @@ pub fn history(e: HistoryError) -> Status {
             },
         ),
         HistoryError::Remote(_) => Status::unavailable(e.to_string()),
+        HistoryError::Schedule(r) => schedule(r),
+    }
+}
+
+/// A refused schedule operation, with Temporal's status and message.
+fn schedule(r: perdure_history::ScheduleRefusal) -> Status {
+    use perdure_history::ScheduleRefusal as R;
+    match r {
+        R::NotFound(_) => not_found(r.to_string()),
+        R::AlreadyRegistered(_) => with_detail(
+            Code::AlreadyExists,
+            r.to_string(),
+            WorkflowExecutionAlreadyStartedFailure::default(),
+        ),
+        R::InvalidSpec(m) => invalid(m),
     }
 }
 

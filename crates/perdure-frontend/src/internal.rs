@@ -104,6 +104,17 @@ impl Internal for InternalService {
         req: Request<VisibilityRequest>,
     ) -> Result<Response<VisibilityReply>, Status> {
         let req = req.into_inner();
+        if req.schedules {
+            let entries = self
+                .history
+                .list_schedules(perdure_storage::GroupId(req.shard), &req.namespace_id)
+                .await
+                .map_err(errors::history)?;
+            return Ok(Response::new(VisibilityReply {
+                schedules: entries.iter().map(|e| e.encode_to_vec()).collect(),
+                ..Default::default()
+            }));
+        }
         let attrs = crate::visibility::custom_from_wire(&req.custom_search_attributes);
         let query = crate::visibility::parse_query(&req.query, &attrs)?;
         let shard = perdure_storage::GroupId(req.shard);

@@ -46,6 +46,12 @@ impl Frontend {
         Some(self.routing.workflow_group(ns.id(), workflow_id))
     }
 
+    /// The shard of a schedule: its scheduler workflow id's, as in Temporal.
+    fn schedule_route(&self, namespace: &str, schedule_id: &str) -> Option<GroupId> {
+        let wf = perdure_schedule::scheduler::scheduler_workflow_id(schedule_id);
+        self.workflow_route(namespace, &wf)
+    }
+
     /// The shard of the workflow a task token names (None for a bad token: refused locally).
     fn token_route(&self, token: &[u8]) -> Option<GroupId> {
         let t = crate::validate::task_token(token).ok()?;
@@ -796,6 +802,123 @@ impl WorkflowService for Frontend {
         observe("GetSearchAttributes", async {
             self.get_search_attributes(r.into_inner())
                 .map(Response::new)
+        })
+        .await
+    }
+
+    async fn create_schedule(
+        &self,
+        r: Request<CreateScheduleRequest>,
+    ) -> Reply<CreateScheduleResponse> {
+        observe("CreateSchedule", async {
+            routed!(
+                self,
+                r,
+                self.schedule_route(&r.get_ref().namespace, &r.get_ref().schedule_id),
+                create_schedule
+            );
+            self.create_schedule(r.into_inner())
+                .await
+                .map(Response::new)
+        })
+        .await
+    }
+
+    async fn describe_schedule(
+        &self,
+        r: Request<DescribeScheduleRequest>,
+    ) -> Reply<DescribeScheduleResponse> {
+        observe("DescribeSchedule", async {
+            routed!(
+                self,
+                r,
+                self.schedule_route(&r.get_ref().namespace, &r.get_ref().schedule_id),
+                describe_schedule
+            );
+            self.describe_schedule(r.into_inner())
+                .await
+                .map(Response::new)
+        })
+        .await
+    }
+
+    async fn update_schedule(
+        &self,
+        r: Request<UpdateScheduleRequest>,
+    ) -> Reply<UpdateScheduleResponse> {
+        observe("UpdateSchedule", async {
+            routed!(
+                self,
+                r,
+                self.schedule_route(&r.get_ref().namespace, &r.get_ref().schedule_id),
+                update_schedule
+            );
+            self.update_schedule(r.into_inner())
+                .await
+                .map(Response::new)
+        })
+        .await
+    }
+
+    async fn patch_schedule(
+        &self,
+        r: Request<PatchScheduleRequest>,
+    ) -> Reply<PatchScheduleResponse> {
+        observe("PatchSchedule", async {
+            routed!(
+                self,
+                r,
+                self.schedule_route(&r.get_ref().namespace, &r.get_ref().schedule_id),
+                patch_schedule
+            );
+            self.patch_schedule(r.into_inner()).await.map(Response::new)
+        })
+        .await
+    }
+
+    async fn delete_schedule(
+        &self,
+        r: Request<DeleteScheduleRequest>,
+    ) -> Reply<DeleteScheduleResponse> {
+        observe("DeleteSchedule", async {
+            routed!(
+                self,
+                r,
+                self.schedule_route(&r.get_ref().namespace, &r.get_ref().schedule_id),
+                delete_schedule
+            );
+            self.delete_schedule(r.into_inner())
+                .await
+                .map(Response::new)
+        })
+        .await
+    }
+
+    async fn list_schedule_matching_times(
+        &self,
+        r: Request<ListScheduleMatchingTimesRequest>,
+    ) -> Reply<ListScheduleMatchingTimesResponse> {
+        observe("ListScheduleMatchingTimes", async {
+            routed!(
+                self,
+                r,
+                self.schedule_route(&r.get_ref().namespace, &r.get_ref().schedule_id),
+                list_schedule_matching_times
+            );
+            self.list_schedule_matching_times(r.into_inner())
+                .await
+                .map(Response::new)
+        })
+        .await
+    }
+
+    // Asks every shard's leader (`rpc/list_schedules.rs`): never forwarded whole.
+    async fn list_schedules(
+        &self,
+        r: Request<ListSchedulesRequest>,
+    ) -> Reply<ListSchedulesResponse> {
+        observe("ListSchedules", async {
+            self.list_schedules(r.into_inner()).await.map(Response::new)
         })
         .await
     }

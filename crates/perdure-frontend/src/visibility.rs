@@ -31,7 +31,7 @@ use crate::server::Frontend;
 pub(crate) const DEFAULT_PAGE_SIZE: usize = 1000;
 
 /// Longest one shard's answer may take.
-const SHARD_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+pub(crate) const SHARD_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
 const TOKEN_VERSION: u8 = 1;
 
@@ -325,6 +325,7 @@ impl Frontend {
                     after,
                     limit: u32::try_from(limit).unwrap_or(u32::MAX),
                     custom_search_attributes: custom_to_wire(attrs),
+                    schedules: false,
                 });
                 req.set_timeout(SHARD_TIMEOUT);
                 let reply = InternalClient::new(channel)

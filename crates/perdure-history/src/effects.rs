@@ -42,7 +42,10 @@ const MAX_CONCURRENT_EFFECTS: usize = 64;
 /// One step of an effect, addressed to the run it changes (routed by its workflow id).
 #[derive(Clone, PartialEq, Message)]
 pub struct CrossShardCall {
-    #[prost(oneof = "cross_shard_call::Call", tags = "1, 2, 3, 4, 5, 6, 7")]
+    #[prost(
+        oneof = "cross_shard_call::Call",
+        tags = "1, 2, 3, 4, 5, 6, 7, 8, 9, 10"
+    )]
     pub call: Option<cross_shard_call::Call>,
 }
 
@@ -69,7 +72,63 @@ pub mod cross_shard_call {
         /// Tell the sender how its external request went.
         #[prost(message, tag = "7")]
         ExternalOutcome(ExternalOutcome),
+        /// Start a schedule's run (routed by the run's workflow id).
+        #[prost(message, tag = "8")]
+        StartScheduled(StartScheduled),
+        /// Tell a schedule how its start went (routed by its scheduler workflow id).
+        #[prost(message, tag = "9")]
+        ScheduleStarted(ScheduleStarted),
+        /// Tell a schedule that a chain it started closed.
+        #[prost(message, tag = "10")]
+        ScheduleRunClosed(ScheduleRunClosed),
     }
+}
+
+#[derive(Clone, PartialEq, Message)]
+pub struct StartScheduled {
+    #[prost(string, tag = "1")]
+    pub namespace_id: String,
+    #[prost(string, tag = "2")]
+    pub schedule_id: String,
+    #[prost(message, optional, tag = "3")]
+    pub request: Option<StartWorkflowExecutionRequest>,
+    #[prost(uint64, tag = "4")]
+    pub retention_secs: u64,
+}
+
+#[derive(Clone, PartialEq, Message)]
+pub struct ScheduleStarted {
+    #[prost(string, tag = "1")]
+    pub namespace_id: String,
+    #[prost(string, tag = "2")]
+    pub schedule_id: String,
+    #[prost(uint64, tag = "3")]
+    pub seq: u64,
+    /// Empty: the start was refused (the workflow id was taken).
+    #[prost(string, tag = "4")]
+    pub run_id: String,
+    /// The schedule's scheduler workflow id: routes the call.
+    #[prost(string, tag = "5")]
+    pub route: String,
+}
+
+#[derive(Clone, PartialEq, Message)]
+pub struct ScheduleRunClosed {
+    #[prost(string, tag = "1")]
+    pub namespace_id: String,
+    #[prost(string, tag = "2")]
+    pub schedule_id: String,
+    #[prost(string, tag = "3")]
+    pub workflow_id: String,
+    #[prost(enumeration = "WorkflowExecutionStatus", tag = "4")]
+    pub status: i32,
+    #[prost(message, optional, tag = "5")]
+    pub failure: Option<Failure>,
+    #[prost(message, optional, tag = "6")]
+    pub result: Option<Payloads>,
+    /// The schedule's scheduler workflow id: routes the call.
+    #[prost(string, tag = "7")]
+    pub route: String,
 }
 
 #[derive(Clone, PartialEq, Message)]
@@ -126,6 +185,11 @@ pub struct CloseChild {
     /// The closing parent, named in the child's cancel request.
     #[prost(message, optional, tag = "5")]
     pub parent: Option<WorkflowExecution>,
+    /// Termination or cancellation reason and identity (empty: a parent close policy's).
+    #[prost(string, tag = "6")]
+    pub reason: String,
+    #[prost(string, tag = "7")]
+    pub identity: String,
 }
 
 #[derive(Clone, PartialEq, Message)]
@@ -192,6 +256,12 @@ impl CrossShardCall {
                 o.namespace_id.as_str(),
                 o.sender.as_ref().map_or("", |s| s.workflow_id.as_str()),
             ),
+            Some(Call::StartScheduled(s)) => (
+                s.namespace_id.as_str(),
+                s.request.as_ref().map_or("", |r| r.workflow_id.as_str()),
+            ),
+            Some(Call::ScheduleStarted(s)) => (s.namespace_id.as_str(), s.route.as_str()),
+            Some(Call::ScheduleRunClosed(s)) => (s.namespace_id.as_str(), s.route.as_str()),
             None => ("", ""),
         }
     }
@@ -280,7 +350,7 @@ pub(crate) async fn run(shard: Arc<Shard>, mut rx: mpsc::UnboundedReceiver<(u64,
     }
 }
 
-async fn execute(shard: &Arc<Shard>, task: &TransferTask) -> Result<(), HistoryError> {
+pub(crate) async fn execute(shard: &Arc<Shard>, task: &TransferTask) -> Result<(), HistoryError> {
     let Some(cross) = shard.cross_shard() else {
         return Err(HistoryError::NotLeader { shard: shard.id.0 });
     };
@@ -290,10 +360,20 @@ async fn execute(shard: &Arc<Shard>, task: &TransferTask) -> Result<(), HistoryE
             start_child(shard, cross.as_ref(), &key, c.initiated_event_id).await
         }
         Some(transfer_task::Kind::RunClosed(r)) => {
-            run_closed(shard, cross.as_ref(), &key, r.notify_parent).await
+            run_closed(
+                shard,
+                cross.as_ref(),
+                &key,
+                r.notify_parent,
+                r.notify_schedule,
+            )
+            .await
         }
         Some(transfer_task::Kind::External(e)) => {
             external(shard, cross.as_ref(), &key, e.initiated_event_id).await
+        }
+        Some(transfer_task::Kind::ScheduleAction(a)) => {
+            schedule_action(shard, cross.as_ref(), task, a).await
         }
         _ => Ok(()),
     }
@@ -385,15 +465,57 @@ async fn run_closed(
     cross: &dyn CrossShard,
     key: &ExecKey,
     notify_parent: bool,
+    notify_schedule: bool,
 ) -> Result<(), HistoryError> {
     let effects = shard
         .inspect(key, |state| {
-            Ok(state.map(|s| (s.closed_run_effects(notify_parent), s.completion_event_id)))
+            Ok(state.map(|s| {
+                let schedule = s
+                    .scheduled_by
+                    .clone()
+                    .filter(|_| notify_schedule && !s.is_running());
+                (
+                    s.closed_run_effects(notify_parent),
+                    s.completion_event_id,
+                    schedule,
+                    s.status,
+                )
+            }))
         })
         .await?;
-    let Some((effects, close_event_id)) = effects else {
+    let Some((effects, close_event_id, schedule, status)) = effects else {
         return Ok(());
     };
+    if let Some(by) = schedule {
+        let events = tables::read_events(
+            &shard.store,
+            shard.id,
+            key,
+            close_event_id,
+            close_event_id + 1,
+            1,
+        )?;
+        let (failure, result) = match events
+            .first()
+            .and_then(perdure_core::MutableState::child_outcome)
+        {
+            Some(ChildOutcome::Completed(r)) => (None, r),
+            Some(ChildOutcome::Failed { failure, .. }) => (failure, None),
+            _ => (None, None),
+        };
+        let closed = ScheduleRunClosed {
+            namespace_id: key.namespace_id.clone(),
+            schedule_id: by.schedule_id.clone(),
+            workflow_id: key.workflow_id.clone(),
+            status,
+            failure,
+            result,
+            route: perdure_schedule::scheduler::scheduler_workflow_id(&by.schedule_id),
+        };
+        cross
+            .call(call(cross_shard_call::Call::ScheduleRunClosed(closed)))
+            .await?;
+    }
     if let Some(parent) = effects.parent {
         let events = tables::read_events(
             &shard.store,
@@ -427,6 +549,7 @@ async fn run_closed(
                 workflow_id: key.workflow_id.clone(),
                 run_id: key.run_id.clone(),
             }),
+            ..Default::default()
         };
         cross
             .call(call(cross_shard_call::Call::CloseChild(step)))
@@ -434,6 +557,83 @@ async fn run_closed(
     }
     Ok(())
 }
+
+/// ScheduleAction: start a schedule's run (once) and report the outcome to the schedule, or
+/// cancel / terminate a run it started.
+async fn schedule_action(
+    shard: &Arc<Shard>,
+    cross: &dyn CrossShard,
+    task: &TransferTask,
+    a: &transfer_task::ScheduleActionRef,
+) -> Result<(), HistoryError> {
+    let namespace_id = task.namespace_id.as_str();
+    let Some(schedule_id) = task
+        .workflow_id
+        .strip_prefix(perdure_schedule::scheduler::SCHEDULER_WORKFLOW_ID_PREFIX)
+    else {
+        return Ok(());
+    };
+    // The schedule is gone: nothing left to do.
+    let Some(state) = shard.read_schedule(namespace_id, schedule_id).await? else {
+        return Ok(());
+    };
+    if a.op != 0 {
+        let running = state
+            .info
+            .as_ref()
+            .map(|i| i.running_workflows.clone())
+            .unwrap_or_default();
+        for ex in running {
+            let step = CloseChild {
+                namespace_id: namespace_id.to_string(),
+                workflow_id: ex.workflow_id,
+                first_run_id: ex.run_id,
+                terminate: a.op == 2,
+                parent: None,
+                reason: if a.op == 2 {
+                    SCHEDULE_TERMINATE_REASON
+                } else {
+                    SCHEDULE_CANCEL_REASON
+                }
+                .to_string(),
+                identity: state.identity(),
+            };
+            cross
+                .call(call(cross_shard_call::Call::CloseChild(step)))
+                .await?;
+        }
+        return Ok(());
+    }
+    // Reported already: nothing left to do.
+    let Some(request) = state.pending_start(a.start_seq).cloned() else {
+        return Ok(());
+    };
+    let started = cross
+        .call(call(cross_shard_call::Call::StartScheduled(
+            StartScheduled {
+                namespace_id: namespace_id.to_string(),
+                schedule_id: schedule_id.to_string(),
+                request: Some(request),
+                retention_secs: state.retention_secs,
+            },
+        )))
+        .await?;
+    let report = ScheduleStarted {
+        namespace_id: namespace_id.to_string(),
+        schedule_id: schedule_id.to_string(),
+        seq: a.start_seq,
+        run_id: started.started_run_id,
+        route: task.workflow_id.clone(),
+    };
+    cross
+        .call(call(cross_shard_call::Call::ScheduleStarted(report)))
+        .await
+        .map(|_| ())
+}
+
+/// The reasons a schedule's TERMINATE_OTHER and CANCEL_OTHER give their victim (Temporal's).
+const SCHEDULE_TERMINATE_REASON: &str = "terminated by schedule overlap policy";
+const SCHEDULE_CANCEL_REASON: &str = "cancelled by schedule overlap policy";
 
 impl crate::HistoryService {
     /// Serves one step of an effect on this node (the caller routed it to the leader of its
@@ -494,6 +694,45 @@ impl crate::HistoryService {
                 .map(|_| none)
             }
             Some(Call::CloseChild(c)) => self.close_child(&c).await.map(|_| none),
+            Some(Call::StartScheduled(s)) => {
+                let request = s.request.unwrap_or_default();
+                let retention =
+                    (s.retention_secs > 0).then(|| Duration::from_secs(s.retention_secs));
+                let by = perdure_core::ScheduledBy {
+                    schedule_id: s.schedule_id.clone(),
+                };
+                match self
+                    .start_scheduled(&s.namespace_id, retention, request, by)
+                    .await
+                {
+                    Ok(outcome) => Ok(CrossShardAnswer {
+                        started_run_id: outcome.run_id,
+                        ..none
+                    }),
+                    Err(HistoryError::Core(perdure_core::CoreError::AlreadyStarted { .. })) => {
+                        Ok(none)
+                    }
+                    Err(e) => Err(e),
+                }
+            }
+            Some(Call::ScheduleStarted(s)) => self
+                .record_schedule_start(&s.namespace_id, &s.schedule_id, s.seq, &s.run_id)
+                .await
+                .map(|_| none),
+            Some(Call::ScheduleRunClosed(c)) => {
+                let status = WorkflowExecutionStatus::try_from(c.status)
+                    .unwrap_or(WorkflowExecutionStatus::Terminated);
+                self.record_schedule_run_closed(
+                    &c.namespace_id,
+                    &c.schedule_id,
+                    &c.workflow_id,
+                    status,
+                    c.failure,
+                    c.result,
+                )
+                .await
+                .map(|_| none)
+            }
             Some(Call::Deliver(d)) => {
                 let delivered = self.deliver(&d).await?;
                 Ok(CrossShardAnswer { delivered, ..none })
@@ -635,16 +874,27 @@ impl crate::HistoryService {
                 };
                 let mut next = state.clone();
                 let m = if c.terminate {
-                    next.terminate(
-                        "by parent close policy",
-                        None,
-                        HISTORY_SERVICE_IDENTITY,
-                        now,
-                    )?
+                    let reason = if c.reason.is_empty() {
+                        "by parent close policy"
+                    } else {
+                        c.reason.as_str()
+                    };
+                    let identity = if c.identity.is_empty() {
+                        HISTORY_SERVICE_IDENTITY
+                    } else {
+                        c.identity.as_str()
+                    };
+                    next.terminate(reason, None, identity, now)?
                 } else {
+                    let identity = if c.identity.is_empty() {
+                        HISTORY_SERVICE_IDENTITY
+                    } else {
+                        c.identity.as_str()
+                    };
                     next.request_cancel(
                         &perdure_core::CancelRequest {
-                            identity: HISTORY_SERVICE_IDENTITY.into(),
+                            identity: identity.into(),
+                            reason: c.reason.clone(),
                             external: c.parent.clone(),
                             ..Default::default()
                         },

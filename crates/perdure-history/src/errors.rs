@@ -50,6 +50,23 @@ pub enum HistoryError {
     /// The run already has as many updates waiting for a worker as allowed.
     #[error("limit on number of concurrent in-flight updates has been reached")]
     TooManyUpdates,
+    /// A schedule operation refused (see [`ScheduleRefusal`]).
+    #[error(transparent)]
+    Schedule(#[from] ScheduleRefusal),
+}
+
+/// Why a schedule operation was refused; the frontend gives each Temporal's status.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ScheduleRefusal {
+    /// Worded as Temporal's dev server (its workflow-backed scheduler) words it.
+    #[error("workflow not found for ID: temporal-sys-scheduler:{0}")]
+    NotFound(String),
+    /// Another create (different request id) made this schedule id.
+    #[error("schedule {0:?} is already registered")]
+    AlreadyRegistered(String),
+    /// The spec does not compile: the spec's own message ("Invalid schedule spec: ...").
+    #[error("{0}")]
+    InvalidSpec(String),
 }
 
 impl From<ProposeError> for HistoryError {

@@ -16,6 +16,7 @@ mod errors;
 mod leader;
 mod queries;
 mod routing;
+mod schedules;
 mod service;
 mod shard;
 mod tables;
@@ -29,7 +30,7 @@ mod tests;
 
 pub use cache::ExecKey;
 pub use effects::{CrossShard, CrossShardAnswer, CrossShardCall};
-pub use errors::HistoryError;
+pub use errors::{HistoryError, ScheduleRefusal};
 pub use queries::Buffered;
 pub use routing::shard_for;
 pub use service::HistoryService;

@@ -587,6 +587,15 @@ impl Shard {
         timers: Vec<(u64, TimerTask)>,
     ) {
         self.watchers.publish(key, progress);
+        self.hand_over(transfers, timers);
+    }
+
+    /// Hands committed transfer rows to their runner and timers to the wheel.
+    pub(crate) fn hand_over(
+        &self,
+        transfers: Vec<(u64, TransferTask)>,
+        timers: Vec<(u64, TimerTask)>,
+    ) {
         for (task_id, task) in transfers {
             self.dispatch_loaded(task_id, task);
         }

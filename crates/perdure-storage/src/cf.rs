@@ -25,11 +25,13 @@ pub enum Cf {
     Visibility,
     /// The cluster's node registry (group 0): every node that ever joined, and which were removed.
     Cluster,
+    /// One record per schedule, on the shard its scheduler workflow id routes to.
+    Schedules,
 }
 
 impl Cf {
     /// Every column family, in id order.
-    pub const ALL: [Cf; 12] = [
+    pub const ALL: [Cf; 13] = [
         Cf::RaftLog,
         Cf::RaftMeta,
         Cf::SmMeta,
@@ -42,10 +44,11 @@ impl Cf {
         Cf::ShardMeta,
         Cf::Visibility,
         Cf::Cluster,
+        Cf::Schedules,
     ];
 
     /// The families replicated write batches may touch and snapshots carry.
-    pub const STATE: [Cf; 9] = [
+    pub const STATE: [Cf; 10] = [
         Cf::Executions,
         Cf::CurrentExecutions,
         Cf::History,
@@ -55,6 +58,7 @@ impl Cf {
         Cf::ShardMeta,
         Cf::Visibility,
         Cf::Cluster,
+        Cf::Schedules,
     ];
 
     /// Stable numeric id.
@@ -72,6 +76,7 @@ impl Cf {
             Cf::ShardMeta => 16,
             Cf::Visibility => 17,
             Cf::Cluster => 18,
+            Cf::Schedules => 19,
         }
     }
 
@@ -95,6 +100,7 @@ impl Cf {
             Cf::ShardMeta => "shard_meta",
             Cf::Visibility => "visibility",
             Cf::Cluster => "cluster",
+            Cf::Schedules => "schedules",
         }
     }
 

@@ -238,6 +238,16 @@ pub fn visibility_prefix(g: GroupId, ns_id: &str) -> Vec<u8> {
     KeyBuf::new(g).str(ns_id).done()
 }
 
+/// Schedules: one record per schedule of a namespace.
+pub fn schedule(g: GroupId, ns_id: &str, schedule_id: &str) -> Vec<u8> {
+    KeyBuf::new(g).str(ns_id).str(schedule_id).done()
+}
+
+/// Schedules: every record of a namespace in one group.
+pub fn schedule_prefix(g: GroupId, ns_id: &str) -> Vec<u8> {
+    KeyBuf::new(g).str(ns_id).done()
+}
+
 // ---- Raft-internal keys -----------------------------------------------------------------------
 
 /// RaftLog: the entry at `index`.

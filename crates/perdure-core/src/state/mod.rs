@@ -170,6 +170,10 @@ pub struct MutableState {
     /// is never a second update and its outcome can be answered again (`crate::update`).
     #[prost(btree_map = "string, message", tag = "58")]
     pub updates: BTreeMap<String, crate::update::UpdateRecord>,
+    /// The schedule that started this run's chain (set only by a schedule's start; every
+    /// successor inherits it), told when the chain's last run closes.
+    #[prost(message, optional, tag = "59")]
+    pub scheduled_by: Option<crate::tasks::ScheduledBy>,
 }
 
 /// The single pending workflow task, if any.

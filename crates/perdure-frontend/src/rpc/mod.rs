@@ -2,6 +2,9 @@
 
 mod add_search_attributes;
 mod count_workflow_executions;
+mod create_schedule;
+mod delete_schedule;
+mod describe_schedule;
 mod describe_task_queue;
 mod describe_workflow_execution;
 mod execute_multi_operation;
@@ -12,9 +15,12 @@ mod get_workflow_execution_history;
 mod get_workflow_execution_history_reverse;
 mod list_closed_workflow_executions;
 mod list_open_workflow_executions;
+mod list_schedule_matching_times;
+mod list_schedules;
 mod list_search_attributes;
 pub(crate) mod list_workflow_executions;
 mod namespace;
+mod patch_schedule;
 mod poll_activity_task_queue;
 mod poll_workflow_task_queue;
 mod query_workflow;
@@ -32,6 +38,7 @@ mod signal_with_start_workflow_execution;
 mod signal_workflow_execution;
 pub(crate) mod start_workflow_execution;
 mod terminate_workflow_execution;
+mod update_schedule;
 mod update_workflow_execution;
 
 pub(crate) use describe_task_queue::poller_meta;

@@ -28,6 +28,9 @@ impl Shard {
             self.delete_run(task_id, task).await?;
             return Ok(Fired::Written);
         }
+        if matches!(task.kind, Some(timer_task::Kind::ScheduleWake(_))) {
+            return self.fire_schedule_wake(task_id, task).await;
+        }
         let key = ExecKey::new(&task.namespace_id, &task.workflow_id, &task.run_id);
         let row = Op::Delete {
             cf: Cf::TimerTasks,

@@ -2,12 +2,17 @@
 //! shard write path and never touch storage directly.
 
 mod count_visibility;
+mod create_schedule;
 mod delete_run;
+mod delete_schedule;
 mod describe;
+mod describe_schedule;
 mod fire_timer;
 mod get_history;
 mod get_history_reverse;
+mod list_schedules;
 mod list_visibility;
+mod patch_schedule;
 mod query_workflow;
 mod record_activity_heartbeat;
 mod record_activity_task_started;
@@ -17,9 +22,12 @@ mod reset_sticky_task_queue;
 mod respond_activity_task;
 mod respond_workflow_task_completed;
 mod respond_workflow_task_failed;
+mod schedule_record;
+mod schedule_wake;
 mod signal;
 mod start_workflow;
 mod terminate;
+mod update_schedule;
 mod update_workflow;
 
 pub use get_history::HistoryPageToken;

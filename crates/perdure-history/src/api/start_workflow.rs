@@ -40,7 +40,12 @@ pub struct StartOutcome {
 enum Also<'a> {
     Nothing,
     Signal(Signal),
-    Update { id: &'a str, request: &'a Request },
+    Update {
+        id: &'a str,
+        request: &'a Request,
+    },
+    /// A schedule's start: the run (and its chain) remembers the schedule.
+    Scheduled(perdure_core::ScheduledBy),
 }
 
 impl HistoryService {
@@ -89,6 +94,20 @@ impl HistoryService {
             }
         };
         Ok((outcome, handle))
+    }
+
+    /// Starts a schedule's run (the ScheduleAction effect). The request id is the schedule's
+    /// deterministic one, so a repeated attempt finds the run the first one created.
+    pub async fn start_scheduled(
+        &self,
+        namespace_id: &str,
+        retention: Option<Duration>,
+        request: StartWorkflowExecutionRequest,
+        by: perdure_core::ScheduledBy,
+    ) -> Result<StartOutcome, HistoryError> {
+        self.start_or_signal(namespace_id, retention, request, Also::Scheduled(by), None)
+            .await
+            .map(|(o, _)| o)
     }
 
     /// Starts a child workflow for `parent` (the StartChild effect). The request id is the
@@ -225,10 +244,13 @@ impl HistoryService {
                         retention,
                         parent: parent.clone(),
                     };
-                    let (state, mutation) = match &signal {
+                    let (mut state, mutation) = match &signal {
                         Some(signal) => signal_with_start(params, signal, now)?,
                         None => start_workflow(params, now)?,
                     };
+                    if let Also::Scheduled(by) = &also {
+                        state.scheduled_by = Some(by.clone());
+                    }
                     // Admitted under the new run's lock, before its first task is dispatched.
                     let admitted = match &also {
                         Also::Update { id, request } => Some(

@@ -9,6 +9,7 @@ mod heartbeat;
 mod long_poll;
 mod restart;
 mod retention;
+mod schedules;
 mod stale_timers;
 mod sticky;
 mod timer_window;
