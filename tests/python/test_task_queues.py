@@ -283,6 +283,7 @@ PERDURE_CAPABILITIES = {
     "sdk_metadata",
     "upsert_memo",
     "count_group_by_execution_status",
+    "supports_schedules",
 }
 
 

@@ -29,7 +29,9 @@ impl Frontend {
                 upsert_memo: true,
                 // Count with `GROUP BY ExecutionStatus` answers one group per status.
                 count_group_by_execution_status: true,
-                // Left false, as Perdure does not do these: schedules, build-id versioning and
+                // Create/Describe/Update/Patch/List/DeleteSchedule and matching times work.
+                supports_schedules: true,
+                // Left false, as Perdure does not do these: build-id versioning and
                 // worker deployments (scaled or not), Nexus, eager workflow start (a start that
                 // asks for it gets no task back and the task goes through matching). And
                 // internal_error_differentiation: with it, clients stop retrying Internal,
