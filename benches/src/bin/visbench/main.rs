@@ -99,9 +99,9 @@ fn main() -> ExitCode {
     let config = args.config();
 
     let mut runs = Vec::new();
-    for spec in &specs {
-        tracing::info!(target = %spec.name(), workflows = config.workflows, "benchmarking");
-        let run = bench_target(spec, &config);
+    for (name, spec) in &specs {
+        tracing::info!(target = %name, workflows = config.workflows, "benchmarking");
+        let run = bench_target(name, spec, &config);
         print!("{}", report::target_table(&run));
         runs.push(run);
     }
@@ -133,9 +133,9 @@ fn main() -> ExitCode {
 }
 
 /// One target in a fresh runtime and a fresh server.
-fn bench_target(spec: &TargetSpec, config: &args::Config) -> TargetRun {
+fn bench_target(name: &str, spec: &TargetSpec, config: &args::Config) -> TargetRun {
     let mut run = TargetRun {
-        name: spec.name(),
+        name: name.to_string(),
         binary: spec.binary().map(|b| b.to_path_buf()),
         result: Err(String::new()),
     };

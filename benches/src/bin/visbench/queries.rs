@@ -6,7 +6,6 @@
 //! walk of each. Must never: keep a timing whose answer was wrong.
 
 use std::collections::BTreeSet;
-use temporalio_client::grpc::WorkflowService;
 use temporalio_client::tonic::Request;
 use temporalio_client::Client;
 use temporalio_common::protos::temporal::api::workflowservice::v1::ListWorkflowExecutionsRequest;
@@ -198,7 +197,7 @@ async fn run_op(client: &Client, case: &Case, op: Op) -> Result<Answer, VisError
             ids: BTreeSet::new(),
         }),
         Op::FirstPage | Op::Walk => {
-            let mut svc = client.workflow_service();
+            let mut svc = client.connection().workflow_service();
             let mut token = Vec::new();
             let mut ids = BTreeSet::new();
             let mut rows = 0;

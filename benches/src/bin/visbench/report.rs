@@ -91,50 +91,68 @@ pub fn disagreements(runs: &[TargetRun]) -> Vec<String> {
     out
 }
 
-/// One row of the comparison: perdure's p50 and p90 over Temporal's (below 1: perdure faster).
+/// One row of a comparison: a perdure target's p50 and p90 over Temporal's (below 1: perdure
+/// faster).
 pub struct Ratio {
+    pub target: String,
     pub case: String,
     pub op: &'static str,
-    pub perdure_p50_ms: f64,
+    pub target_p50_ms: f64,
     pub temporal_p50_ms: f64,
     pub p50: f64,
     pub p90: f64,
 }
 
+/// Every finished target other than `temporal` against `temporal`, op by op.
 pub fn ratios(runs: &[TargetRun]) -> Option<Vec<Ratio>> {
-    let (p, t) = (ops_of(runs, "perdure")?, ops_of(runs, "temporal")?);
+    let t = ops_of(runs, "temporal")?;
     let mut out = Vec::new();
-    for ((case, po), (_, to)) in p.iter().zip(t.iter()) {
-        for (x, y) in po.iter().zip(to.iter()) {
-            if x.answer != y.answer {
-                continue;
+    for run in runs.iter().filter(|r| r.name != "temporal") {
+        let Some(p) = ops_of(runs, &run.name) else {
+            continue;
+        };
+        for ((case, po), (_, to)) in p.iter().zip(t.iter()) {
+            for (x, y) in po.iter().zip(to.iter()) {
+                if x.answer != y.answer {
+                    continue;
+                }
+                out.push(Ratio {
+                    target: run.name.clone(),
+                    case: case.name.clone(),
+                    op: x.op.name(),
+                    target_p50_ms: x.summary.p50_ms,
+                    temporal_p50_ms: y.summary.p50_ms,
+                    p50: x.summary.p50_ms / y.summary.p50_ms,
+                    p90: x.summary.p90_ms / y.summary.p90_ms,
+                });
             }
-            out.push(Ratio {
-                case: case.name.clone(),
-                op: x.op.name(),
-                perdure_p50_ms: x.summary.p50_ms,
-                temporal_p50_ms: y.summary.p50_ms,
-                p50: x.summary.p50_ms / y.summary.p50_ms,
-                p90: x.summary.p90_ms / y.summary.p90_ms,
-            });
         }
     }
-    Some(out)
+    (!out.is_empty()).then_some(out)
 }
 
 pub fn ratio_table(runs: &[TargetRun]) -> Option<String> {
     let ratios = ratios(runs)?;
-    let mut out = String::from("\n== perdure / temporal (below 1: perdure is faster) ==\n");
-    let _ = writeln!(
-        out,
-        "{:<30} {:<16} {:>12} {:>12} {:>8} {:>8}",
-        "case", "op", "perdure p50", "temporal p50", "p50", "p90"
-    );
+    let mut out = String::new();
+    let mut current = "";
     for r in &ratios {
+        if r.target != current {
+            current = &r.target;
+            let _ = writeln!(
+                out,
+                "\n== {} / temporal (below 1: {} is faster) ==",
+                r.target, r.target
+            );
+            let _ = writeln!(
+                out,
+                "{:<30} {:<16} {:>12} {:>12} {:>8} {:>8}",
+                "case", "op", "target p50", "temporal p50", "p50", "p90"
+            );
+        }
         let _ = writeln!(
             out,
             "{:<30} {:<16} {:>9.2} ms {:>9.2} ms {:>8.3} {:>8.3}",
-            r.case, r.op, r.perdure_p50_ms, r.temporal_p50_ms, r.p50, r.p90
+            r.case, r.op, r.target_p50_ms, r.temporal_p50_ms, r.p50, r.p90
         );
     }
     Some(out)
@@ -199,6 +217,7 @@ pub fn to_json(config: &Config, runs: &[TargetRun]) -> Json {
             rs.into_iter()
                 .map(|r| {
                     Json::obj([
+                        ("target", Json::Str(r.target)),
                         ("case", Json::Str(r.case)),
                         ("op", Json::Str(r.op.into())),
                         ("p50", Json::Num(r.p50)),
@@ -231,6 +250,6 @@ pub fn to_json(config: &Config, runs: &[TargetRun]) -> Json {
             ]),
         ),
         ("targets", Json::Arr(targets)),
-        ("perdure_over_temporal", Json::opt(ratios)),
+        ("over_temporal", Json::opt(ratios)),
     ])
 }

@@ -73,6 +73,18 @@ fn equalities_on_indexed_attributes_use_their_index() {
     );
     assert_eq!(
         plan(&format!(
+            "CloseTime > '{T}' AND ExecutionStatus = 'TimedOut'"
+        ))
+        .plan,
+        Plan::Ordered {
+            close: TimeRange {
+                from: Some(UnixNanos(T_FLOOR)),
+                until: None
+            }
+        }
+    );
+    assert_eq!(
+        plan(&format!(
             "ExecutionStatus = 'Running' AND StartTime > '{T}'"
         ))
         .plan,
