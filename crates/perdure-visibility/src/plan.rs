@@ -156,7 +156,15 @@ impl Query {
             } else if let Some((field, range)) = time_range(e) {
                 match field {
                     SystemField::StartTime => start = start.intersect(range),
-                    _ => close = close.intersect(range),
+                    // A CloseTime condition never matches an open run (its close time is
+                    // NULL), and open runs sort first in the default order: skip them (and
+                    // the deleted entries every run left there while it was open).
+                    _ => {
+                        close = close.intersect(range).intersect(TimeRange {
+                            from: None,
+                            until: Some(UnixNanos(i64::MAX)),
+                        })
+                    }
                 }
             }
         }

@@ -11,7 +11,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use futures::{StreamExt, TryStreamExt};
 use perdure_visibility::UnixNanos;
-use temporalio_client::tonic::Request;
+use temporalio_client::tonic::{Code, Request, Status};
 use temporalio_client::Client;
 use temporalio_common::protos::temporal::api::common::v1::{WorkflowExecution, WorkflowType};
 use temporalio_common::protos::temporal::api::enums::v1::TaskQueueKind;
@@ -140,14 +140,66 @@ async fn start_all(
     }
 }
 
+/// Attempts per call while filling: the dev server under a fill sometimes drops a connection
+/// (a transport error), and a retried start or terminate is harmless (the start has the same
+/// request id; a terminate that already happened answers NotFound).
+const ATTEMPTS: u32 = 5;
+
+fn transient(status: &Status) -> bool {
+    matches!(
+        status.code(),
+        Code::Unavailable
+            | Code::Cancelled
+            | Code::Unknown
+            | Code::DeadlineExceeded
+            | Code::ResourceExhausted
+    )
+}
+
 async fn one(client: Client, i: usize) -> Result<(), VisError> {
-    let mut svc = client.connection().workflow_service();
     let workflow_id = workflow_id(i);
     let end = end(i);
+    let request_id = uuid::Uuid::new_v4().to_string();
+    let mut attempt = 0;
+    let run_id = loop {
+        attempt += 1;
+        match start(&client, i, &workflow_id, end, &request_id).await {
+            Ok(run_id) => break run_id,
+            Err(e) if attempt < ATTEMPTS && transient(&e) => backoff(attempt).await,
+            Err(e) => return Err(VisError::rpc("StartWorkflowExecution")(e)),
+        }
+    };
+    if end != End::Terminated {
+        return Ok(());
+    }
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        match terminate(&client, &workflow_id, &run_id).await {
+            Ok(()) => return Ok(()),
+            Err(e) if attempt > 1 && e.code() == Code::NotFound => return Ok(()),
+            Err(e) if attempt < ATTEMPTS && transient(&e) => backoff(attempt).await,
+            Err(e) => return Err(VisError::rpc("TerminateWorkflowExecution")(e)),
+        }
+    }
+}
+
+async fn backoff(attempt: u32) {
+    tokio::time::sleep(Duration::from_millis(200 * u64::from(attempt))).await;
+}
+
+async fn start(
+    client: &Client,
+    i: usize,
+    workflow_id: &str,
+    end: End,
+    request_id: &str,
+) -> Result<String, Status> {
+    let mut svc = client.connection().workflow_service();
     let started = svc
         .start_workflow_execution(Request::new(StartWorkflowExecutionRequest {
             namespace: NAMESPACE.into(),
-            workflow_id: workflow_id.clone(),
+            workflow_id: workflow_id.into(),
             workflow_type: Some(WorkflowType {
                 name: workflow_type(i).into(),
             }),
@@ -161,26 +213,29 @@ async fn one(client: Client, i: usize) -> Result<(), VisError> {
                 nanos: 0,
             }),
             identity: IDENTITY.into(),
-            request_id: uuid::Uuid::new_v4().to_string(),
+            request_id: request_id.into(),
             ..Default::default()
         }))
-        .await
-        .map_err(VisError::rpc("StartWorkflowExecution"))?
+        .await?
         .into_inner();
-    if end == End::Terminated {
-        svc.terminate_workflow_execution(Request::new(TerminateWorkflowExecutionRequest {
+    Ok(started.run_id)
+}
+
+async fn terminate(client: &Client, workflow_id: &str, run_id: &str) -> Result<(), Status> {
+    client
+        .connection()
+        .workflow_service()
+        .terminate_workflow_execution(Request::new(TerminateWorkflowExecutionRequest {
             namespace: NAMESPACE.into(),
             workflow_execution: Some(WorkflowExecution {
-                workflow_id,
-                run_id: started.run_id,
+                workflow_id: workflow_id.into(),
+                run_id: run_id.into(),
             }),
             reason: "visbench".into(),
             identity: IDENTITY.into(),
             ..Default::default()
         }))
-        .await
-        .map_err(VisError::rpc("TerminateWorkflowExecution"))?;
-    }
+        .await?;
     Ok(())
 }
 

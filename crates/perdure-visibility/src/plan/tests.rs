@@ -79,7 +79,7 @@ fn equalities_on_indexed_attributes_use_their_index() {
         Plan::Ordered {
             close: TimeRange {
                 from: Some(UnixNanos(T_FLOOR)),
-                until: None
+                until: Some(UnixNanos(i64::MAX))
             }
         }
     );

@@ -190,7 +190,7 @@ fn index_plans_answer_as_the_full_scan_and_leave_no_stale_entries() {
         for k in &ids {
             let before = live[k].clone();
             match rng.below(6) {
-                0 | 1 | 2 if before.status == S::Running as i32 => {
+                0..=2 if before.status == S::Running as i32 => {
                     let after = closed(before.clone(), &mut rng);
                     change(&store, Some(&before), &after);
                     live.insert(k.clone(), after);
