@@ -56,7 +56,7 @@ pub fn workflow_type(i: usize) -> &'static str {
 }
 
 pub fn end(i: usize) -> End {
-    if i % 3 == 0 {
+    if i.is_multiple_of(3) {
         End::TimedOut
     } else {
         End::Terminated

@@ -11,11 +11,14 @@ use crate::fill::Filled;
 use crate::json::Json;
 use crate::queries::{Case, OpResult};
 
+/// Every case with the timings of its ops.
+pub type CaseResults = Vec<(Case, Vec<OpResult>)>;
+
 /// One target's run: its fill and every case's timings, or why it failed.
 pub struct TargetRun {
     pub name: String,
     pub binary: Option<PathBuf>,
-    pub result: Result<(Filled, Vec<(Case, Vec<OpResult>)>), String>,
+    pub result: Result<(Filled, CaseResults), String>,
 }
 
 pub fn target_table(run: &TargetRun) -> String {
@@ -58,7 +61,7 @@ pub fn target_table(run: &TargetRun) -> String {
     out
 }
 
-fn ops_of<'a>(runs: &'a [TargetRun], name: &str) -> Option<&'a Vec<(Case, Vec<OpResult>)>> {
+fn ops_of<'a>(runs: &'a [TargetRun], name: &str) -> Option<&'a CaseResults> {
     runs.iter()
         .find(|r| r.name == name)
         .and_then(|r| r.result.as_ref().ok())
