@@ -132,6 +132,11 @@ impl Query {
             return full;
         }
         let Some(filter) = &self.filter else {
+            // A GROUP BY without a filter reads every row: in key order, not one lookup per
+            // index entry.
+            if !self.group_by.is_empty() {
+                return full;
+            }
             return Planned {
                 plan: Plan::Ordered {
                     close: TimeRange::default(),

@@ -41,6 +41,11 @@ fn no_filter_reads_the_default_order() {
     );
     assert!(p.covered);
     assert_eq!(plan("ORDER BY Prio").plan, Plan::FullScan);
+    assert_eq!(plan("GROUP BY ExecutionStatus").plan, Plan::FullScan);
+    assert_eq!(
+        plan("WorkflowType = 'a' GROUP BY ExecutionStatus"),
+        equal(IndexedAttribute::WorkflowType, &["a"], true)
+    );
 }
 
 #[test]
