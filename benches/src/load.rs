@@ -349,7 +349,7 @@ async fn one_workflow(
 }
 
 /// The port accepting TCP does not mean the server answers gRPC yet: retry until it does.
-async fn connect(url: &str) -> Result<Client, BenchError> {
+pub async fn connect(url: &str) -> Result<Client, BenchError> {
     let parsed = Url::parse(url).map_err(|_| BenchError::BadAddress(url.to_string()))?;
     let deadline = Instant::now() + CONNECT_DEADLINE;
     loop {

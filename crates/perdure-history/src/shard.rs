@@ -434,9 +434,9 @@ impl Shard {
             timers.push((id, task.clone()));
         }
         // The run's visibility row, when this write changes what List shows of it.
-        if let Some(row) = visibility::changed_row(g, ns, previous, &plan.state) {
-            batch.ops.push(row);
-        }
+        batch
+            .ops
+            .extend(visibility::changed_row(g, ns, previous, &plan.state));
         if let Some(new_run) = &plan.mutation.new_run {
             self.put_new_run(key, new_run, &mut batch, &mut timers, &mut transfers);
         }
@@ -527,11 +527,9 @@ impl Shard {
             key: version_key,
             value: tables::encode_version(1),
         });
-        batch.ops.push(visibility::put_row(
-            g,
-            ns,
-            &visibility::row_of(&new_run.state),
-        ));
+        batch
+            .ops
+            .extend(visibility::changed_row(g, ns, None, &new_run.state));
         let m = &new_run.mutation;
         for event in &m.events {
             batch.ops.push(Op::Put {

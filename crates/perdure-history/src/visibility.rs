@@ -6,7 +6,8 @@
 //! the change that causes it ([`changed_row`]: only when the row differs from the one the state
 //! before the write gives, so most writes add nothing). Keys are `keys::visibility` (group,
 //! namespace id, workflow id, run id), so a shard scans one namespace's rows by prefix.
-//! [`record_of`] turns a stored row into the query crate's [`VisibilityRecord`].
+//! [`record_of`] turns a stored row into the query crate's [`VisibilityRecord`]; [`index`]
+//! keeps the entries that let a selective query read only its candidates.
 //!
 //! While a run is open its close time, duration, history length and size stay unset (the dev
 //! server treats them as NULL then); they are filled in by the write that closes it. This
@@ -18,8 +19,8 @@ use std::collections::{BTreeMap, BinaryHeap};
 use perdure_core::{MutableState, Time};
 use perdure_storage::{keys, Cf, Op, ShardId, Store};
 use perdure_visibility::{
-    DefaultOrderKey, ExecutionStatus, IndexedValueType, Query, SearchAttributes, UnixNanos, Value,
-    VisibilityRecord,
+    DefaultOrderKey, ExecutionStatus, IndexedValueType, Plan, Query, SearchAttributes, UnixNanos,
+    Value, VisibilityRecord,
 };
 use prost::Message;
 use prost_wkt_types::Timestamp;
@@ -28,6 +29,8 @@ use temporalio_protos::temporal::api::enums::v1::WorkflowExecutionStatus;
 use temporalio_protos::temporal::api::workflow::v1::WorkflowExecutionInfo;
 
 use crate::errors::HistoryError;
+
+pub(crate) mod index;
 
 /// Rows read from RocksDB at a time while a shard scans a namespace.
 const SCAN_CHUNK: usize = 1024;
@@ -79,19 +82,22 @@ pub fn row_of(state: &MutableState) -> WorkflowExecutionInfo {
     }
 }
 
-/// The row to write when a write takes a run from `before` (None: the run is new) to `after`;
-/// None when List would show the run unchanged.
+/// The row and index entries to write when a write takes a run from `before` (None: the run is
+/// new) to `after`; nothing when List would show the run unchanged.
 pub(crate) fn changed_row(
     shard: ShardId,
     namespace_id: &str,
     before: Option<&MutableState>,
     after: &MutableState,
-) -> Option<Op> {
+) -> Vec<Op> {
     let row = row_of(after);
-    if before.is_some_and(|b| row_of(b) == row) {
-        return None;
+    let old = before.map(row_of);
+    if old.as_ref() == Some(&row) {
+        return Vec::new();
     }
-    Some(put_row(shard, namespace_id, &row))
+    let mut ops = index::ops(shard, namespace_id, old.as_ref(), Some(&row));
+    ops.push(put_row(shard, namespace_id, &row));
+    ops
 }
 
 /// Writes `row` (a new run's, or a changed one).
@@ -104,13 +110,8 @@ pub(crate) fn put_row(shard: ShardId, namespace_id: &str, row: &WorkflowExecutio
     }
 }
 
-/// Deletes a run's row (retention).
-pub(crate) fn delete_row(
-    shard: ShardId,
-    namespace_id: &str,
-    workflow_id: &str,
-    run_id: &str,
-) -> Op {
+/// Deletes a run's row (retention: [`index::delete_ops`] deletes its index entries with it).
+fn delete_row(shard: ShardId, namespace_id: &str, workflow_id: &str, run_id: &str) -> Op {
     Op::Delete {
         cf: Cf::Visibility,
         key: keys::visibility(shard, namespace_id, workflow_id, run_id),
@@ -302,6 +303,19 @@ pub(crate) fn list_page(
     if limit == 0 {
         return Ok(Vec::new());
     }
+    let plan = query.plan().plan;
+    if plan != Plan::FullScan {
+        return index::list_page(
+            store,
+            shard,
+            namespace_id,
+            query,
+            &plan,
+            attrs,
+            after,
+            limit,
+        );
+    }
     scan(store, shard, namespace_id, attrs, |info, record| {
         let key = DefaultOrderKey::of(&record);
         if after.is_some_and(|a| key <= *a) || !query.matches(&record) {
@@ -332,6 +346,10 @@ pub(crate) fn count(
     query: &Query,
     attrs: &SearchAttributes,
 ) -> Result<VisibilityCount, HistoryError> {
+    let planned = query.plan();
+    if planned.plan != Plan::FullScan {
+        return index::count(store, shard, namespace_id, query, &planned, attrs);
+    }
     let mut out = VisibilityCount::default();
     scan(store, shard, namespace_id, attrs, |_, record| {
         if !query.matches(&record) {

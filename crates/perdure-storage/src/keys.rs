@@ -248,6 +248,209 @@ pub fn schedule_prefix(g: GroupId, ns_id: &str) -> Vec<u8> {
     KeyBuf::new(g).str(ns_id).done()
 }
 
+// Visibility index entries share the row family, after every namespace's rows. A row key
+// continues the group prefix with its namespace id's u32 length, whose first byte is 0 for any
+// id shorter than 16 MiB; an index key continues it with VIS_INDEX, so no index key falls under
+// a namespace's row prefix and a row scan never meets one.
+const VIS_INDEX: u8 = 0xFF;
+const VIS_BY_ORDER: u8 = 1;
+const VIS_BY_VALUE: u8 = 2;
+const VIS_BY_START: u8 = 3;
+
+/// Which attribute a by-value visibility index entry is for (part of the key).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VisibilityIndex {
+    WorkflowId = 1,
+    WorkflowType = 2,
+    ExecutionStatus = 3,
+}
+
+/// A visibility row's place in List's default order, as index keys spell it: close time
+/// descending with open runs (`None`) first, start time descending, run id ascending, then the
+/// workflow id (which makes the key unique and names the row).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VisibilityOrder {
+    pub close_time: Option<i64>,
+    pub start_time: i64,
+    pub run_id: String,
+    pub workflow_id: String,
+}
+
+impl KeyBuf {
+    /// Sorts larger values first.
+    fn i64_desc(self, n: i64) -> Self {
+        self.u64(!((n as u64) ^ SIGN))
+    }
+    /// A string that sorts as its bytes do (a length prefix would sort by length first):
+    /// 0x00 escaped as 0x00 0xFF, ended by 0x00 0x01.
+    fn ordered_str(mut self, s: &str) -> Self {
+        for &b in s.as_bytes() {
+            self.0.push(b);
+            if b == 0 {
+                self.0.push(0xFF);
+            }
+        }
+        self.0.extend_from_slice(&[0, 1]);
+        self
+    }
+    /// The default-order part of an index key, without the workflow id.
+    fn order(self, close_time: Option<i64>, start_time: i64, run_id: &str) -> Self {
+        self.i64_desc(close_time.unwrap_or(i64::MAX))
+            .i64_desc(start_time)
+            .ordered_str(run_id)
+    }
+}
+
+/// Visibility index: a namespace's rows in List's default order.
+pub fn visibility_by_order_prefix(g: GroupId, ns_id: &str) -> Vec<u8> {
+    KeyBuf::new(g)
+        .u8(VIS_INDEX)
+        .u8(VIS_BY_ORDER)
+        .str(ns_id)
+        .done()
+}
+
+/// Visibility index: the rows whose `index` attribute is `value`, in List's default order.
+pub fn visibility_by_value_prefix(
+    g: GroupId,
+    ns_id: &str,
+    index: VisibilityIndex,
+    value: &str,
+) -> Vec<u8> {
+    KeyBuf::new(g)
+        .u8(VIS_INDEX)
+        .u8(VIS_BY_VALUE)
+        .str(ns_id)
+        .u8(index as u8)
+        .str(value)
+        .done()
+}
+
+/// Visibility index: a namespace's rows by start time, ascending.
+pub fn visibility_by_start_prefix(g: GroupId, ns_id: &str) -> Vec<u8> {
+    KeyBuf::new(g)
+        .u8(VIS_INDEX)
+        .u8(VIS_BY_START)
+        .str(ns_id)
+        .done()
+}
+
+/// The entry for a row under an ordered prefix ([`visibility_by_order_prefix`] or
+/// [`visibility_by_value_prefix`]).
+pub fn visibility_ordered_entry(prefix: &[u8], o: &VisibilityOrder) -> Vec<u8> {
+    let mut k = KeyBuf(prefix.to_vec())
+        .order(o.close_time, o.start_time, &o.run_id)
+        .str(&o.workflow_id)
+        .done();
+    k.shrink_to_fit();
+    k
+}
+
+/// The first key under an ordered prefix that comes after every entry whose place is
+/// `(close_time, start_time, run_id)` or earlier: where the page after that row starts.
+pub fn visibility_ordered_after(
+    prefix: &[u8],
+    close_time: Option<i64>,
+    start_time: i64,
+    run_id: &str,
+) -> Vec<u8> {
+    let k = KeyBuf(prefix.to_vec())
+        .order(close_time, start_time, run_id)
+        .done();
+    // Every entry of that place continues with the workflow id's length: a first byte of 0 for
+    // any id under 16 MiB.
+    prefix_end(&k).unwrap_or(k)
+}
+
+/// The first key under an ordered prefix whose close time is at most `close_time` (entries of
+/// open runs and of later closes come before it).
+pub fn visibility_ordered_close_at_most(prefix: &[u8], close_time: i64) -> Vec<u8> {
+    KeyBuf(prefix.to_vec()).i64_desc(close_time).done()
+}
+
+/// Inverse of [`visibility_ordered_entry`], given the prefix's length.
+pub fn decode_visibility_ordered_entry(key: &[u8], prefix_len: usize) -> Option<VisibilityOrder> {
+    let rest = key.get(prefix_len..)?;
+    let close = !read_u64(rest.get(..8)?)? ^ SIGN;
+    let start = !read_u64(rest.get(8..16)?)? ^ SIGN;
+    let (run_id, rest) = read_ordered_str(rest.get(16..)?)?;
+    let (workflow_id, rest) = read_str(rest)?;
+    if !rest.is_empty() {
+        return None;
+    }
+    let close = close as i64;
+    Some(VisibilityOrder {
+        close_time: (close != i64::MAX).then_some(close),
+        start_time: start as i64,
+        run_id,
+        workflow_id,
+    })
+}
+
+/// The entry for a row under [`visibility_by_start_prefix`].
+pub fn visibility_by_start_entry(
+    g: GroupId,
+    ns_id: &str,
+    start_time: i64,
+    run_id: &str,
+    workflow_id: &str,
+) -> Vec<u8> {
+    KeyBuf::new(g)
+        .u8(VIS_INDEX)
+        .u8(VIS_BY_START)
+        .str(ns_id)
+        .i64(start_time)
+        .str(run_id)
+        .str(workflow_id)
+        .done()
+}
+
+/// The first by-start entry key of a row started at `start_time` or later.
+pub fn visibility_by_start_from(g: GroupId, ns_id: &str, start_time: i64) -> Vec<u8> {
+    KeyBuf::new(g)
+        .u8(VIS_INDEX)
+        .u8(VIS_BY_START)
+        .str(ns_id)
+        .i64(start_time)
+        .done()
+}
+
+/// Inverse of [`visibility_by_start_entry`]: `(start_time, run_id, workflow_id)`.
+pub fn decode_visibility_by_start_entry(
+    key: &[u8],
+    prefix_len: usize,
+) -> Option<(i64, String, String)> {
+    let rest = key.get(prefix_len..)?;
+    let start = (read_u64(rest.get(..8)?)? ^ SIGN) as i64;
+    let (run_id, rest) = read_str(rest.get(8..)?)?;
+    let (workflow_id, rest) = read_str(rest)?;
+    rest.is_empty().then_some((start, run_id, workflow_id))
+}
+
+fn read_str(bytes: &[u8]) -> Option<(String, &[u8])> {
+    let len = u32::from_be_bytes(bytes.get(..4)?.try_into().ok()?) as usize;
+    let s = bytes.get(4..4usize.checked_add(len)?)?;
+    Some((String::from_utf8(s.to_vec()).ok()?, &bytes[4 + len..]))
+}
+
+fn read_ordered_str(bytes: &[u8]) -> Option<(String, &[u8])> {
+    let mut out = Vec::new();
+    let mut i = 0;
+    loop {
+        match (bytes.get(i)?, bytes.get(i + 1)) {
+            (0, Some(0xFF)) => out.push(0),
+            (0, Some(1)) => return Some((String::from_utf8(out).ok()?, &bytes[i + 2..])),
+            (0, _) => return None,
+            (&b, _) => {
+                out.push(b);
+                i += 1;
+                continue;
+            }
+        }
+        i += 2;
+    }
+}
+
 // ---- Raft-internal keys -----------------------------------------------------------------------
 
 /// RaftLog: the entry at `index`.
@@ -392,6 +595,67 @@ mod tests {
         );
         assert!(raft_log(G, 255) < raft_log(G, 256));
         assert_eq!(decode_transfer_task(b"nope"), None);
+    }
+
+    #[test]
+    fn visibility_index_keys_never_fall_under_a_row_prefix() {
+        let rows = visibility_prefix(G, "ns");
+        for k in [
+            visibility_by_order_prefix(G, "ns"),
+            visibility_by_value_prefix(G, "ns", VisibilityIndex::WorkflowType, "t"),
+            visibility_by_start_prefix(G, "ns"),
+        ] {
+            assert!(k.starts_with(&G.prefix()));
+            assert!(!k.starts_with(&rows));
+            assert!(k > prefix_end(&rows).unwrap());
+        }
+    }
+
+    #[test]
+    fn ordered_entries_sort_in_lists_default_order_and_decode() {
+        let o = |close: Option<i64>, start: i64, run: &str| VisibilityOrder {
+            close_time: close,
+            start_time: start,
+            run_id: run.to_string(),
+            workflow_id: format!("wf-{run}"),
+        };
+        // Open first, then newest close, newest start, run id ascending (as bytes, not by length).
+        let want = [
+            o(None, 5, "a"),
+            o(None, 1, "a"),
+            o(Some(100), 1, "b"),
+            o(Some(50), 9, "a"),
+            o(Some(50), 9, "a\0"),
+            o(Some(50), 9, "ab"),
+            o(Some(50), 9, "b"),
+            o(Some(-3), 0, "a"),
+        ];
+        let p = visibility_by_order_prefix(G, "ns");
+        let keys: Vec<_> = want
+            .iter()
+            .map(|e| visibility_ordered_entry(&p, e))
+            .collect();
+        let mut sorted = keys.clone();
+        sorted.sort();
+        assert_eq!(keys, sorted);
+        for (k, e) in keys.iter().zip(&want) {
+            assert_eq!(
+                decode_visibility_ordered_entry(k, p.len()).as_ref(),
+                Some(e)
+            );
+        }
+        let after = visibility_ordered_after(&p, Some(50), 9, "a");
+        assert!(keys[3] < after && after < keys[4]);
+        let at_most = visibility_ordered_close_at_most(&p, 50);
+        assert!(keys[2] < at_most && at_most <= keys[3]);
+        let s = visibility_by_start_prefix(G, "ns");
+        let e = visibility_by_start_entry(G, "ns", -7, "r", "w");
+        assert_eq!(
+            decode_visibility_by_start_entry(&e, s.len()),
+            Some((-7, "r".to_string(), "w".to_string()))
+        );
+        assert!(visibility_by_start_from(G, "ns", -7) <= e);
+        assert!(visibility_by_start_from(G, "ns", -6) > e);
     }
 
     #[test]

@@ -96,7 +96,8 @@ impl TestServer {
                     .args(["--http-port", &free_port()?.to_string()])
                     .args(["--metrics-port", &free_port()?.to_string()])
                     .arg("--db-filename")
-                    .arg(data_dir.path().join("temporal.db"));
+                    .arg(data_dir.path().join("temporal.db"))
+                    .args(temporal_extra_args());
                 cmd
             }
         };
@@ -172,6 +173,15 @@ pub fn perdure_bin() -> PathBuf {
             .unwrap_or(Path::new("."))
             .join("target/debug/perdure"),
     }
+}
+
+/// Extra arguments for Temporal's dev server from `PERDURE_TEST_TEMPORAL_ARGS`
+/// (whitespace-separated), e.g. the visibility bench lifting the dev server's visibility rate
+/// limit with `--dynamic-config-value`.
+fn temporal_extra_args() -> Vec<String> {
+    std::env::var("PERDURE_TEST_TEMPORAL_ARGS")
+        .map(|a| a.split_whitespace().map(str::to_string).collect())
+        .unwrap_or_default()
 }
 
 /// Awaits `fut` for at most `deadline`, panicking with `what` when it takes longer, so a test

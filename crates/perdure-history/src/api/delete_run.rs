@@ -2,7 +2,7 @@
 //! DeleteHistoryEventTask → DeleteWorkflowExecutionByRetention).
 //!
 //! One replicated batch removes the run's mutable state and version, every history event, its
-//! visibility row, the workflow id's current-run pointer if it still names this run, and the
+//! visibility row and its index entries, the workflow id's current-run pointer if it still names this run, and the
 //! timer row itself, so a replica never holds half a run. Whatever else still names the run (a late timer, a
 //! dispatch row) finds no state afterwards and is dropped as stale by its own path. This module
 //! must never delete a running run, nor a current pointer that names another run.
@@ -74,8 +74,14 @@ impl Shard {
                             from,
                             to,
                         },
-                        crate::visibility::delete_row(g, ns, wf, run),
                     ]);
+                    batch.ops.extend(crate::visibility::index::delete_ops(
+                        &self.store,
+                        g,
+                        ns,
+                        wf,
+                        run,
+                    )?);
                     // The pointer goes only while it names this run; the check makes a start
                     // that moved it meanwhile win.
                     if let Some((current, raw)) = tables::load_current(&self.store, g, ns, wf)? {

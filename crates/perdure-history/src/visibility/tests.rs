@@ -100,26 +100,29 @@ fn an_open_run_has_no_close_fields_and_a_closed_run_has_them() {
 #[test]
 fn a_row_is_written_for_a_new_run_and_a_change_only() {
     let open = started("wf", "r1", "T", 1_000);
-    assert!(changed_row(G, "ns", None, &open).is_some());
+    // The row and its five index entries.
+    assert_eq!(changed_row(G, "ns", None, &open).len(), 6);
     // A write List would not see (here: none at all) adds nothing to the batch.
-    assert!(changed_row(G, "ns", Some(&open), &open.clone()).is_none());
+    assert!(changed_row(G, "ns", Some(&open), &open.clone()).is_empty());
     let mut upserted = open.clone();
     upserted
         .search_attributes
         .get_or_insert_with(Default::default)
         .indexed_fields
         .insert("Color".into(), payload(r#""blue""#, Some("Keyword")));
-    let Some(Op::Put { key, value, .. }) = changed_row(G, "ns", Some(&open), &upserted) else {
+    // An upsert changes the row, and no index entry.
+    let [Op::Put { key, value, .. }] = &changed_row(G, "ns", Some(&open), &upserted)[..] else {
         panic!("an upsert changes the row");
     };
-    assert_eq!(key, keys::visibility(G, "ns", "wf", "r1"));
+    assert_eq!(*key, keys::visibility(G, "ns", "wf", "r1"));
     let rec = record_of(&WorkflowExecutionInfo::decode(value.as_slice()).unwrap());
     assert_eq!(
         rec.search_attributes.get("Color"),
         Some(&Value::Keyword("blue".into()))
     );
     let closed = terminated(open.clone(), 5_000);
-    assert!(changed_row(G, "ns", Some(&open), &closed).is_some());
+    // Closing moves four entries (the start entry stays) and rewrites the row.
+    assert_eq!(changed_row(G, "ns", Some(&open), &closed).len(), 9);
 }
 
 #[test]
@@ -152,18 +155,28 @@ fn search_attributes_are_typed_by_name_or_by_their_type_metadata() {
     );
 }
 
+/// A new row and its index entries, as a start writes them.
+fn with_index(g: ShardId, ns: &str, row: &WorkflowExecutionInfo) -> Vec<Op> {
+    let mut ops = index::ops(g, ns, None, Some(row));
+    ops.push(put_row(g, ns, row));
+    ops
+}
+
 fn store_with(rows: &[MutableState]) -> (tempfile::TempDir, Store) {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path()).unwrap();
     let batch = WriteBatch {
         checks: Vec::new(),
-        ops: rows.iter().map(|s| put_row(G, "ns", &row_of(s))).collect(),
+        ops: rows
+            .iter()
+            .flat_map(|s| with_index(G, "ns", &row_of(s)))
+            .collect(),
     };
     assert_eq!(store.apply(G, b"1", &batch).unwrap(), ApplyOutcome::Applied);
     // Another namespace's and another shard's rows are never seen.
     let other = WriteBatch {
         checks: Vec::new(),
-        ops: vec![put_row(G, "other", &row_of(&rows[0]))],
+        ops: with_index(G, "other", &row_of(&rows[0])),
     };
     store.apply(G, b"2", &other).unwrap();
     (dir, store)
@@ -263,13 +276,13 @@ fn a_scan_crosses_chunk_boundaries_without_losing_or_repeating_rows() {
     let template = row_of(&started("wf", "r", "T", 1_000));
     let n = 2 * SCAN_CHUNK + 7;
     let ops = (0..n)
-        .map(|i| {
+        .flat_map(|i| {
             let mut row = template.clone();
             row.execution = Some(WorkflowExecution {
                 workflow_id: format!("wf-{i:05}"),
                 run_id: format!("run-{i:05}"),
             });
-            put_row(G, "ns", &row)
+            with_index(G, "ns", &row)
         })
         .collect();
     let batch = WriteBatch {
@@ -302,6 +315,33 @@ fn a_scan_crosses_chunk_boundaries_without_losing_or_repeating_rows() {
     assert!(runs.windows(2).all(|w| w[0] < w[1]));
     runs.dedup();
     assert_eq!(runs.len(), n);
+    // The same through the full scan (a filter no index serves).
+    let scanned = Query::parse(
+        "TaskQueue = 'q'",
+        &SearchAttributes::new(),
+        Options::default(),
+    )
+    .unwrap();
+    assert_eq!(scanned.plan().plan, Plan::FullScan);
+    assert_eq!(
+        count(&store, G, "ns", &scanned, &SearchAttributes::new())
+            .unwrap()
+            .count,
+        n as i64
+    );
+    assert_eq!(
+        list_page(
+            &store,
+            G,
+            "ns",
+            &scanned,
+            &SearchAttributes::new(),
+            None,
+            n + 10
+        )
+        .unwrap(),
+        page
+    );
 }
 
 #[test]
