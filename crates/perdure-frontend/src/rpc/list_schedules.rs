@@ -161,7 +161,11 @@ impl Frontend {
             .into_iter()
             .flatten()
             .filter(|e| after.is_empty() || e.schedule_id > after)
-            .filter(|e| query.as_ref().is_none_or(|q| q.matches(&record_of(e, &attrs))))
+            .filter(|e| {
+                query
+                    .as_ref()
+                    .is_none_or(|q| q.matches(&record_of(e, &attrs)))
+            })
             .collect();
         all.sort_by(|a, b| a.schedule_id.cmp(&b.schedule_id));
         let next_page_token = if all.len() > page {
