@@ -635,6 +635,23 @@ async fn schedule_action(
 const SCHEDULE_TERMINATE_REASON: &str = "terminated by schedule overlap policy";
 const SCHEDULE_CANCEL_REASON: &str = "cancelled by schedule overlap policy";
 
+/// A start step's answer: the run it started, or an empty run id when the workflow id is taken
+/// (the caller reads that as a refused start: a child's start failed, a schedule's start dropped).
+fn started_answer(
+    started: Result<crate::api::StartOutcome, HistoryError>,
+) -> Result<CrossShardAnswer, HistoryError> {
+    match started {
+        Ok(outcome) => Ok(CrossShardAnswer {
+            started_run_id: outcome.run_id,
+            ..CrossShardAnswer::default()
+        }),
+        Err(HistoryError::Core(perdure_core::CoreError::AlreadyStarted { .. })) => {
+            Ok(CrossShardAnswer::default())
+        }
+        Err(e) => Err(e),
+    }
+}
+
 impl crate::HistoryService {
     /// Serves one step of an effect on this node (the caller routed it to the leader of its
     /// target's shard).
@@ -649,19 +666,10 @@ impl crate::HistoryService {
                 let request = s.request.unwrap_or_default();
                 let parent = s.parent.unwrap_or_default();
                 let retention = Some(Duration::from_secs(s.retention_secs));
-                match self
-                    .start_child(&s.namespace_id, retention, request, parent)
-                    .await
-                {
-                    Ok(outcome) => Ok(CrossShardAnswer {
-                        started_run_id: outcome.run_id,
-                        ..none
-                    }),
-                    Err(HistoryError::Core(perdure_core::CoreError::AlreadyStarted { .. })) => {
-                        Ok(none)
-                    }
-                    Err(e) => Err(e),
-                }
+                started_answer(
+                    self.start_child(&s.namespace_id, retention, request, parent)
+                        .await,
+                )
             }
             Some(Call::ChildStarted(c)) => {
                 let p = c.parent.unwrap_or_default();
@@ -701,19 +709,10 @@ impl crate::HistoryService {
                 let by = perdure_core::ScheduledBy {
                     schedule_id: s.schedule_id.clone(),
                 };
-                match self
-                    .start_scheduled(&s.namespace_id, retention, request, by)
-                    .await
-                {
-                    Ok(outcome) => Ok(CrossShardAnswer {
-                        started_run_id: outcome.run_id,
-                        ..none
-                    }),
-                    Err(HistoryError::Core(perdure_core::CoreError::AlreadyStarted { .. })) => {
-                        Ok(none)
-                    }
-                    Err(e) => Err(e),
-                }
+                started_answer(
+                    self.start_scheduled(&s.namespace_id, retention, request, by)
+                        .await,
+                )
             }
             Some(Call::ScheduleStarted(s)) => self
                 .record_schedule_start(&s.namespace_id, &s.schedule_id, s.seq, &s.run_id)
