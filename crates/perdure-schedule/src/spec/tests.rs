@@ -30,6 +30,15 @@ fn cron(s: &str) -> ScheduleSpec {
     }
 }
 
+/// An interval of `every_s` seconds, with `phase_s` seconds of phase if any.
+fn interval(every_s: i64, phase_s: Option<i64>) -> IntervalSpec {
+    let secs = |seconds| Duration { seconds, nanos: 0 };
+    IntervalSpec {
+        interval: Some(secs(every_s)),
+        phase: phase_s.map(secs),
+    }
+}
+
 fn err(spec: &ScheduleSpec) -> String {
     CompiledSpec::compile(spec).unwrap_err().to_string()
 }
@@ -37,16 +46,7 @@ fn err(spec: &ScheduleSpec) -> String {
 #[test]
 fn interval_with_phase() {
     let spec = ScheduleSpec {
-        interval: vec![IntervalSpec {
-            interval: Some(Duration {
-                seconds: 5400,
-                nanos: 0,
-            }),
-            phase: Some(Duration {
-                seconds: 900,
-                nanos: 0,
-            }),
-        }],
+        interval: vec![interval(5400, Some(900))],
         ..Default::default()
     };
     assert_eq!(
@@ -83,13 +83,7 @@ fn new_york_gap_is_skipped() {
 #[test]
 fn exclusions_and_end() {
     let spec = ScheduleSpec {
-        interval: vec![IntervalSpec {
-            interval: Some(Duration {
-                seconds: 3600,
-                nanos: 0,
-            }),
-            phase: None,
-        }],
+        interval: vec![interval(3600, None)],
         exclude_calendar: vec![CalendarSpec {
             hour: "1-2".into(),
             minute: "*".into(),
@@ -195,13 +189,7 @@ fn errors_carry_temporals_messages() {
 #[test]
 fn over_excluded_spec_is_bounded() {
     let spec = ScheduleSpec {
-        interval: vec![IntervalSpec {
-            interval: Some(Duration {
-                seconds: 1,
-                nanos: 0,
-            }),
-            phase: None,
-        }],
+        interval: vec![interval(1, None)],
         exclude_calendar: vec![CalendarSpec {
             second: "*".into(),
             minute: "*".into(),
@@ -293,13 +281,7 @@ fn zones_load_as_go_loads_them() {
 #[test]
 fn weekend_excluded_every_second_is_found() {
     let spec = ScheduleSpec {
-        interval: vec![IntervalSpec {
-            interval: Some(Duration {
-                seconds: 1,
-                nanos: 0,
-            }),
-            phase: None,
-        }],
+        interval: vec![interval(1, None)],
         exclude_calendar: vec![CalendarSpec {
             second: "*".into(),
             minute: "*".into(),
