@@ -486,7 +486,9 @@ async fn run_closed(
     let Some((effects, close_event_id, schedule, status)) = effects else {
         return Ok(());
     };
-    if let Some(by) = schedule {
+    // How the run ended, as its close event says: told to the schedule that started it and to
+    // its parent.
+    let close_outcome = || -> Result<Option<ChildOutcome>, HistoryError> {
         let events = tables::read_events(
             &shard.store,
             shard.id,
@@ -495,10 +497,12 @@ async fn run_closed(
             close_event_id + 1,
             1,
         )?;
-        let (failure, result) = match events
+        Ok(events
             .first()
-            .and_then(perdure_core::MutableState::child_outcome)
-        {
+            .and_then(perdure_core::MutableState::child_outcome))
+    };
+    if let Some(by) = schedule {
+        let (failure, result) = match close_outcome()? {
             Some(ChildOutcome::Completed(r)) => (None, r),
             Some(ChildOutcome::Failed { failure, .. }) => (failure, None),
             _ => (None, None),
@@ -517,18 +521,7 @@ async fn run_closed(
             .await?;
     }
     if let Some(parent) = effects.parent {
-        let events = tables::read_events(
-            &shard.store,
-            shard.id,
-            key,
-            close_event_id,
-            close_event_id + 1,
-            1,
-        )?;
-        let outcome = events
-            .first()
-            .and_then(perdure_core::MutableState::child_outcome)
-            .unwrap_or(ChildOutcome::Terminated);
+        let outcome = close_outcome()?.unwrap_or(ChildOutcome::Terminated);
         let child = WorkflowExecution {
             workflow_id: key.workflow_id.clone(),
             run_id: key.run_id.clone(),
