@@ -94,6 +94,15 @@ def every(period: timedelta, offset: timedelta | None = None) -> ScheduleSpec:
     return ScheduleSpec(intervals=[ScheduleIntervalSpec(every=period, offset=offset)])
 
 
+def paused_echo(sid: str, spec: ScheduleSpec) -> Callable[[str], Schedule]:
+    """A paused schedule of ScheduledEcho runs: only backfills and triggers start them."""
+    return lambda task_queue: Schedule(
+        action=start_action("ScheduledEcho", sid, task_queue),
+        spec=spec,
+        state=ScheduleState(paused=True),
+    )
+
+
 async def run_status(client: Client, workflow_id: str, run_id: str) -> WorkflowExecutionStatus:
     d = await client.get_workflow_handle(workflow_id, run_id=run_id).describe()
     return d.status
@@ -242,15 +251,7 @@ async def test_create_with_trigger_immediately_and_a_backfill(client):
 async def test_backfill_starts_every_nominal_time_of_a_past_window(client):
     sid = schedule_id("sched-backfill")
     minute = timedelta(minutes=1)
-    async with schedule_with_worker(
-        client,
-        sid,
-        lambda task_queue: Schedule(
-            action=start_action("ScheduledEcho", sid, task_queue),
-            spec=every(minute),
-            state=ScheduleState(paused=True),
-        ),
-    ) as handle:
+    async with schedule_with_worker(client, sid, paused_echo(sid, every(minute))) as handle:
         top = floor_to(now_utc(), minute)
         # Both ends are slots and both are included (Temporal makes the start inclusive).
         start, end = top - 5 * minute, top - 2 * minute
@@ -276,15 +277,7 @@ async def test_backfill_starts_every_nominal_time_of_a_past_window(client):
 async def test_recent_actions_keep_the_last_ten(client):
     sid = schedule_id("sched-recent")
     minute = timedelta(minutes=1)
-    async with schedule_with_worker(
-        client,
-        sid,
-        lambda task_queue: Schedule(
-            action=start_action("ScheduledEcho", sid, task_queue),
-            spec=every(minute),
-            state=ScheduleState(paused=True),
-        ),
-    ) as handle:
+    async with schedule_with_worker(client, sid, paused_echo(sid, every(minute))) as handle:
         start = floor_to(now_utc(), minute) - 20 * minute
         await handle.backfill(
             ScheduleBackfill(
