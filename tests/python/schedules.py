@@ -1,7 +1,7 @@
 """Shared pieces of the schedule tests (test_schedules.py through the SDK, test_schedule_cli.py
 through the `temporal` CLI): the workflows a schedule starts, a worker that runs them on a fresh
-task queue, unique schedule ids, the workflow id a scheduled run gets, and bounded waits on a
-schedule's description.
+task queue (alone or with a schedule created for it), unique schedule ids, the workflow id a
+scheduled run gets, and bounded waits on a schedule's description.
 
 Owns: those helpers and the three schedule workflows. Must never: wait without a deadline,
 assert anything a test's own assertions should say, or share a schedule id or task queue
@@ -26,6 +26,7 @@ from typing import AsyncIterator, Callable
 from temporalio import workflow
 from temporalio.client import (
     Client,
+    Schedule,
     ScheduleActionExecutionStartWorkflow,
     ScheduleActionResult,
     ScheduleDescription,
@@ -195,6 +196,18 @@ async def deleted_after(handle: ScheduleHandle) -> AsyncIterator[ScheduleHandle]
             await handle.delete()
         except RPCError:
             pass  # the test deleted it itself, or the server is gone
+
+
+@asynccontextmanager
+async def schedule_with_worker(
+    client: Client, sid: str, build: Callable[[str], Schedule], **create
+) -> AsyncIterator[ScheduleHandle]:
+    """A worker on a fresh task queue and the schedule ``build(task_queue)`` created as ``sid``
+    (``create``: create_schedule's other arguments), deleted when the body is done."""
+    async with schedule_worker(client) as w:
+        handle = await client.create_schedule(sid, build(w.task_queue), **create)
+        async with deleted_after(handle):
+            yield handle
 
 
 # ---- the CLI ---------------------------------------------------------------------------------

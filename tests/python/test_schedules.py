@@ -70,6 +70,7 @@ from schedules import (
     now_utc,
     quiet_window,
     schedule_id,
+    schedule_with_worker,
     schedule_worker,
     scheduled_workflow_id,
     started_run,
@@ -91,6 +92,15 @@ def start_action(workflow: str, sid: str, task_queue: str, arg: str = "payload")
 
 def every(period: timedelta, offset: timedelta | None = None) -> ScheduleSpec:
     return ScheduleSpec(intervals=[ScheduleIntervalSpec(every=period, offset=offset)])
+
+
+def paused_echo(sid: str, spec: ScheduleSpec) -> Callable[[str], Schedule]:
+    """A paused schedule of ScheduledEcho runs: only backfills and triggers start them."""
+    return lambda task_queue: Schedule(
+        action=start_action("ScheduledEcho", sid, task_queue),
+        spec=spec,
+        state=ScheduleState(paused=True),
+    )
 
 
 async def run_status(client: Client, workflow_id: str, run_id: str) -> WorkflowExecutionStatus:
@@ -150,62 +160,63 @@ async def test_an_interval_schedule_starts_runs_named_for_their_nominal_times(cl
 
 async def test_pause_stops_runs_and_unpause_resumes_without_catching_up(client):
     sid = schedule_id("sched-pause")
-    async with schedule_worker(client) as w:
-        handle = await client.create_schedule(
-            sid, Schedule(action=start_action("ScheduledEcho", sid, w.task_queue), spec=every(ONE_S))
+    async with schedule_with_worker(
+        client,
+        sid,
+        lambda task_queue: Schedule(
+            action=start_action("ScheduledEcho", sid, task_queue), spec=every(ONE_S)
+        ),
+    ) as handle:
+        await describe_until(handle, lambda d: d.info.num_actions >= 1, "a first run")
+        await handle.pause(note="maintenance window")
+        d = await describe_until(
+            handle, lambda d: d.schedule.state.paused, "paused", timeout_s=10
         )
-        async with deleted_after(handle):
-            await describe_until(handle, lambda d: d.info.num_actions >= 1, "a first run")
-            await handle.pause(note="maintenance window")
-            d = await describe_until(
-                handle, lambda d: d.schedule.state.paused, "paused", timeout_s=10
-            )
-            paused_at = now_utc()
-            assert d.schedule.state.note == "maintenance window"
-            before = d.info.num_actions
+        paused_at = now_utc()
+        assert d.schedule.state.note == "maintenance window"
+        before = d.info.num_actions
 
-            await quiet_window(QUIET_S)
-            d = await handle.describe()
-            assert d.schedule.state.paused
-            assert d.info.num_actions == before, "a run started while paused"
-            # A paused schedule still lists its next ten times (the spec's, not what will run).
-            assert len(d.info.next_action_times) == 10
+        await quiet_window(QUIET_S)
+        d = await handle.describe()
+        assert d.schedule.state.paused
+        assert d.info.num_actions == before, "a run started while paused"
+        # A paused schedule still lists its next ten times (the spec's, not what will run).
+        assert len(d.info.next_action_times) == 10
 
-            unpause_sent = now_utc()
-            await handle.unpause(note="back to work")
-            d = await describe_until(
-                handle,
-                lambda d: not d.schedule.state.paused and d.info.num_actions > before,
-                "unpaused and running again",
-            )
-            assert d.schedule.state.note == "back to work"
-            # No slot of the paused window is run afterwards (no catch-up for paused time).
-            for a in d.info.recent_actions:
-                assert not (paused_at < a.scheduled_at < unpause_sent), a.scheduled_at
+        unpause_sent = now_utc()
+        await handle.unpause(note="back to work")
+        d = await describe_until(
+            handle,
+            lambda d: not d.schedule.state.paused and d.info.num_actions > before,
+            "unpaused and running again",
+        )
+        assert d.schedule.state.note == "back to work"
+        # No slot of the paused window is run afterwards (no catch-up for paused time).
+        for a in d.info.recent_actions:
+            assert not (paused_at < a.scheduled_at < unpause_sent), a.scheduled_at
 
 
 async def test_trigger_starts_a_run_now_even_while_paused(client):
     sid = schedule_id("sched-trigger")
-    async with schedule_worker(client) as w:
-        handle = await client.create_schedule(
-            sid,
-            Schedule(
-                action=start_action("ScheduledEcho", sid, w.task_queue),
-                spec=every(timedelta(hours=1)),
-                state=ScheduleState(paused=True, note="only by hand"),
-            ),
-        )
-        async with deleted_after(handle):
-            sent = now_utc()
-            await handle.trigger()
-            d = await describe_until(handle, lambda d: d.info.num_actions == 1, "the triggered run")
-            (action,) = d.info.recent_actions
-            assert sent - ONE_S <= action.scheduled_at <= now_utc()
-            run = started_run(action)
-            assert run.workflow_id == scheduled_workflow_id(f"{sid}-wf", action.scheduled_at)
-            result = await client.get_workflow_handle(run.workflow_id).result()
-            assert result["scheduledById"] == sid
-            assert d.schedule.state.paused and d.schedule.state.note == "only by hand"
+    async with schedule_with_worker(
+        client,
+        sid,
+        lambda task_queue: Schedule(
+            action=start_action("ScheduledEcho", sid, task_queue),
+            spec=every(timedelta(hours=1)),
+            state=ScheduleState(paused=True, note="only by hand"),
+        ),
+    ) as handle:
+        sent = now_utc()
+        await handle.trigger()
+        d = await describe_until(handle, lambda d: d.info.num_actions == 1, "the triggered run")
+        (action,) = d.info.recent_actions
+        assert sent - ONE_S <= action.scheduled_at <= now_utc()
+        run = started_run(action)
+        assert run.workflow_id == scheduled_workflow_id(f"{sid}-wf", action.scheduled_at)
+        result = await client.get_workflow_handle(run.workflow_id).result()
+        assert result["scheduledById"] == sid
+        assert d.schedule.state.paused and d.schedule.state.note == "only by hand"
 
 
 async def test_create_with_trigger_immediately_and_a_backfill(client):
@@ -240,91 +251,72 @@ async def test_create_with_trigger_immediately_and_a_backfill(client):
 async def test_backfill_starts_every_nominal_time_of_a_past_window(client):
     sid = schedule_id("sched-backfill")
     minute = timedelta(minutes=1)
-    async with schedule_worker(client) as w:
-        handle = await client.create_schedule(
-            sid,
-            Schedule(
-                action=start_action("ScheduledEcho", sid, w.task_queue),
-                spec=every(minute),
-                state=ScheduleState(paused=True),
-            ),
+    async with schedule_with_worker(client, sid, paused_echo(sid, every(minute))) as handle:
+        top = floor_to(now_utc(), minute)
+        # Both ends are slots and both are included (Temporal makes the start inclusive).
+        start, end = top - 5 * minute, top - 2 * minute
+        await handle.backfill(
+            ScheduleBackfill(start_at=start, end_at=end, overlap=ScheduleOverlapPolicy.ALLOW_ALL)
         )
-        async with deleted_after(handle):
-            top = floor_to(now_utc(), minute)
-            # Both ends are slots and both are included (Temporal makes the start inclusive).
-            start, end = top - 5 * minute, top - 2 * minute
-            await handle.backfill(
-                ScheduleBackfill(start_at=start, end_at=end, overlap=ScheduleOverlapPolicy.ALLOW_ALL)
-            )
-            expected = [start + i * minute for i in range(4)]
-            d = await describe_until(handle, lambda d: d.info.num_actions >= 4, "four backfilled runs")
-            await quiet_window(1.0)
-            d = await handle.describe()
-            assert d.info.num_actions == 4
-            assert sorted(a.scheduled_at for a in d.info.recent_actions) == expected
-            ids = sorted(started_run(a).workflow_id for a in d.info.recent_actions)
-            assert ids == [scheduled_workflow_id(f"{sid}-wf", t) for t in expected]
-            for t in expected:
-                result = await client.get_workflow_handle(
-                    scheduled_workflow_id(f"{sid}-wf", t)
-                ).result()
-                assert result["scheduledStartTime"] == t.isoformat()
-            assert d.schedule.state.paused
+        expected = [start + i * minute for i in range(4)]
+        d = await describe_until(handle, lambda d: d.info.num_actions >= 4, "four backfilled runs")
+        await quiet_window(1.0)
+        d = await handle.describe()
+        assert d.info.num_actions == 4
+        assert sorted(a.scheduled_at for a in d.info.recent_actions) == expected
+        ids = sorted(started_run(a).workflow_id for a in d.info.recent_actions)
+        assert ids == [scheduled_workflow_id(f"{sid}-wf", t) for t in expected]
+        for t in expected:
+            result = await client.get_workflow_handle(
+                scheduled_workflow_id(f"{sid}-wf", t)
+            ).result()
+            assert result["scheduledStartTime"] == t.isoformat()
+        assert d.schedule.state.paused
 
 
 async def test_recent_actions_keep_the_last_ten(client):
     sid = schedule_id("sched-recent")
     minute = timedelta(minutes=1)
-    async with schedule_worker(client) as w:
-        handle = await client.create_schedule(
-            sid,
-            Schedule(
-                action=start_action("ScheduledEcho", sid, w.task_queue),
-                spec=every(minute),
-                state=ScheduleState(paused=True),
-            ),
-        )
-        async with deleted_after(handle):
-            start = floor_to(now_utc(), minute) - 20 * minute
-            await handle.backfill(
-                ScheduleBackfill(
-                    start_at=start, end_at=start + 11 * minute, overlap=ScheduleOverlapPolicy.ALLOW_ALL
-                )
+    async with schedule_with_worker(client, sid, paused_echo(sid, every(minute))) as handle:
+        start = floor_to(now_utc(), minute) - 20 * minute
+        await handle.backfill(
+            ScheduleBackfill(
+                start_at=start, end_at=start + 11 * minute, overlap=ScheduleOverlapPolicy.ALLOW_ALL
             )
-            d = await describe_until(handle, lambda d: d.info.num_actions >= 12, "twelve runs")
-            assert d.info.num_actions == 12
-            assert [a.scheduled_at for a in d.info.recent_actions] == [
-                start + i * minute for i in range(2, 12)
-            ]
+        )
+        d = await describe_until(handle, lambda d: d.info.num_actions >= 12, "twelve runs")
+        assert d.info.num_actions == 12
+        assert [a.scheduled_at for a in d.info.recent_actions] == [
+            start + i * minute for i in range(2, 12)
+        ]
 
 
 async def test_jitter_delays_a_run_but_its_id_keeps_the_nominal_time(client):
     sid = schedule_id("sched-jitter")
-    async with schedule_worker(client) as w:
-        handle = await client.create_schedule(
-            sid,
-            Schedule(
-                action=start_action("ScheduledEcho", sid, w.task_queue),
-                spec=ScheduleSpec(intervals=[ScheduleIntervalSpec(every=TWO_S)], jitter=ONE_S),
-            ),
-        )
-        async with deleted_after(handle):
-            d = await describe_until(handle, lambda d: d.info.num_actions >= 2, "two runs")
-            # Future and recent times are the jittered (actual) times, each within the jitter
-            # after its nominal slot.
-            for t in d.info.next_action_times:
-                assert floor_to(t, TWO_S) <= t < floor_to(t, TWO_S) + ONE_S, t
-            recent = d.info.recent_actions[:2]
-            for a in recent:
-                nominal = floor_to(a.scheduled_at, TWO_S)
-                assert nominal <= a.scheduled_at < nominal + ONE_S
-                run = started_run(a)
-                assert run.workflow_id == scheduled_workflow_id(f"{sid}-wf", nominal)
-                result = await client.get_workflow_handle(run.workflow_id).result()
-                assert result["scheduledStartTime"] == nominal.isoformat()
-            # Jitter is drawn per slot (deterministically from the schedule id and the time).
-            times = [a.scheduled_at for a in recent] + list(d.info.next_action_times)
-            assert any(t != floor_to(t, TWO_S) for t in times)
+    async with schedule_with_worker(
+        client,
+        sid,
+        lambda task_queue: Schedule(
+            action=start_action("ScheduledEcho", sid, task_queue),
+            spec=ScheduleSpec(intervals=[ScheduleIntervalSpec(every=TWO_S)], jitter=ONE_S),
+        ),
+    ) as handle:
+        d = await describe_until(handle, lambda d: d.info.num_actions >= 2, "two runs")
+        # Future and recent times are the jittered (actual) times, each within the jitter
+        # after its nominal slot.
+        for t in d.info.next_action_times:
+            assert floor_to(t, TWO_S) <= t < floor_to(t, TWO_S) + ONE_S, t
+        recent = d.info.recent_actions[:2]
+        for a in recent:
+            nominal = floor_to(a.scheduled_at, TWO_S)
+            assert nominal <= a.scheduled_at < nominal + ONE_S
+            run = started_run(a)
+            assert run.workflow_id == scheduled_workflow_id(f"{sid}-wf", nominal)
+            result = await client.get_workflow_handle(run.workflow_id).result()
+            assert result["scheduledStartTime"] == nominal.isoformat()
+        # Jitter is drawn per slot (deterministically from the schedule id and the time).
+        times = [a.scheduled_at for a in recent] + list(d.info.next_action_times)
+        assert any(t != floor_to(t, TWO_S) for t in times)
 
 
 # ---- overlap policies ------------------------------------------------------------------------
@@ -340,63 +332,63 @@ def blocking_schedule(sid: str, task_queue: str, overlap: ScheduleOverlapPolicy,
 
 async def test_overlap_skip_skips_slots_while_a_run_is_running(client):
     sid = schedule_id("sched-skip")
-    async with schedule_worker(client) as w:
-        handle = await client.create_schedule(
-            sid, blocking_schedule(sid, w.task_queue, ScheduleOverlapPolicy.SKIP)
+    async with schedule_with_worker(
+        client,
+        sid,
+        lambda task_queue: blocking_schedule(sid, task_queue, ScheduleOverlapPolicy.SKIP),
+    ) as handle:
+        d = await describe_until(
+            handle,
+            lambda d: d.info.num_actions >= 1 and d.info.num_actions_skipped_overlap >= 2,
+            "two slots skipped while the first run runs",
         )
-        async with deleted_after(handle):
-            d = await describe_until(
-                handle,
-                lambda d: d.info.num_actions >= 1 and d.info.num_actions_skipped_overlap >= 2,
-                "two slots skipped while the first run runs",
-            )
-            assert d.info.num_actions == 1
-            (first,) = d.info.recent_actions
-            assert [r.workflow_id for r in d.info.running_actions] == [started_run(first).workflow_id]
-            skipped = d.info.num_actions_skipped_overlap
-            await release(client, first)
-            d = await describe_until(handle, lambda d: d.info.num_actions >= 2, "a second run")
-            second = d.info.recent_actions[1]
-            # The skipped slots are gone: the next run is for a slot after all of them.
-            assert second.scheduled_at >= first.scheduled_at + (skipped + 1) * ONE_S
-            assert d.info.num_actions_skipped_overlap >= skipped
-            # Deleting a schedule leaves the runs it started alone.
-            await handle.delete()
-            run = started_run(second)
-            status = await run_status(client, run.workflow_id, run.first_execution_run_id)
-            assert status == WorkflowExecutionStatus.RUNNING
-            await release(client, second)
+        assert d.info.num_actions == 1
+        (first,) = d.info.recent_actions
+        assert [r.workflow_id for r in d.info.running_actions] == [started_run(first).workflow_id]
+        skipped = d.info.num_actions_skipped_overlap
+        await release(client, first)
+        d = await describe_until(handle, lambda d: d.info.num_actions >= 2, "a second run")
+        second = d.info.recent_actions[1]
+        # The skipped slots are gone: the next run is for a slot after all of them.
+        assert second.scheduled_at >= first.scheduled_at + (skipped + 1) * ONE_S
+        assert d.info.num_actions_skipped_overlap >= skipped
+        # Deleting a schedule leaves the runs it started alone.
+        await handle.delete()
+        run = started_run(second)
+        status = await run_status(client, run.workflow_id, run.first_execution_run_id)
+        assert status == WorkflowExecutionStatus.RUNNING
+        await release(client, second)
 
 
 async def test_overlap_buffer_one_runs_the_first_overlapping_slot_after_the_run_ends(client):
     sid = schedule_id("sched-buffer-one")
-    async with schedule_worker(client) as w:
-        handle = await client.create_schedule(
-            sid, blocking_schedule(sid, w.task_queue, ScheduleOverlapPolicy.BUFFER_ONE)
+    async with schedule_with_worker(
+        client,
+        sid,
+        lambda task_queue: blocking_schedule(sid, task_queue, ScheduleOverlapPolicy.BUFFER_ONE),
+    ) as handle:
+        d = await describe_until(
+            handle,
+            lambda d: d.info.num_actions >= 1 and d.info.num_actions_skipped_overlap >= 1,
+            "one slot buffered and a later one skipped",
         )
-        async with deleted_after(handle):
-            d = await describe_until(
-                handle,
-                lambda d: d.info.num_actions >= 1 and d.info.num_actions_skipped_overlap >= 1,
-                "one slot buffered and a later one skipped",
-            )
-            assert d.info.num_actions == 1
-            assert d.raw_description.info.buffer_size == 1
-            (first,) = d.info.recent_actions
-            first_run = started_run(first)
-            await release(client, first)
-            d = await describe_until(handle, lambda d: d.info.num_actions >= 2, "the buffered run")
-            second = d.info.recent_actions[1]
-            # The buffered slot is the one right after the first run's (later ones were skipped).
-            assert second.scheduled_at == first.scheduled_at + ONE_S
-            # The closed run left the running list; the buffered one is in it.
-            running = [r.workflow_id for r in d.info.running_actions]
-            assert running == [started_run(second).workflow_id]
-            closed = await client.get_workflow_handle(
-                first_run.workflow_id, run_id=first_run.first_execution_run_id
-            ).describe()
-            assert closed.status == WorkflowExecutionStatus.COMPLETED
-            assert second.started_at >= closed.close_time
+        assert d.info.num_actions == 1
+        assert d.raw_description.info.buffer_size == 1
+        (first,) = d.info.recent_actions
+        first_run = started_run(first)
+        await release(client, first)
+        d = await describe_until(handle, lambda d: d.info.num_actions >= 2, "the buffered run")
+        second = d.info.recent_actions[1]
+        # The buffered slot is the one right after the first run's (later ones were skipped).
+        assert second.scheduled_at == first.scheduled_at + ONE_S
+        # The closed run left the running list; the buffered one is in it.
+        running = [r.workflow_id for r in d.info.running_actions]
+        assert running == [started_run(second).workflow_id]
+        closed = await client.get_workflow_handle(
+            first_run.workflow_id, run_id=first_run.first_execution_run_id
+        ).describe()
+        assert closed.status == WorkflowExecutionStatus.COMPLETED
+        assert second.started_at >= closed.close_time
 
 
 async def test_overlap_buffer_all_runs_every_overlapping_slot_in_order(client):
@@ -405,50 +397,52 @@ async def test_overlap_buffer_all_runs_every_overlapping_slot_in_order(client):
     # (Pausing would not do: a paused schedule drops its buffered scheduled starts.)
     first_slot = floor_to(now_utc(), ONE_S) + 3 * ONE_S
     slots = [first_slot + i * ONE_S for i in range(4)]
-    async with schedule_worker(client) as w:
-        schedule = blocking_schedule(sid, w.task_queue, ScheduleOverlapPolicy.BUFFER_ALL)
+
+    def build(task_queue: str) -> Schedule:
+        schedule = blocking_schedule(sid, task_queue, ScheduleOverlapPolicy.BUFFER_ALL)
         schedule.spec = ScheduleSpec(
             intervals=[ScheduleIntervalSpec(every=ONE_S)], start_at=slots[0], end_at=slots[-1]
         )
-        handle = await client.create_schedule(sid, schedule)
-        async with deleted_after(handle):
+        return schedule
+
+    async with schedule_with_worker(client, sid, build) as handle:
+        d = await describe_until(
+            handle,
+            lambda d: d.info.num_actions == 1 and d.raw_description.info.buffer_size == 3,
+            "three slots buffered behind the first run",
+        )
+        assert d.info.num_actions_skipped_overlap == 0
+        assert d.info.next_action_times == []
+        for n in range(1, 4):
+            await release(client, d.info.recent_actions[-1])
             d = await describe_until(
-                handle,
-                lambda d: d.info.num_actions == 1 and d.raw_description.info.buffer_size == 3,
-                "three slots buffered behind the first run",
+                handle, lambda d, n=n: d.info.num_actions == n + 1, f"buffered run {n}"
             )
-            assert d.info.num_actions_skipped_overlap == 0
-            assert d.info.next_action_times == []
-            for n in range(1, 4):
-                await release(client, d.info.recent_actions[-1])
-                d = await describe_until(
-                    handle, lambda d, n=n: d.info.num_actions == n + 1, f"buffered run {n}"
-                )
-            assert [a.scheduled_at for a in d.info.recent_actions] == slots
-            assert d.raw_description.info.buffer_size == 0
-            assert d.info.num_actions_skipped_overlap == 0
+        assert [a.scheduled_at for a in d.info.recent_actions] == slots
+        assert d.raw_description.info.buffer_size == 0
+        assert d.info.num_actions_skipped_overlap == 0
 
 
 async def test_overlap_allow_all_runs_slots_side_by_side(client):
     sid = schedule_id("sched-allow-all")
-    async with schedule_worker(client) as w:
-        handle = await client.create_schedule(
-            sid, blocking_schedule(sid, w.task_queue, ScheduleOverlapPolicy.ALLOW_ALL)
-        )
-        async with deleted_after(handle):
-            d = await describe_until(handle, lambda d: d.info.num_actions >= 3, "three runs")
-            await handle.pause()
-            recent = d.info.recent_actions[:3]
-            assert d.info.num_actions_skipped_overlap == 0
-            for a, b in zip(recent, recent[1:]):
-                assert b.scheduled_at - a.scheduled_at == ONE_S
-            for a in recent:
-                run = started_run(a)
-                assert run.workflow_id == scheduled_workflow_id(f"{sid}-wf", a.scheduled_at)
-                status = await run_status(client, run.workflow_id, run.first_execution_run_id)
-                assert status == WorkflowExecutionStatus.RUNNING
-            for a in d.info.recent_actions:
-                await release(client, a)
+    async with schedule_with_worker(
+        client,
+        sid,
+        lambda task_queue: blocking_schedule(sid, task_queue, ScheduleOverlapPolicy.ALLOW_ALL),
+    ) as handle:
+        d = await describe_until(handle, lambda d: d.info.num_actions >= 3, "three runs")
+        await handle.pause()
+        recent = d.info.recent_actions[:3]
+        assert d.info.num_actions_skipped_overlap == 0
+        for a, b in zip(recent, recent[1:]):
+            assert b.scheduled_at - a.scheduled_at == ONE_S
+        for a in recent:
+            run = started_run(a)
+            assert run.workflow_id == scheduled_workflow_id(f"{sid}-wf", a.scheduled_at)
+            status = await run_status(client, run.workflow_id, run.first_execution_run_id)
+            assert status == WorkflowExecutionStatus.RUNNING
+        for a in d.info.recent_actions:
+            await release(client, a)
 
 
 @pytest.mark.parametrize(
@@ -461,55 +455,54 @@ async def test_overlap_allow_all_runs_slots_side_by_side(client):
 )
 async def test_overlap_cancel_or_terminate_other_ends_the_running_run(client, overlap, ended):
     sid = schedule_id(f"sched-{overlap.name.lower().replace('_', '-')}")
-    async with schedule_worker(client) as w:
-        handle = await client.create_schedule(sid, blocking_schedule(sid, w.task_queue, overlap))
-        async with deleted_after(handle):
-            d = await describe_until(handle, lambda d: d.info.num_actions >= 2, "a second run")
-            first, second = d.info.recent_actions[:2]
-            first_run = started_run(first)
-            closed = await client.get_workflow_handle(
-                first_run.workflow_id, run_id=first_run.first_execution_run_id
-            ).describe()
-            assert closed.status == ended
-            assert second.scheduled_at > first.scheduled_at
-            # The next run starts only once the one it ended has closed.
-            assert second.started_at >= closed.close_time
-            assert d.info.num_actions_skipped_overlap == 0
+    async with schedule_with_worker(
+        client, sid, lambda task_queue: blocking_schedule(sid, task_queue, overlap)
+    ) as handle:
+        d = await describe_until(handle, lambda d: d.info.num_actions >= 2, "a second run")
+        first, second = d.info.recent_actions[:2]
+        first_run = started_run(first)
+        closed = await client.get_workflow_handle(
+            first_run.workflow_id, run_id=first_run.first_execution_run_id
+        ).describe()
+        assert closed.status == ended
+        assert second.scheduled_at > first.scheduled_at
+        # The next run starts only once the one it ended has closed.
+        assert second.started_at >= closed.close_time
+        assert d.info.num_actions_skipped_overlap == 0
 
 
 async def test_a_trigger_follows_its_overlap_policy(client):
     sid = schedule_id("sched-trigger-overlap")
-    async with schedule_worker(client) as w:
-        handle = await client.create_schedule(
-            sid,
-            Schedule(
-                action=start_action("ScheduledBlocker", sid, w.task_queue),
-                spec=every(timedelta(hours=1)),
-                state=ScheduleState(paused=True),
-            ),
+    async with schedule_with_worker(
+        client,
+        sid,
+        lambda task_queue: Schedule(
+            action=start_action("ScheduledBlocker", sid, task_queue),
+            spec=every(timedelta(hours=1)),
+            state=ScheduleState(paused=True),
+        ),
+    ) as handle:
+        await handle.trigger()
+        d = await describe_until(handle, lambda d: d.info.num_actions == 1, "the first run")
+        first = d.info.recent_actions[0]
+        # The schedule's policy (SKIP) applies to a trigger that names none.
+        await handle.trigger()
+        d = await describe_until(
+            handle, lambda d: d.info.num_actions_skipped_overlap == 1, "the trigger skipped"
         )
-        async with deleted_after(handle):
-            await handle.trigger()
-            d = await describe_until(handle, lambda d: d.info.num_actions == 1, "the first run")
-            first = d.info.recent_actions[0]
-            # The schedule's policy (SKIP) applies to a trigger that names none.
-            await handle.trigger()
-            d = await describe_until(
-                handle, lambda d: d.info.num_actions_skipped_overlap == 1, "the trigger skipped"
-            )
-            assert d.info.num_actions == 1
-            # A trigger's own policy overrides it. (A later second: the run's id is the trigger
-            # time to the second, and the first run still holds the id of its own second.)
-            await wait_until(
-                lambda: now_utc().replace(microsecond=0) > first.scheduled_at, 5, "a new second"
-            )
-            await handle.trigger(overlap=ScheduleOverlapPolicy.ALLOW_ALL)
-            d = await describe_until(handle, lambda d: d.info.num_actions == 2, "the second run")
-            for a in d.info.recent_actions:
-                run = started_run(a)
-                status = await run_status(client, run.workflow_id, run.first_execution_run_id)
-                assert status == WorkflowExecutionStatus.RUNNING
-                await release(client, a)
+        assert d.info.num_actions == 1
+        # A trigger's own policy overrides it. (A later second: the run's id is the trigger
+        # time to the second, and the first run still holds the id of its own second.)
+        await wait_until(
+            lambda: now_utc().replace(microsecond=0) > first.scheduled_at, 5, "a new second"
+        )
+        await handle.trigger(overlap=ScheduleOverlapPolicy.ALLOW_ALL)
+        d = await describe_until(handle, lambda d: d.info.num_actions == 2, "the second run")
+        for a in d.info.recent_actions:
+            run = started_run(a)
+            status = await run_status(client, run.workflow_id, run.first_execution_run_id)
+            assert status == WorkflowExecutionStatus.RUNNING
+            await release(client, a)
 
 
 # ---- state and policies ----------------------------------------------------------------------
@@ -517,59 +510,57 @@ async def test_a_trigger_follows_its_overlap_policy(client):
 
 async def test_limited_actions_stop_after_the_last_one(client):
     sid = schedule_id("sched-limited")
-    async with schedule_worker(client) as w:
-        handle = await client.create_schedule(
-            sid,
-            Schedule(
-                action=start_action("ScheduledEcho", sid, w.task_queue),
-                spec=every(ONE_S),
-                state=ScheduleState(limited_actions=True, remaining_actions=2),
-            ),
+    async with schedule_with_worker(
+        client,
+        sid,
+        lambda task_queue: Schedule(
+            action=start_action("ScheduledEcho", sid, task_queue),
+            spec=every(ONE_S),
+            state=ScheduleState(limited_actions=True, remaining_actions=2),
+        ),
+    ) as handle:
+        d = await describe_until(
+            handle,
+            lambda d: d.info.num_actions >= 2 and d.schedule.state.remaining_actions == 0,
+            "both actions used",
         )
-        async with deleted_after(handle):
-            d = await describe_until(
-                handle,
-                lambda d: d.info.num_actions >= 2 and d.schedule.state.remaining_actions == 0,
-                "both actions used",
-            )
-            assert d.info.num_actions == 2
-            assert d.schedule.state.limited_actions
-            await quiet_window(QUIET_S)
-            d = await handle.describe()
-            assert d.info.num_actions == 2
-            assert d.schedule.state.remaining_actions == 0
-            assert d.info.next_action_times == []  # no more than the remaining actions
-            # A manual trigger is not limited by remaining actions.
-            await handle.trigger()
-            d = await describe_until(handle, lambda d: d.info.num_actions == 3, "the triggered run")
-            assert d.schedule.state.remaining_actions == 0
+        assert d.info.num_actions == 2
+        assert d.schedule.state.limited_actions
+        await quiet_window(QUIET_S)
+        d = await handle.describe()
+        assert d.info.num_actions == 2
+        assert d.schedule.state.remaining_actions == 0
+        assert d.info.next_action_times == []  # no more than the remaining actions
+        # A manual trigger is not limited by remaining actions.
+        await handle.trigger()
+        d = await describe_until(handle, lambda d: d.info.num_actions == 3, "the triggered run")
+        assert d.schedule.state.remaining_actions == 0
 
 
 async def test_pause_on_failure_pauses_the_schedule_after_a_failed_run(client):
     sid = schedule_id("sched-pause-on-failure")
-    async with schedule_worker(client) as w:
-        handle = await client.create_schedule(
-            sid,
-            Schedule(
-                action=start_action("ScheduledFailure", sid, w.task_queue, arg="boom"),
-                spec=every(ONE_S),
-                policy=SchedulePolicy(pause_on_failure=True),
-            ),
-        )
-        async with deleted_after(handle):
-            d = await describe_until(handle, lambda d: d.schedule.state.paused, "paused by a failure")
-            note = d.schedule.state.note
-            prefix = f"paused due to workflow failure: {sid}-wf-"
-            assert note.startswith(prefix), note
-            failed_id, _, message = note[len("paused due to workflow failure: "):].partition(": ")
-            assert message == "scheduled failure: boom"
-            assert failed_id in [started_run(a).workflow_id for a in d.info.recent_actions]
-            failed = await client.get_workflow_handle(failed_id).describe()
-            assert failed.status == WorkflowExecutionStatus.FAILED
-            count = d.info.num_actions
-            await quiet_window(QUIET_S)
-            d = await handle.describe()
-            assert d.schedule.state.paused and d.info.num_actions == count
+    async with schedule_with_worker(
+        client,
+        sid,
+        lambda task_queue: Schedule(
+            action=start_action("ScheduledFailure", sid, task_queue, arg="boom"),
+            spec=every(ONE_S),
+            policy=SchedulePolicy(pause_on_failure=True),
+        ),
+    ) as handle:
+        d = await describe_until(handle, lambda d: d.schedule.state.paused, "paused by a failure")
+        note = d.schedule.state.note
+        prefix = f"paused due to workflow failure: {sid}-wf-"
+        assert note.startswith(prefix), note
+        failed_id, _, message = note[len("paused due to workflow failure: "):].partition(": ")
+        assert message == "scheduled failure: boom"
+        assert failed_id in [started_run(a).workflow_id for a in d.info.recent_actions]
+        failed = await client.get_workflow_handle(failed_id).describe()
+        assert failed.status == WorkflowExecutionStatus.FAILED
+        count = d.info.num_actions
+        await quiet_window(QUIET_S)
+        d = await handle.describe()
+        assert d.schedule.state.paused and d.info.num_actions == count
 
 
 # ---- describe, update, list, delete ----------------------------------------------------------

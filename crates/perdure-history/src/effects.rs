@@ -486,7 +486,9 @@ async fn run_closed(
     let Some((effects, close_event_id, schedule, status)) = effects else {
         return Ok(());
     };
-    if let Some(by) = schedule {
+    // How the run ended, as its close event says: told to the schedule that started it and to
+    // its parent.
+    let close_outcome = || -> Result<Option<ChildOutcome>, HistoryError> {
         let events = tables::read_events(
             &shard.store,
             shard.id,
@@ -495,10 +497,12 @@ async fn run_closed(
             close_event_id + 1,
             1,
         )?;
-        let (failure, result) = match events
+        Ok(events
             .first()
-            .and_then(perdure_core::MutableState::child_outcome)
-        {
+            .and_then(perdure_core::MutableState::child_outcome))
+    };
+    if let Some(by) = schedule {
+        let (failure, result) = match close_outcome()? {
             Some(ChildOutcome::Completed(r)) => (None, r),
             Some(ChildOutcome::Failed { failure, .. }) => (failure, None),
             _ => (None, None),
@@ -517,18 +521,7 @@ async fn run_closed(
             .await?;
     }
     if let Some(parent) = effects.parent {
-        let events = tables::read_events(
-            &shard.store,
-            shard.id,
-            key,
-            close_event_id,
-            close_event_id + 1,
-            1,
-        )?;
-        let outcome = events
-            .first()
-            .and_then(perdure_core::MutableState::child_outcome)
-            .unwrap_or(ChildOutcome::Terminated);
+        let outcome = close_outcome()?.unwrap_or(ChildOutcome::Terminated);
         let child = WorkflowExecution {
             workflow_id: key.workflow_id.clone(),
             run_id: key.run_id.clone(),
@@ -635,6 +628,23 @@ async fn schedule_action(
 const SCHEDULE_TERMINATE_REASON: &str = "terminated by schedule overlap policy";
 const SCHEDULE_CANCEL_REASON: &str = "cancelled by schedule overlap policy";
 
+/// A start step's answer: the run it started, or an empty run id when the workflow id is taken
+/// (the caller reads that as a refused start: a child's start failed, a schedule's start dropped).
+fn started_answer(
+    started: Result<crate::api::StartOutcome, HistoryError>,
+) -> Result<CrossShardAnswer, HistoryError> {
+    match started {
+        Ok(outcome) => Ok(CrossShardAnswer {
+            started_run_id: outcome.run_id,
+            ..CrossShardAnswer::default()
+        }),
+        Err(HistoryError::Core(perdure_core::CoreError::AlreadyStarted { .. })) => {
+            Ok(CrossShardAnswer::default())
+        }
+        Err(e) => Err(e),
+    }
+}
+
 impl crate::HistoryService {
     /// Serves one step of an effect on this node (the caller routed it to the leader of its
     /// target's shard).
@@ -649,19 +659,10 @@ impl crate::HistoryService {
                 let request = s.request.unwrap_or_default();
                 let parent = s.parent.unwrap_or_default();
                 let retention = Some(Duration::from_secs(s.retention_secs));
-                match self
-                    .start_child(&s.namespace_id, retention, request, parent)
-                    .await
-                {
-                    Ok(outcome) => Ok(CrossShardAnswer {
-                        started_run_id: outcome.run_id,
-                        ..none
-                    }),
-                    Err(HistoryError::Core(perdure_core::CoreError::AlreadyStarted { .. })) => {
-                        Ok(none)
-                    }
-                    Err(e) => Err(e),
-                }
+                started_answer(
+                    self.start_child(&s.namespace_id, retention, request, parent)
+                        .await,
+                )
             }
             Some(Call::ChildStarted(c)) => {
                 let p = c.parent.unwrap_or_default();
@@ -701,19 +702,10 @@ impl crate::HistoryService {
                 let by = perdure_core::ScheduledBy {
                     schedule_id: s.schedule_id.clone(),
                 };
-                match self
-                    .start_scheduled(&s.namespace_id, retention, request, by)
-                    .await
-                {
-                    Ok(outcome) => Ok(CrossShardAnswer {
-                        started_run_id: outcome.run_id,
-                        ..none
-                    }),
-                    Err(HistoryError::Core(perdure_core::CoreError::AlreadyStarted { .. })) => {
-                        Ok(none)
-                    }
-                    Err(e) => Err(e),
-                }
+                started_answer(
+                    self.start_scheduled(&s.namespace_id, retention, request, by)
+                        .await,
+                )
             }
             Some(Call::ScheduleStarted(s)) => self
                 .record_schedule_start(&s.namespace_id, &s.schedule_id, s.seq, &s.run_id)

@@ -30,6 +30,31 @@ fn cron(s: &str) -> ScheduleSpec {
     }
 }
 
+/// An interval of `every_s` seconds, with `phase_s` seconds of phase if any.
+fn interval(every_s: i64, phase_s: Option<i64>) -> IntervalSpec {
+    let secs = |seconds| Duration { seconds, nanos: 0 };
+    IntervalSpec {
+        interval: Some(secs(every_s)),
+        phase: phase_s.map(secs),
+    }
+}
+
+/// A one-second interval with every second of the days `day_of_week` names excluded (all days
+/// when empty): the heaviest exclusions the search budget meets.
+fn every_second_excluding(day_of_week: &str) -> ScheduleSpec {
+    ScheduleSpec {
+        interval: vec![interval(1, None)],
+        exclude_calendar: vec![CalendarSpec {
+            second: "*".into(),
+            minute: "*".into(),
+            hour: "*".into(),
+            day_of_week: day_of_week.into(),
+            ..Default::default()
+        }],
+        ..Default::default()
+    }
+}
+
 fn err(spec: &ScheduleSpec) -> String {
     CompiledSpec::compile(spec).unwrap_err().to_string()
 }
@@ -37,16 +62,7 @@ fn err(spec: &ScheduleSpec) -> String {
 #[test]
 fn interval_with_phase() {
     let spec = ScheduleSpec {
-        interval: vec![IntervalSpec {
-            interval: Some(Duration {
-                seconds: 5400,
-                nanos: 0,
-            }),
-            phase: Some(Duration {
-                seconds: 900,
-                nanos: 0,
-            }),
-        }],
+        interval: vec![interval(5400, Some(900))],
         ..Default::default()
     };
     assert_eq!(
@@ -83,13 +99,7 @@ fn new_york_gap_is_skipped() {
 #[test]
 fn exclusions_and_end() {
     let spec = ScheduleSpec {
-        interval: vec![IntervalSpec {
-            interval: Some(Duration {
-                seconds: 3600,
-                nanos: 0,
-            }),
-            phase: None,
-        }],
+        interval: vec![interval(3600, None)],
         exclude_calendar: vec![CalendarSpec {
             hour: "1-2".into(),
             minute: "*".into(),
@@ -194,22 +204,7 @@ fn errors_carry_temporals_messages() {
 
 #[test]
 fn over_excluded_spec_is_bounded() {
-    let spec = ScheduleSpec {
-        interval: vec![IntervalSpec {
-            interval: Some(Duration {
-                seconds: 1,
-                nanos: 0,
-            }),
-            phase: None,
-        }],
-        exclude_calendar: vec![CalendarSpec {
-            second: "*".into(),
-            minute: "*".into(),
-            hour: "*".into(),
-            ..Default::default()
-        }],
-        ..Default::default()
-    };
+    let spec = every_second_excluding("");
     let c = CompiledSpec::compile(&spec).unwrap();
     assert_eq!(
         c.try_next(t("2026-03-02T00:00:00Z"), ""),
@@ -292,23 +287,7 @@ fn zones_load_as_go_loads_them() {
 /// A legitimate heavy exclusion (every second, weekends excluded) fits in the search budget.
 #[test]
 fn weekend_excluded_every_second_is_found() {
-    let spec = ScheduleSpec {
-        interval: vec![IntervalSpec {
-            interval: Some(Duration {
-                seconds: 1,
-                nanos: 0,
-            }),
-            phase: None,
-        }],
-        exclude_calendar: vec![CalendarSpec {
-            second: "*".into(),
-            minute: "*".into(),
-            hour: "*".into(),
-            day_of_week: "sat,sun".into(),
-            ..Default::default()
-        }],
-        ..Default::default()
-    };
+    let spec = every_second_excluding("sat,sun");
     let c = CompiledSpec::compile(&spec).unwrap();
     // Friday 2026-03-06, last second before the weekend.
     let slot = c.try_next(t("2026-03-06T23:59:59Z"), "").unwrap().unwrap();

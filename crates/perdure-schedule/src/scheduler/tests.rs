@@ -2,7 +2,17 @@
 //! computes intervals; calendars are the spec module's tests).
 
 use super::*;
+
+use perdure_core::Time;
 use temporalio_protos::temporal::api::common::v1::WorkflowType;
+use temporalio_protos::temporal::api::common::v1::{Payload, Payloads, WorkflowExecution};
+use temporalio_protos::temporal::api::enums::v1::{
+    ScheduleOverlapPolicy, WorkflowExecutionStatus, WorkflowIdReusePolicy,
+};
+use temporalio_protos::temporal::api::failure::v1::Failure;
+use temporalio_protos::temporal::api::schedule::v1::{
+    schedule_action, BackfillRequest, Schedule, SchedulePatch, SchedulePolicies,
+};
 use temporalio_protos::temporal::api::schedule::v1::{
     IntervalSpec, ScheduleAction, ScheduleSpec, TriggerImmediatelyRequest,
 };
