@@ -344,3 +344,33 @@ async def test_cli_operator_search_attributes(server, client):
     listed = json.loads(await cli(server, "operator", "search-attribute", "list", "-o", "json", namespace=ns))
     assert set(listed["customAttributes"]) == {"CliKeyword", "CliTags"}
     await cli(server, "workflow", "terminate", "-w", wf_id, "--reason", "test done", namespace=ns)
+
+
+async def test_cli_workflow_list_and_count_without_a_query(server, client):
+    """Plain `temporal workflow list` and `count` (no --query): every run of the namespace, open
+    ones first, newest start first; the count of them. A fresh namespace keeps other tests out."""
+    ns = (await fresh_namespace(client, "cli-list")).namespace
+    queue = f"cli-list-{uuid.uuid4().hex[:8]}"
+    ids = [f"cli-list-{i}-{uuid.uuid4().hex[:6]}" for i in range(3)]
+    for wf_id in ids:
+        await cli(server, "workflow", "start", "--task-queue", queue, "--type", "CliWorkflow",
+                  "--workflow-id", wf_id, namespace=ns)
+    await cli(server, "workflow", "terminate", "-w", ids[0], "--reason", "done", namespace=ns)
+
+    async def all_listed():
+        doc = json.loads(await cli(server, "workflow", "list", "-o", "json", namespace=ns))
+        return doc if len(doc) == 3 else None
+
+    doc = await wait_until(all_listed, CONDITION_S, "the CLI to list the three runs")
+    # The two open runs first (newest start first), then the terminated one.
+    assert [r["execution"]["workflowId"] for r in doc] == [ids[2], ids[1], ids[0]]
+    assert [r["status"] for r in doc] == [
+        "WORKFLOW_EXECUTION_STATUS_RUNNING",
+        "WORKFLOW_EXECUTION_STATUS_RUNNING",
+        "WORKFLOW_EXECUTION_STATUS_TERMINATED",
+    ]
+    assert {r["type"]["name"] for r in doc} == {"CliWorkflow"}
+    counted = json.loads(await cli(server, "workflow", "count", "-o", "json", namespace=ns))
+    assert int(counted["count"]) == 3
+    for wf_id in ids[1:]:
+        await cli(server, "workflow", "terminate", "-w", wf_id, "--reason", "done", namespace=ns)
