@@ -323,7 +323,8 @@ fn candidate(
     Ok(Some((info, record, order)))
 }
 
-/// [`super::list_page`] through the plan's index.
+/// [`super::list_page`] through the plan's index: the same arguments plus the plan.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn list_page(
     store: &Store,
     shard: ShardId,
