@@ -101,9 +101,12 @@ async fn checksums(
 }
 
 /// Serves `/health`, `/metrics`, `/cluster` and `/cluster/checksums` until `shutdown` resolves.
+/// `extra` is merged in: routes other crates serve on the same port (the Web UI and its
+/// fallback).
 pub async fn serve_http(
     frontend: Frontend,
     listener: tokio::net::TcpListener,
+    extra: Router,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let app = Router::new()
@@ -111,7 +114,8 @@ pub async fn serve_http(
         .route("/metrics", get(metrics))
         .route("/cluster", get(cluster))
         .route("/cluster/checksums", get(checksums))
-        .with_state(Arc::new(frontend));
+        .with_state(Arc::new(frontend))
+        .merge(extra);
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await

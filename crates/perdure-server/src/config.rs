@@ -56,6 +56,10 @@ pub struct StartArgs {
     /// `history.workflowIdReuseMinimalInterval=1s`.
     #[arg(long = "dynamic-config-value", value_name = "KEY=VALUE")]
     pub dynamic_config_value: Vec<String>,
+    /// The built Web UI served at `/` on the HTTP port [default: ui/build of the repository
+    /// the binary was built in].
+    #[arg(long, env = "PERDURE_UI_DIR")]
+    pub ui_dir: Option<PathBuf>,
 }
 
 /// The TOML file: the same keys as the flags.
@@ -73,6 +77,7 @@ struct FileConfig {
     replication: Option<u32>,
     cluster_secret: Option<String>,
     snapshot_every: Option<u64>,
+    ui_dir: Option<PathBuf>,
 }
 
 const DEFAULT_REPLICATION: u32 = 3;
@@ -162,6 +167,7 @@ impl StartArgs {
             secret,
             isolation: Default::default(),
             history: crate::dynamic_config::parse(&self.dynamic_config_value)?,
+            ui_dir: self.ui_dir.or(file.ui_dir),
         })
     }
 }

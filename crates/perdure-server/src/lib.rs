@@ -37,6 +37,8 @@ pub struct DevOptions {
     pub http_port: Option<u16>,
     /// History tunables (`--dynamic-config-value`).
     pub history: perdure_history::HistoryConfig,
+    /// The built Web UI (`--ui-dir`); `None` looks for it (see `perdure_webui::locate`).
+    pub ui_dir: Option<PathBuf>,
 }
 
 /// A running node. Dropping it stops the node in the background; [`DevServer::shutdown`] stops
@@ -72,6 +74,7 @@ pub async fn start_dev(opts: DevOptions) -> anyhow::Result<DevServer> {
         secret: String::new(),
         isolation: Default::default(),
         history: opts.history,
+        ui_dir: opts.ui_dir,
     })
     .await
 }

@@ -40,6 +40,10 @@ enum Command {
         /// `history.workflowIdReuseMinimalInterval=1s`.
         #[arg(long = "dynamic-config-value", value_name = "KEY=VALUE")]
         dynamic_config_value: Vec<String>,
+        /// The built Web UI served at `/` on the HTTP port [default: PERDURE_UI_DIR, else
+        /// ui/build of the repository the binary was built in].
+        #[arg(long, env = "PERDURE_UI_DIR")]
+        ui_dir: Option<PathBuf>,
     },
     /// A node of a cluster (every key also a PERDURE_* variable and a --config file key).
     Start(StartArgs),
@@ -100,6 +104,7 @@ fn main() -> anyhow::Result<()> {
             shards,
             http_port,
             dynamic_config_value,
+            ui_dir,
         } => runtime.block_on(run_dev(
             DevOptions {
                 data_dir,
@@ -108,6 +113,7 @@ fn main() -> anyhow::Result<()> {
                 shards,
                 http_port: (http_port != 0).then_some(http_port),
                 history: perdure_server::dynamic_config::parse(&dynamic_config_value)?,
+                ui_dir,
             },
             stop_signal(),
         )),

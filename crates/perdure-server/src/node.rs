@@ -61,6 +61,8 @@ pub struct NodeOptions {
     pub isolation: Isolation,
     /// History tunables (`--dynamic-config-value`).
     pub history: perdure_history::HistoryConfig,
+    /// The built Web UI (`--ui-dir`); `None` looks for it (see `perdure_webui::locate`).
+    pub ui_dir: Option<PathBuf>,
 }
 
 impl NodeOptions {
@@ -310,8 +312,12 @@ impl Wiring {
                 let addr = listener.local_addr()?;
                 let f = frontend.clone();
                 let signal = stop_signal();
+                let ui_dir = perdure_webui::locate(opts.ui_dir.clone());
+                info!(ui_dir = ?ui_dir, "web ui on http://{addr}/");
+                let web_ui = perdure_webui::router(ui_dir);
                 tokio::spawn(async move {
-                    if let Err(e) = perdure_frontend::serve_http(f, listener, signal).await {
+                    if let Err(e) = perdure_frontend::serve_http(f, listener, web_ui, signal).await
+                    {
                         warn!(error = %e, "http server stopped");
                     }
                 });

@@ -197,6 +197,7 @@ fn rejoin_options(cluster: &TestCluster, id: u64, dir: &std::path::Path) -> Node
         secret: SECRET.into(),
         isolation: Default::default(),
         history: Default::default(),
+        ui_dir: None,
     }
 }
 
@@ -223,6 +224,7 @@ async fn a_node_whose_join_address_does_not_answer_refuses_to_start_and_writes_n
         secret: SECRET.into(),
         isolation: Default::default(),
         history: Default::default(),
+        ui_dir: None,
     })
     .await;
     let err = format!("{:#}", started.expect_err("no cluster to join"));

@@ -52,6 +52,7 @@ pub async fn start_nodes(n: u64, dir: &Path) -> TestCluster {
                 secret: SECRET.into(),
                 isolation: isolation[i as usize - 1].clone(),
                 history: Default::default(),
+                ui_dir: None,
             };
             tokio::spawn(start_node(opts))
         })
@@ -120,6 +121,7 @@ impl TestCluster {
             secret: SECRET.into(),
             isolation: isolation.clone(),
             history: Default::default(),
+            ui_dir: None,
         };
         let node = within("joining node start-up", start_node(opts)).await?;
         self.nodes.push(node);

@@ -46,6 +46,7 @@ pub async fn start(dir: &Path) -> DevServer {
         shards: SHARDS,
         http_port: Some(0),
         history: Default::default(),
+        ui_dir: None,
     };
     within("node start-up", start_dev(opts))
         .await

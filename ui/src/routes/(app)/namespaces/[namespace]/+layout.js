@@ -1,0 +1,8 @@
+// The namespace's search attributes feed the workflows list's filters and columns.
+import { fetchSearchAttributesForNamespace } from '@temporalio/ui/services/search-attributes-service';
+import { allSearchAttributes } from '@temporalio/ui/stores/search-attributes';
+
+export async function load({ params, parent, fetch }) {
+  await parent();
+  allSearchAttributes.set(await fetchSearchAttributesForNamespace(params.namespace, fetch));
+}

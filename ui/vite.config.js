@@ -1,0 +1,11 @@
+import { sveltekit } from '@sveltejs/kit/vite';
+import { defineConfig } from 'vite';
+
+export default defineConfig({
+  plugins: [sveltekit()],
+  // The library's modules import each other without file extensions, which only a bundler
+  // resolves: keep it bundled in the (unused) server build as well.
+  ssr: { noExternal: ['@temporalio/ui'] },
+  optimizeDeps: { include: ['date-fns', 'date-fns-tz'] },
+  build: { chunkSizeWarningLimit: 4096 },
+});
