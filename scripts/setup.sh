@@ -6,6 +6,9 @@
 #    `temporal` CLI, which also provides Temporal's dev server for side-by-side runs).
 #  - Node deps of tests/ts (the TypeScript SDK client and worker) with `npm ci` from the lock file;
 #    Debian's nodejs/npm if node or npm is missing.
+#  - The Web UI: ui/build from ui/package-lock.json (`npm ci` + `npm run build`), skipped while the
+#    lock file and the app's sources are those of the last build; Debian's chromium for the
+#    browser test (tests/python/test_web_ui.py).
 set -euo pipefail
 # Note: phase() runs each step as `step || rc=$?`, which suspends `set -e` inside it, so every
 # step below returns on its own first failure.
@@ -14,7 +17,7 @@ source scripts/lib.sh
 
 apt_packages() {
   local missing=() pkg
-  for pkg in librocksdb-dev libclang-dev; do
+  for pkg in librocksdb-dev libclang-dev chromium; do
     if ! dpkg-query -W -f='${Status}' "${pkg}" 2>/dev/null | grep -q "install ok installed"; then
       missing+=("${pkg}")
     fi
@@ -62,16 +65,8 @@ python_venv() {
 # Installs tests/ts/node_modules from its lock file unless the same lock file was installed before
 # (the stamp lives inside node_modules, so deleting node_modules reinstalls).
 node_modules() {
-  local dir=tests/ts stamp want major minor
-  if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
-    apt_install nodejs npm || return
-  fi
-  # @temporalio/* 1.24 needs Node >= 20.3 (Debian 12's own nodejs is 18: use NodeSource's).
-  IFS=. read -r major minor _ <<<"$(node --version | tr -d v)"
-  if ((major < 20 || (major == 20 && minor < 3))); then
-    echo "node $(node --version) is too old for the TypeScript SDK test (needs >= 20.3)" >&2
-    return 1
-  fi
+  local dir=tests/ts stamp want
+  node_present || return
   stamp="${dir}/node_modules/.installed-package-lock.sha256"
   want=$(sha256sum "${dir}/package-lock.json" | cut -d' ' -f1)
   if [[ -f ${stamp} && $(cat "${stamp}") == "${want}" ]]; then
@@ -84,6 +79,39 @@ node_modules() {
   echo "${want}" >"${stamp}"
 }
 
+# Node and npm (Debian's when missing), new enough for the TypeScript SDK and the UI build.
+node_present() {
+  local major minor
+  if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+    apt_install nodejs npm || return
+  fi
+  # @temporalio/* 1.24 needs Node >= 20.3 (Debian 12's own nodejs is 18: use NodeSource's).
+  IFS=. read -r major minor _ <<<"$(node --version | tr -d v)"
+  if ((major < 20 || (major == 20 && minor < 3))); then
+    echo "node $(node --version) is too old for the TypeScript SDK test (needs >= 20.3)" >&2
+    return 1
+  fi
+}
+
+# Builds the Web UI into ui/build (served by perdure on its HTTP port) unless the stamp in
+# ui/build says it was built from the same lock file and sources. The stamp is a dotfile, which
+# perdure never serves.
+web_ui() {
+  local stamp=ui/build/.built-from.sha256 want
+  want=$(cd ui && find package.json package-lock.json .env ./*.config.js src -type f \
+    -print0 | sort -z | xargs -0 sha256sum | sha256sum | cut -d' ' -f1) || return
+  if [[ -f ui/build/index.html && -f ${stamp} && $(cat "${stamp}") == "${want}" ]]; then
+    echo "ui/build: up to date"
+    return 0
+  fi
+  node_present || return
+  # No install scripts: esbuild finds its platform binary through its optional dependency.
+  (cd ui && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error) || return
+  (cd ui && npm run build --silent) || return
+  echo "${want}" >"${stamp}"
+}
+
 phase "setup: system packages" apt_packages
 phase "setup: python venv" python_venv
 phase "setup: node modules (tests/ts)" node_modules
+phase "setup: web ui (ui/build)" web_ui

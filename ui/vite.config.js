@@ -7,5 +7,13 @@ export default defineConfig({
   // resolves: keep it bundled in the (unused) server build as well.
   ssr: { noExternal: ['@temporalio/ui'] },
   optimizeDeps: { include: ['date-fns', 'date-fns-tz'] },
-  build: { chunkSizeWarningLimit: 4096 },
+  build: {
+    chunkSizeWarningLimit: 4096,
+    rollupOptions: {
+      // The library's compiled components carry /* @__PURE__ */ comments rollup cannot place.
+      onwarn(warning, warn) {
+        if (warning.code !== 'INVALID_ANNOTATION') warn(warning);
+      },
+    },
+  },
 });

@@ -1,5 +1,5 @@
 //! Files of the built UI. A request path maps to a file only through plain segments (no `..`,
-//! `.`, backslashes or NULs, and the file must resolve inside the directory, so symlinks cannot
+//! `.`, dotfiles, backslashes or NULs, and the file must resolve inside the directory, so symlinks cannot
 //! lead out). Hashed assets under `_app/immutable/` are cached for a year; everything else is
 //! revalidated so a rebuilt UI shows up on reload. Paths that are not files get `index.html`
 //! (the app routes in the browser), except `/api/...` and missing `_app/` assets, which get 404.
@@ -97,7 +97,8 @@ pub(crate) fn resolve(root: &Path, path: &str) -> Option<PathBuf> {
     for seg in rel.split('/') {
         let mut comps = Path::new(seg).components();
         match (comps.next(), comps.next()) {
-            (Some(Component::Normal(c)), None) => out.push(c),
+            // Dotfiles (the setup script's build stamp) are not part of the site.
+            (Some(Component::Normal(c)), None) if !seg.starts_with('.') => out.push(c),
             _ => return None,
         }
     }
@@ -137,12 +138,14 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         std::fs::create_dir(d.path().join("a")).unwrap();
         std::fs::write(d.path().join("a/b.js"), "x").unwrap();
+        std::fs::write(d.path().join(".stamp"), "x").unwrap();
         assert!(resolve(d.path(), "/a/b.js").is_some());
         for bad in [
             "/",
             "/a",
             "/a/../a/b.js",
             "/./a/b.js",
+            "/.stamp",
             "/a//b.js",
             "/a\\b.js",
             "/../x",

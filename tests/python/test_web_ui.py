@@ -1,0 +1,164 @@
+"""Acceptance point 2 of issue 9: the Web UI (Temporal's UI components, built from ui/) served by
+the server, driven in headless chromium against real workflows of an SDK worker: the workflows
+list shows them, a workflow's page shows its history and result, the Terminate dialog
+terminates a running workflow (checked through the SDK, with the reason typed in the UI), and
+the schedules page lists a schedule created through the SDK.
+
+Against Temporal's dev server (PERDURE_TEST_SERVER=temporal) the same build is served by a
+stand-in in front of the dev server's HTTP API (web_ui.py), which shows these are Temporal's
+answers. Screenshots go to tests/python/artifacts/web-ui/ (PERDURE_README_SCREENSHOT=1 also
+refreshes docs/images/web-ui-workflow.png).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import urllib.parse
+import urllib.request
+from datetime import timedelta
+
+from playwright.async_api import Page, async_playwright, expect
+from temporalio.client import (
+    Schedule,
+    ScheduleActionStartWorkflow,
+    ScheduleIntervalSpec,
+    ScheduleSpec,
+    ScheduleState,
+    WorkflowExecutionStatus,
+)
+
+import workflows
+from harness import REPO_ROOT
+from schedules import deleted_after
+from waiting import CONDITION_S, wait_until
+from web_ui import ARTIFACTS, UI_BUILD, chromium_path, ui_base
+
+#: Deadline of one page condition: a page load plus its API calls.
+PAGE_S = 30
+
+
+def fetch_text(url: str) -> tuple[int, str]:
+    try:
+        with urllib.request.urlopen(url, timeout=10) as r:
+            return r.status, r.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode()
+
+
+async def shot(page: Page, name: str) -> None:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    path = ARTIFACTS / f"{name}.png"
+    await page.screenshot(path=str(path))
+    print(f"screenshot: {path}")
+
+
+def wf_prefix(running_id: str) -> str:
+    return running_id.removesuffix("-running")
+
+
+def workflows_url(base: str, query: str) -> str:
+    return f"{base}/namespaces/default/workflows?" + urllib.parse.urlencode({"query": query})
+
+
+async def test_web_ui_shows_and_acts_on_real_workflows(server, client, worker, wf_id):
+    assert (UI_BUILD / "index.html").is_file(), "ui/build is missing: run scripts/setup.sh"
+    done_ids = [f"{wf_id}-done-{i}" for i in range(2)]
+    for i, wid in enumerate(done_ids):
+        result = await client.execute_workflow(
+            workflows.OneActivity.run, f"web-{i}", id=wid, task_queue=worker.task_queue
+        )
+        assert result == f"Hello, web-{i}!"
+    running = await client.start_workflow(
+        workflows.SignalCollector.run, 1, id=f"{wf_id}-running", task_queue=worker.task_queue
+    )
+    schedule_id = f"{wf_id}-schedule"
+    schedule = await client.create_schedule(
+        schedule_id,
+        Schedule(
+            action=ScheduleActionStartWorkflow(
+                workflows.OneActivity.run, "sched", id=f"{wf_id}-sched", task_queue=worker.task_queue
+            ),
+            spec=ScheduleSpec(intervals=[ScheduleIntervalSpec(every=timedelta(hours=1))]),
+            state=ScheduleState(paused=True, note="created by test_web_ui"),
+        ),
+    )
+
+    with ui_base(server) as base:
+        status, body = await asyncio.to_thread(fetch_text, base + "/")
+        assert status == 200 and "/_app/" in body, f"the UI is not served at {base}/: {body[:300]}"
+        async with deleted_after(schedule), async_playwright() as pw:
+            browser = await pw.chromium.launch(
+                executable_path=chromium_path(), args=["--no-sandbox", "--disable-dev-shm-usage"]
+            )
+            try:
+                page = await browser.new_page(viewport={"width": 1400, "height": 900})
+                page.set_default_timeout(PAGE_S * 1000)
+                await check_list(page, base, worker.task_queue, done_ids, running.id)
+                await check_workflow_page(page, base, done_ids[0], "Hello, web-0!")
+                reason = f"stopped from the web ui by {wf_id}"
+                await terminate_from_ui(page, base, running.id, reason)
+                await check_schedules(page, base, schedule_id)
+            finally:
+                await browser.close()
+
+    async def terminated():
+        return (await running.describe()).status == WorkflowExecutionStatus.TERMINATED
+
+    await wait_until(terminated, CONDITION_S, "the workflow terminated from the UI")
+    history = await running.fetch_history()
+    last = history.events[-1]
+    assert last.HasField("workflow_execution_terminated_event_attributes"), last
+    # The UI appends its own note ("Terminated from the Web UI") after the typed reason.
+    assert last.workflow_execution_terminated_event_attributes.reason.startswith(reason)
+
+
+async def check_list(page: Page, base: str, task_queue: str, done_ids, running_id) -> None:
+    """The list, narrowed by a visibility query in its search, shows the test's workflows."""
+    await page.goto(workflows_url(base, f'TaskQueue="{task_queue}"'))
+    table = page.locator("table")
+    rows = {wid: "Completed" for wid in done_ids} | {running_id: "Running"}
+    for wid, status in rows.items():
+        await expect(table.get_by_role("link", name=wid, exact=True)).to_be_visible()
+        await expect(table.locator("tr", has_text=wid)).to_contain_text(status)
+    # The search narrowed the list to this test's task queue: its three runs and nothing else.
+    await expect(table.locator("tbody tr", has_text=wf_prefix(running_id))).to_have_count(3)
+    await expect(table.locator("tbody tr")).to_have_count(3)
+    await shot(page, "workflows-list")
+
+
+async def check_workflow_page(page: Page, base: str, workflow_id: str, result: str) -> None:
+    """From the list to the workflow's page: its status, event history and result."""
+    await page.get_by_role("link", name=workflow_id, exact=True).click()
+    await page.wait_for_url(f"**/workflows/{workflow_id}/*/history")
+    await expect(page.get_by_role("heading", name=workflow_id)).to_be_visible()
+    await expect(page.get_by_text("Completed").first).to_be_visible()
+    await expect(page.get_by_text(result).first).to_be_visible()
+    for event in ["Workflow Execution Started", "Activity Task Completed", "Workflow Execution Completed"]:
+        await expect(page.get_by_text(event, exact=False).first).to_be_visible()
+    await shot(page, "workflow-page")
+    if os.environ.get("PERDURE_README_SCREENSHOT"):
+        out = REPO_ROOT / "docs" / "images" / "web-ui-workflow.png"
+        out.parent.mkdir(parents=True, exist_ok=True)
+        await page.screenshot(path=str(out))
+        print(f"README screenshot: {out}")
+
+
+async def terminate_from_ui(page: Page, base: str, workflow_id: str, reason: str) -> None:
+    """The workflow's action menu, Terminate, a reason, confirm: the page shows it terminated."""
+    await page.goto(f"{base}/namespaces/default/workflows/{urllib.parse.quote(workflow_id)}")
+    await page.wait_for_url(f"**/workflows/{workflow_id}/*/history")
+    # The header renders the actions twice (wide and narrow layouts): use the visible one.
+    await page.locator("#workflow-actions-menu-button:visible").click()
+    await page.locator("[data-testid=terminate-button]:visible").click()
+    dialog = page.locator("[data-testid=terminate-confirmation-modal]:visible")
+    await dialog.locator("#workflow-termination-reason").fill(reason)
+    await dialog.get_by_test_id("confirm-modal-button").click()
+    await expect(page.get_by_text("Terminated").first).to_be_visible()
+    await shot(page, "workflow-terminated")
+
+
+async def check_schedules(page: Page, base: str, schedule_id: str) -> None:
+    await page.goto(f"{base}/namespaces/default/schedules")
+    await expect(page.get_by_text(schedule_id).first).to_be_visible()
+    await shot(page, "schedules")
