@@ -308,14 +308,18 @@ impl Wiring {
         let http_addr = match listeners.http {
             Some(listener) => {
                 let addr = listener.local_addr()?;
-                let f = frontend.clone();
+                // The side door (/health, /metrics, /cluster) and Temporal's HTTP API
+                // (/api/v1/...), which calls this node's own gRPC services in-process.
+                let app = perdure_frontend::http_router(frontend.clone()).merge(
+                    perdure_httpapi::router(perdure_frontend::grpc_routes(frontend.clone())),
+                );
                 let signal = stop_signal();
                 tokio::spawn(async move {
-                    if let Err(e) = perdure_frontend::serve_http(f, listener, signal).await {
+                    if let Err(e) = perdure_frontend::serve_http(app, listener, signal).await {
                         warn!(error = %e, "http server stopped");
                     }
                 });
-                info!(address = %addr, "http /health, /metrics and /cluster on {addr}");
+                info!(address = %addr, "http /health, /metrics, /cluster and /api/v1 on {addr}");
                 Some(addr)
             }
             None => None,
