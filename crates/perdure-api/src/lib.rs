@@ -6,6 +6,11 @@
 pub use temporalio_protos as protos;
 pub use temporalio_protos::temporal::api as temporal;
 
+/// Temporal's whole descriptor set (every message, service and the `google.api.http`
+/// annotations), as `temporalio-protos` exports it: what the HTTP API reflects on.
+pub const TEMPORAL_DESCRIPTOR_SET: &[u8] =
+    include_bytes!(concat!(env!("OUT_DIR"), "/temporal_descriptors.bin"));
+
 // The generated docs are Temporal's proto comments, whose lists rustdoc's lints do not like.
 #[allow(clippy::doc_lazy_continuation)]
 pub mod workflowservice {

@@ -3,7 +3,8 @@
 //! `/metrics` in Prometheus text format, and `/cluster`, this node's view of every Raft group
 //! as JSON (what `perdure cluster status` reads), and `/cluster/checksums`, a fingerprint of
 //! each group's applied state to compare replicas (it reads every group whole, one request at a
-//! time). It serves no API and changes no state.
+//! time). It changes no state itself; the server merges Temporal's HTTP API (`perdure-httpapi`,
+//! `/api/v1/...`) into the same router.
 
 use std::sync::Arc;
 
@@ -100,22 +101,23 @@ async fn checksums(
     }
 }
 
-/// Serves `/health`, `/metrics`, `/cluster` and `/cluster/checksums` until `shutdown` resolves.
-/// `extra` is merged in: routes other crates serve on the same port (the Web UI and its
-/// fallback).
-pub async fn serve_http(
-    frontend: Frontend,
-    listener: tokio::net::TcpListener,
-    extra: Router,
-    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    let app = Router::new()
+/// `/health`, `/metrics`, `/cluster` and `/cluster/checksums`.
+pub fn http_router(frontend: Frontend) -> Router {
+    Router::new()
         .route("/health", get(health))
         .route("/metrics", get(metrics))
         .route("/cluster", get(cluster))
         .route("/cluster/checksums", get(checksums))
         .with_state(Arc::new(frontend))
-        .merge(extra);
+}
+
+/// Serves `app` (the node's HTTP router: `http_router` and what the server merges into it)
+/// until `shutdown` resolves.
+pub async fn serve_http(
+    app: Router,
+    listener: tokio::net::TcpListener,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await

@@ -30,9 +30,9 @@ mod visibility;
 
 pub use dispatch::Dispatcher;
 pub use health::NodeHealth;
-pub use http::serve_http;
+pub use http::{http_router, serve_http};
 pub use internal::authenticate;
 pub use namespaces::{NamespaceRecord, Namespaces};
 pub use retention::{MIN_RETENTION_ENV, MIN_RETENTION_LOCAL};
 pub use routing::{Owner, Routing};
-pub use server::{serve, serve_internal, Frontend};
+pub use server::{grpc_routes, serve, serve_internal, Frontend};

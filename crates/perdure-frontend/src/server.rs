@@ -112,20 +112,27 @@ fn operator_service(frontend: Frontend) -> OperatorServiceServer<Operator> {
         .send_compressed(CompressionEncoding::Gzip)
 }
 
+/// The API port's gRPC services (WorkflowService, OperatorService, Health) as one tower
+/// service: what `serve` serves, and what the HTTP API (`perdure-httpapi`) calls in-process, so
+/// both paths share every check and the forwarding.
+pub fn grpc_routes(frontend: Frontend) -> tonic::service::Routes {
+    let health = HealthServer::new(HealthService(frontend.health.clone()))
+        .accept_compressed(CompressionEncoding::Gzip)
+        .send_compressed(CompressionEncoding::Gzip);
+    let operator = operator_service(frontend.clone());
+    tonic::service::Routes::new(workflow_service(frontend))
+        .add_service(operator)
+        .add_service(health)
+}
+
 /// Serves the Temporal API on `listener` until `shutdown` resolves.
 pub async fn serve(
     frontend: Frontend,
     listener: tokio::net::TcpListener,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), tonic::transport::Error> {
-    let health = HealthServer::new(HealthService(frontend.health.clone()))
-        .accept_compressed(CompressionEncoding::Gzip)
-        .send_compressed(CompressionEncoding::Gzip);
-    let operator = operator_service(frontend.clone());
     tonic::transport::Server::builder()
-        .add_service(workflow_service(frontend))
-        .add_service(operator)
-        .add_service(health)
+        .add_routes(grpc_routes(frontend))
         .serve_with_incoming_shutdown(incoming(listener), shutdown)
         .await
 }

@@ -310,18 +310,22 @@ impl Wiring {
         let http_addr = match listeners.http {
             Some(listener) => {
                 let addr = listener.local_addr()?;
-                let f = frontend.clone();
+                // The side door (/health, /metrics, /cluster) and Temporal's HTTP API
+                // (/api/v1/...), which calls this node's own gRPC services in-process.
+                let app = perdure_frontend::http_router(frontend.clone()).merge(
+                    perdure_httpapi::router(perdure_frontend::grpc_routes(frontend.clone())),
+                );
                 let signal = stop_signal();
+                // Last, the Web UI: /api/v1/settings and a fallback serving the built UI.
                 let ui_dir = perdure_webui::locate(opts.ui_dir.clone());
                 info!(ui_dir = ?ui_dir, "web ui on http://{addr}/");
-                let web_ui = perdure_webui::router(ui_dir);
+                let app = app.merge(perdure_webui::router(ui_dir));
                 tokio::spawn(async move {
-                    if let Err(e) = perdure_frontend::serve_http(f, listener, web_ui, signal).await
-                    {
+                    if let Err(e) = perdure_frontend::serve_http(app, listener, signal).await {
                         warn!(error = %e, "http server stopped");
                     }
                 });
-                info!(address = %addr, "http /health, /metrics and /cluster on {addr}");
+                info!(address = %addr, "http /health, /metrics, /cluster and /api/v1 on {addr}");
                 Some(addr)
             }
             None => None,

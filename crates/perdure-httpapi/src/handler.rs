@@ -1,0 +1,196 @@
+//! One HTTP API call: match the route, build the request message from the path variables,
+//! query string and body, call the gRPC method in-process, and write the answer or the error
+//! as Temporal's JSON. `?pretty` indents the answer; `?noPayloadShorthand` turns the payload
+//! shorthand off both ways.
+//!
+//! Headers forwarded as gRPC metadata, as Temporal's `incomingHeaderMatcher` does:
+//! `Authorization`, `Authorization-Extras`, `X-Forwarded-For`, `Client-Name`,
+//! `Client-Version`, and `Grpc-Metadata-<name>` as `<name>`. Perdure checks no client
+//! credentials on gRPC today; they are passed on anyway so an auth interceptor on the gRPC
+//! stack sees HTTP callers the same way. `Grpc-Timeout` sets the call's deadline.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
+use axum::response::Response;
+use prost::Message;
+use prost_reflect::DynamicMessage;
+use serde_json::{json, Value};
+
+use crate::dispatch::{unary, GrpcService};
+use crate::routes::{BodyTarget, Miss, RouteTable};
+use crate::{errors, fields, json, MAX_REQUEST_BYTES};
+
+pub(crate) struct Api {
+    pub(crate) table: RouteTable,
+    pub(crate) grpc: GrpcService,
+}
+
+/// Forwarded unchanged (lower-case: gRPC metadata keys).
+const FORWARDED: &[&str] = &[
+    "authorization",
+    "authorization-extras",
+    "x-forwarded-for",
+    "client-name",
+    "client-version",
+];
+const METADATA_PREFIX: &str = "grpc-metadata-";
+/// What Temporal's frontend names HTTP callers that do not name themselves.
+const CLIENT_NAME: &str = "temporal-server-http";
+
+struct Options {
+    pretty: bool,
+    shorthand: bool,
+}
+
+pub(crate) async fn handle(State(api): State<Arc<Api>>, request: Request) -> Response {
+    let query: Vec<(String, String)> = request
+        .uri()
+        .query()
+        .map(|q| form_urlencoded::parse(q.as_bytes()).into_owned().collect())
+        .unwrap_or_default();
+    let opts = Options {
+        pretty: query.iter().any(|(k, _)| k == "pretty"),
+        shorthand: !query.iter().any(|(k, _)| k == "noPayloadShorthand"),
+    };
+    match call(&api, request, &query, &opts).await {
+        Ok(v) => errors::json_response(StatusCode::OK, &v, opts.pretty),
+        Err(status) => errors::response(&status, opts.shorthand, opts.pretty),
+    }
+}
+
+async fn call(
+    api: &Api,
+    request: Request,
+    query: &[(String, String)],
+    opts: &Options,
+) -> Result<Value, tonic::Status> {
+    // grpc-gateway decodes the whole path before splitting it, so an encoded '/' (%2F) splits
+    // too: a workflow id holding '/' cannot be addressed (the dev server answers 404 as well).
+    let path = percent_encoding::percent_decode_str(request.uri().path())
+        .decode_utf8_lossy()
+        .into_owned();
+    let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    let (route, bindings) = match api.table.find(request.method(), &segments) {
+        Ok(found) => found,
+        Err(Miss::NotFound) => return Err(tonic::Status::not_found("Not Found")),
+        Err(Miss::MethodNotAllowed) => {
+            return Err(tonic::Status::unimplemented("Method Not Allowed"))
+        }
+    };
+    let metadata = metadata(request.headers());
+    let timeout = request
+        .headers()
+        .get("grpc-timeout")
+        .and_then(|v| v.to_str().ok())
+        .and_then(grpc_timeout);
+
+    let input = route.method.input();
+    let mut message = match &route.body {
+        BodyTarget::None => DynamicMessage::new(input.clone()),
+        target => {
+            let bytes = axum::body::to_bytes(request.into_body(), MAX_REQUEST_BYTES)
+                .await
+                .map_err(|_| tonic::Status::invalid_argument("http: request body too large"))?;
+            let body: Value = if bytes.iter().all(u8::is_ascii_whitespace) {
+                json!({})
+            } else {
+                serde_json::from_slice(&bytes)
+                    .map_err(|e| tonic::Status::invalid_argument(e.to_string()))?
+            };
+            let body = match target {
+                BodyTarget::Field(name) => json!({ name.as_str(): body }),
+                _ => body,
+            };
+            json::from_value(&input, body, opts.shorthand)
+                .map_err(|e| tonic::Status::invalid_argument(e.to_string()))?
+        }
+    };
+    for b in &bindings {
+        fields::set(&mut message, &b.field, &b.value)
+            .map_err(|e| tonic::Status::invalid_argument(e.to_string()))?;
+    }
+    if route.body != BodyTarget::Whole {
+        for (key, value) in query {
+            let path: Vec<String> = key.split('.').map(str::to_string).collect();
+            let bound = route.template.bound_fields().any(|f| f == path.as_slice())
+                || matches!(&route.body, BodyTarget::Field(f) if *f == path[0]);
+            if bound {
+                continue;
+            }
+            fields::set(&mut message, &path, value)
+                .map_err(|e| tonic::Status::invalid_argument(e.to_string()))?;
+        }
+    }
+
+    let answer = unary(
+        &api.grpc,
+        &route.grpc_path,
+        metadata,
+        message.encode_to_vec().into(),
+        timeout,
+    )
+    .await?;
+    let output = DynamicMessage::decode(route.method.output(), answer)
+        .map_err(|e| tonic::Status::internal(format!("decoding the answer: {e}")))?;
+    json::to_value(&output, opts.shorthand)
+        .map_err(|e| tonic::Status::internal(format!("encoding the answer: {e}")))
+}
+
+fn metadata(headers: &HeaderMap) -> HeaderMap {
+    let mut md = HeaderMap::new();
+    for (name, value) in headers {
+        let key = name.as_str();
+        if FORWARDED.contains(&key) {
+            md.append(name.clone(), value.clone());
+        } else if let Some(stripped) = key.strip_prefix(METADATA_PREFIX) {
+            if let Ok(n) = HeaderName::from_bytes(stripped.as_bytes()) {
+                md.append(n, value.clone());
+            }
+        }
+    }
+    if !md.contains_key("client-name") {
+        md.insert("client-name", HeaderValue::from_static(CLIENT_NAME));
+    }
+    md
+}
+
+/// gRPC's timeout text (`<digits><unit>`, unit one of H M S m u n), as grpc-gateway reads
+/// the `Grpc-Timeout` header.
+fn grpc_timeout(raw: &str) -> Option<Duration> {
+    let (digits, unit) = raw.split_at(raw.len().checked_sub(1)?);
+    let n: u64 = digits.parse().ok()?;
+    Some(match unit {
+        "H" => Duration::from_secs(n.saturating_mul(3600)),
+        "M" => Duration::from_secs(n.saturating_mul(60)),
+        "S" => Duration::from_secs(n),
+        "m" => Duration::from_millis(n),
+        "u" => Duration::from_micros(n),
+        "n" => Duration::from_nanos(n),
+        _ => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn forwarded_headers_and_timeouts() {
+        let mut h = HeaderMap::new();
+        h.insert("authorization", HeaderValue::from_static("Bearer x"));
+        h.insert("grpc-metadata-tenant", HeaderValue::from_static("t1"));
+        h.insert("cookie", HeaderValue::from_static("secret"));
+        let md = metadata(&h);
+        assert_eq!(md["authorization"], "Bearer x");
+        assert_eq!(md["tenant"], "t1");
+        assert_eq!(md["client-name"], CLIENT_NAME);
+        assert!(md.get("cookie").is_none());
+        assert_eq!(grpc_timeout("5S"), Some(Duration::from_secs(5)));
+        assert_eq!(grpc_timeout("250m"), Some(Duration::from_millis(250)));
+        assert_eq!(grpc_timeout("5x"), None);
+        assert_eq!(grpc_timeout(""), None);
+    }
+}
