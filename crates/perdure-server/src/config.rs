@@ -273,7 +273,11 @@ mod tests {
     fn the_file_fills_what_flags_leave_open() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("perdure.toml");
-        std::fs::write(&path, "node_id = 9\nshards = 4\nhttp_addr = \"off\"\n").unwrap();
+        std::fs::write(
+            &path,
+            "node_id = 9\nshards = 4\nhttp_addr = \"off\"\nui_dir = \"/srv/perdure-ui\"\n",
+        )
+        .unwrap();
         let o = StartArgs {
             config: Some(path),
             shards: None,
@@ -281,10 +285,11 @@ mod tests {
         }
         .resolve()
         .unwrap();
-        // The flag wins over the file for node_id; the file gives shards and http.
+        // The flag wins over the file for node_id; the file gives shards, http and the UI.
         assert_eq!(o.node_id, 2);
         assert_eq!(o.shards, 4);
         assert!(o.http_addr.is_none());
+        assert_eq!(o.ui_dir, Some(PathBuf::from("/srv/perdure-ui")));
     }
 
     #[test]

@@ -16,6 +16,7 @@ pub fn locate(flag: Option<PathBuf>) -> Option<PathBuf> {
     candidates(exe.as_deref())
         .into_iter()
         .find(|d| d.join("index.html").is_file())
+        .map(|d| d.canonicalize().unwrap_or(d))
 }
 
 fn candidates(exe: Option<&Path>) -> Vec<PathBuf> {
