@@ -13,7 +13,7 @@ pub(crate) fn page(dir: Option<&Path>) -> String {
          <h1>Perdure Web UI is not built</h1>\n{looked}\n\
          <p>Build it from the repository root with <code>scripts/setup.sh</code>, or:</p>\n\
          <pre>npm --prefix ui ci &amp;&amp; npm --prefix ui run build</pre>\n\
-         <p>then restart Perdure (or point it at the build with <code>--ui-dir DIR</code> or \
+         <p>then reload this page (or point Perdure at a build with <code>--ui-dir DIR</code> or \
          <code>PERDURE_UI_DIR=DIR</code>).</p>\n</body></html>\n"
     )
 }
