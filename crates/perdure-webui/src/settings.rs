@@ -1,6 +1,8 @@
 //! `/api/v1/settings`: what the UI reads before anything else. Temporal's ui-server builds it
-//! from its config (field names are Go's, capitalised); Perdure has no auth, no codec server and
-//! no switches that hide actions, so every write action is on.
+//! from its config (field names are Go's, capitalised); Perdure has no auth and no codec server.
+//! Write actions are on where Perdure serves the call behind them: reset
+//! (ResetWorkflowExecution) and batch actions (StartBatchOperation) answer Unimplemented, so
+//! the UI is told to disable those two.
 
 use axum::Json;
 use serde_json::{json, Value};
@@ -33,8 +35,8 @@ pub(crate) fn body() -> Value {
         "WorkflowCancelDisabled": false,
         "WorkflowSignalDisabled": false,
         "WorkflowUpdateDisabled": false,
-        "WorkflowResetDisabled": false,
-        "BatchActionsDisabled": false,
+        "WorkflowResetDisabled": true,
+        "BatchActionsDisabled": true,
         "StartWorkflowDisabled": false,
         "HideWorkflowQueryErrors": false,
         "RefreshWorkflowCountsDisabled": false
@@ -57,6 +59,8 @@ mod tests {
         let b = body();
         assert_eq!(b["DefaultNamespace"], "default");
         assert_eq!(b["DisableWriteActions"], false);
+        assert_eq!(b["WorkflowTerminateDisabled"], false);
+        assert_eq!(b["WorkflowResetDisabled"], true);
         assert_eq!(b["Auth"]["Enabled"], false);
         assert_eq!(b["Codec"]["Endpoint"], "");
     }
