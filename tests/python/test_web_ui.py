@@ -137,6 +137,13 @@ async def check_workflow_page(page: Page, base: str, workflow_id: str, result: s
     for event in ["Workflow Execution Started", "Activity Task Completed", "Workflow Execution Completed"]:
         await expect(page.get_by_text(event, exact=False).first).to_be_visible()
     await shot(page, "workflow-page")
+    # The history's other views open: compact (grouped by activity/timer) and the raw JSON.
+    await page.get_by_role("button", name="Compact").click()
+    await expect(page.get_by_text("greet").first).to_be_visible()
+    await page.get_by_role("button", name="JSON").click()
+    # The JSON view pages through the events one at a time, decoded (a toggle turns that off).
+    await expect(page.get_by_text("Decode Event History").first).to_be_visible()
+    await shot(page, "workflow-history-json")
     if os.environ.get("PERDURE_README_SCREENSHOT"):
         out = REPO_ROOT / "docs" / "images" / "web-ui-workflow.png"
         out.parent.mkdir(parents=True, exist_ok=True)
