@@ -46,7 +46,7 @@ pub fn to_value(msg: &DynamicMessage, shorthand: bool) -> Result<Value, JsonErro
     if shorthand {
         shorthand_out(&msg.descriptor(), &mut v);
     }
-    Ok(v)
+    Ok(go_numbers(v))
 }
 
 /// Parses Temporal's JSON into a message of type `desc`. Unknown fields are refused, as
@@ -171,8 +171,8 @@ fn payload_out(v: &Value) -> Option<Value> {
     }
 }
 
-/// Go decodes a payload's JSON numbers as float64 before writing them again: an integral value
-/// comes out without a fraction (`1.0` → `1`).
+/// Go writes an integral float without a fraction (`100000.0` → `100000`), both for float and
+/// double fields and for a payload's JSON numbers (which it decodes as float64 first).
 fn go_numbers(v: Value) -> Value {
     match v {
         Value::Number(n) => match n.as_f64() {
@@ -505,6 +505,28 @@ mod tests {
         assert_eq!(
             screaming_snake("TaskQueueKind_Normal"),
             "TASK_QUEUE_KIND_NORMAL"
+        );
+    }
+
+    #[test]
+    fn integral_doubles_have_no_fraction() {
+        let p = perdure_api::temporal::taskqueue::v1::PollerInfo {
+            rate_per_second: 100000.0,
+            ..Default::default()
+        };
+        let v = to_value(&dynamic("temporal.api.taskqueue.v1.PollerInfo", &p), true).unwrap();
+        assert_eq!(
+            serde_json::to_string(&v).unwrap(),
+            r#"{"ratePerSecond":100000}"#
+        );
+        let p = perdure_api::temporal::taskqueue::v1::PollerInfo {
+            rate_per_second: 0.5,
+            ..Default::default()
+        };
+        let v = to_value(&dynamic("temporal.api.taskqueue.v1.PollerInfo", &p), true).unwrap();
+        assert_eq!(
+            serde_json::to_string(&v).unwrap(),
+            r#"{"ratePerSecond":0.5}"#
         );
     }
 
