@@ -75,7 +75,7 @@ pub fn response(status: &tonic::Status, shorthand: bool, pretty: bool) -> Respon
 }
 
 pub fn json_response(code: StatusCode, body: &Value, pretty: bool) -> Response {
-    let mut r = (code, crate::json::render(body, pretty)).into_response();
+    let mut r = (code, crate::gotext::render(body, pretty)).into_response();
     r.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),

@@ -103,7 +103,7 @@ fn parse(kind: &Kind, text: &str) -> Result<Value, String> {
         ),
         Kind::Bytes => Value::Bytes(
             crate::json::decode_base64(text)
-                .ok_or_else(|| format!("illegal base64 data in {text:?}"))?
+                .ok_or_else(|| format!("illegal base64 data at input byte {}", bad_byte(text)))?
                 .into(),
         ),
         Kind::Enum(e) => match e.get_value_by_name(text) {
@@ -115,6 +115,13 @@ fn parse(kind: &Kind, text: &str) -> Result<Value, String> {
         },
         Kind::Message(m) => Value::Message(well_known(m, text)?),
     })
+}
+
+/// Where Go's base64 decoder gives up: the first byte outside both alphabets and padding.
+fn bad_byte(text: &str) -> usize {
+    text.bytes()
+        .position(|b| !(b.is_ascii_alphanumeric() || b"+/-_=".contains(&b)))
+        .unwrap_or(text.len())
 }
 
 /// Message-typed leaves: the well-known types that have a one-string form.
@@ -211,6 +218,18 @@ mod tests {
             .map(|v| v.as_str().unwrap().to_string())
             .collect();
         assert_eq!(got, ["A", "B"]);
+
+        let desc = message("temporal.api.workflowservice.v1.ListNamespacesRequest").unwrap();
+        let err = set(
+            &mut DynamicMessage::new(desc),
+            &path("nextPageToken"),
+            "   ",
+        )
+        .unwrap_err();
+        assert_eq!(
+            err.0,
+            r#"parsing field "next_page_token": illegal base64 data at input byte 0"#
+        );
 
         let ts = message("google.protobuf.Timestamp").unwrap();
         let t = well_known(&ts, "2024-03-01T00:00:01.5Z").unwrap();
