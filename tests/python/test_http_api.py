@@ -13,7 +13,8 @@ AlreadyExists, describe, list, delete), describe task queue, cluster-info, syste
 routing errors (unknown path, wrong method, bad query parameter). Answers are compared after
 normalising what differs from run to run (run ids and other UUIDs, times, task ids,
 identities, history sizes, the namespace's name and id) and nothing else: field names, enum
-spellings, payload shorthand values, error codes, messages and details must match exactly.
+spellings, payload shorthand values, error codes, messages and details must match exactly,
+and so must the order of an object's keys (protojson writes fields in declaration order).
 
 A few answers are compared by shape only (which fields, of which JSON types): cluster-info and
 system-info (server version, store names and capability flags are each server's own), and
@@ -416,10 +417,10 @@ def compare(
             drop(b, path.split("."))
             if json.dumps(b, sort_keys=True) != before:
                 gaps.append(f"{step}: {path}")
-        if (sa, a) != (sb, b):
+        # Key order too: protojson writes a message's fields in declaration order.
+        if (sa, json.dumps(a)) != (sb, json.dumps(b)):
             mismatches.append(
-                f"--- {step}\n  ours   {sa} {json.dumps(a, sort_keys=True)}\n"
-                f"  theirs {sb} {json.dumps(b, sort_keys=True)}"
+                f"--- {step}\n  ours   {sa} {json.dumps(a)}\n  theirs {sb} {json.dumps(b)}"
             )
     return mismatches, gaps
 

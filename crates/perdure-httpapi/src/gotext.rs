@@ -1,15 +1,44 @@
 //! JSON text as Temporal's Go code writes it, for what serde_json would spell differently:
-//! floats (`100000`, not `100000.0`; `1e+21` and `1e-7` outside [1e-6, 1e21)), `?pretty`
-//! indentation (two spaces, `"key": value`), and Go's `json.Marshal` of a payload's value
-//! (HTML characters escaped, numbers as Go decoded them). It formats values; it never decides
-//! what they are.
+//! a message's fields in declaration order (protojson's; map keys and a payload's own JSON
+//! sorted), floats (`100000`, not `100000.0`; `1e+21` and `1e-7` outside [1e-6, 1e21)),
+//! `?pretty` indentation (two spaces, `"key": value`), and Go's `json.Marshal` of a payload's
+//! value (HTML characters escaped, numbers as Go decoded them). It formats values; it never
+//! decides what they are.
 
-use serde_json::{Number, Value};
+use prost_reflect::{Kind, MessageDescriptor};
+use serde_json::{Map, Number, Value};
 
-/// The answer's text: compact, or indented by two spaces for `?pretty`.
+use crate::descriptors::{pool, PAYLOAD, PAYLOADS};
+
+/// What a JSON value is known to be, for ordering an object's keys.
+#[derive(Clone)]
+enum Shape {
+    /// Keys sorted (maps, payload values, anything unknown).
+    Free,
+    Message(MessageDescriptor),
+    /// A map whose values are messages of this type (its keys are sorted).
+    MapOf(MessageDescriptor),
+}
+
+/// The answer's text, `v` being a message of type `desc` in Temporal's JSON: compact, or
+/// indented by two spaces for `?pretty`.
+pub fn render_message(v: &Value, desc: &MessageDescriptor, pretty: bool) -> String {
+    let mut out = String::new();
+    write(
+        &mut out,
+        v,
+        &Shape::Message(desc.clone()),
+        pretty.then_some(0),
+        false,
+    );
+    out
+}
+
+/// Any JSON value's text (keys sorted).
+#[cfg(test)]
 pub fn render(v: &Value, pretty: bool) -> String {
     let mut out = String::new();
-    write(&mut out, v, pretty.then_some(0), false);
+    write(&mut out, v, &Shape::Free, pretty.then_some(0), false);
     out
 }
 
@@ -18,7 +47,13 @@ pub fn render(v: &Value, pretty: bool) -> String {
 /// rest become float64 (the decoder's choice); `<`, `>`, `&`, U+2028 and U+2029 are escaped.
 pub fn go_json(v: &Value) -> Vec<u8> {
     let mut out = String::new();
-    write(&mut out, &numbers(v.clone(), as_decoded), None, true);
+    write(
+        &mut out,
+        &numbers(v.clone(), as_decoded),
+        &Shape::Free,
+        None,
+        true,
+    );
     out.into_bytes()
 }
 
@@ -50,7 +85,8 @@ fn numbers(v: Value, f: fn(Number) -> Number) -> Value {
     }
 }
 
-fn write(out: &mut String, v: &Value, indent: Option<usize>, html: bool) {
+fn write(out: &mut String, v: &Value, shape: &Shape, indent: Option<usize>, html: bool) {
+    let inner = indent.map(|n| n + 1);
     match v {
         Value::Null => out.push_str("null"),
         Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
@@ -61,13 +97,20 @@ fn write(out: &mut String, v: &Value, indent: Option<usize>, html: bool) {
                 out.push_str("[]");
                 return;
             }
+            // Payloads in shorthand is an array of Payload.
+            let element = match shape {
+                Shape::Message(d) if d.full_name() == PAYLOADS => {
+                    crate::descriptors::message(PAYLOAD).map_or(Shape::Free, Shape::Message)
+                }
+                other => other.clone(),
+            };
             out.push('[');
             for (i, item) in items.iter().enumerate() {
                 if i > 0 {
                     out.push(',');
                 }
-                newline(out, indent.map(|n| n + 1));
-                write(out, item, indent.map(|n| n + 1), html);
+                newline(out, inner);
+                write(out, item, &element, inner, html);
             }
             newline(out, indent);
             out.push(']');
@@ -78,19 +121,74 @@ fn write(out: &mut String, v: &Value, indent: Option<usize>, html: bool) {
                 return;
             }
             out.push('{');
-            for (i, (k, item)) in fields.iter().enumerate() {
+            for (i, (k, item, child)) in ordered(fields, shape).into_iter().enumerate() {
                 if i > 0 {
                     out.push(',');
                 }
-                newline(out, indent.map(|n| n + 1));
+                newline(out, inner);
                 string(out, k, html);
                 out.push_str(if indent.is_some() { ": " } else { ":" });
-                write(out, item, indent.map(|n| n + 1), html);
+                write(out, item, &child, inner, html);
             }
             newline(out, indent);
             out.push('}');
         }
     }
+}
+
+/// An object's entries in the order protojson writes them, each with its value's shape: a
+/// message's fields in declaration order (an Any's `@type` first, then its message's fields),
+/// then anything else sorted.
+fn ordered<'a>(
+    fields: &'a Map<String, Value>,
+    shape: &Shape,
+) -> Vec<(&'a String, &'a Value, Shape)> {
+    let desc = match shape {
+        Shape::Free => return fields.iter().map(|(k, v)| (k, v, Shape::Free)).collect(),
+        Shape::MapOf(value) => {
+            let value = Shape::Message(value.clone());
+            return fields.iter().map(|(k, v)| (k, v, value.clone())).collect();
+        }
+        Shape::Message(desc) => desc,
+    };
+    let mut desc = desc.clone();
+    let mut out = Vec::with_capacity(fields.len());
+    let mut taken = std::collections::BTreeSet::new();
+    if desc.full_name() == "google.protobuf.Any" {
+        if let Some((k, v)) = fields.get_key_value("@type") {
+            out.push((k, v, Shape::Free));
+            taken.insert(k.as_str());
+            let name = v
+                .as_str()
+                .and_then(|t| t.rsplit('/').next())
+                .unwrap_or_default();
+            match pool().get_message_by_name(name) {
+                Some(d) => desc = d,
+                None => return fields.iter().map(|(k, v)| (k, v, Shape::Free)).collect(),
+            }
+        }
+    }
+    for fd in desc.fields() {
+        if let Some((k, v)) = fields.get_key_value(fd.json_name()) {
+            let child = match fd.kind() {
+                Kind::Message(m) if fd.is_map() => match m.map_entry_value_field().kind() {
+                    Kind::Message(value) => Shape::MapOf(value),
+                    _ => Shape::Free,
+                },
+                Kind::Message(m) => Shape::Message(m),
+                _ => Shape::Free,
+            };
+            out.push((k, v, child));
+            taken.insert(k.as_str());
+        }
+    }
+    out.extend(
+        fields
+            .iter()
+            .filter(|(k, _)| !taken.contains(k.as_str()))
+            .map(|(k, v)| (k, v, Shape::Free)),
+    );
+    out
 }
 
 fn newline(out: &mut String, indent: Option<usize>) {
@@ -166,6 +264,26 @@ mod tests {
         assert_eq!(
             render(&v, true),
             "{\n  \"a\": [\n    1,\n    {\n      \"b\": []\n    }\n  ],\n  \"c\": {}\n}"
+        );
+    }
+
+    #[test]
+    fn message_fields_in_declaration_order() {
+        let desc = crate::descriptors::message(
+            "temporal.api.workflowservice.v1.StartWorkflowExecutionResponse",
+        )
+        .unwrap();
+        let v = json!({"started": true, "runId": "r", "status": "S"});
+        assert_eq!(
+            render_message(&v, &desc, false),
+            r#"{"runId":"r","started":true,"status":"S"}"#
+        );
+        let status = crate::descriptors::message(crate::descriptors::RPC_STATUS).unwrap();
+        let v = json!({"message": "m", "code": 6, "details": [{"runId": "r", "startRequestId": "q",
+            "@type": "type.googleapis.com/temporal.api.errordetails.v1.WorkflowExecutionAlreadyStartedFailure"}]});
+        assert_eq!(
+            render_message(&v, &status, false),
+            r#"{"code":6,"message":"m","details":[{"@type":"type.googleapis.com/temporal.api.errordetails.v1.WorkflowExecutionAlreadyStartedFailure","startRequestId":"q","runId":"r"}]}"#
         );
     }
 
