@@ -78,3 +78,21 @@ async def worker(client: Client):
 def wf_id(request) -> str:
     """A workflow id unique to this test run, readable in the server's logs."""
     return f"{request.node.name}-{uuid.uuid4().hex[:8]}"
+
+
+@pytest_asyncio.fixture
+async def reference_server():
+    """Temporal's dev server next to the session's server, for differential tests: yields
+    ``(server, client)``; its ``http_base`` is the dev server's HTTP API."""
+    srv = ServerUnderTest(kind="temporal")
+    client = await srv.start()
+    try:
+        yield srv, client
+    finally:
+        srv.stop()
+
+
+@pytest_asyncio.fixture
+async def reference(reference_server):
+    """A client of Temporal's dev server (see ``reference_server``)."""
+    return reference_server[1]

@@ -1,7 +1,7 @@
 """Differential visibility test (issue 8, acceptance point 2): the same workflows and the same
 queries against the server under test and Temporal's dev server must give the same answers.
 
-The test starts its own Temporal dev server (harness.ServerUnderTest, kind "temporal") next to
+The test starts its own Temporal dev server (conftest's `reference` fixture) next to
 the session server, registers the same custom search attributes (one of every type, in a fresh
 namespace on each) and runs the same generator on both: WORKFLOWS runs of several workflow
 types, in every final status (completed, failed, terminated, canceled, timed out) and running,
@@ -36,7 +36,6 @@ import asyncio
 import uuid
 from datetime import datetime, timedelta, timezone
 
-import pytest_asyncio
 from temporalio.api.workflowservice.v1 import (
     CountWorkflowExecutionsRequest,
     ListWorkflowExecutionsRequest,
@@ -47,7 +46,6 @@ from temporalio.service import RPCError
 
 import workflows
 from custom_attributes import add, fresh_namespace
-from harness import ServerUnderTest
 from rpc import ANSWER
 from waiting import wait_until
 from workers import running_worker
@@ -300,17 +298,6 @@ async def group_answer(ns: Client, query: str):
     except RPCError as e:
         return ("error", e.status, e.message)
     return ("ok", resp.count, [(list(g.group_values[0].data), g.count) for g in resp.groups])
-
-
-@pytest_asyncio.fixture
-async def reference():
-    """Temporal's dev server, next to the session's server."""
-    srv = ServerUnderTest(kind="temporal")
-    client = await srv.start()
-    try:
-        yield client
-    finally:
-        srv.stop()
 
 
 async def test_same_answers_as_temporal(client, reference):

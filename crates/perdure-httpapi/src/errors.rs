@@ -70,12 +70,23 @@ pub fn response(status: &tonic::Status, shorthand: bool, pretty: bool) -> Respon
     json_response(
         http_status(status.code()),
         &status_body(status, shorthand),
+        message(RPC_STATUS).as_ref(),
         pretty,
     )
 }
 
-pub fn json_response(code: StatusCode, body: &Value, pretty: bool) -> Response {
-    let mut r = (code, crate::json::render(body, pretty)).into_response();
+/// `body` rendered as a message of type `desc` (field order), with `code`.
+pub fn json_response(
+    code: StatusCode,
+    body: &Value,
+    desc: Option<&prost_reflect::MessageDescriptor>,
+    pretty: bool,
+) -> Response {
+    let text = match desc {
+        Some(d) => crate::gotext::render_message(body, d, pretty),
+        None => body.to_string(),
+    };
+    let mut r = (code, text).into_response();
     r.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),

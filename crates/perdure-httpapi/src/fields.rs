@@ -23,7 +23,6 @@ pub fn field_by_name(desc: &MessageDescriptor, name: &str) -> Option<FieldDescri
 /// Sets `path` (already split on '.') in `msg` to `text`; appends if the leaf is repeated.
 /// Returns Ok(false) if some name on the path is not a field (the caller may ignore it).
 pub fn set(msg: &mut DynamicMessage, path: &[String], text: &str) -> Result<bool, FieldError> {
-    let display = path.join(".");
     let Some((leaf, parents)) = path.split_last() else {
         return Ok(false);
     };
@@ -46,8 +45,9 @@ pub fn set(msg: &mut DynamicMessage, path: &[String], text: &str) -> Result<bool
     if fd.is_map() {
         return Ok(false);
     }
+    // grpc-gateway names the leaf by its proto name, however the caller spelled it.
     let value = parse(&fd.kind(), text)
-        .map_err(|e| FieldError(format!("parsing field {display:?}: {e}")))?;
+        .map_err(|e| FieldError(format!("parsing field {:?}: {e}", fd.name())))?;
     if fd.is_list() {
         if let Value::List(items) = current.get_field_mut(&fd) {
             items.push(value);
@@ -59,13 +59,23 @@ pub fn set(msg: &mut DynamicMessage, path: &[String], text: &str) -> Result<bool
 }
 
 fn parse(kind: &Kind, text: &str) -> Result<Value, String> {
-    fn int<T: std::str::FromStr>(text: &str, bits: u8) -> Result<T, String> {
-        text.parse()
-            .map_err(|_| format!("strconv.ParseInt: parsing {text:?}: invalid syntax (int{bits})"))
-    }
-    fn uint<T: std::str::FromStr>(text: &str, bits: u8) -> Result<T, String> {
+    // Go's strconv wording: a number too large for the field is "out of range".
+    fn int<T: std::str::FromStr>(text: &str) -> Result<T, String> {
         text.parse().map_err(|_| {
-            format!("strconv.ParseUint: parsing {text:?}: invalid syntax (uint{bits})")
+            let why = match text.parse::<i128>() {
+                Ok(_) => "value out of range",
+                Err(_) => "invalid syntax",
+            };
+            format!("strconv.ParseInt: parsing {text:?}: {why}")
+        })
+    }
+    fn uint<T: std::str::FromStr>(text: &str) -> Result<T, String> {
+        text.parse().map_err(|_| {
+            let why = match text.parse::<u128>() {
+                Ok(_) => "value out of range",
+                Err(_) => "invalid syntax",
+            };
+            format!("strconv.ParseUint: parsing {text:?}: {why}")
         })
     }
     Ok(match kind {
@@ -79,10 +89,10 @@ fn parse(kind: &Kind, text: &str) -> Result<Value, String> {
                 ))
             }
         }),
-        Kind::Int32 | Kind::Sint32 | Kind::Sfixed32 => Value::I32(int(text, 32)?),
-        Kind::Int64 | Kind::Sint64 | Kind::Sfixed64 => Value::I64(int(text, 64)?),
-        Kind::Uint32 | Kind::Fixed32 => Value::U32(uint(text, 32)?),
-        Kind::Uint64 | Kind::Fixed64 => Value::U64(uint(text, 64)?),
+        Kind::Int32 | Kind::Sint32 | Kind::Sfixed32 => Value::I32(int(text)?),
+        Kind::Int64 | Kind::Sint64 | Kind::Sfixed64 => Value::I64(int(text)?),
+        Kind::Uint32 | Kind::Fixed32 => Value::U32(uint(text)?),
+        Kind::Uint64 | Kind::Fixed64 => Value::U64(uint(text)?),
         Kind::Float => Value::F32(
             text.parse()
                 .map_err(|_| format!("strconv.ParseFloat: parsing {text:?}: invalid syntax"))?,
@@ -93,7 +103,7 @@ fn parse(kind: &Kind, text: &str) -> Result<Value, String> {
         ),
         Kind::Bytes => Value::Bytes(
             crate::json::decode_base64(text)
-                .ok_or_else(|| format!("illegal base64 data in {text:?}"))?
+                .ok_or_else(|| format!("illegal base64 data at input byte {}", bad_byte(text)))?
                 .into(),
         ),
         Kind::Enum(e) => match e.get_value_by_name(text) {
@@ -105,6 +115,13 @@ fn parse(kind: &Kind, text: &str) -> Result<Value, String> {
         },
         Kind::Message(m) => Value::Message(well_known(m, text)?),
     })
+}
+
+/// Where Go's base64 decoder gives up: the first byte outside both alphabets and padding.
+fn bad_byte(text: &str) -> usize {
+    text.bytes()
+        .position(|b| !(b.is_ascii_alphanumeric() || b"+/-_=".contains(&b)))
+        .unwrap_or(text.len())
 }
 
 /// Message-typed leaves: the well-known types that have a one-string form.
@@ -173,12 +190,13 @@ mod tests {
         assert!(r.wait_new_event);
         assert_eq!(r.history_event_filter_type, 2);
 
-        let err = set(&mut m, &path("maximum_page_size"), "abc").unwrap_err();
-        assert!(
-            err.0
-                .starts_with("parsing field \"maximum_page_size\": strconv.ParseInt"),
-            "{err}"
+        let err = set(&mut m, &path("maximumPageSize"), "abc").unwrap_err();
+        assert_eq!(
+            err.0,
+            r#"parsing field "maximum_page_size": strconv.ParseInt: parsing "abc": invalid syntax"#
         );
+        let err = set(&mut m, &path("maximum_page_size"), "99999999999").unwrap_err();
+        assert!(err.0.ends_with("value out of range"), "{err}");
     }
 
     #[test]
@@ -200,6 +218,18 @@ mod tests {
             .map(|v| v.as_str().unwrap().to_string())
             .collect();
         assert_eq!(got, ["A", "B"]);
+
+        let desc = message("temporal.api.workflowservice.v1.ListNamespacesRequest").unwrap();
+        let err = set(
+            &mut DynamicMessage::new(desc),
+            &path("nextPageToken"),
+            "   ",
+        )
+        .unwrap_err();
+        assert_eq!(
+            err.0,
+            r#"parsing field "next_page_token": illegal base64 data at input byte 0"#
+        );
 
         let ts = message("google.protobuf.Timestamp").unwrap();
         let t = well_known(&ts, "2024-03-01T00:00:01.5Z").unwrap();

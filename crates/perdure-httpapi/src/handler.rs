@@ -56,7 +56,7 @@ pub(crate) async fn handle(State(api): State<Arc<Api>>, request: Request) -> Res
         shorthand: !query.iter().any(|(k, _)| k == "noPayloadShorthand"),
     };
     match call(&api, request, &query, &opts).await {
-        Ok(v) => errors::json_response(StatusCode::OK, &v, opts.pretty),
+        Ok((v, desc)) => errors::json_response(StatusCode::OK, &v, Some(&desc), opts.pretty),
         Err(status) => errors::response(&status, opts.shorthand, opts.pretty),
     }
 }
@@ -66,7 +66,7 @@ async fn call(
     request: Request,
     query: &[(String, String)],
     opts: &Options,
-) -> Result<Value, tonic::Status> {
+) -> Result<(Value, prost_reflect::MessageDescriptor), tonic::Status> {
     // grpc-gateway decodes the whole path before splitting it, so an encoded '/' (%2F) splits
     // too: a workflow id holding '/' cannot be addressed (the dev server answers 404 as well).
     let path = percent_encoding::percent_decode_str(request.uri().path())
@@ -135,8 +135,9 @@ async fn call(
     .await?;
     let output = DynamicMessage::decode(route.method.output(), answer)
         .map_err(|e| tonic::Status::internal(format!("decoding the answer: {e}")))?;
-    json::to_value(&output, opts.shorthand)
-        .map_err(|e| tonic::Status::internal(format!("encoding the answer: {e}")))
+    let v = json::to_value(&output, opts.shorthand)
+        .map_err(|e| tonic::Status::internal(format!("encoding the answer: {e}")))?;
+    Ok((v, route.method.output()))
 }
 
 fn metadata(headers: &HeaderMap) -> HeaderMap {

@@ -61,16 +61,6 @@ pub fn from_value(
         .map_err(|e| JsonError::Decode(e.to_string()))
 }
 
-/// Renders a JSON value as Temporal does: compact, or indented by two spaces for `?pretty`.
-pub fn render(v: &Value, pretty: bool) -> String {
-    let text = if pretty {
-        serde_json::to_string_pretty(v)
-    } else {
-        serde_json::to_string(v)
-    };
-    text.unwrap_or_default()
-}
-
 fn shorthand_out(desc: &MessageDescriptor, v: &mut Value) {
     match desc.full_name() {
         PAYLOAD => {
@@ -147,7 +137,7 @@ fn payload_out(v: &Value) -> Option<Value> {
             Some(if value.is_null() {
                 null()
             } else {
-                go_numbers(value)
+                crate::gotext::as_float64(value)
             })
         }
         Some(b"json/protobuf") if metadata.len() == 2 => {
@@ -161,32 +151,13 @@ fn payload_out(v: &Value) -> Option<Value> {
             };
             let object_values = std::mem::take(&mut object)
                 .into_iter()
-                .map(|(k, v)| (k, go_numbers(v)))
+                .map(|(k, v)| (k, crate::gotext::as_float64(v)))
                 .collect::<Map<_, _>>();
             object = object_values;
             object.insert("_protoMessageType".into(), Value::String(message_type));
             Some(Value::Object(object))
         }
         _ => None,
-    }
-}
-
-/// Go decodes a payload's JSON numbers as float64 before writing them again: an integral value
-/// comes out without a fraction (`1.0` → `1`).
-fn go_numbers(v: Value) -> Value {
-    match v {
-        Value::Number(n) => match n.as_f64() {
-            Some(f) if f.fract() == 0.0 && f.abs() < 9.007_199_254_740_992e15 => {
-                Value::Number((f as i64).into())
-            }
-            Some(f) => serde_json::Number::from_f64(f)
-                .map(Value::Number)
-                .unwrap_or(Value::Null),
-            None => Value::Number(n),
-        },
-        Value::Array(a) => Value::Array(a.into_iter().map(go_numbers).collect()),
-        Value::Object(o) => Value::Object(o.into_iter().map(|(k, v)| (k, go_numbers(v))).collect()),
-        other => other,
     }
 }
 
@@ -270,14 +241,17 @@ fn payload_in(v: Value) -> Value {
                     ("encoding", b"json/protobuf".as_slice()),
                     ("messageType", t.as_bytes()),
                 ],
-                &go_json(&Value::Object(rest)),
+                &crate::gotext::go_json(&Value::Object(rest)),
             );
         }
     }
     if v.is_null() {
         return serde_json::json!({"metadata": {"encoding": STANDARD.encode("binary/null")}});
     }
-    payload_json(&[("encoding", b"json/plain".as_slice())], &go_json(&v))
+    payload_json(
+        &[("encoding", b"json/plain".as_slice())],
+        &crate::gotext::go_json(&v),
+    )
 }
 
 /// `{"metadata":{…},"data":…}` with every value valid base64, or `{"metadata":{"encoding":
@@ -310,24 +284,6 @@ fn payload_json(metadata: &[(&str, &[u8])], data: &[u8]) -> Value {
         .map(|(k, v)| (k.to_string(), Value::String(STANDARD.encode(v))))
         .collect();
     serde_json::json!({"metadata": md, "data": STANDARD.encode(data)})
-}
-
-/// Go's `json.Marshal` of a decoded JSON value: compact, object keys sorted, and `<`, `>`, `&`,
-/// U+2028 and U+2029 escaped (only possible inside strings, so replacing them is exact).
-pub fn go_json(v: &Value) -> Vec<u8> {
-    let compact = serde_json::to_string(v).unwrap_or_default();
-    let mut out = String::with_capacity(compact.len());
-    for c in compact.chars() {
-        match c {
-            '<' => out.push_str("\\u003c"),
-            '>' => out.push_str("\\u003e"),
-            '&' => out.push_str("\\u0026"),
-            '\u{2028}' => out.push_str("\\u2028"),
-            '\u{2029}' => out.push_str("\\u2029"),
-            c => out.push(c),
-        }
-    }
-    out.into_bytes()
 }
 
 /// Base64 as Go's protojson and Temporal's payload code accept it: standard or URL alphabet,
@@ -413,7 +369,10 @@ mod tests {
             ],
         };
         let v = to_value(&dynamic(PAYLOADS, &ps), true).unwrap();
-        assert_eq!(v, json!([{"a": [true], "b": 1}, "x"]));
+        assert_eq!(
+            crate::gotext::render(&v, false),
+            r#"[{"a":[true],"b":1},"x"]"#
+        );
         // ?noPayloadShorthand: protojson's own form.
         let v = to_value(&dynamic(PAYLOADS, &ps), false).unwrap();
         assert_eq!(
@@ -506,6 +465,25 @@ mod tests {
             screaming_snake("TaskQueueKind_Normal"),
             "TASK_QUEUE_KIND_NORMAL"
         );
+    }
+
+    #[test]
+    fn integral_doubles_have_no_fraction() {
+        let p = perdure_api::temporal::taskqueue::v1::PollerInfo {
+            rate_per_second: 100000.0,
+            ..Default::default()
+        };
+        let v = to_value(&dynamic("temporal.api.taskqueue.v1.PollerInfo", &p), true).unwrap();
+        assert_eq!(
+            crate::gotext::render(&v, false),
+            r#"{"ratePerSecond":100000}"#
+        );
+        let p = perdure_api::temporal::taskqueue::v1::PollerInfo {
+            rate_per_second: 0.5,
+            ..Default::default()
+        };
+        let v = to_value(&dynamic("temporal.api.taskqueue.v1.PollerInfo", &p), true).unwrap();
+        assert_eq!(crate::gotext::render(&v, false), r#"{"ratePerSecond":0.5}"#);
     }
 
     #[test]

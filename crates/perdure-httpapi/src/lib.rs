@@ -12,6 +12,7 @@ mod descriptors;
 mod dispatch;
 mod errors;
 mod fields;
+mod gotext;
 mod handler;
 mod json;
 mod routes;
@@ -44,7 +45,79 @@ where
         table: routes::RouteTable::load(),
         grpc: GrpcService::new(grpc),
     });
+    // `/api/v1` itself answers Temporal's JSON 404 too (no binding is that short).
     axum::Router::new()
         .route("/api/v1/{*rest}", axum::routing::any(handler::handle))
+        .route("/api/v1", axum::routing::any(handler::handle))
+        .route("/api/v1/", axum::routing::any(handler::handle))
         .with_state(api)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http_body_util::BodyExt;
+    use tower::ServiceExt;
+
+    /// A gRPC stack that must not be reached.
+    fn unreachable_grpc() -> GrpcService {
+        GrpcService::new(tower::service_fn(
+            |_req: http::Request<tonic::body::Body>| async {
+                panic!("routing errors never reach gRPC")
+            },
+        ))
+    }
+
+    async fn get(app: axum::Router, method: &str, path: &str) -> (u16, String) {
+        let req = http::Request::builder()
+            .method(method)
+            .uri(path)
+            .body(axum::body::Body::empty())
+            .unwrap();
+        let resp = app.oneshot(req).await.unwrap();
+        let status = resp.status().as_u16();
+        let body = resp.into_body().collect().await.unwrap().to_bytes();
+        (status, String::from_utf8(body.to_vec()).unwrap())
+    }
+
+    #[tokio::test]
+    async fn routing_errors_and_explicit_routes_beside_the_catch_all() {
+        // What the Web UI's router does on the same port: an explicit /api/v1 route and a
+        // fallback for everything else.
+        let app = router(unreachable_grpc())
+            .route(
+                "/api/v1/settings",
+                axum::routing::get(|| async { "settings" }),
+            )
+            .fallback(|| async { "static" });
+        let not_found = r#"{"code":5,"message":"Not Found"}"#.to_string();
+        for path in [
+            "/api/v1",
+            "/api/v1/",
+            "/api/v1/nope",
+            "/api/v1/namespaces/a/b/c/d/e/f",
+        ] {
+            assert_eq!(
+                get(app.clone(), "GET", path).await,
+                (404, not_found.clone()),
+                "{path}"
+            );
+        }
+        assert_eq!(
+            get(app.clone(), "PUT", "/api/v1/namespaces/default/workflows").await,
+            (
+                501,
+                r#"{"code":12,"message":"Method Not Allowed"}"#.to_string()
+            )
+        );
+        assert_eq!(
+            get(app.clone(), "GET", "/api/v1/settings").await,
+            (200, "settings".to_string())
+        );
+        assert_eq!(
+            get(app.clone(), "GET", "/namespaces/default").await,
+            (200, "static".to_string())
+        );
+        assert_eq!(get(app, "GET", "/").await, (200, "static".to_string()));
+    }
 }

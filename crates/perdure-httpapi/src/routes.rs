@@ -213,4 +213,16 @@ mod tests {
             Err(Miss::NotFound)
         ));
     }
+
+    /// No binding shadows another: a path made from each template reaches that method.
+    #[test]
+    fn every_binding_is_reachable() {
+        let t = RouteTable::load();
+        for r in t.routes() {
+            let path = r.template.sample();
+            let segments: Vec<&str> = path.iter().map(String::as_str).collect();
+            let (found, _) = t.find(&r.http_method, &segments).unwrap();
+            assert_eq!(found.grpc_path, r.grpc_path, "{} {path:?}", r.http_method);
+        }
+    }
 }

@@ -189,6 +189,24 @@ impl Template {
         )
     }
 
+    #[cfg(test)]
+    /// A path this template matches, with `x` for every variable segment.
+    pub fn sample(&self) -> Vec<String> {
+        let mut out: Vec<String> = self
+            .segments
+            .iter()
+            .map(|s| match s {
+                Segment::Literal(l) => l.clone(),
+                _ => "x".to_string(),
+            })
+            .collect();
+        if let (Some(verb), Some(last)) = (&self.verb, out.last_mut()) {
+            last.push(':');
+            last.push_str(verb);
+        }
+        out
+    }
+
     /// Top-level field names bound by the path: they are not read from the query string.
     pub fn bound_fields(&self) -> impl Iterator<Item = &[String]> {
         self.variables.iter().map(|v| v.field.as_slice())
