@@ -33,6 +33,12 @@ def chromium_path() -> str:
     return path
 
 
+def ui_version() -> str:
+    """The @temporalio/ui version ui/package.json pins."""
+    deps = json.loads((REPO_ROOT / "ui" / "package.json").read_text())["dependencies"]
+    return deps["@temporalio/ui"]
+
+
 def _stand_in(api_base: str) -> type[http.server.BaseHTTPRequestHandler]:
     """What perdure's HTTP port does for the UI, in front of Temporal's dev server."""
 
@@ -45,7 +51,10 @@ def _stand_in(api_base: str) -> type[http.server.BaseHTTPRequestHandler]:
 
         def _forward(self) -> None:
             if self.path.startswith("/api/v1/settings"):
-                body = json.dumps({"Auth": {"Enabled": False}, "DefaultNamespace": "default"})
+                # The UI picks request shapes by its version (a signal's body changed in 2.22).
+                body = json.dumps(
+                    {"Auth": {"Enabled": False}, "DefaultNamespace": "default", "Version": ui_version()}
+                )
                 status, ctype, data = 200, "application/json", body.encode()
             else:
                 n = int(self.headers.get("content-length") or 0)
