@@ -35,8 +35,9 @@ from schedules import deleted_after
 from waiting import CONDITION_S, wait_until
 from web_ui import ARTIFACTS, UI_BUILD, chromium_path, ui_base
 
-#: Deadline of one page condition: a page load plus its API calls.
+#: Deadline of one page condition: a page load plus its API calls (a loaded CI machine).
 PAGE_S = 30
+expect.set_options(timeout=PAGE_S * 1000)
 
 
 def fetch_text(url: str) -> tuple[int, str]:
