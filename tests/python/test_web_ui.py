@@ -78,7 +78,10 @@ async def test_web_ui_shows_and_acts_on_real_workflows(server, client, worker, w
         schedule_id,
         Schedule(
             action=ScheduleActionStartWorkflow(
-                workflows.OneActivity.run, "sched", id=f"{wf_id}-sched", task_queue=worker.task_queue
+                workflows.OneActivity.run,
+                "sched",
+                id=f"{wf_id}-sched",
+                task_queue=worker.task_queue,
             ),
             spec=ScheduleSpec(intervals=[ScheduleIntervalSpec(every=timedelta(hours=1))]),
             state=ScheduleState(paused=True, note="created by test_web_ui"),
@@ -137,8 +140,12 @@ async def check_workflow_page(page: Page, base: str, workflow_id: str, result: s
     await expect(page.get_by_role("heading", name=workflow_id)).to_be_visible()
     await expect(page.get_by_text("Completed").first).to_be_visible()
     await expect(page.get_by_text(result).first).to_be_visible()
-    for event in ["Workflow Execution Started", "Activity Task Completed", "Workflow Execution Completed"]:
-        await expect(page.get_by_text(event, exact=False).first).to_be_visible()
+    for event in [
+        "Workflow Execution Started",
+        "Activity Task Completed",
+        "Workflow Execution Completed",
+    ]:
+        await expect(page.get_by_text(event).first).to_be_visible()
     await shot(page, "workflow-page")
     # The history's other views open: compact (grouped by activity/timer) and the raw JSON.
     await page.get_by_role("button", name="Compact").click()

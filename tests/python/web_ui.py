@@ -52,9 +52,8 @@ def _stand_in(api_base: str) -> type[http.server.BaseHTTPRequestHandler]:
         def _forward(self) -> None:
             if self.path.startswith("/api/v1/settings"):
                 # The UI picks request shapes by its version (a signal's body changed in 2.22).
-                body = json.dumps(
-                    {"Auth": {"Enabled": False}, "DefaultNamespace": "default", "Version": ui_version()}
-                )
+                settings = {"Auth": {"Enabled": False}, "DefaultNamespace": "default"}
+                body = json.dumps(settings | {"Version": ui_version()})
                 status, ctype, data = 200, "application/json", body.encode()
             else:
                 n = int(self.headers.get("content-length") or 0)

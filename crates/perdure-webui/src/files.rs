@@ -1,8 +1,9 @@
 //! Files of the built UI. A request path maps to a file only through plain segments (no `..`,
-//! `.`, dotfiles, backslashes or NULs, and the file must resolve inside the directory, so symlinks cannot
-//! lead out). Hashed assets under `_app/immutable/` are cached for a year; everything else is
-//! revalidated so a rebuilt UI shows up on reload. Paths that are not files get `index.html`
-//! (the app routes in the browser), except `/api/...` and missing `_app/` assets, which get 404.
+//! `.`, dotfiles, backslashes or NULs), and the file must resolve inside the directory, so
+//! symlinks cannot lead out. Hashed assets under `_app/immutable/` are cached for a year;
+//! everything else is revalidated so a rebuilt UI shows up on reload. Paths that are not files
+//! get `index.html` (the app routes in the browser), except `/api/...` and missing `_app/`
+//! assets, which get 404.
 
 use std::path::{Component, Path, PathBuf};
 
