@@ -6,6 +6,9 @@ export default defineConfig({
   // The library's modules import each other without file extensions, which only a bundler
   // resolves: keep it bundled in the (unused) server build as well.
   ssr: { noExternal: ['@temporalio/ui'] },
+  // `npm run dev` serves the app with hot reload and sends the API to a running Perdure
+  // (PERDURE_HTTP, default its dev HTTP port).
+  server: { proxy: { '/api': process.env.PERDURE_HTTP || 'http://127.0.0.1:7243' } },
   optimizeDeps: { include: ['date-fns', 'date-fns-tz'] },
   build: {
     chunkSizeWarningLimit: 4096,
