@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import urllib.error
 import urllib.parse
 import urllib.request
 from datetime import timedelta
