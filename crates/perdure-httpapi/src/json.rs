@@ -3,8 +3,9 @@
 //! names (`WORKFLOW_EXECUTION_STATUS_RUNNING`), Timestamps/Durations as text, defaults left out.
 //! What Temporal adds, and this module adds too:
 //!
-//! - **Payload shorthand** (on unless `?noPayloadShorthand`): a Payload whose only metadata is
-//!   `encoding: json/plain` is written as its JSON value; `json/protobuf` with a `messageType`
+//! - **Payload shorthand** (on in answers unless `?noPayloadShorthand` or the Accept header
+//!   asks otherwise, on in bodies unless the Content-Type does; see `handler.rs`): a Payload
+//!   whose only metadata is `encoding: json/plain` is written as its JSON value; `json/protobuf` with a `messageType`
 //!   as the object plus `_protoMessageType`; `binary/null` (and JSON `null`) as
 //!   `{"metadata":{"encoding":"YmluYXJ5L251bGw="}}`; Payloads as an array of those, unless one
 //!   payload has another encoding, when the whole Payloads keeps its proto form. On input both
