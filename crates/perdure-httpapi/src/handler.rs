@@ -101,6 +101,7 @@ fn options(headers: &HeaderMap, query: &[(String, String)]) -> Options {
 }
 
 pub(crate) async fn handle(State(api): State<Arc<Api>>, request: Request) -> Response {
+    tracing::debug!(method = %request.method(), uri = %request.uri(), "HTTP API call");
     let query: Vec<(String, String)> = request
         .uri()
         .query()
@@ -152,8 +153,11 @@ async fn call(
                 serde_json::from_slice(&bytes)
                     .map_err(|e| tonic::Status::invalid_argument(e.to_string()))?
             };
+            // `body: "a.b"` puts the body at that field path.
             let body = match target {
-                BodyTarget::Field(name) => json!({ name.as_str(): body }),
+                BodyTarget::Field(path) => path
+                    .rsplit('.')
+                    .fold(body, |inner, name| json!({ name: inner })),
                 _ => body,
             };
             json::from_value(&input, body, opts.shorthand_in)

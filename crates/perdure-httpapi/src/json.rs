@@ -441,6 +441,28 @@ mod tests {
     }
 
     #[test]
+    fn proto_names_and_int64_numbers_on_input() {
+        let desc =
+            message("temporal.api.workflowservice.v1.GetWorkflowExecutionHistoryRequest").unwrap();
+        let v = json!({"execution": {"workflow_id": "w", "runId": "r"}, "maximum_page_size": 3,
+            "next_page_token": "AQI=", "history_event_filter_type": 2});
+        let r: perdure_api::temporal::workflowservice::v1::GetWorkflowExecutionHistoryRequest =
+            from_value(&desc, v, true).unwrap().transcode_to().unwrap();
+        assert_eq!(r.execution.unwrap().workflow_id, "w");
+        assert_eq!((r.maximum_page_size, r.next_page_token), (3, vec![1, 2]));
+        assert_eq!(r.history_event_filter_type, 2);
+        let desc = message("temporal.api.history.v1.HistoryEvent").unwrap();
+        for id in [json!(7), json!("7")] {
+            let e: perdure_api::temporal::history::v1::HistoryEvent =
+                from_value(&desc, json!({ "eventId": id }), true)
+                    .unwrap()
+                    .transcode_to()
+                    .unwrap();
+            assert_eq!(e.event_id, 7);
+        }
+    }
+
+    #[test]
     fn enum_shorthand_on_input() {
         let desc =
             message("temporal.api.workflowservice.v1.StartWorkflowExecutionRequest").unwrap();
