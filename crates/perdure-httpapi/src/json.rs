@@ -81,6 +81,20 @@ fn shorthand_out(desc: &MessageDescriptor, v: &mut Value) {
             }
             return;
         }
+        "google.protobuf.Any" => {
+            // An Any (an error's details) holds its message's fields beside `@type`.
+            let inner = v
+                .get("@type")
+                .and_then(Value::as_str)
+                .and_then(|t| t.rsplit('/').next())
+                .and_then(crate::descriptors::message);
+            if let Some(inner) = inner {
+                if !inner.full_name().starts_with("google.protobuf.") {
+                    shorthand_out(&inner, v);
+                }
+            }
+            return;
+        }
         _ => {}
     }
     let Value::Object(obj) = v else { return };
@@ -381,6 +395,24 @@ mod tests {
             json!("anNvbi9wbGFpbg==")
         );
         assert_eq!(v["payloads"][1]["data"], json!("Ingi"));
+    }
+
+    #[test]
+    fn payloads_inside_an_any_are_shorthand_too() {
+        let failure = perdure_api::temporal::failure::v1::Failure {
+            message: "m".into(),
+            encoded_attributes: Some(payload("json/plain", "{\"a\":1}")),
+            ..Default::default()
+        };
+        let any = prost_types::Any {
+            type_url: "type.googleapis.com/temporal.api.failure.v1.Failure".into(),
+            value: prost::Message::encode_to_vec(&failure),
+        };
+        let v = to_value(&dynamic("google.protobuf.Any", &any), true).unwrap();
+        assert_eq!(
+            crate::gotext::render(&v["encodedAttributes"], false),
+            r#"{"a":1}"#
+        );
     }
 
     #[test]
