@@ -276,6 +276,9 @@ async def scenario(base: str, root_client, label: str) -> tuple[dict[str, tuple[
         r["query, unknown type"] = await call(
             base, "POST", f"{wf}/{QUERIED}/query/nope", {"query": {}}
         )
+        r["query, handler fails"] = await call(
+            base, "POST", f"{wf}/{QUERIED}/query/broken", {"query": {}}
+        )
 
         r["describe workflow"] = await call(base, "GET", f"{wf}/{QUERIED}")
         r["history"] = await call(base, "GET", f"{wf}/{QUERIED}/history")
