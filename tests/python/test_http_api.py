@@ -95,10 +95,13 @@ KNOWN_GAPS: dict[str, set[str]] = {
     f"start {CANCELED}": START_GAPS,
     "start again: AlreadyExists": {"details.*.firstExecutionRunId"},
     "signal": {"link"},
+    "signal, proto-form payloads": {"link"},
+    "signal, proto-form payloads?noPayloadShorthand": {"link"},
+    "signal, shorthand with ?noPayloadShorthand": {"link"},
+    "history, Accept without shorthand, pretty": HISTORY_GAPS,
     "describe workflow": {
         "workflowExecutionInfo.autoResetPoints.points.*.binaryChecksum",
         "workflowExecutionInfo.autoResetPoints.points.*.buildId",
-        "workflowExecutionInfo.memo",
         "workflowExecutionInfo.mostRecentWorkerVersionStamp",
         "workflowExecutionInfo.searchAttributes",
         "workflowExecutionInfo.stateTransitionCount",
@@ -111,7 +114,6 @@ KNOWN_GAPS: dict[str, set[str]] = {
     "terminated: close event": HISTORY_GAPS
     | {"history.events.*.workflowExecutionTerminatedEventAttributes.identity"},
     "list with a query": {
-        "executions.*.memo",
         "executions.*.searchAttributes",
         "executions.*.stateTransitionCount",
     },
@@ -122,7 +124,9 @@ KNOWN_GAPS: dict[str, set[str]] = {
 OPEN_MAPS = {"supportedClients", "capabilities"}
 
 
-def http(base: str, method: str, path: str, body: Any = None) -> tuple[int, Any]:
+def http(
+    base: str, method: str, path: str, body: Any = None, headers: dict | None = None
+) -> tuple[int, Any]:
     """One HTTP API call: (status, parsed JSON body)."""
     if body is None:
         data = None
@@ -130,7 +134,7 @@ def http(base: str, method: str, path: str, body: Any = None) -> tuple[int, Any]
         data = body
     else:
         data = json.dumps(body).encode()
-    req = urllib.request.Request(base + path, data=data, method=method)
+    req = urllib.request.Request(base + path, data=data, method=method, headers=headers or {})
     try:
         with urllib.request.urlopen(req, timeout=HTTP_TIMEOUT_S) as resp:
             status, text = resp.status, resp.read()
@@ -191,8 +195,10 @@ def drop(v: Any, path: list[str]) -> None:
             del v[head]
 
 
-async def call(base: str, method: str, path: str, body: Any = None) -> tuple[int, Any]:
-    return await asyncio.to_thread(http, base, method, path, body)
+async def call(
+    base: str, method: str, path: str, body: Any = None, headers: dict | None = None
+) -> tuple[int, Any]:
+    return await asyncio.to_thread(http, base, method, path, body, headers)
 
 
 def start_body(request_id: str, input_: Any = (False,), task_queue: str = TQ) -> dict:
@@ -201,6 +207,8 @@ def start_body(request_id: str, input_: Any = (False,), task_queue: str = TQ) ->
         "taskQueue": {"name": task_queue},
         "input": list(input_),
         "requestId": request_id,
+        # A memo is a map of single payloads: shorthand per value.
+        "memo": {"fields": {"note": {"by": "http", "n": 1.0}}},
     }
 
 
@@ -253,6 +261,7 @@ async def scenario(base: str, root_client, label: str) -> tuple[dict[str, tuple[
             base, "POST", f"{wf}/{QUERIED}/signal/add", {"input": ["one"], "identity": "h"}
         )
 
+
         async def queried():
             r["query"] = await call(
                 base, "POST", f"{wf}/{QUERIED}/query/values_so_far", {"query": {}}
@@ -266,6 +275,9 @@ async def scenario(base: str, root_client, label: str) -> tuple[dict[str, tuple[
         )
         r["query, unknown type"] = await call(
             base, "POST", f"{wf}/{QUERIED}/query/nope", {"query": {}}
+        )
+        r["query, handler fails"] = await call(
+            base, "POST", f"{wf}/{QUERIED}/query/broken", {"query": {}}
         )
 
         r["describe workflow"] = await call(base, "GET", f"{wf}/{QUERIED}")
@@ -286,6 +298,32 @@ async def scenario(base: str, root_client, label: str) -> tuple[dict[str, tuple[
             base, "POST", f"{wf}/{TERMINATED}", start_body("r-t", task_queue=IDLE_TQ)
         )
         r[f"start {CANCELED}"] = await call(base, "POST", f"{wf}/{CANCELED}", start_body("r-c"))
+        # Proto-form payloads are accepted with or without the shorthand.
+        proto_form = {
+            "input": {"payloads": [{"metadata": {"encoding": "anNvbi9wbGFpbg=="}, "data": "MQ=="}]}
+        }
+        for suffix in ("", "?noPayloadShorthand"):
+            r[f"signal, proto-form payloads{suffix}"] = await call(
+                base, "POST", f"{wf}/{TERMINATED}/signal/add{suffix}", proto_form
+            )
+        # ?noPayloadShorthand only shapes the answer (it sets Accept); the body's form follows
+        # Content-Type, and only Temporal's no-shorthand media type refuses the shorthand.
+        r["signal, shorthand with ?noPayloadShorthand"] = await call(
+            base, "POST", f"{wf}/{TERMINATED}/signal/add?noPayloadShorthand", {"input": ["x"]}
+        )
+        r["signal, shorthand refused by its Content-Type"] = await call(
+            base,
+            "POST",
+            f"{wf}/{TERMINATED}/signal/add",
+            {"input": ["x"]},
+            {"Content-Type": "application/json+no-payload-shorthand"},
+        )
+        r["history, Accept without shorthand, pretty"] = await call(
+            base,
+            "GET",
+            f"{wf}/{TERMINATED}/history",
+            headers={"Accept": "application/json+pretty+no-payload-shorthand"},
+        )
         await wait_tasks_done(1, CANCELED)
         r["terminate"] = await call(
             base,
@@ -397,7 +435,11 @@ async def our_namespace(base: str, ns: str) -> tuple[int, Any]:
 #: Compared by shape (the servers' own versions, stores, capabilities), not by value.
 BY_SHAPE = {"cluster info", "system info"}
 #: Errors worded by each server's JSON parser: compared by status and code.
-BY_CODE = {"start, unknown field: InvalidArgument", "start, not JSON: InvalidArgument"}
+BY_CODE = {
+    "start, unknown field: InvalidArgument",
+    "start, not JSON: InvalidArgument",
+    "signal, shorthand refused by its Content-Type",
+}
 
 
 def compare(

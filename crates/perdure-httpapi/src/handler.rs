@@ -1,7 +1,10 @@
 //! One HTTP API call: match the route, build the request message from the path variables,
 //! query string and body, call the gRPC method in-process, and write the answer or the error
-//! as Temporal's JSON. `?pretty` indents the answer; `?noPayloadShorthand` turns the payload
-//! shorthand off both ways.
+//! as Temporal's JSON. As in grpc-gateway, the answer's form follows the `Accept` header
+//! (`application/json+pretty`, `application/json+no-payload-shorthand`, or both as
+//! `application/json+pretty+no-payload-shorthand`), which `?pretty` and `?noPayloadShorthand`
+//! set; the body's form follows `Content-Type` the same way, so those query parameters do not
+//! turn the shorthand off on input (Temporal's dev server accepts it there too).
 //!
 //! Headers forwarded as gRPC metadata, as Temporal's `incomingHeaderMatcher` does:
 //! `Authorization`, `Authorization-Extras`, `X-Forwarded-For`, `Client-Name`,
@@ -42,19 +45,69 @@ const CLIENT_NAME: &str = "temporal-server-http";
 
 struct Options {
     pretty: bool,
+    /// Payload shorthand in the answer.
     shorthand: bool,
+    /// Payload shorthand accepted in the body.
+    shorthand_in: bool,
+}
+
+/// Temporal's marshalers by media type: (pretty, payload shorthand). Anything else is the
+/// default (compact, shorthand).
+fn marshaler(media_type: &str) -> Option<(bool, bool)> {
+    match media_type {
+        "application/json+pretty" => Some((true, true)),
+        "application/json+no-payload-shorthand" => Some((false, false)),
+        "application/json+pretty+no-payload-shorthand" => Some((true, false)),
+        _ => None,
+    }
+}
+
+fn options(headers: &HeaderMap, query: &[(String, String)]) -> Options {
+    let mut accept_suffix = String::new();
+    if query.iter().any(|(k, _)| k == "pretty") {
+        accept_suffix.push_str("+pretty");
+    }
+    if query.iter().any(|(k, _)| k == "noPayloadShorthand") {
+        accept_suffix.push_str("+no-payload-shorthand");
+    }
+    let out = if accept_suffix.is_empty() {
+        headers
+            .get_all(http::header::ACCEPT)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .find_map(marshaler)
+    } else {
+        marshaler(&format!("application/json{accept_suffix}"))
+    };
+    let shorthand_in = headers
+        .get_all(http::header::CONTENT_TYPE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .map(|v| {
+            v.split(';')
+                .next()
+                .unwrap_or_default()
+                .trim()
+                .to_ascii_lowercase()
+        })
+        .find_map(|t| marshaler(&t))
+        .is_none_or(|(_, shorthand)| shorthand);
+    let (pretty, shorthand) = out.unwrap_or((false, true));
+    Options {
+        pretty,
+        shorthand,
+        shorthand_in,
+    }
 }
 
 pub(crate) async fn handle(State(api): State<Arc<Api>>, request: Request) -> Response {
+    tracing::debug!(method = %request.method(), uri = %request.uri(), "HTTP API call");
     let query: Vec<(String, String)> = request
         .uri()
         .query()
         .map(|q| form_urlencoded::parse(q.as_bytes()).into_owned().collect())
         .unwrap_or_default();
-    let opts = Options {
-        pretty: query.iter().any(|(k, _)| k == "pretty"),
-        shorthand: !query.iter().any(|(k, _)| k == "noPayloadShorthand"),
-    };
+    let opts = options(request.headers(), &query);
     match call(&api, request, &query, &opts).await {
         Ok((v, desc)) => errors::json_response(StatusCode::OK, &v, Some(&desc), opts.pretty),
         Err(status) => errors::response(&status, opts.shorthand, opts.pretty),
@@ -100,11 +153,14 @@ async fn call(
                 serde_json::from_slice(&bytes)
                     .map_err(|e| tonic::Status::invalid_argument(e.to_string()))?
             };
+            // `body: "a.b"` puts the body at that field path.
             let body = match target {
-                BodyTarget::Field(name) => json!({ name.as_str(): body }),
+                BodyTarget::Field(path) => path
+                    .rsplit('.')
+                    .fold(body, |inner, name| json!({ name: inner })),
                 _ => body,
             };
-            json::from_value(&input, body, opts.shorthand)
+            json::from_value(&input, body, opts.shorthand_in)
                 .map_err(|e| tonic::Status::invalid_argument(e.to_string()))?
         }
     };
@@ -177,6 +233,35 @@ fn grpc_timeout(raw: &str) -> Option<Duration> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn answer_form_from_accept_or_query_body_form_from_content_type() {
+        let q = |params: &[&str]| -> Vec<(String, String)> {
+            params
+                .iter()
+                .map(|p| (p.to_string(), String::new()))
+                .collect()
+        };
+        let mut h = HeaderMap::new();
+        let o = options(&h, &q(&[]));
+        assert!(!o.pretty && o.shorthand && o.shorthand_in);
+        let o = options(&h, &q(&["pretty", "noPayloadShorthand"]));
+        assert!(o.pretty && !o.shorthand && o.shorthand_in);
+        h.insert(
+            "accept",
+            HeaderValue::from_static("application/json+no-payload-shorthand"),
+        );
+        let o = options(&h, &q(&[]));
+        assert!(!o.pretty && !o.shorthand);
+        // The query parameters replace the Accept header.
+        let o = options(&h, &q(&["pretty"]));
+        assert!(o.pretty && o.shorthand);
+        h.insert(
+            "content-type",
+            HeaderValue::from_static("application/json+no-payload-shorthand; charset=utf-8"),
+        );
+        assert!(!options(&h, &q(&[])).shorthand_in);
+    }
 
     #[test]
     fn forwarded_headers_and_timeouts() {

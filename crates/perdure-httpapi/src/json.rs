@@ -3,8 +3,9 @@
 //! names (`WORKFLOW_EXECUTION_STATUS_RUNNING`), Timestamps/Durations as text, defaults left out.
 //! What Temporal adds, and this module adds too:
 //!
-//! - **Payload shorthand** (on unless `?noPayloadShorthand`): a Payload whose only metadata is
-//!   `encoding: json/plain` is written as its JSON value; `json/protobuf` with a `messageType`
+//! - **Payload shorthand** (on in answers unless `?noPayloadShorthand` or the Accept header
+//!   asks otherwise, on in bodies unless the Content-Type does; see `handler.rs`): a Payload
+//!   whose only metadata is `encoding: json/plain` is written as its JSON value; `json/protobuf` with a `messageType`
 //!   as the object plus `_protoMessageType`; `binary/null` (and JSON `null`) as
 //!   `{"metadata":{"encoding":"YmluYXJ5L251bGw="}}`; Payloads as an array of those, unless one
 //!   payload has another encoding, when the whole Payloads keeps its proto form. On input both
@@ -77,6 +78,20 @@ fn shorthand_out(desc: &MessageDescriptor, v: &mut Value) {
             };
             if let Some(short) = short {
                 *v = Value::Array(short);
+            }
+            return;
+        }
+        "google.protobuf.Any" => {
+            // An Any (an error's details) holds its message's fields beside `@type`.
+            let inner = v
+                .get("@type")
+                .and_then(Value::as_str)
+                .and_then(|t| t.rsplit('/').next())
+                .and_then(crate::descriptors::message);
+            if let Some(inner) = inner {
+                if !inner.full_name().starts_with("google.protobuf.") {
+                    shorthand_out(&inner, v);
+                }
             }
             return;
         }
@@ -383,6 +398,24 @@ mod tests {
     }
 
     #[test]
+    fn payloads_inside_an_any_are_shorthand_too() {
+        let failure = perdure_api::temporal::failure::v1::Failure {
+            message: "m".into(),
+            encoded_attributes: Some(payload("json/plain", "{\"a\":1}")),
+            ..Default::default()
+        };
+        let any = prost_types::Any {
+            type_url: "type.googleapis.com/temporal.api.failure.v1.Failure".into(),
+            value: prost::Message::encode_to_vec(&failure),
+        };
+        let v = to_value(&dynamic("google.protobuf.Any", &any), true).unwrap();
+        assert_eq!(
+            crate::gotext::render(&v["encodedAttributes"], false),
+            r#"{"a":1}"#
+        );
+    }
+
+    #[test]
     fn other_encodings_keep_the_whole_payloads_in_proto_form() {
         let ps = Payloads {
             payloads: vec![payload("json/plain", "1"), payload("binary/plain", "raw")],
@@ -437,6 +470,28 @@ mod tests {
         assert!(from_value(&desc, v, false).is_ok());
         assert!(from_value(&desc, json!({"input": [1]}), false).is_err());
         assert!(from_value(&desc, json!({"bogus": 1}), true).is_err());
+    }
+
+    #[test]
+    fn proto_names_and_int64_numbers_on_input() {
+        let desc =
+            message("temporal.api.workflowservice.v1.GetWorkflowExecutionHistoryRequest").unwrap();
+        let v = json!({"execution": {"workflow_id": "w", "runId": "r"}, "maximum_page_size": 3,
+            "next_page_token": "AQI=", "history_event_filter_type": 2});
+        let r: perdure_api::temporal::workflowservice::v1::GetWorkflowExecutionHistoryRequest =
+            from_value(&desc, v, true).unwrap().transcode_to().unwrap();
+        assert_eq!(r.execution.unwrap().workflow_id, "w");
+        assert_eq!((r.maximum_page_size, r.next_page_token), (3, vec![1, 2]));
+        assert_eq!(r.history_event_filter_type, 2);
+        let desc = message("temporal.api.history.v1.HistoryEvent").unwrap();
+        for id in [json!(7), json!("7")] {
+            let e: perdure_api::temporal::history::v1::HistoryEvent =
+                from_value(&desc, json!({ "eventId": id }), true)
+                    .unwrap()
+                    .transcode_to()
+                    .unwrap();
+            assert_eq!(e.event_id, 7);
+        }
     }
 
     #[test]
