@@ -483,6 +483,7 @@ impl Shard {
                     run_id: next.run_id.clone(),
                     start_request_id: next.start_request_id.clone(),
                     status: next.status,
+                    first_execution_run_id: next.first_execution_run_id.clone(),
                 }
             }
             None => current.status = state.status,

@@ -83,6 +83,18 @@ async fn rows_follow_start_close_and_continue_as_new() {
     assert_ne!(second, first);
     assert_eq!(rows[1].status, S::ContinuedAsNew as i32);
     assert!(rows[1].close_time.is_some() && rows[1].history_length > 0);
+    // The successor is current, and a start refused by it names the chain's first run.
+    match node.start("wf-vis", "req-3").await {
+        Err(crate::errors::HistoryError::Core(perdure_core::CoreError::AlreadyStarted {
+            run_id,
+            first_execution_run_id,
+            ..
+        })) => assert_eq!(
+            (run_id, first_execution_run_id),
+            (second.clone(), first.clone())
+        ),
+        other => panic!("expected AlreadyStarted, got {other:?}"),
+    }
 
     // Completion closes the successor's row.
     let wft = node.next_workflow_task(&second, 2).await;

@@ -1,0 +1,157 @@
+"""What a start and a signal answer besides the run id, as Temporal's server fills it: every
+test passes against Temporal's dev server too (PERDURE_TEST_SERVER=temporal).
+
+StartWorkflowExecution: a new run is `started`, RUNNING, its own first execution, with a link
+to its WorkflowExecutionStarted event; the same request id again answers as the first time
+(started, the same link) with the status the run has now, even once it is closed; a
+USE_EXISTING start keeps the running run (not started); a refused start's
+WorkflowExecutionAlreadyStartedFailure names the run, its start's request id and the chain's
+first run. SignalWithStart links the signal by its request id; SignalWorkflowExecution links
+its WorkflowExecutionSignaled event by request id, on the run it reached.
+
+Not covered here: the first run of a longer chain (continue-as-new; perdure-history's start
+tests), eager workflow start (Perdure does not do it).
+"""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from temporalio.api.common.v1 import Link, WorkflowExecution, WorkflowType
+from temporalio.api.enums.v1 import EventType, WorkflowExecutionStatus, WorkflowIdConflictPolicy
+from temporalio.api.errordetails.v1 import WorkflowExecutionAlreadyStartedFailure
+from temporalio.api.taskqueue.v1 import TaskQueue
+from temporalio.api.workflowservice.v1 import (
+    SignalWithStartWorkflowExecutionRequest,
+    SignalWorkflowExecutionRequest,
+    StartWorkflowExecutionRequest,
+    TerminateWorkflowExecutionRequest,
+)
+from temporalio.client import Client
+from temporalio.service import RPCError, RPCStatusCode
+
+from harness import NAMESPACE
+from rpc import ANSWER
+
+RUNNING = WorkflowExecutionStatus.WORKFLOW_EXECUTION_STATUS_RUNNING
+STARTED = EventType.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED
+SIGNALED = EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED
+
+
+def start_request(wf_id: str, request_id: str, **kw) -> StartWorkflowExecutionRequest:
+    # Nobody polls this queue: the run stays as started.
+    return StartWorkflowExecutionRequest(
+        namespace=NAMESPACE,
+        workflow_id=wf_id,
+        workflow_type=WorkflowType(name="NobodyRunsThis"),
+        task_queue=TaskQueue(name=f"idle-{uuid.uuid4()}"),
+        request_id=request_id,
+        identity="start-answers",
+        **kw,
+    )
+
+
+def started_link(wf_id: str, run_id: str) -> Link:
+    link = Link()
+    e = link.workflow_event
+    e.namespace, e.workflow_id, e.run_id = NAMESPACE, wf_id, run_id
+    e.event_ref.event_id, e.event_ref.event_type = 1, STARTED
+    return link
+
+
+def signaled_link(wf_id: str, run_id: str, request_id: str) -> Link:
+    link = Link()
+    e = link.workflow_event
+    e.namespace, e.workflow_id, e.run_id = NAMESPACE, wf_id, run_id
+    e.request_id_ref.request_id, e.request_id_ref.event_type = request_id, SIGNALED
+    return link
+
+
+async def test_a_start_answers_status_link_and_first_run_also_when_retried(
+    client: Client, wf_id: str
+):
+    svc = client.workflow_service
+    first = await svc.start_workflow_execution(start_request(wf_id, "req-1"), timeout=ANSWER)
+    run = first.run_id
+    assert (first.started, first.status, first.first_execution_run_id) == (True, RUNNING, run)
+    assert first.link == started_link(wf_id, run)
+
+    # The same request id: the first answer again.
+    again = await svc.start_workflow_execution(start_request(wf_id, "req-1"), timeout=ANSWER)
+    assert again == first
+
+    # USE_EXISTING keeps the running run: not started by this call.
+    use_existing = WorkflowIdConflictPolicy.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING
+    kept = await svc.start_workflow_execution(
+        start_request(wf_id, "req-2", workflow_id_conflict_policy=use_existing), timeout=ANSWER
+    )
+    assert (kept.run_id, kept.started, kept.status) == (run, False, RUNNING)
+    assert kept.first_execution_run_id == run
+    assert kept.link == started_link(wf_id, run)
+
+    # Another request id is refused, naming the run, its start and the chain's first run.
+    with pytest.raises(RPCError) as refused:
+        await svc.start_workflow_execution(start_request(wf_id, "req-3"), timeout=ANSWER)
+    assert refused.value.status == RPCStatusCode.ALREADY_EXISTS, refused.value
+    details = refused.value.grpc_status.details
+    assert len(details) == 1 and details[0].Is(WorkflowExecutionAlreadyStartedFailure.DESCRIPTOR)
+    failure = WorkflowExecutionAlreadyStartedFailure()
+    details[0].Unpack(failure)
+    assert (failure.start_request_id, failure.run_id, failure.first_execution_run_id) == (
+        "req-1",
+        run,
+        run,
+    )
+
+    # Closed: the retried start still answers "started", with the status it has now.
+    await svc.terminate_workflow_execution(
+        TerminateWorkflowExecutionRequest(
+            namespace=NAMESPACE, workflow_execution=WorkflowExecution(workflow_id=wf_id)
+        ),
+        timeout=ANSWER,
+    )
+    late = await svc.start_workflow_execution(start_request(wf_id, "req-1"), timeout=ANSWER)
+    assert (late.run_id, late.started, late.first_execution_run_id) == (run, True, run)
+    assert late.status == WorkflowExecutionStatus.WORKFLOW_EXECUTION_STATUS_TERMINATED
+    assert late.link == started_link(wf_id, run)
+
+
+async def test_signals_link_their_event_by_request_id(client: Client, wf_id: str):
+    svc = client.workflow_service
+    sws = await svc.signal_with_start_workflow_execution(
+        SignalWithStartWorkflowExecutionRequest(
+            namespace=NAMESPACE,
+            workflow_id=wf_id,
+            workflow_type=WorkflowType(name="NobodyRunsThis"),
+            task_queue=TaskQueue(name=f"idle-{uuid.uuid4()}"),
+            signal_name="go",
+            request_id="sws-req",
+        ),
+        timeout=ANSWER,
+    )
+    run = sws.run_id
+    assert (sws.started, sws.first_execution_run_id) == (True, run)
+    assert sws.signal_link == signaled_link(wf_id, run, "sws-req")
+
+    # By workflow id only: the link names the run the signal reached.
+    signalled = await svc.signal_workflow_execution(
+        SignalWorkflowExecutionRequest(
+            namespace=NAMESPACE,
+            workflow_execution=WorkflowExecution(workflow_id=wf_id),
+            signal_name="more",
+            request_id="sig-req",
+        ),
+        timeout=ANSWER,
+    )
+    assert signalled.link == signaled_link(wf_id, run, "sig-req")
+    # A signal without a request id: the link's reference has none either.
+    bare = await svc.signal_workflow_execution(
+        SignalWorkflowExecutionRequest(
+            namespace=NAMESPACE,
+            workflow_execution=WorkflowExecution(workflow_id=wf_id, run_id=run),
+            signal_name="more",
+        ),
+        timeout=ANSWER,
+    )
+    assert bare.link == signaled_link(wf_id, run, "")
