@@ -95,8 +95,7 @@ KNOWN_GAPS: dict[str, set[str]] = {
     "history, pretty": HISTORY_GAPS,
     "history reverse": HISTORY_GAPS,
     "history, no payload shorthand": HISTORY_GAPS,
-    "terminated: close event": HISTORY_GAPS
-    | {"history.events.*.workflowExecutionTerminatedEventAttributes.identity"},
+    "terminated: close event": HISTORY_GAPS,
     "list with a query": {
         "executions.*.searchAttributes",
         "executions.*.stateTransitionCount",

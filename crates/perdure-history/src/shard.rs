@@ -366,8 +366,7 @@ impl Shard {
         mut op: impl FnMut(&mut MutableState, Time) -> Result<(Mutation, R), HistoryError>,
     ) -> Result<R, HistoryError> {
         self.update(key, |state, now| {
-            let state =
-                state.ok_or_else(|| HistoryError::from(crate::api::execution_not_found()))?;
+            let state = state.ok_or_else(|| HistoryError::from(crate::api::run_not_found(key)))?;
             let mut next = state.clone();
             let (mutation, reply) = op(&mut next, now)?;
             Ok(Step::Write(Plan::new(next, mutation, reply)))

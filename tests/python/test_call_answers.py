@@ -1,5 +1,6 @@
-"""What a start and a signal answer besides the run id, as Temporal's server fills it: every
-test passes against Temporal's dev server too (PERDURE_TEST_SERVER=temporal).
+"""What starts, signals and terminates answer and record besides their main result, as
+Temporal's server fills it: every test passes against Temporal's dev server too
+(PERDURE_TEST_SERVER=temporal).
 
 StartWorkflowExecution: a new run is `started`, RUNNING, its own first execution, with a link
 to its WorkflowExecutionStarted event; the same request id again answers as the first time
@@ -8,6 +9,8 @@ USE_EXISTING start keeps the running run (not started); a refused start's
 WorkflowExecutionAlreadyStartedFailure names the run, its start's request id and the chain's
 first run. SignalWithStart links the signal by its request id; SignalWorkflowExecution links
 its WorkflowExecutionSignaled event by request id, on the run it reached.
+TerminateWorkflowExecution without a reason or identity records Temporal's defaults; calls
+naming a run that does not exist answer NotFound naming the workflow and run ids.
 
 Not covered here: the first run of a longer chain (continue-as-new; perdure-history's start
 tests), eager workflow start (Perdure does not do it).
@@ -23,6 +26,8 @@ from temporalio.api.enums.v1 import EventType, WorkflowExecutionStatus, Workflow
 from temporalio.api.errordetails.v1 import WorkflowExecutionAlreadyStartedFailure
 from temporalio.api.taskqueue.v1 import TaskQueue
 from temporalio.api.workflowservice.v1 import (
+    DescribeWorkflowExecutionRequest,
+    GetWorkflowExecutionHistoryRequest,
     SignalWithStartWorkflowExecutionRequest,
     SignalWorkflowExecutionRequest,
     StartWorkflowExecutionRequest,
@@ -155,3 +160,53 @@ async def test_signals_link_their_event_by_request_id(client: Client, wf_id: str
         timeout=ANSWER,
     )
     assert bare.link == signaled_link(wf_id, run, "")
+
+
+async def test_terminate_defaults_and_not_found_naming_the_run(client: Client, wf_id: str):
+    svc = client.workflow_service
+    started = await svc.start_workflow_execution(start_request(wf_id, "t-req"), timeout=ANSWER)
+    await svc.terminate_workflow_execution(
+        TerminateWorkflowExecutionRequest(
+            namespace=NAMESPACE, workflow_execution=WorkflowExecution(workflow_id=wf_id)
+        ),
+        timeout=ANSWER,
+    )
+    history = await svc.get_workflow_execution_history(
+        GetWorkflowExecutionHistoryRequest(
+            namespace=NAMESPACE,
+            execution=WorkflowExecution(workflow_id=wf_id, run_id=started.run_id),
+        ),
+        timeout=ANSWER,
+    )
+    last = history.history.events[-1]
+    assert last.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_TERMINATED
+    attrs = last.workflow_execution_terminated_event_attributes
+    assert (attrs.reason, attrs.identity) == ("terminated by user via frontend", "frontend-service")
+
+    missing = str(uuid.uuid4())
+    expected = f'workflow execution not found for workflow ID "{wf_id}" and run ID "{missing}"'
+    execution = WorkflowExecution(workflow_id=wf_id, run_id=missing)
+    calls = {
+        "describe": svc.describe_workflow_execution(
+            DescribeWorkflowExecutionRequest(namespace=NAMESPACE, execution=execution),
+            timeout=ANSWER,
+        ),
+        "history": svc.get_workflow_execution_history(
+            GetWorkflowExecutionHistoryRequest(namespace=NAMESPACE, execution=execution),
+            timeout=ANSWER,
+        ),
+        "signal": svc.signal_workflow_execution(
+            SignalWorkflowExecutionRequest(
+                namespace=NAMESPACE, workflow_execution=execution, signal_name="s"
+            ),
+            timeout=ANSWER,
+        ),
+        "terminate": svc.terminate_workflow_execution(
+            TerminateWorkflowExecutionRequest(namespace=NAMESPACE, workflow_execution=execution),
+            timeout=ANSWER,
+        ),
+    }
+    for name, call in calls.items():
+        with pytest.raises(RPCError) as err:
+            await call
+        assert (err.value.status, err.value.message) == (RPCStatusCode.NOT_FOUND, expected), name
