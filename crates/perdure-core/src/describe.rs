@@ -83,6 +83,7 @@ impl MutableState {
                 }
             }),
             history_size_bytes: self.history_size_bytes,
+            state_transition_count: self.state_transition_count,
             ..Default::default()
         };
         let extended = WorkflowExecutionExtendedInfo {

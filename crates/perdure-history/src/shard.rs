@@ -291,6 +291,11 @@ impl Shard {
                 }
             }
             let version = current.map_or(0, |c| c.version);
+            // One transition per write, as the run's version counts them (a new run: 1).
+            plan.state.state_transition_count = version as i64 + 1;
+            if let Some(new_run) = &mut plan.mutation.new_run {
+                new_run.state.state_transition_count = 1;
+            }
             let (batch, timers, transfers) =
                 self.build_batch(key, version, current.map(|c| &c.state), &plan)?;
             let Plan {
