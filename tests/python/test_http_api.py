@@ -73,8 +73,12 @@ VOLATILE = {
 #: Paginated workflow task completions' buffer limit: Perdure does not take them (its
 #: capability is off), so it sets no limit for them.
 NAMESPACE_GAPS = {"namespaceInfo.limits.workflowTaskCompletionSizeLimitError"}
+#: The SDK stamps its tasks with its build id (`workerVersion`, and on describe
+#: `mostRecentWorkerVersionStamp`, the reset point's `buildId` and the automatic `BuildIds`
+#: search attribute Temporal derives from it) only for a server that advertises build-id
+#: versioning, which Perdure does not (its GetSystemInfo says what it implements); to Perdure
+#: it sends the older binary checksum instead, which Perdure keeps as Temporal would.
 HISTORY_GAPS = {
-    "history.events.*.taskId",
     "history.events.*.workflowTaskStartedEventAttributes.workerVersion",
     "history.events.*.workflowTaskCompletedEventAttributes.workerVersion",
     "history.events.*.workflowTaskCompletedEventAttributes.binaryChecksum",
@@ -88,7 +92,6 @@ KNOWN_GAPS: dict[str, set[str]] = {
         "workflowExecutionInfo.autoResetPoints.points.*.buildId",
         "workflowExecutionInfo.mostRecentWorkerVersionStamp",
         "workflowExecutionInfo.searchAttributes",
-        "workflowExtendedInfo.requestIdInfos",
     },
     "history": HISTORY_GAPS,
     "history, pretty": HISTORY_GAPS,

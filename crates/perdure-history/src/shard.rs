@@ -293,8 +293,15 @@ impl Shard {
             let version = current.map_or(0, |c| c.version);
             // One transition per write, as the run's version counts them (a new run: 1).
             plan.state.state_transition_count = version as i64 + 1;
+            // Each event carries a task id of the write that stored it, as Temporal's do.
+            for event in &mut plan.mutation.events {
+                event.task_id = self.task_id() as i64;
+            }
             if let Some(new_run) = &mut plan.mutation.new_run {
                 new_run.state.state_transition_count = 1;
+                for event in &mut new_run.mutation.events {
+                    event.task_id = self.task_id() as i64;
+                }
             }
             let (batch, timers, transfers) =
                 self.build_batch(key, version, current.map(|c| &c.state), &plan)?;

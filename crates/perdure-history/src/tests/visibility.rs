@@ -111,6 +111,17 @@ async fn rows_follow_start_close_and_continue_as_new() {
     // Created; its first task scheduled when the minimal interval between runs' backoff timer
     // fired (a write of its own, as in Temporal); started; completed.
     assert_eq!(done[0].state_transition_count, 4);
+    // Every stored event carries a task id of the write that stored it: one each, growing
+    // with the history (Temporal's event task ids), the successor's too.
+    for run in [&first, &second] {
+        let ids: Vec<i64> = node
+            .history("wf-vis", run)
+            .await
+            .iter()
+            .map(|e| e.task_id)
+            .collect();
+        assert!(ids[0] > 0 && ids.windows(2).all(|w| w[0] < w[1]), "{ids:?}");
+    }
     let described = node
         .history
         .describe(
