@@ -28,6 +28,7 @@ from temporalio.api.taskqueue.v1 import TaskQueue
 from temporalio.api.workflowservice.v1 import (
     DescribeWorkflowExecutionRequest,
     GetWorkflowExecutionHistoryRequest,
+    ListWorkflowExecutionsRequest,
     SignalWithStartWorkflowExecutionRequest,
     SignalWorkflowExecutionRequest,
     StartWorkflowExecutionRequest,
@@ -38,6 +39,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from harness import NAMESPACE
 from rpc import ANSWER
+from waiting import CONDITION_S, wait_until
 
 RUNNING = WorkflowExecutionStatus.WORKFLOW_EXECUTION_STATUS_RUNNING
 STARTED = EventType.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED
@@ -120,6 +122,21 @@ async def test_a_start_answers_status_link_and_first_run_also_when_retried(
     assert (late.run_id, late.started, late.first_execution_run_id) == (run, True, run)
     assert late.status == WorkflowExecutionStatus.WORKFLOW_EXECUTION_STATUS_TERMINATED
     assert late.link == started_link(wf_id, run)
+
+    # Listed closed: with its state transitions (start, terminate), and an empty memo and
+    # search attributes rather than none (the run set neither).
+    async def closed_row():
+        listed = await svc.list_workflow_executions(
+            ListWorkflowExecutionsRequest(namespace=NAMESPACE, query=f'WorkflowId = "{wf_id}"'),
+            timeout=ANSWER,
+        )
+        rows = [e for e in listed.executions if e.status == late.status]
+        return rows[0] if rows else None
+
+    row = await wait_until(closed_row, CONDITION_S, "the terminated run to be listed closed")
+    assert row.state_transition_count == 2
+    assert row.HasField("memo") and not row.memo.fields
+    assert row.HasField("search_attributes") and not row.search_attributes.indexed_fields
 
 
 async def test_signals_link_their_event_by_request_id(client: Client, wf_id: str):
