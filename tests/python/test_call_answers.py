@@ -10,7 +10,9 @@ WorkflowExecutionAlreadyStartedFailure names the run, its start's request id and
 first run. SignalWithStart links the signal by its request id; SignalWorkflowExecution links
 its WorkflowExecutionSignaled event by request id, on the run it reached.
 TerminateWorkflowExecution without a reason or identity records Temporal's defaults; calls
-naming a run that does not exist answer NotFound naming the workflow and run ids.
+naming a run that does not exist answer NotFound naming the workflow and run ids. A workflow
+task completed with only a binary checksum (what the SDKs send a server that advertises no
+build-id versioning) sets Temporal's automatic BuildIds and BinaryChecksums attributes.
 
 Not covered here: the first run of a longer chain (continue-as-new; perdure-history's start
 tests), eager workflow start (Perdure does not do it).
@@ -19,6 +21,7 @@ tests), eager workflow start (Perdure does not do it).
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 
 import pytest
 from temporalio.api.common.v1 import Link, WorkflowExecution, WorkflowType
@@ -29,6 +32,8 @@ from temporalio.api.workflowservice.v1 import (
     DescribeWorkflowExecutionRequest,
     GetWorkflowExecutionHistoryRequest,
     ListWorkflowExecutionsRequest,
+    PollWorkflowTaskQueueRequest,
+    RespondWorkflowTaskCompletedRequest,
     SignalWithStartWorkflowExecutionRequest,
     SignalWorkflowExecutionRequest,
     StartWorkflowExecutionRequest,
@@ -227,3 +232,46 @@ async def test_terminate_defaults_and_not_found_naming_the_run(client: Client, w
         with pytest.raises(RPCError) as err:
             await call
         assert (err.value.status, err.value.message) == (RPCStatusCode.NOT_FOUND, expected), name
+
+
+async def test_a_completed_task_sets_the_automatic_build_attributes(client: Client, wf_id: str):
+    svc = client.workflow_service
+    request = start_request(wf_id, "b-req")
+    await svc.start_workflow_execution(request, timeout=ANSWER)
+    for checksum in ("cs1", "cs1", "cs2"):
+        task = await svc.poll_workflow_task_queue(
+            PollWorkflowTaskQueueRequest(
+                namespace=NAMESPACE, task_queue=request.task_queue, identity="raw"
+            ),
+            timeout=timedelta(seconds=30),
+        )
+        assert task.task_token, "a workflow task"
+        await svc.respond_workflow_task_completed(
+            RespondWorkflowTaskCompletedRequest(
+                namespace=NAMESPACE,
+                task_token=task.task_token,
+                identity="raw",
+                binary_checksum=checksum,
+            ),
+            timeout=ANSWER,
+        )
+        # The next task: a signal makes one.
+        await svc.signal_workflow_execution(
+            SignalWorkflowExecutionRequest(
+                namespace=NAMESPACE,
+                workflow_execution=WorkflowExecution(workflow_id=wf_id),
+                signal_name="next",
+            ),
+            timeout=ANSWER,
+        )
+    described = await svc.describe_workflow_execution(
+        DescribeWorkflowExecutionRequest(
+            namespace=NAMESPACE, execution=WorkflowExecution(workflow_id=wf_id)
+        ),
+        timeout=ANSWER,
+    )
+    fields = described.workflow_execution_info.search_attributes.indexed_fields
+    assert {k: (v.metadata["type"], v.data) for k, v in fields.items()} == {
+        "BuildIds": (b"KeywordList", b'["unversioned"]'),
+        "BinaryChecksums": (b"KeywordList", b'["cs1","cs2"]'),
+    }
