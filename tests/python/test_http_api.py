@@ -19,9 +19,12 @@ and so must the order of an object's keys (protojson writes fields in declaratio
 A few answers are compared by shape only (which fields, of which JSON types): cluster-info and
 system-info (server version, store names and capability flags are each server's own), and
 errors whose message is the JSON parser's own wording (Go's protojson vs serde); there the code
-and HTTP status must still match. KNOWN_GAPS lists the fields Perdure's gRPC answers do not
-have yet (the same gap as over gRPC, not the HTTP layer's); the test names them when it skips
-them, and fails on any other difference.
+and HTTP status must still match. KNOWN_GAPS lists the fields where Perdure's gRPC answers
+differ (the same gap as over gRPC, not the HTTP layer's), each with why: what the SDK sends a
+server that advertises no build-id versioning, what Perdure does not do (rate limits,
+paginated task completions); the test names them when it skips them, and fails on any other
+difference. A namespace's capabilities are each server's own (compared by shape; Perdure's
+exactly).
 
 Under PERDURE_TEST_SERVER=temporal both sides are dev servers, which checks the test itself.
 A second test calls every node of a 3-node cluster over HTTP (perdure only): two of the three
@@ -77,7 +80,9 @@ NAMESPACE_GAPS = {"namespaceInfo.limits.workflowTaskCompletionSizeLimitError"}
 #: `mostRecentWorkerVersionStamp`, the reset point's `buildId` and the automatic `BuildIds`
 #: search attribute Temporal derives from it) only for a server that advertises build-id
 #: versioning, which Perdure does not (its GetSystemInfo says what it implements); to Perdure
-#: it sends the older binary checksum instead, which Perdure keeps as Temporal would.
+#: it sends the older binary checksum instead, which Perdure keeps as Temporal would (so its
+#: `BuildIds` is the bare "unversioned" and it has `BinaryChecksums`: test_call_answers.py
+#: shows Temporal answers a checksum-only worker the same way).
 HISTORY_GAPS = {
     "history.events.*.workflowTaskStartedEventAttributes.workerVersion",
     "history.events.*.workflowTaskCompletedEventAttributes.workerVersion",
