@@ -3,9 +3,9 @@
 
 use temporalio_protos::temporal::api::{
     common::v1::WorkflowExecution,
-    enums::v1::{PendingActivityState, PendingWorkflowTaskState},
+    enums::v1::{EventType, PendingActivityState, PendingWorkflowTaskState},
     workflow::v1::{
-        PendingActivityInfo, PendingChildExecutionInfo, PendingWorkflowTaskInfo,
+        PendingActivityInfo, PendingChildExecutionInfo, PendingWorkflowTaskInfo, RequestIdInfo,
         WorkflowExecutionConfig, WorkflowExecutionExtendedInfo, WorkflowExecutionInfo,
     },
     workflowservice::v1::DescribeWorkflowExecutionResponse,
@@ -83,6 +83,7 @@ impl MutableState {
                 }
             }),
             history_size_bytes: self.history_size_bytes,
+            state_transition_count: self.state_transition_count,
             ..Default::default()
         };
         let extended = WorkflowExecutionExtendedInfo {
@@ -93,6 +94,22 @@ impl MutableState {
             ),
             // The WorkflowExecutionStarted event's time.
             original_start_time: start.to_timestamp_opt(),
+            // The request ids that wrote events of this run: Temporal keeps the start's and
+            // those attached by a USE_EXISTING start or an update request, neither of which
+            // Perdure attaches, so only the start's.
+            request_id_infos: (!self.start_request_id.is_empty())
+                .then(|| {
+                    (
+                        self.start_request_id.clone(),
+                        RequestIdInfo {
+                            event_type: EventType::WorkflowExecutionStarted as i32,
+                            event_id: 1,
+                            buffered: false,
+                        },
+                    )
+                })
+                .into_iter()
+                .collect(),
             ..Default::default()
         };
         let pending_activities = self

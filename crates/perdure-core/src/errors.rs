@@ -23,12 +23,14 @@ pub enum CoreError {
     /// yet (a query before its first workflow task, or while its task keeps failing).
     #[error("{0}")]
     WorkflowNotReady(String),
-    /// gRPC ALREADY_EXISTS with WorkflowExecutionAlreadyStartedFailure{start_request_id, run_id}.
+    /// gRPC ALREADY_EXISTS with WorkflowExecutionAlreadyStartedFailure{start_request_id,
+    /// run_id, first_execution_run_id}.
     #[error("Workflow execution is already running. WorkflowId: {workflow_id}, RunId: {run_id}.")]
     AlreadyStarted {
         workflow_id: String,
         run_id: String,
         request_id: String,
+        first_execution_run_id: String,
     },
 }
 

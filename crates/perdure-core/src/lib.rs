@@ -8,6 +8,7 @@
 mod activity_options;
 mod activity_outcome;
 mod activity_task_started;
+mod build_ids;
 mod cancel_activity;
 mod cancel_workflow;
 mod child;

@@ -14,7 +14,7 @@ pub const MAX_AUTO_RESET_POINTS: usize = 20;
 impl MutableState {
     /// Records the completion event `event_id` as a reset point unless this build already has
     /// one (Temporal's addResetPointFromCompletion; it still keys points by the deprecated
-    /// binary checksum too).
+    /// binary checksum too). True when a point was added.
     #[allow(deprecated)]
     pub(crate) fn add_reset_point(
         &mut self,
@@ -22,7 +22,7 @@ impl MutableState {
         build_id: &str,
         event_id: i64,
         now: Time,
-    ) {
+    ) -> bool {
         let points = &mut self
             .auto_reset_points
             .get_or_insert_with(ResetPoints::default)
@@ -31,7 +31,7 @@ impl MutableState {
             .iter()
             .any(|p| p.binary_checksum == binary_checksum && p.build_id == build_id)
         {
-            return;
+            return false;
         }
         points.push(ResetPointInfo {
             binary_checksum: binary_checksum.to_string(),
@@ -48,6 +48,7 @@ impl MutableState {
             let excess = points.len() - MAX_AUTO_RESET_POINTS;
             points.drain(..excess);
         }
+        true
     }
 
     /// The points a successor run starts with: this run's, each given an expiry (the new run's

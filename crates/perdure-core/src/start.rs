@@ -58,6 +58,11 @@ pub struct CurrentExecution {
     /// RUNNING, or the close status.
     #[prost(enumeration = "WorkflowExecutionStatus", tag = "3")]
     pub status: i32,
+    /// The first run of the current run's chain (continue-as-new, retries, cron), which starts
+    /// answer and AlreadyStarted names. Empty in pointers written before it was kept: the
+    /// history layer then reads it from the run.
+    #[prost(string, tag = "4")]
+    pub first_execution_run_id: String,
 }
 
 /// The parts of a start request that decide how to treat an existing run.
@@ -114,6 +119,7 @@ pub fn decide_start(current: Option<&CurrentExecution>, req: &StartPolicyInput) 
             workflow_id: req.workflow_id.clone(),
             run_id: current.run_id.clone(),
             request_id: current.start_request_id.clone(),
+            first_execution_run_id: current.first_execution_run_id.clone(),
         })
     };
     let mut reuse = WorkflowIdReusePolicy::try_from(req.reuse_policy)

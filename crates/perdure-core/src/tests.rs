@@ -1106,6 +1106,7 @@ fn start_decisions_follow_policies() {
         run_id: "r1".into(),
         start_request_id: "req-1".into(),
         status: WorkflowExecutionStatus::Running as i32,
+        first_execution_run_id: "r0".into(),
     };
     let completed = CurrentExecution {
         status: WorkflowExecutionStatus::Completed as i32,
@@ -1129,6 +1130,7 @@ fn start_decisions_follow_policies() {
         workflow_id: String::new(),
         run_id: "r1".into(),
         request_id: "req-1".into(),
+        first_execution_run_id: "r0".into(),
     });
 
     assert_eq!(

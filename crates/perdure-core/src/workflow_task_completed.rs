@@ -333,7 +333,12 @@ impl MutableState {
                 .as_ref()
                 .map_or("", |v| v.build_id.as_str()),
         };
-        self.add_reset_point(&req.binary_checksum, build_id, completed_id, now);
+        let added = self.add_reset_point(&req.binary_checksum, build_id, completed_id, now);
+        // Temporal's own search attributes, before the commands (which may upsert others).
+        self.record_build_id(req.worker_version_stamp.as_ref());
+        if added {
+            self.record_binary_checksums(&req.binary_checksum);
+        }
         self.apply_sticky_attributes(req);
 
         let mut messages = Messages::new(&req.messages);

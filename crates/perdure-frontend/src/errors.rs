@@ -77,6 +77,7 @@ pub fn core(e: CoreError) -> Status {
         CoreError::AlreadyStarted {
             ref run_id,
             ref request_id,
+            ref first_execution_run_id,
             ..
         } => with_detail(
             Code::AlreadyExists,
@@ -84,7 +85,7 @@ pub fn core(e: CoreError) -> Status {
             WorkflowExecutionAlreadyStartedFailure {
                 start_request_id: request_id.clone(),
                 run_id: run_id.clone(),
-                ..Default::default()
+                first_execution_run_id: first_execution_run_id.clone(),
             },
         ),
     }
@@ -196,6 +197,7 @@ mod tests {
             workflow_id: "w".into(),
             run_id: "r".into(),
             request_id: "q".into(),
+            first_execution_run_id: "f".into(),
         });
         assert_eq!(s.code(), Code::AlreadyExists);
         let rpc = RpcStatus::decode(s.details()).unwrap();
@@ -208,6 +210,7 @@ mod tests {
             .unwrap();
         assert_eq!(d.run_id, "r");
         assert_eq!(d.start_request_id, "q");
+        assert_eq!(d.first_execution_run_id, "f");
     }
 
     #[test]

@@ -15,6 +15,7 @@ mod forward;
 mod health;
 mod http;
 mod internal;
+mod links;
 mod namespaces;
 mod query_dispatch;
 mod retention;

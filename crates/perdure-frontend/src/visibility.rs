@@ -237,7 +237,14 @@ impl Frontend {
                 Answer::Count(_) => Vec::new(),
             })
             .collect();
-        Ok(merge_pages(pages, page_size))
+        let (mut rows, token) = merge_pages(pages, page_size);
+        for row in &mut rows {
+            // Temporal's SQL store answers every row with a memo and search attributes,
+            // empty when the run has none (stored rows leave them out).
+            row.memo.get_or_insert_with(Default::default);
+            row.search_attributes.get_or_insert_with(Default::default);
+        }
+        Ok((rows, token))
     }
 
     /// How many of `namespace_id`'s rows match `query`, in total and per GROUP BY value.

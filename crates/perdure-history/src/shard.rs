@@ -291,6 +291,18 @@ impl Shard {
                 }
             }
             let version = current.map_or(0, |c| c.version);
+            // One transition per write, as the run's version counts them (a new run: 1).
+            plan.state.state_transition_count = version as i64 + 1;
+            // Each event carries a task id of the write that stored it, as Temporal's do.
+            for event in &mut plan.mutation.events {
+                event.task_id = self.task_id() as i64;
+            }
+            if let Some(new_run) = &mut plan.mutation.new_run {
+                new_run.state.state_transition_count = 1;
+                for event in &mut new_run.mutation.events {
+                    event.task_id = self.task_id() as i64;
+                }
+            }
             let (batch, timers, transfers) =
                 self.build_batch(key, version, current.map(|c| &c.state), &plan)?;
             let Plan {
@@ -366,8 +378,7 @@ impl Shard {
         mut op: impl FnMut(&mut MutableState, Time) -> Result<(Mutation, R), HistoryError>,
     ) -> Result<R, HistoryError> {
         self.update(key, |state, now| {
-            let state =
-                state.ok_or_else(|| HistoryError::from(crate::api::execution_not_found()))?;
+            let state = state.ok_or_else(|| HistoryError::from(crate::api::run_not_found(key)))?;
             let mut next = state.clone();
             let (mutation, reply) = op(&mut next, now)?;
             Ok(Step::Write(Plan::new(next, mutation, reply)))
@@ -483,6 +494,7 @@ impl Shard {
                     run_id: next.run_id.clone(),
                     start_request_id: next.start_request_id.clone(),
                     status: next.status,
+                    first_execution_run_id: next.first_execution_run_id.clone(),
                 }
             }
             None => current.status = state.status,

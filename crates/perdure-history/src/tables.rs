@@ -19,13 +19,17 @@ pub fn load_execution(
     let Some(bytes) = store.get(Cf::Executions, &k)? else {
         return Ok(None);
     };
-    let state =
+    let mut state =
         MutableState::decode(bytes.as_slice()).map_err(HistoryError::decode("execution"))?;
     let vk = keys::execution_version(shard, &key.namespace_id, &key.workflow_id, &key.run_id);
     let version = match store.get(Cf::Executions, &vk)? {
         Some(v) => decode_version(&v)?,
         None => 0,
     };
+    if state.state_transition_count == 0 {
+        // Stored before the count was kept: the version has counted the same writes.
+        state.state_transition_count = version as i64;
+    }
     Ok(Some((state, version)))
 }
 

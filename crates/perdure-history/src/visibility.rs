@@ -68,6 +68,11 @@ pub fn row_of(state: &MutableState) -> WorkflowExecutionInfo {
         } else {
             0
         },
+        state_transition_count: if closed {
+            state.state_transition_count
+        } else {
+            0
+        },
         execution_duration: (closed && !close.is_unset())
             .then(|| perdure_core::duration_to_proto(close.since(execution_time))),
         root_execution: Some(if state.root_workflow_id.is_empty() {
@@ -181,8 +186,7 @@ pub fn record_typed(info: &WorkflowExecutionInfo, attrs: &SearchAttributes) -> V
             }),
         history_length: closed.then_some(info.history_length),
         history_size_bytes: closed.then_some(info.history_size_bytes),
-        // Not counted by Perdure yet.
-        state_transition_count: None,
+        state_transition_count: closed.then_some(info.state_transition_count),
         parent_workflow_id: info
             .parent_execution
             .as_ref()

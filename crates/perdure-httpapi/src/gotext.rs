@@ -168,7 +168,15 @@ fn ordered<'a>(
             }
         }
     }
-    for fd in desc.fields() {
+    // Declaration order, which is not field-number order in every message (prost-reflect's
+    // `fields()` iterates by number).
+    let declared = desc
+        .descriptor_proto()
+        .field
+        .iter()
+        .filter_map(|f| desc.get_field(f.number() as u32))
+        .collect::<Vec<_>>();
+    for fd in declared {
         if let Some((k, v)) = fields.get_key_value(fd.json_name()) {
             let child = match fd.kind() {
                 Kind::Message(m) if fd.is_map() => match m.map_entry_value_field().kind() {
@@ -273,10 +281,12 @@ mod tests {
             "temporal.api.workflowservice.v1.StartWorkflowExecutionResponse",
         )
         .unwrap();
-        let v = json!({"started": true, "runId": "r", "status": "S"});
+        // first_execution_run_id is declared second and numbered last.
+        let v = json!({"started": true, "runId": "r", "status": "S", "link": {},
+            "firstExecutionRunId": "f"});
         assert_eq!(
             render_message(&v, &desc, false),
-            r#"{"runId":"r","started":true,"status":"S"}"#
+            r#"{"runId":"r","firstExecutionRunId":"f","started":true,"status":"S","link":{}}"#
         );
         let status = crate::descriptors::message(crate::descriptors::RPC_STATUS).unwrap();
         let v = json!({"message": "m", "code": 6, "details": [{"runId": "r", "startRequestId": "q",

@@ -174,6 +174,12 @@ pub struct MutableState {
     /// successor inherits it), told when the chain's last run closes.
     #[prost(message, optional, tag = "59")]
     pub scheduled_by: Option<crate::tasks::ScheduledBy>,
+    /// Writes of this run so far, its creation included (Temporal's state transition count,
+    /// one per mutable-state transaction). Set by the history layer's write path from the
+    /// run's stored version, which counts the same writes; 0 in states written before it was
+    /// kept (the loader fills it from the version then).
+    #[prost(int64, tag = "60")]
+    pub state_transition_count: i64,
 }
 
 /// The single pending workflow task, if any.

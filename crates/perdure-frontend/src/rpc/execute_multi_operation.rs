@@ -6,8 +6,6 @@
 
 use prost::Message;
 use temporalio_protos::google::rpc::Status as RpcStatus;
-use temporalio_protos::temporal::api::common::v1::{link, Link};
-use temporalio_protos::temporal::api::enums::v1::EventType;
 use temporalio_protos::temporal::api::errordetails::v1::multi_operation_execution_failure::OperationStatus;
 use temporalio_protos::temporal::api::errordetails::v1::MultiOperationExecutionFailure;
 use temporalio_protos::temporal::api::failure::v1::MultiOperationExecutionAborted;
@@ -80,8 +78,9 @@ impl Frontend {
         let start_answer = StartWorkflowExecutionResponse {
             run_id: outcome.run_id.clone(),
             started: outcome.started,
+            first_execution_run_id: outcome.first_execution_run_id.clone(),
             status: outcome.status,
-            link: Some(started_event_link(
+            link: Some(crate::links::started_event(
                 &req.namespace,
                 &start.workflow_id,
                 &outcome.run_id,
@@ -193,22 +192,5 @@ fn operation_status(s: &Status) -> OperationStatus {
         code: s.code() as i32,
         message: s.message().to_string(),
         details,
-    }
-}
-
-/// A start's link to its run's WorkflowExecutionStarted event.
-fn started_event_link(namespace: &str, workflow_id: &str, run_id: &str) -> Link {
-    Link {
-        variant: Some(link::Variant::WorkflowEvent(link::WorkflowEvent {
-            namespace: namespace.to_string(),
-            workflow_id: workflow_id.to_string(),
-            run_id: run_id.to_string(),
-            reference: Some(link::workflow_event::Reference::EventRef(
-                link::workflow_event::EventReference {
-                    event_id: 1,
-                    event_type: EventType::WorkflowExecutionStarted as i32,
-                },
-            )),
-        })),
     }
 }

@@ -69,15 +69,22 @@ impl Frontend {
             request_id: start.request_id.clone(),
             external: None,
         };
+        let (workflow_id, request_id) = (start.workflow_id.clone(), start.request_id.clone());
         let outcome = self
             .history
             .signal_with_start(ns.id(), crate::retention::of(&ns), start, signal)
             .await
             .map_err(errors::history)?;
         Ok(SignalWithStartWorkflowExecutionResponse {
+            signal_link: Some(crate::links::signaled_by_request(
+                &req.namespace,
+                &workflow_id,
+                &outcome.run_id,
+                &request_id,
+            )),
             run_id: outcome.run_id,
+            first_execution_run_id: outcome.first_execution_run_id,
             started: outcome.started,
-            ..Default::default()
         })
     }
 }

@@ -28,10 +28,22 @@ impl Frontend {
             });
             return Ok(SignalWorkflowExecutionResponse::default());
         }
-        self.history
+        let run_id = self
+            .history
             .signal(ns.id(), &req)
             .await
             .map_err(errors::history)?;
-        Ok(SignalWorkflowExecutionResponse::default())
+        let workflow_id = req
+            .workflow_execution
+            .as_ref()
+            .map_or("", |e| &e.workflow_id);
+        Ok(SignalWorkflowExecutionResponse {
+            link: Some(crate::links::signaled_by_request(
+                &req.namespace,
+                workflow_id,
+                &run_id,
+                &req.request_id,
+            )),
+        })
     }
 }

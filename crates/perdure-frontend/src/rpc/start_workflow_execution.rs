@@ -14,18 +14,27 @@ impl Frontend {
         mut req: StartWorkflowExecutionRequest,
     ) -> Result<StartWorkflowExecutionResponse, Status> {
         let ns = self.namespaces.get(&req.namespace)?;
+        let ns_name = req.namespace.clone();
         validate_start(&mut req)?;
         self.namespaces
             .check_search_attributes(&ns, &mut req.search_attributes)?;
+        let workflow_id = req.workflow_id.clone();
         let outcome = self
             .history
             .start_workflow(ns.id(), crate::retention::of(&ns), req)
             .await
             .map_err(errors::history)?;
         Ok(StartWorkflowExecutionResponse {
+            link: Some(crate::links::started_event(
+                &ns_name,
+                &workflow_id,
+                &outcome.run_id,
+            )),
             run_id: outcome.run_id,
+            first_execution_run_id: outcome.first_execution_run_id,
             started: outcome.started,
-            ..Default::default()
+            status: outcome.status,
+            eager_workflow_task: None,
         })
     }
 }

@@ -1,4 +1,5 @@
-//! TerminateWorkflowExecution. A request without a reason gets Temporal's default one.
+//! TerminateWorkflowExecution. A request without a reason or an identity gets Temporal's
+//! defaults, which tell a user's terminate from the system's.
 
 use temporalio_protos::temporal::api::workflowservice::v1::{
     TerminateWorkflowExecutionRequest, TerminateWorkflowExecutionResponse,
@@ -6,10 +7,12 @@ use temporalio_protos::temporal::api::workflowservice::v1::{
 use tonic::Status;
 
 use crate::server::Frontend;
+use crate::{errors, validate};
 
 /// The reason Temporal's frontend records when the caller gave none.
 const DEFAULT_TERMINATE_REASON: &str = "terminated by user via frontend";
-use crate::{errors, validate};
+/// The identity Temporal's frontend records when the caller gave none.
+const DEFAULT_TERMINATE_IDENTITY: &str = "frontend-service";
 
 impl Frontend {
     pub(crate) async fn terminate_workflow_execution(
@@ -22,6 +25,9 @@ impl Frontend {
         validate::blob(req.details.as_ref())?;
         if req.reason.is_empty() {
             req.reason = DEFAULT_TERMINATE_REASON.to_string();
+        }
+        if req.identity.is_empty() {
+            req.identity = DEFAULT_TERMINATE_IDENTITY.to_string();
         }
         self.history
             .terminate(ns.id(), &req)

@@ -50,6 +50,30 @@ pub(crate) fn preallocated_columns() -> impl Iterator<Item = (String, IndexedVal
         .flat_map(|(t, n)| (1..=*n).map(move |i| (format!("{}{i:02}", t.name()), *t)))
 }
 
+/// The namespace's custom attributes by the preallocated column each would take in Temporal's
+/// SQL store (`Keyword01` -> its alias), as DescribeNamespace's `customSearchAttributeAliases`
+/// lists them. Perdure keeps no columns, so the mapping is derived: each type's names, in name
+/// order, take that type's columns in order (Temporal takes the first free column, in no fixed
+/// order; the field names mean nothing to a client, which only ever uses the alias).
+pub(crate) fn column_aliases<'a>(
+    custom: impl Iterator<Item = (&'a str, IndexedValueType)>,
+) -> HashMap<String, String> {
+    let mut by_type: BTreeMap<&'static str, Vec<&'a str>> = BTreeMap::new();
+    for (name, ty) in custom {
+        by_type.entry(ty.name()).or_default().push(name);
+    }
+    by_type
+        .into_iter()
+        .flat_map(|(ty, mut names)| {
+            names.sort_unstable();
+            names
+                .into_iter()
+                .enumerate()
+                .map(move |(i, n)| (format!("{ty}{:02}", i + 1), n.to_string()))
+        })
+        .collect()
+}
+
 /// A name no namespace may register: a system, predefined or reserved one, or `Temporal…`.
 pub(crate) fn is_reserved(name: &str) -> bool {
     !SearchAttributes::is_mappable(name)
@@ -168,6 +192,32 @@ mod tests {
 
     fn req(items: &[(&str, i32)]) -> HashMap<String, i32> {
         items.iter().map(|(n, t)| (n.to_string(), *t)).collect()
+    }
+
+    #[test]
+    fn aliases_take_each_types_columns_in_name_order() {
+        let custom = [
+            ("Zed", T::Keyword),
+            ("Alpha", T::Keyword),
+            ("Flag", T::Bool),
+            ("Tags", T::KeywordList),
+        ];
+        let got = column_aliases(custom.into_iter());
+        let want: HashMap<String, String> = [
+            ("Keyword01", "Alpha"),
+            ("Keyword02", "Zed"),
+            ("Bool01", "Flag"),
+            ("KeywordList01", "Tags"),
+        ]
+        .into_iter()
+        .map(|(f, a)| (f.to_string(), a.to_string()))
+        .collect();
+        assert_eq!(got, want);
+        // Every field is one of the store's preallocated columns of the alias's type.
+        for (field, alias) in &got {
+            let ty = custom.iter().find(|(n, _)| n == alias).unwrap().1;
+            assert!(preallocated_columns().any(|(c, t)| &c == field && t == ty));
+        }
     }
 
     #[test]

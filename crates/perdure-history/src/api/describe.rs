@@ -3,7 +3,7 @@
 use temporalio_protos::temporal::api::common::v1::WorkflowExecution;
 use temporalio_protos::temporal::api::workflowservice::v1::DescribeWorkflowExecutionResponse;
 
-use crate::api::execution_not_found;
+use crate::api::run_not_found;
 use crate::errors::HistoryError;
 use crate::HistoryService;
 
@@ -20,7 +20,7 @@ impl HistoryService {
         let state = shard
             .read_state(&key)
             .await?
-            .ok_or_else(|| HistoryError::from(execution_not_found()))?;
+            .ok_or_else(|| HistoryError::from(run_not_found(&key)))?;
         Ok(state.describe())
     }
 }

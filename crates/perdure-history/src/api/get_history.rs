@@ -15,7 +15,7 @@ use temporalio_protos::temporal::api::workflowservice::v1::{
 };
 use tokio::time::Instant;
 
-use crate::api::execution_not_found;
+use crate::api::run_not_found;
 use crate::cache::ExecKey;
 use crate::errors::HistoryError;
 use crate::watchers::Progress;
@@ -72,7 +72,7 @@ impl HistoryService {
             let state = shard
                 .read_state(&key)
                 .await?
-                .ok_or_else(|| HistoryError::from(execution_not_found()))?;
+                .ok_or_else(|| HistoryError::from(run_not_found(&key)))?;
             let closed = !state.is_running();
             let persisted_end = state.next_event_id;
             let ready = if close_only {

@@ -9,7 +9,7 @@ use temporalio_protos::temporal::api::workflowservice::v1::{
     GetWorkflowExecutionHistoryReverseRequest, GetWorkflowExecutionHistoryReverseResponse,
 };
 
-use crate::api::{execution_not_found, HistoryPageToken};
+use crate::api::{run_not_found, HistoryPageToken};
 use crate::errors::HistoryError;
 use crate::{tables, HistoryService};
 
@@ -42,7 +42,7 @@ impl HistoryService {
         let state = shard
             .read_state(&key)
             .await?
-            .ok_or_else(|| HistoryError::from(execution_not_found()))?;
+            .ok_or_else(|| HistoryError::from(run_not_found(&key)))?;
         let page_size = match request.maximum_page_size {
             n if n <= 0 => MAX_REVERSE_PAGE,
             n => (n as usize).min(MAX_REVERSE_PAGE),

@@ -96,3 +96,12 @@ pub(crate) fn token_key(token: &TaskToken) -> ExecKey {
 pub(crate) fn execution_not_found() -> CoreError {
     CoreError::NotFound("workflow execution not found".to_string())
 }
+
+/// A named run that is not stored (never was, or retention deleted it): Temporal's wording
+/// when its persistence layer finds no such run.
+pub(crate) fn run_not_found(key: &ExecKey) -> CoreError {
+    CoreError::NotFound(format!(
+        "workflow execution not found for workflow ID \"{}\" and run ID \"{}\"",
+        key.workflow_id, key.run_id
+    ))
+}

@@ -15,8 +15,8 @@ use temporalio_protos::temporal::api::workflowservice::v1::{
     PollWorkflowTaskQueueResponse, QueryWorkflowRequest,
 };
 
-use crate::api::execution_not_found;
 use crate::api::record_workflow_task_started::history_page;
+use crate::api::run_not_found;
 use crate::cache::ExecKey;
 use crate::errors::HistoryError;
 use crate::queries::{Buffered, QueryRegistry};
@@ -74,7 +74,7 @@ impl HistoryService {
         let query = req.query.clone().unwrap_or_default();
         let waiting = shard
             .inspect(&key, |state| {
-                let state = state.ok_or_else(|| HistoryError::from(execution_not_found()))?;
+                let state = state.ok_or_else(|| HistoryError::from(run_not_found(&key)))?;
                 match state.route_query(reject, deadline)? {
                     QueryRoute::Rejected { status } => Ok(Err(QueryStep::Rejected(status))),
                     QueryRoute::Direct(target) => Ok(Err(QueryStep::Direct {
@@ -104,8 +104,7 @@ impl HistoryService {
             Ok(Buffered::Unblocked) => {
                 let target = shard
                     .inspect(&key, |state| {
-                        let state =
-                            state.ok_or_else(|| HistoryError::from(execution_not_found()))?;
+                        let state = state.ok_or_else(|| HistoryError::from(run_not_found(&key)))?;
                         state.check_queryable_when_closed()?;
                         Ok(state.query_target())
                     })
@@ -137,7 +136,7 @@ impl HistoryService {
         let state = shard
             .read_state(&key)
             .await?
-            .ok_or_else(|| HistoryError::from(execution_not_found()))?;
+            .ok_or_else(|| HistoryError::from(run_not_found(&key)))?;
         let (events, next_page_token) = if sticky {
             (Vec::new(), Vec::new())
         } else {

@@ -5,7 +5,7 @@
 use perdure_core::{transfer_task, CoreError, EventId};
 use temporalio_protos::temporal::api::workflowservice::v1::PollActivityTaskQueueResponse;
 
-use crate::api::execution_not_found;
+use crate::api::run_not_found;
 use crate::errors::HistoryError;
 use crate::shard::{Plan, Step};
 use crate::{DispatchTask, HistoryService};
@@ -26,7 +26,7 @@ impl HistoryService {
             .shard
             .update(&d.key, |state, now| {
                 let Some(state) = state else {
-                    return Err(execution_not_found().into());
+                    return Err(run_not_found(&d.key).into());
                 };
                 let mut next = state.clone();
                 let (mutation, dispatch) = next.record_activity_task_started(

@@ -16,7 +16,7 @@ use temporalio_protos::temporal::api::taskqueue::v1::TaskQueue;
 use temporalio_protos::temporal::api::update::v1::Request;
 use temporalio_protos::temporal::api::workflowservice::v1::PollWorkflowTaskQueueResponse;
 
-use crate::api::{execution_not_found, HistoryPageToken};
+use crate::api::{run_not_found, HistoryPageToken};
 use crate::cache::ExecKey;
 use crate::errors::HistoryError;
 use crate::shard::Shard;
@@ -43,7 +43,7 @@ impl HistoryService {
         let result = shard
             .update(key, |state, now| {
                 let Some(state) = state else {
-                    return Err(execution_not_found().into());
+                    return Err(run_not_found(key).into());
                 };
                 let mut next = state.clone();
                 let (mutation, dispatch) = next.record_workflow_task_started(

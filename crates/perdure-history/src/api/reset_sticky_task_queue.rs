@@ -5,7 +5,7 @@
 use perdure_core::Mutation;
 use temporalio_protos::temporal::api::common::v1::WorkflowExecution;
 
-use crate::api::execution_not_found;
+use crate::api::run_not_found;
 use crate::errors::HistoryError;
 use crate::shard::{Plan, Step};
 use crate::HistoryService;
@@ -24,7 +24,7 @@ impl HistoryService {
         shard
             .update(&key, |state, _now| {
                 let Some(state) = state else {
-                    return Err(execution_not_found().into());
+                    return Err(run_not_found(&key).into());
                 };
                 let mut next = state.clone();
                 if !next.reset_sticky_task_queue()? {

@@ -12,7 +12,7 @@ impl HistoryService {
         &self,
         namespace_id: &str,
         request: &SignalWorkflowExecutionRequest,
-    ) -> Result<(), HistoryError> {
+    ) -> Result<String, HistoryError> {
         let execution = request.workflow_execution.clone().unwrap_or_default();
         let key = self
             .resolve_run(namespace_id, &execution.workflow_id, &execution.run_id)
@@ -27,6 +27,7 @@ impl HistoryService {
         };
         self.shard_for(namespace_id, &execution.workflow_id)
             .mutate(&key, |next, now| Ok((next.signal(&signal, now)?, ())))
-            .await
+            .await?;
+        Ok(key.run_id)
     }
 }

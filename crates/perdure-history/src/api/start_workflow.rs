@@ -29,7 +29,11 @@ const START_ATTEMPTS: usize = 4;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StartOutcome {
     pub run_id: String,
-    /// False when an existing run was returned (same request id, or USE_EXISTING).
+    /// The first run of `run_id`'s chain (itself for a run this start created).
+    pub first_execution_run_id: String,
+    /// True when this start created the run, or an earlier start with the same request id did
+    /// (Temporal answers a retried start as it answered the first); false when an existing
+    /// run was kept (USE_EXISTING, or the run a SignalWithStart signalled).
     pub started: bool,
     /// The run's status as the start found or left it (a WorkflowExecutionStatus).
     pub status: i32,
@@ -173,7 +177,11 @@ impl HistoryService {
         // terminated run's details, as Temporal does.
         let new_run_id = uuid::Uuid::new_v4().to_string();
         for _ in 0..START_ATTEMPTS {
-            let current = tables::load_current(&shard.store, shard.id, namespace_id, &wf)?;
+            let current = tables::load_current(&shard.store, shard.id, namespace_id, &wf)?
+                .map(|(c, raw)| {
+                    Ok::<_, HistoryError>((with_first_run(shard, namespace_id, &wf, c)?, raw))
+                })
+                .transpose()?;
             match decide_start(current.as_ref().map(|(c, _)| c), &policy) {
                 StartDecision::Start => {}
                 StartDecision::ReturnExisting { run_id } => {
@@ -193,11 +201,18 @@ impl HistoryService {
                         }
                         None => shard.read_barrier().await?,
                     }
-                    let status = current.as_ref().map_or(0, |(c, _)| c.status);
+                    let (status, first_execution_run_id, deduped) =
+                        current
+                            .as_ref()
+                            .map_or((0, String::new(), false), |(c, _)| {
+                                let deduped = c.start_request_id == request.request_id;
+                                (c.status, c.first_execution_run_id.clone(), deduped)
+                            });
                     return Ok((
                         StartOutcome {
                             run_id,
-                            started: false,
+                            first_execution_run_id,
+                            started: deduped && signal.is_none(),
                             status,
                         },
                         None,
@@ -228,6 +243,7 @@ impl HistoryService {
                 run_id: run_id.clone(),
                 start_request_id: request.request_id.clone(),
                 status: WorkflowExecutionStatus::Running as i32,
+                first_execution_run_id: run_id.clone(),
             }
             .encode_to_vec();
             let written = shard
@@ -279,6 +295,7 @@ impl HistoryService {
                 Ok(admitted) => {
                     return Ok((
                         StartOutcome {
+                            first_execution_run_id: run_id.clone(),
                             run_id,
                             started: true,
                             status: WorkflowExecutionStatus::Running as i32,
@@ -292,4 +309,22 @@ impl HistoryService {
         }
         Err(HistoryError::Conflict)
     }
+}
+
+/// `current` with its chain's first run filled in: a pointer written before the pointer kept
+/// it names only the current run, whose state knows (a read only for such old pointers).
+fn with_first_run(
+    shard: &crate::shard::Shard,
+    namespace_id: &str,
+    workflow_id: &str,
+    mut current: CurrentExecution,
+) -> Result<CurrentExecution, HistoryError> {
+    if current.first_execution_run_id.is_empty() {
+        let key = ExecKey::new(namespace_id, workflow_id, &current.run_id);
+        current.first_execution_run_id = tables::load_execution(&shard.store, shard.id, &key)?
+            .map(|(state, _)| state.first_execution_run_id)
+            .filter(|id| !id.is_empty())
+            .unwrap_or_else(|| current.run_id.clone());
+    }
+    Ok(current)
 }

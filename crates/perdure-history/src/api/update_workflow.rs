@@ -158,7 +158,8 @@ impl HistoryService {
         let shard = self.shard_for(target.namespace_id, target.workflow_id);
         let found = shard
             .update(&key, |state, now| {
-                let state = state.ok_or_else(|| HistoryError::from(run_not_found(&key)))?;
+                let state =
+                    state.ok_or_else(|| HistoryError::from(crate::api::run_not_found(&key)))?;
                 check_first_run(state, target.first_execution_run_id)?;
                 if let Some(rec) = state.update_record(update_id) {
                     return Ok(Step::Reply(Found::Record(rec.clone(), state.is_running())));
@@ -197,7 +198,8 @@ impl HistoryService {
         let shard = self.shard_for(target.namespace_id, target.workflow_id);
         let found = shard
             .inspect(&key, |state| {
-                let state = state.ok_or_else(|| HistoryError::from(run_not_found(&key)))?;
+                let state =
+                    state.ok_or_else(|| HistoryError::from(crate::api::run_not_found(&key)))?;
                 check_first_run(state, target.first_execution_run_id)?;
                 if let Some(rec) = state.update_record(update_id) {
                     return Ok(Found::Record(rec.clone(), state.is_running()));
@@ -280,13 +282,6 @@ enum Found {
     /// The run's record of an accepted update, and whether the run is still running.
     Record(perdure_core::UpdateRecord, bool),
     Waiting(watch::Receiver<UpdateState>),
-}
-
-fn run_not_found(key: &ExecKey) -> CoreError {
-    CoreError::NotFound(format!(
-        "workflow execution not found for workflow ID \"{}\" and run ID \"{}\"",
-        key.workflow_id, key.run_id
-    ))
 }
 
 /// A caller naming the chain's first run must name this run's chain.

@@ -83,6 +83,22 @@ async fn rows_follow_start_close_and_continue_as_new() {
     assert_ne!(second, first);
     assert_eq!(rows[1].status, S::ContinuedAsNew as i32);
     assert!(rows[1].close_time.is_some() && rows[1].history_length > 0);
+    // One state transition per write: start, task started, task completed (closing). Open
+    // rows carry none, as Temporal's; the successor's creation is its first.
+    assert_eq!(rows[1].state_transition_count, 3);
+    assert_eq!(rows[0].state_transition_count, 0);
+    // The successor is current, and a start refused by it names the chain's first run.
+    match node.start("wf-vis", "req-3").await {
+        Err(crate::errors::HistoryError::Core(perdure_core::CoreError::AlreadyStarted {
+            run_id,
+            first_execution_run_id,
+            ..
+        })) => assert_eq!(
+            (run_id, first_execution_run_id),
+            (second.clone(), first.clone())
+        ),
+        other => panic!("expected AlreadyStarted, got {other:?}"),
+    }
 
     // Completion closes the successor's row.
     let wft = node.next_workflow_task(&second, 2).await;
@@ -92,6 +108,59 @@ async fn rows_follow_start_close_and_continue_as_new() {
     let done = list(&node.history, "ExecutionStatus = 'Completed'").await;
     assert_eq!(done.len(), 1);
     assert_eq!(done[0].execution.clone().unwrap().run_id, second);
+    // Created; its first task scheduled when the minimal interval between runs' backoff timer
+    // fired (a write of its own, as in Temporal); started; completed.
+    assert_eq!(done[0].state_transition_count, 4);
+    // Every stored event carries a task id of the write that stored it: one each, growing
+    // with the history (Temporal's event task ids), the successor's too.
+    for run in [&first, &second] {
+        let ids: Vec<i64> = node
+            .history("wf-vis", run)
+            .await
+            .iter()
+            .map(|e| e.task_id)
+            .collect();
+        assert!(ids[0] > 0 && ids.windows(2).all(|w| w[0] < w[1]), "{ids:?}");
+    }
+    let described = node
+        .history
+        .describe(
+            NS_ID,
+            &temporalio_protos::temporal::api::common::v1::WorkflowExecution {
+                workflow_id: "wf-vis".into(),
+                run_id: second.clone(),
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        described
+            .workflow_execution_info
+            .unwrap()
+            .state_transition_count,
+        4
+    );
+    // A state stored before the count was kept reads it from the run's version.
+    let key = crate::cache::ExecKey::new(NS_ID, "wf-vis", &second);
+    let shard = node.history.shard_for(NS_ID, "wf-vis").clone();
+    let (mut old, version) = crate::tables::load_execution(&shard.store, shard.id, &key)
+        .unwrap()
+        .unwrap();
+    assert_eq!(version, 4);
+    old.state_transition_count = 0;
+    let rewrite = perdure_storage::WriteBatch {
+        checks: vec![],
+        ops: vec![perdure_storage::Op::Put {
+            cf: perdure_storage::Cf::Executions,
+            key: perdure_storage::keys::execution(shard.id, NS_ID, "wf-vis", &second),
+            value: prost::Message::encode_to_vec(&old),
+        }],
+    };
+    shard.store.apply(shard.id, b"test", &rewrite).unwrap();
+    let (reloaded, _) = crate::tables::load_execution(&shard.store, shard.id, &key)
+        .unwrap()
+        .unwrap();
+    assert_eq!(reloaded.state_transition_count, 4);
 
     let grouped = query("GROUP BY ExecutionStatus");
     let mut total = 0;

@@ -235,18 +235,23 @@ async fn start_dedups_by_request_id_and_conflicts_while_running() {
         .start_workflow(NS_ID, None, start_request("wf-dedup", "req-1"))
         .await
         .unwrap();
-    assert_eq!(again.run_id, first.run_id);
-    assert!(!again.started);
+    // A retried start answers as the first did (Temporal's "started" for a deduped request).
+    assert_eq!(again, first);
+    assert_eq!(first.first_execution_run_id, first.run_id);
 
     match svc
         .start_workflow(NS_ID, None, start_request("wf-dedup", "req-2"))
         .await
     {
         Err(HistoryError::Core(CoreError::AlreadyStarted {
-            run_id, request_id, ..
+            run_id,
+            request_id,
+            first_execution_run_id,
+            ..
         })) => {
             assert_eq!(run_id, first.run_id);
             assert_eq!(request_id, "req-1");
+            assert_eq!(first_execution_run_id, first.run_id);
         }
         other => panic!("expected AlreadyStarted, got {other:?}"),
     }
