@@ -35,7 +35,10 @@ pub enum UpdateState {
     /// Accepted: WorkflowExecutionUpdateAccepted is written.
     Accepted,
     /// Finished: completed by the worker (or failed by the run closing), or rejected.
-    Completed { outcome: Outcome, rejected: bool },
+    Completed {
+        outcome: Box<Outcome>,
+        rejected: bool,
+    },
     /// The run closed before any worker accepted it.
     AbortedByClose,
 }
@@ -228,7 +231,7 @@ impl UpdateRegistry {
                 UpdateProgress::Completed { update_id, outcome } => {
                     if let Some(e) = updates.remove(update_id) {
                         e.state.send_replace(UpdateState::Completed {
-                            outcome: outcome.clone(),
+                            outcome: Box::new(outcome.clone()),
                             rejected: false,
                         });
                     }
@@ -236,7 +239,7 @@ impl UpdateRegistry {
                 UpdateProgress::Rejected { update_id, failure } => {
                     if let Some(e) = updates.remove(update_id) {
                         e.state.send_replace(UpdateState::Completed {
-                            outcome: rejected_outcome(failure.clone()),
+                            outcome: Box::new(rejected_outcome(failure.clone())),
                             rejected: true,
                         });
                     }
@@ -248,7 +251,9 @@ impl UpdateRegistry {
                 let end = match *e.state.borrow() {
                     UpdateState::Admitted => UpdateState::AbortedByClose,
                     _ => UpdateState::Completed {
-                        outcome: rejected_outcome(accepted_update_completed_workflow_failure()),
+                        outcome: Box::new(rejected_outcome(
+                            accepted_update_completed_workflow_failure(),
+                        )),
                         rejected: false,
                     },
                 };
@@ -373,7 +378,7 @@ mod tests {
         assert_eq!(
             *accepted.borrow(),
             UpdateState::Completed {
-                outcome: success(),
+                outcome: Box::new(success()),
                 rejected: false
             }
         );

@@ -94,7 +94,7 @@ impl UpdateHandle {
             UpdateState::Admitted => self.status_at(UpdateStage::Admitted, None, false),
             UpdateState::Accepted => self.status_at(UpdateStage::Accepted, None, false),
             UpdateState::Completed { outcome, rejected } => {
-                self.status_at(UpdateStage::Completed, Some(outcome), rejected)
+                self.status_at(UpdateStage::Completed, Some(*outcome), rejected)
             }
             UpdateState::AbortedByClose => {
                 return Err(CoreError::NotFound(
