@@ -761,3 +761,29 @@ class SetsSearchAttributesOnCommands:
 
 
 ALL.append(SetsSearchAttributesOnCommands)
+
+
+# ---- reset (test_reset.py) ---------------------------------------------------------------
+
+
+@workflow.defn
+class GreetThenCollect:
+    """Runs ``greet``, waits for ``expected`` ``add`` signals, returns the greeting and them."""
+
+    def __init__(self) -> None:
+        self.values: list[str] = []
+
+    @workflow.signal
+    def add(self, value: str) -> None:
+        self.values.append(value)
+
+    @workflow.run
+    async def run(self, name: str, expected: int) -> str:
+        greeting = await workflow.execute_activity(
+            "greet", name, start_to_close_timeout=ACTIVITY_TIMEOUT
+        )
+        await workflow.wait_condition(lambda: len(self.values) >= expected)
+        return greeting + "|" + ",".join(self.values)
+
+
+ALL.append(GreetThenCollect)

@@ -32,6 +32,7 @@ mod cron;
 mod event_clock;
 mod external;
 mod query;
+mod reset;
 mod retention;
 mod run_info;
 mod signal;

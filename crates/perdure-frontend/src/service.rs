@@ -483,6 +483,27 @@ impl WorkflowService for Frontend {
         .await
     }
 
+    async fn reset_workflow_execution(
+        &self,
+        r: Request<ResetWorkflowExecutionRequest>,
+    ) -> Reply<ResetWorkflowExecutionResponse> {
+        observe("ResetWorkflowExecution", async {
+            routed!(
+                self,
+                r,
+                self.execution_route(
+                    &r.get_ref().namespace,
+                    r.get_ref().workflow_execution.as_ref()
+                ),
+                reset_workflow_execution
+            );
+            self.reset_workflow_execution(r.into_inner())
+                .await
+                .map(Response::new)
+        })
+        .await
+    }
+
     async fn terminate_workflow_execution(
         &self,
         r: Request<TerminateWorkflowExecutionRequest>,

@@ -35,7 +35,7 @@ pub(crate) fn body() -> Value {
         "WorkflowCancelDisabled": false,
         "WorkflowSignalDisabled": false,
         "WorkflowUpdateDisabled": false,
-        "WorkflowResetDisabled": true,
+        "WorkflowResetDisabled": false,
         "BatchActionsDisabled": true,
         "StartWorkflowDisabled": false,
         "HideWorkflowQueryErrors": false,
@@ -60,7 +60,7 @@ mod tests {
         assert_eq!(b["DefaultNamespace"], "default");
         assert_eq!(b["DisableWriteActions"], false);
         assert_eq!(b["WorkflowTerminateDisabled"], false);
-        assert_eq!(b["WorkflowResetDisabled"], true);
+        assert_eq!(b["WorkflowResetDisabled"], false);
         assert_eq!(b["Auth"]["Enabled"], false);
         assert_eq!(b["Codec"]["Endpoint"], "");
     }

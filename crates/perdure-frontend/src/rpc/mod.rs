@@ -28,6 +28,7 @@ mod record_activity_task_heartbeat;
 mod remove_search_attributes;
 mod request_cancel_workflow_execution;
 mod reset_sticky_task_queue;
+mod reset_workflow_execution;
 mod respond_activity_task;
 mod respond_activity_task_by_id;
 mod respond_query_task_completed;

@@ -19,6 +19,7 @@ mod record_activity_task_started;
 mod record_workflow_task_started;
 mod request_cancel;
 mod reset_sticky_task_queue;
+mod reset_workflow;
 mod respond_activity_task;
 mod respond_workflow_task_completed;
 mod respond_workflow_task_failed;
