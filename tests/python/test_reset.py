@@ -280,3 +280,23 @@ async def test_reset_to_the_last_task_keeps_the_activity_done(client, worker, wf
     assert await new_handle.result() == "Hello, bob!|x"
     names = type_names(await events_of(new_handle))
     assert names.count("EVENT_TYPE_ACTIVITY_TASK_SCHEDULED") == 1
+
+
+async def test_cli_reset_by_event_id(server, client, worker, wf_id):
+    from test_cli import cli
+
+    handle = await waiting_for_signals(client, worker, wf_id, 1)
+    base_run = handle.result_run_id
+    out = await cli(
+        server, "workflow", "reset", "--workflow-id", wf_id, "--event-id", "4",
+        "--reason", REASON, "--yes",
+    )
+    current = await client.get_workflow_handle(wf_id).describe()
+    assert current.run_id != base_run
+    assert out == f"Resetting workflow {wf_id} to event ID 4\n"
+    assert await status_of(client, wf_id, base_run) == (
+        WorkflowExecutionStatus.WORKFLOW_EXECUTION_STATUS_TERMINATED
+    )
+    await client.get_workflow_handle(wf_id).signal(workflows.GreetThenCollect.add, "c")
+    new_handle = client.get_workflow_handle(wf_id, run_id=current.run_id)
+    assert await new_handle.result() == "Hello, bob!|c"

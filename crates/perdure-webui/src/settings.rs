@@ -1,8 +1,8 @@
 //! `/api/v1/settings`: what the UI reads before anything else. Temporal's ui-server builds it
 //! from its config (field names are Go's, capitalised); Perdure has no auth and no codec server.
-//! Write actions are on where Perdure serves the call behind them: reset
-//! (ResetWorkflowExecution) and batch actions (StartBatchOperation) answer Unimplemented, so
-//! the UI is told to disable those two.
+//! Write actions are on where Perdure serves the call behind them (reset included:
+//! ResetWorkflowExecution); batch actions (StartBatchOperation) answer Unimplemented, so the
+//! UI is told to disable them.
 
 use axum::Json;
 use serde_json::{json, Value};
