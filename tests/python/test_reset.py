@@ -6,9 +6,14 @@ received after that point re-applied, and a new WorkflowTaskScheduled; a worker 
 carries on. A running base is terminated by the resetter (reason, identity history-resetter).
 Every test passes against Temporal's dev server (PERDURE_TEST_SERVER=temporal).
 
+A reset of a run that is no longer current terminates the current run first; a retried reset
+with the same request id is not deduplicated (Temporal compares it with the current run's
+create request id, which a reset run inherits from the base's start).
+
 Not covered here: resets with pending timers or children, updates re-applied, the reapply
-exclusions other than signals, post-reset operations, resets of a run that is not current
-while another runs, and `temporal workflow reset` by type (first/last workflow task).
+exclusions other than signals, post-reset operations, and `temporal workflow reset` by type
+(first/last workflow task). The core tests (perdure-core src/tests/reset.rs) cover timers and
+pending activities.
 """
 
 from __future__ import annotations
@@ -164,6 +169,10 @@ async def test_reset_to_the_first_task_replays_reapplies_signals_and_terminates_
     )
     info = d.workflow_execution_info
     assert info.first_run_id == base_run
+    assert info.root_execution.run_id == new_run
+    # The new run starts at the reset, not at the base's start.
+    assert info.start_time.ToNanoseconds() > base_events[-1].event_time.ToNanoseconds()
+    assert info.execution_time == info.start_time
     assert info.status == WorkflowExecutionStatus.WORKFLOW_EXECUTION_STATUS_COMPLETED
     assert info.history_length == len(events)
     # Describe by workflow id alone finds the new run: it is current.
@@ -300,3 +309,29 @@ async def test_cli_reset_by_event_id(server, client, worker, wf_id):
     await client.get_workflow_handle(wf_id).signal(workflows.GreetThenCollect.add, "c")
     new_handle = client.get_workflow_handle(wf_id, run_id=current.run_id)
     assert await new_handle.result() == "Hello, bob!|c"
+
+
+async def test_a_second_reset_of_the_same_base_terminates_the_first_reset_run(
+    client, worker, wf_id
+):
+    # A request id names the reset for Temporal's dedup only while it created the current
+    # run, which a reset run never did (it keeps the base's start request id): a second
+    # reset of the same base makes another run.
+    handle = await waiting_for_signals(client, worker, wf_id, 2)
+    await handle.signal(workflows.GreetThenCollect.add, "a")
+    await wait_until(lambda: _with_signal(handle), 20, "the signal's task")
+    base_run = handle.result_run_id
+    request_id = str(uuid.uuid4())
+    first = await reset(client, wf_id, base_run, 4, request_id)
+    second = await reset(client, wf_id, base_run, 4, request_id)
+    assert len({base_run, first, second}) == 3
+    first_events = await events_of(client.get_workflow_handle(wf_id, run_id=first))
+    last = first_events[-1]
+    assert last.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_TERMINATED
+    assert last.workflow_execution_terminated_event_attributes.reason == REASON
+    assert last.workflow_execution_terminated_event_attributes.identity == "history-resetter"
+    current = await client.get_workflow_handle(wf_id).describe()
+    assert current.run_id == second
+    # The base's signal is re-applied once, from the base.
+    await client.get_workflow_handle(wf_id).signal(workflows.GreetThenCollect.add, "b")
+    assert await client.get_workflow_handle(wf_id, run_id=second).result() == "Hello, bob!|a,b"
