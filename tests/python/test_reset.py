@@ -18,6 +18,9 @@ pending activities.
 
 from __future__ import annotations
 
+import asyncio
+import json
+import urllib.request
 import uuid
 
 import pytest
@@ -37,6 +40,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 import workflows
 from harness import NAMESPACE
+from test_cli import cli
 from history import events_of, type_names
 from waiting import wait_until
 
@@ -292,8 +296,6 @@ async def test_reset_to_the_last_task_keeps_the_activity_done(client, worker, wf
 
 
 async def test_cli_reset_by_event_id(server, client, worker, wf_id):
-    from test_cli import cli
-
     handle = await waiting_for_signals(client, worker, wf_id, 1)
     base_run = handle.result_run_id
     out = await cli(
@@ -335,3 +337,27 @@ async def test_a_second_reset_of_the_same_base_terminates_the_first_reset_run(
     # The base's signal is re-applied once, from the base.
     await client.get_workflow_handle(wf_id).signal(workflows.GreetThenCollect.add, "b")
     assert await client.get_workflow_handle(wf_id, run_id=second).result() == "Hello, bob!|a,b"
+
+
+async def test_reset_over_the_http_api_as_the_web_ui_sends_it(server, client, worker, wf_id):
+    handle = await waiting_for_signals(client, worker, wf_id, 1)
+    base_run = handle.result_run_id
+    body = json.dumps(
+        {
+            "workflowExecution": {"workflowId": wf_id, "runId": base_run},
+            "reason": REASON,
+            "workflowTaskFinishEventId": "4",
+            "requestId": str(uuid.uuid4()),
+        }
+    ).encode()
+    url = f"{server.http_base}/api/v1/namespaces/{NAMESPACE}/workflows/{wf_id}/reset"
+    req = urllib.request.Request(
+        url, data=body, method="POST", headers={"Content-Type": "application/json"}
+    )
+    reply = await asyncio.to_thread(
+        lambda: json.loads(urllib.request.urlopen(req, timeout=30).read())
+    )
+    new_run = reply["runId"]
+    assert new_run and new_run != base_run
+    current = await client.get_workflow_handle(wf_id).describe()
+    assert current.run_id == new_run
