@@ -13,7 +13,7 @@
 use std::collections::BTreeMap;
 
 use temporalio_protos::temporal::api::{
-    enums::v1::{EventType, ResetReapplyExcludeType, ResetReapplyType, TimeoutType},
+    enums::v1::{EventType, ResetReapplyExcludeType, ResetReapplyType},
     enums::v1::{WorkflowExecutionStatus, WorkflowTaskFailedCause},
     failure::v1::{failure::FailureInfo, Failure, ResetWorkflowFailureInfo},
     history::v1::{
@@ -24,7 +24,7 @@ use temporalio_protos::temporal::api::{
 
 use crate::errors::CoreError;
 use crate::state::{ActivityInfo, MutableState, TimerInfo, WorkflowTaskInfo};
-use crate::tasks::{timer_task, Mutation, NewRun, RunTimeout, TaskTimeout, UserTimer};
+use crate::tasks::{timer_task, Mutation, NewRun, RunTimeout, UserTimer};
 use crate::time::{duration_from_proto, Time};
 use crate::workflow_task_failed::HISTORY_SERVICE_IDENTITY;
 
@@ -229,21 +229,7 @@ impl MutableState {
             let mut info = info;
             info.scheduled_time = now.0;
             info.first_scheduled_time = now.0;
-            self.dispatch_activity_attempt(m, &info, now);
-            let s2c = duration_from_proto(info.schedule_to_close_timeout.as_ref());
-            if !s2c.is_zero() {
-                let t = self.timer_task(
-                    now.add(s2c),
-                    timer_task::Kind::ActivityTimeout(TaskTimeout {
-                        scheduled_event_id: info.scheduled_event_id,
-                        attempt: info.attempt,
-                        stamp: info.stamp,
-                        timeout_type: TimeoutType::ScheduleToClose as i32,
-                    }),
-                );
-                m.timer_tasks.push(t);
-            }
-            self.activities.insert(info.scheduled_event_id, info);
+            self.schedule_activity(m, info, now);
         }
     }
 

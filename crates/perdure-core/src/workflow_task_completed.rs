@@ -494,21 +494,7 @@ impl MutableState {
                     workflow_task_completed_event_id: completed_id,
                     ..Default::default()
                 };
-                self.dispatch_activity_attempt(m, &info, now);
-                let s2c = duration_from_proto(info.schedule_to_close_timeout.as_ref());
-                if !s2c.is_zero() {
-                    let t = self.timer_task(
-                        now.add(s2c),
-                        timer_task::Kind::ActivityTimeout(TaskTimeout {
-                            scheduled_event_id: id,
-                            attempt: 1,
-                            stamp: info.stamp,
-                            timeout_type: TimeoutType::ScheduleToClose as i32,
-                        }),
-                    );
-                    m.timer_tasks.push(t);
-                }
-                self.activities.insert(id, info);
+                self.schedule_activity(m, info, now);
                 Ok(Some(id))
             }
             CommandType::StartTimer => {
@@ -811,6 +797,26 @@ impl MutableState {
 
     /// Hands the current attempt of an activity to matching and arms its schedule-to-start
     /// timeout.
+    /// Dispatches a scheduled activity's attempt, arms its schedule-to-close timeout (which
+    /// spans every attempt) and keeps it as pending.
+    pub(crate) fn schedule_activity(&mut self, m: &mut Mutation, info: ActivityInfo, now: Time) {
+        self.dispatch_activity_attempt(m, &info, now);
+        let s2c = duration_from_proto(info.schedule_to_close_timeout.as_ref());
+        if !s2c.is_zero() {
+            let t = self.timer_task(
+                now.add(s2c),
+                timer_task::Kind::ActivityTimeout(TaskTimeout {
+                    scheduled_event_id: info.scheduled_event_id,
+                    attempt: info.attempt,
+                    stamp: info.stamp,
+                    timeout_type: TimeoutType::ScheduleToClose as i32,
+                }),
+            );
+            m.timer_tasks.push(t);
+        }
+        self.activities.insert(info.scheduled_event_id, info);
+    }
+
     pub(crate) fn dispatch_activity_attempt(
         &self,
         m: &mut Mutation,
