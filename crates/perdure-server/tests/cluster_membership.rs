@@ -204,8 +204,8 @@ fn rejoin_options(cluster: &TestCluster, id: u64, dir: &std::path::Path) -> Node
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_node_whose_join_address_does_not_answer_refuses_to_start_and_writes_nothing() {
     let dir = tempfile::tempdir().unwrap();
-    // A port nobody listens on.
-    let nobody = std::net::TcpListener::bind("127.0.0.1:0")
+    // A port nobody listens on (on an address of its own, so no other test's node takes it).
+    let nobody = std::net::TcpListener::bind((common::cluster::own_loopback_ip(), 0))
         .unwrap()
         .local_addr()
         .unwrap();

@@ -3,7 +3,8 @@
 //! serves, i.e. every group has a leader and `default` exists.
 
 use std::collections::BTreeMap;
-use std::net::{SocketAddr, TcpListener};
+use std::hash::{BuildHasher, RandomState};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener};
 use std::path::Path;
 
 use perdure_server::cluster_status::ClusterStatus;
@@ -17,12 +18,34 @@ pub struct TestCluster {
     pub nodes: Vec<DevServer>,
     /// Per node (same order): the test hook that cuts its internal traffic.
     pub isolation: Vec<Isolation>,
+    /// The loopback address this cluster's internal ports live on (see [`own_loopback_ip`]).
+    pub ip: IpAddr,
 }
 
-/// A port nobody listens on right now (the window until the node binds it is milliseconds).
-fn free_addr() -> SocketAddr {
-    let l = TcpListener::bind("127.0.0.1:0").expect("bind a free port");
-    l.local_addr().expect("local addr")
+/// A loopback address for one test cluster's internal ports, other than 127.0.0.1.
+///
+/// Peer addresses must be chosen before the nodes bind them, so a port is probed and released
+/// first. On 127.0.0.1 that released port can be handed to anything else in the test binary
+/// meanwhile (another test's probe, an API port, a client's outgoing socket), and two
+/// concurrent clusters sharing the test secret then talk to each other. Linux routes all of
+/// 127.0.0.0/8 to loopback, and nothing else binds or connects from this random address.
+pub fn own_loopback_ip() -> IpAddr {
+    let r = RandomState::new().hash_one(std::process::id());
+    let [a, b, c, ..] = r.to_le_bytes();
+    // A second byte of at least 1 stays clear of 127.0.0.0/16, where 127.0.0.1 and the
+    // addresses people configure live.
+    IpAddr::V4(Ipv4Addr::new(127, a.max(1), b, c.max(1)))
+}
+
+/// Distinct free ports on `ip`: every probe stays bound until all are chosen.
+fn free_addrs(ip: IpAddr, n: usize) -> Vec<SocketAddr> {
+    let probes: Vec<TcpListener> = (0..n)
+        .map(|_| TcpListener::bind((ip, 0)).expect("bind a free port"))
+        .collect();
+    probes
+        .iter()
+        .map(|l| l.local_addr().expect("local addr"))
+        .collect()
 }
 
 pub async fn start_cluster(n: u64, dir: &Path) -> TestCluster {
@@ -34,7 +57,11 @@ pub async fn start_cluster(n: u64, dir: &Path) -> TestCluster {
 /// `n` nodes started with one --peers list, returned as soon as each serves (groups may still
 /// be electing and placing voters).
 pub async fn start_nodes(n: u64, dir: &Path) -> TestCluster {
-    let peers: BTreeMap<u64, String> = (1..=n).map(|i| (i, free_addr().to_string())).collect();
+    let ip = own_loopback_ip();
+    let peers: BTreeMap<u64, String> = (1..=n)
+        .zip(free_addrs(ip, n as usize))
+        .map(|(i, a)| (i, a.to_string()))
+        .collect();
     let isolation: Vec<Isolation> = (1..=n).map(|_| Isolation::default()).collect();
     let starts: Vec<_> = (1..=n)
         .map(|i| {
@@ -54,18 +81,29 @@ pub async fn start_nodes(n: u64, dir: &Path) -> TestCluster {
                 history: Default::default(),
                 ui_dir: None,
             };
-            tokio::spawn(start_node(opts))
+            (i, opts)
         })
         .collect();
-    let mut nodes = Vec::new();
-    for s in starts {
-        let node = within("cluster node start-up", s)
-            .await
-            .expect("start task")
-            .expect("node starts");
-        nodes.push(node);
+    // Nodes wait for each other, so a node that fails must be reported as soon as it does,
+    // not after the others' start-up times out waiting for it.
+    let mut started = tokio::task::JoinSet::new();
+    for (i, opts) in starts {
+        started.spawn(async move { (i, start_node(opts).await) });
     }
-    TestCluster { nodes, isolation }
+    let mut nodes = BTreeMap::new();
+    within("cluster start-up", async {
+        while let Some(joined) = started.join_next().await {
+            let (i, node) = joined.expect("start task");
+            let node = node.unwrap_or_else(|e| panic!("node {i} fails to start: {e:#}"));
+            nodes.insert(i, node);
+        }
+    })
+    .await;
+    TestCluster {
+        nodes: nodes.into_values().collect(),
+        isolation,
+        ip,
+    }
 }
 
 impl TestCluster {
@@ -111,7 +149,7 @@ impl TestCluster {
             node_id: id,
             data_dir: dir.join(format!("node-{id}")),
             api_addr: "127.0.0.1:0".parse().unwrap(),
-            internal_addr: Some(free_addr()),
+            internal_addr: Some(free_addrs(self.ip, 1)[0]),
             http_addr: Some("127.0.0.1:0".parse().unwrap()),
             peers: BTreeMap::new(),
             join: Some(via),
