@@ -79,6 +79,21 @@ async def test_cli_describes_the_default_namespace(server):
     assert doc["namespaceInfo"]["state"] == "NAMESPACE_STATE_REGISTERED"
 
 
+async def test_cli_namespace_create_and_update(server):
+    name = f"cli-ns-{uuid.uuid4().hex[:8]}"
+    await cli(server, "operator", "namespace", "create", "--retention", "48h", namespace=name)
+    await cli(
+        server, "operator", "namespace", "update", "--description", "by the cli",
+        "--retention", "72h", "--data", "team=payments", namespace=name,
+    )
+    doc = json.loads(
+        await cli(server, "operator", "namespace", "describe", "-o", "json", namespace=name)
+    )
+    assert doc["namespaceInfo"]["description"] == "by the cli"
+    assert doc["namespaceInfo"]["data"] == {"team": "payments"}
+    assert doc["config"]["workflowExecutionRetentionTtl"] == "259200s"
+
+
 #: Shards each server is started with by harness.py: perdure start-dev's default, and the dev
 #: server's single shard.
 SHARDS = {"perdure": 16, "temporal": 1}

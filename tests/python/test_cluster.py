@@ -29,9 +29,21 @@ from datetime import timedelta
 
 import pytest
 import pytest_asyncio
-from temporalio.api.enums.v1 import EventType
-from temporalio.api.workflowservice.v1 import GetClusterInfoRequest, ListWorkflowExecutionsRequest
+from google.protobuf.duration_pb2 import Duration
+from temporalio.api.common.v1 import WorkflowType
+from temporalio.api.enums.v1 import EventType, NamespaceState
+from temporalio.api.namespace.v1 import UpdateNamespaceInfo
+from temporalio.api.taskqueue.v1 import TaskQueue
+from temporalio.api.workflowservice.v1 import (
+    DescribeNamespaceRequest,
+    GetClusterInfoRequest,
+    ListWorkflowExecutionsRequest,
+    RegisterNamespaceRequest,
+    StartWorkflowExecutionRequest,
+    UpdateNamespaceRequest,
+)
 from temporalio.client import Client
+from temporalio.service import RPCError, RPCStatusCode
 from temporalio.common import SearchAttributeKey, SearchAttributePair, TypedSearchAttributes
 
 import custom_attributes
@@ -283,6 +295,68 @@ class TestSingleNodeAcceptanceOnACluster:
         await custom_attributes.remove(ns, ["ClusterInt"])
         assert set(await custom_attributes.custom(ns)) == {"ClusterKeyword"}
         await ns.get_workflow_handle(wf_id).terminate("test done")
+
+    # A namespace update made through a node that does not lead the meta group is forwarded to
+    # the leader; the answering node describes it at once, the others once their replica has
+    # applied it, and every node then enforces the new state.
+    async def test_namespace_update_across_nodes(self, acceptance_cluster):
+        meta_leader = (await acceptance_cluster.leaders()).get(0)
+        updater = next(n for n in acceptance_cluster.node_ids if n != meta_leader)
+        client = await acceptance_cluster.client(updater)
+        name = f"cluster-upd-{uuid.uuid4().hex[:8]}"
+        await client.workflow_service.register_namespace(
+            RegisterNamespaceRequest(
+                namespace=name, workflow_execution_retention_period=Duration(seconds=86400)
+            ),
+            timeout=timedelta(seconds=10),
+        )
+        # Every node resolves it first, so a node answering from a stale cache would show.
+        async def known(node: int) -> bool:
+            c = await acceptance_cluster.client(node)
+            try:
+                await c.workflow_service.describe_namespace(
+                    DescribeNamespaceRequest(namespace=name), timeout=timedelta(seconds=10)
+                )
+            except RPCError as e:
+                if e.status != RPCStatusCode.NOT_FOUND:
+                    raise
+                return False
+            return True
+
+        for node in acceptance_cluster.node_ids:
+            await wait_until(lambda: known(node), 10, f"node {node} to know the new namespace")
+        await client.workflow_service.update_namespace(
+            UpdateNamespaceRequest(
+                namespace=name,
+                update_info=UpdateNamespaceInfo(
+                    description="updated", state=NamespaceState.NAMESPACE_STATE_DEPRECATED
+                ),
+            ),
+            timeout=timedelta(seconds=10),
+        )
+
+        async def described(node: int) -> bool:
+            c = await acceptance_cluster.client(node)
+            d = await c.workflow_service.describe_namespace(
+                DescribeNamespaceRequest(namespace=name), timeout=timedelta(seconds=10)
+            )
+            return (d.namespace_info.description, d.namespace_info.state) == (
+                "updated", NamespaceState.NAMESPACE_STATE_DEPRECATED
+            )
+
+        assert await described(updater), "the answering node sees its own update"
+        for node in acceptance_cluster.node_ids:
+            await wait_until(lambda: described(node), 10, f"node {node} to see the update")
+            c = await acceptance_cluster.client(node)
+            with pytest.raises(RPCError) as err:
+                await c.workflow_service.start_workflow_execution(
+                    StartWorkflowExecutionRequest(
+                        namespace=name, workflow_id="refused", request_id=str(uuid.uuid4()),
+                        workflow_type=WorkflowType(name="Idle"), task_queue=TaskQueue(name="q"),
+                    ),
+                    timeout=timedelta(seconds=10),
+                )
+            assert err.value.status == RPCStatusCode.FAILED_PRECONDITION, f"node {node}"
 
     # The cluster id is replicated in the meta group: every node describes the same cluster.
     async def test_every_node_describes_the_same_cluster(self, acceptance_cluster):

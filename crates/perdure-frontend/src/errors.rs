@@ -9,10 +9,13 @@ use perdure_history::HistoryError;
 use perdure_storage::StorageError;
 use prost::Message;
 use temporalio_protos::google::rpc::Status as RpcStatus;
-use temporalio_protos::temporal::api::enums::v1::{ResourceExhaustedCause, ResourceExhaustedScope};
+use temporalio_protos::temporal::api::enums::v1::{
+    NamespaceState, ResourceExhaustedCause, ResourceExhaustedScope,
+};
 use temporalio_protos::temporal::api::errordetails::v1::{
-    NamespaceAlreadyExistsFailure, NamespaceNotFoundFailure, NotFoundFailure, QueryFailedFailure,
-    ResourceExhaustedFailure, WorkflowExecutionAlreadyStartedFailure, WorkflowNotReadyFailure,
+    NamespaceAlreadyExistsFailure, NamespaceInvalidStateFailure, NamespaceNotFoundFailure,
+    NotFoundFailure, QueryFailedFailure, ResourceExhaustedFailure,
+    WorkflowExecutionAlreadyStartedFailure, WorkflowNotReadyFailure,
 };
 use temporalio_protos::temporal::api::failure::v1::Failure;
 use tonic::{Code, Status};
@@ -45,6 +48,38 @@ pub fn namespace_not_found(namespace: &str) -> Status {
         format!("Namespace {namespace} is not found."),
         NamespaceNotFoundFailure {
             namespace: namespace.to_string(),
+        },
+    )
+}
+
+/// A call the namespace's state does not allow (a deprecated namespace takes no new runs; a
+/// deleted one answers only DescribeNamespace), in Temporal's words: states by their short
+/// names ("Deprecated"), the allowed ones joined by " or ".
+pub fn namespace_invalid_state(
+    namespace: &str,
+    state: NamespaceState,
+    allowed: &[NamespaceState],
+) -> Status {
+    let short = |s: NamespaceState| {
+        let name = s.as_str_name().trim_start_matches("NAMESPACE_STATE_");
+        let mut chars = name.chars();
+        match chars.next() {
+            Some(first) => first.to_string() + &chars.as_str().to_lowercase(),
+            None => String::new(),
+        }
+    };
+    let allowed_names: Vec<String> = allowed.iter().map(|s| short(*s)).collect();
+    with_detail(
+        Code::FailedPrecondition,
+        format!(
+            "Namespace has invalid state: {}. Must be {}.",
+            short(state),
+            allowed_names.join(" or ")
+        ),
+        NamespaceInvalidStateFailure {
+            namespace: namespace.to_string(),
+            state: state as i32,
+            allowed_states: allowed.iter().map(|s| *s as i32).collect(),
         },
     )
 }

@@ -159,6 +159,16 @@ impl WorkflowService for Frontend {
         .await
     }
 
+    async fn update_namespace(
+        &self,
+        r: Request<UpdateNamespaceRequest>,
+    ) -> Reply<UpdateNamespaceResponse> {
+        observe("UpdateNamespace", async {
+            self.update_namespace(r).await.map(Response::new)
+        })
+        .await
+    }
+
     async fn list_namespaces(
         &self,
         r: Request<ListNamespacesRequest>,

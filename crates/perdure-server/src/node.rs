@@ -508,7 +508,7 @@ async fn ensure_default_namespace(
 ) -> anyhow::Result<()> {
     let deadline = tokio::time::Instant::now() + CLUSTER_WAIT;
     loop {
-        if namespaces.get("default").is_ok() {
+        if namespaces.lookup("default").is_ok() {
             return Ok(());
         }
         if meta.is_leader() {

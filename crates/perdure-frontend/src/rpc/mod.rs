@@ -39,6 +39,7 @@ mod signal_with_start_workflow_execution;
 mod signal_workflow_execution;
 pub(crate) mod start_workflow_execution;
 mod terminate_workflow_execution;
+mod update_namespace;
 mod update_schedule;
 mod update_workflow_execution;
 

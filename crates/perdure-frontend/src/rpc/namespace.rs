@@ -1,9 +1,11 @@
-//! RegisterNamespace, DescribeNamespace, ListNamespaces.
+//! RegisterNamespace, DescribeNamespace, ListNamespaces (UpdateNamespace has its own file).
 
 use std::collections::HashMap;
 
 use perdure_core::limits;
-use temporalio_protos::temporal::api::enums::v1::{ArchivalState, ReplicationState};
+use temporalio_protos::temporal::api::enums::v1::{
+    ArchivalState, NamespaceState, ReplicationState,
+};
 use temporalio_protos::temporal::api::namespace::v1::namespace_info::{Capabilities, Limits};
 use temporalio_protos::temporal::api::namespace::v1::{NamespaceConfig, NamespaceInfo};
 use temporalio_protos::temporal::api::replication::v1::{
@@ -46,7 +48,7 @@ fn namespace_limits() -> Limits {
 
 /// `aliases`: the namespace's custom search attributes by the column Temporal's SQL store
 /// would keep each in (`rules::column_aliases`).
-fn describe(
+pub(crate) fn describe(
     record: NamespaceRecord,
     aliases: HashMap<String, String>,
 ) -> DescribeNamespaceResponse {
@@ -100,7 +102,10 @@ impl Frontend {
         Ok(RegisterNamespaceResponse::default())
     }
 
-    fn column_aliases(&self, record: &NamespaceRecord) -> Result<HashMap<String, String>, Status> {
+    pub(crate) fn column_aliases(
+        &self,
+        record: &NamespaceRecord,
+    ) -> Result<HashMap<String, String>, Status> {
         let attrs = self.namespaces.search_attributes(record.id())?;
         Ok(crate::search_attributes::rules::column_aliases(
             attrs.custom(),
@@ -114,7 +119,7 @@ impl Frontend {
         let record = if !req.id.is_empty() {
             self.namespaces.get_by_id(&req.id)?
         } else {
-            self.namespaces.get(&req.namespace)?
+            self.namespaces.lookup(&req.namespace)?
         };
         let aliases = self.column_aliases(&record)?;
         Ok(describe(record, aliases))
@@ -122,12 +127,14 @@ impl Frontend {
 
     pub(crate) fn list_namespaces(
         &self,
-        _req: ListNamespacesRequest,
+        req: ListNamespacesRequest,
     ) -> Result<ListNamespacesResponse, Status> {
+        let include_deleted = req.namespace_filter.is_some_and(|f| f.include_deleted);
         let namespaces = self
             .namespaces
             .list()?
             .into_iter()
+            .filter(|r| include_deleted || r.state() != NamespaceState::Deleted)
             .map(|record| Ok(describe(record.clone(), self.column_aliases(&record)?)))
             .collect::<Result<_, Status>>()?;
         Ok(ListNamespacesResponse {

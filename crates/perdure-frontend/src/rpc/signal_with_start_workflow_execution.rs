@@ -19,6 +19,7 @@ impl Frontend {
         req: SignalWithStartWorkflowExecutionRequest,
     ) -> Result<SignalWithStartWorkflowExecutionResponse, Status> {
         let ns = self.namespaces.get(&req.namespace)?;
+        ns.require(crate::namespaces::STARTABLE)?;
         if req.workflow_id_conflict_policy == WorkflowIdConflictPolicy::Fail as i32 {
             // A signal-with-start exists to reach a running workflow; Temporal refuses FAIL.
             return Err(errors::invalid(

@@ -14,6 +14,7 @@ impl Frontend {
         mut req: StartWorkflowExecutionRequest,
     ) -> Result<StartWorkflowExecutionResponse, Status> {
         let ns = self.namespaces.get(&req.namespace)?;
+        ns.require(crate::namespaces::STARTABLE)?;
         let ns_name = req.namespace.clone();
         validate_start(&mut req)?;
         self.namespaces

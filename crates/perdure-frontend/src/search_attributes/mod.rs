@@ -47,16 +47,6 @@ pub(crate) type WriteLock = tokio::sync::Mutex<()>;
 pub(crate) type Cache = std::sync::RwLock<HashMap<String, (Option<u64>, Arc<SearchAttributes>)>>;
 
 impl Namespaces {
-    fn meta_applied(&self) -> Option<u64> {
-        self.meta()
-            .raft()
-            .metrics()
-            .borrow()
-            .last_applied
-            .as_ref()
-            .map(|l| l.index)
-    }
-
     /// The stored bytes (None: nothing registered) and what they hold.
     fn read_custom(&self, namespace_id: &str) -> Result<(Option<Vec<u8>>, Custom), Status> {
         let bytes = self
