@@ -37,6 +37,7 @@ from temporalio.api.taskqueue.v1 import TaskQueue
 from temporalio.api.workflowservice.v1 import (
     DescribeNamespaceRequest,
     GetClusterInfoRequest,
+    ListTaskQueuePartitionsRequest,
     ListWorkflowExecutionsRequest,
     RegisterNamespaceRequest,
     StartWorkflowExecutionRequest,
@@ -357,6 +358,23 @@ class TestSingleNodeAcceptanceOnACluster:
                     timeout=timedelta(seconds=10),
                 )
             assert err.value.status == RPCStatusCode.FAILED_PRECONDITION, f"node {node}"
+
+    # A task queue's one partition is owned by the leader of the group its name routes to:
+    # every node names the same owner, one of the cluster's nodes.
+    async def test_every_node_names_the_same_partition_owner(self, acceptance_cluster):
+        queue = f"cluster-partitions-{uuid.uuid4()}"
+        owners = set()
+        for node in acceptance_cluster.node_ids:
+            c = await acceptance_cluster.client(node)
+            got = await c.workflow_service.list_task_queue_partitions(
+                ListTaskQueuePartitionsRequest(namespace="default", task_queue=TaskQueue(name=queue)),
+                timeout=timedelta(seconds=10),
+            )
+            assert [p.key for p in got.workflow_task_queue_partitions] == [queue]
+            owners |= {p.owner_host_name for p in got.workflow_task_queue_partitions}
+            owners |= {p.owner_host_name for p in got.activity_task_queue_partitions}
+        internal_addrs = {p.split("=", 1)[1] for p in acceptance_cluster.peers.split(",")}
+        assert len(owners) == 1 and owners <= internal_addrs, owners
 
     # The cluster id is replicated in the meta group: every node describes the same cluster.
     async def test_every_node_describes_the_same_cluster(self, acceptance_cluster):

@@ -1,4 +1,4 @@
-"""DescribeTaskQueue and GetSystemInfo (issue 8): what both servers answer, in the legacy request
+"""DescribeTaskQueue, ListTaskQueuePartitions and GetSystemInfo (issue 8): what both servers answer, in the legacy request
 shape (one partition of one type) and the enhanced one (per build id and type: what
 `temporal task-queue describe` sends).
 
@@ -29,6 +29,7 @@ from temporalio.api.workflowservice.v1 import (
     DescribeTaskQueueRequest,
     DescribeTaskQueueResponse,
     GetSystemInfoRequest,
+    ListTaskQueuePartitionsRequest,
     PollWorkflowTaskQueueRequest,
 )
 from temporalio.client import Client
@@ -295,3 +296,43 @@ async def test_system_info_capabilities(client):
         assert caps == PERDURE_CAPABILITIES
     else:
         assert caps >= PERDURE_CAPABILITIES
+
+
+# ListTaskQueuePartitions: the root partition (named like the queue) comes first for both task
+# types, each with an owner host. Temporal's dev server adds its `/_sys/<q>/<n>` partitions
+# after it; Perdure keeps one partition per queue.
+async def test_list_task_queue_partitions(client):
+    queue = f"partitions-{uuid.uuid4()}"
+    got = await client.workflow_service.list_task_queue_partitions(
+        ListTaskQueuePartitionsRequest(namespace=NAMESPACE, task_queue=TaskQueue(name=queue)),
+        timeout=RPC_TIMEOUT,
+    )
+    for partitions in (got.workflow_task_queue_partitions, got.activity_task_queue_partitions):
+        keys = [p.key for p in partitions]
+        assert keys[0] == queue
+        assert keys[1:] == [f"/_sys/{queue}/{n}" for n in range(1, len(keys))]
+        assert all(p.owner_host_name for p in partitions)
+    if server_kind() == "perdure":
+        assert len(got.workflow_task_queue_partitions) == 1
+
+
+@pytest.mark.parametrize(
+    "task_queue, code, message",
+    [
+        (None, RPCStatusCode.INVALID_ARGUMENT, "taskQueue is not set"),
+        (TaskQueue(name=""), RPCStatusCode.INVALID_ARGUMENT, "missing task queue name"),
+        (
+            TaskQueue(name="/_sys/q/1"),
+            RPCStatusCode.INVALID_ARGUMENT,
+            "task queue name cannot start with reserved prefix /_sys/",
+        ),
+        (TaskQueue(name="x" * 1001), RPCStatusCode.INVALID_ARGUMENT, "taskQueue length exceeds limit"),
+    ],
+)
+async def test_bad_list_partition_requests(client, task_queue, code, message):
+    with pytest.raises(RPCError) as err:
+        await client.workflow_service.list_task_queue_partitions(
+            ListTaskQueuePartitionsRequest(namespace=NAMESPACE, task_queue=task_queue),
+            timeout=RPC_TIMEOUT,
+        )
+    assert (err.value.status, err.value.message) == (code, message)

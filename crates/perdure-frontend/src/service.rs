@@ -714,6 +714,18 @@ impl WorkflowService for Frontend {
         .await
     }
 
+    async fn list_task_queue_partitions(
+        &self,
+        r: Request<ListTaskQueuePartitionsRequest>,
+    ) -> Reply<ListTaskQueuePartitionsResponse> {
+        observe("ListTaskQueuePartitions", async {
+            self.list_task_queue_partitions(r.into_inner())
+                .await
+                .map(Response::new)
+        })
+        .await
+    }
+
     async fn respond_query_task_completed(
         &self,
         r: Request<RespondQueryTaskCompletedRequest>,

@@ -18,6 +18,7 @@ mod list_open_workflow_executions;
 mod list_schedule_matching_times;
 mod list_schedules;
 mod list_search_attributes;
+mod list_task_queue_partitions;
 pub(crate) mod list_workflow_executions;
 mod namespace;
 mod patch_schedule;
