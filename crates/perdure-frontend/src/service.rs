@@ -956,6 +956,18 @@ impl WorkflowService for Frontend {
     }
 
     // Asks every shard's leader (`rpc/list_schedules.rs`): never forwarded whole.
+    async fn count_schedules(
+        &self,
+        r: Request<CountSchedulesRequest>,
+    ) -> Reply<CountSchedulesResponse> {
+        observe("CountSchedules", async {
+            self.count_schedules(r.into_inner())
+                .await
+                .map(Response::new)
+        })
+        .await
+    }
+
     async fn list_schedules(
         &self,
         r: Request<ListSchedulesRequest>,

@@ -127,20 +127,47 @@ impl Frontend {
         &self,
         req: ListSchedulesRequest,
     ) -> Result<ListSchedulesResponse, Status> {
-        let ns = self.namespaces.get(&req.namespace)?;
-        let attrs = self.namespaces.search_attributes(ns.id())?;
-        let query = if req.query.trim().is_empty() {
-            None
-        } else {
-            let q = crate::visibility::parse_query(&req.query, &attrs)?;
-            refuse_reserved(&req.query)?;
-            Some(q)
-        };
+        let matching = self.matching_schedules(&req.namespace, &req.query).await?;
         let after = String::from_utf8(req.next_page_token.clone())
             .map_err(|_| errors::invalid("Invalid NextPageToken."))?;
         let page = match usize::try_from(req.maximum_page_size) {
             Ok(0) | Err(_) => DEFAULT_PAGE_SIZE,
             Ok(n) => n,
+        };
+        let mut all: Vec<ScheduleListEntry> = matching
+            .into_iter()
+            .filter(|e| after.is_empty() || e.schedule_id > after)
+            .collect();
+        all.sort_by(|a, b| a.schedule_id.cmp(&b.schedule_id));
+        let next_page_token = if all.len() > page {
+            all.truncate(page);
+            all.last()
+                .map(|e| e.schedule_id.clone().into_bytes())
+                .unwrap_or_default()
+        } else {
+            Vec::new()
+        };
+        Ok(ListSchedulesResponse {
+            schedules: all,
+            next_page_token,
+        })
+    }
+
+    /// Every schedule of `namespace` that `query` matches (all of them for an empty one), in
+    /// no particular order: what ListSchedules pages through and CountSchedules counts.
+    pub(crate) async fn matching_schedules(
+        &self,
+        namespace: &str,
+        query: &str,
+    ) -> Result<Vec<ScheduleListEntry>, Status> {
+        let ns = self.namespaces.get(namespace)?;
+        let attrs = self.namespaces.search_attributes(ns.id())?;
+        let query = if query.trim().is_empty() {
+            None
+        } else {
+            let q = crate::visibility::parse_query(query, &attrs)?;
+            refuse_reserved(query)?;
+            Some(q)
         };
         let shards = self.history.shard_count();
         let calls = (1..=shards).map(|s| {
@@ -156,30 +183,16 @@ impl Frontend {
                 }
             }
         });
-        let mut all: Vec<ScheduleListEntry> = futures::future::try_join_all(calls)
+        Ok(futures::future::try_join_all(calls)
             .await?
             .into_iter()
             .flatten()
-            .filter(|e| after.is_empty() || e.schedule_id > after)
             .filter(|e| {
                 query
                     .as_ref()
                     .is_none_or(|q| q.matches(&record_of(e, &attrs)))
             })
-            .collect();
-        all.sort_by(|a, b| a.schedule_id.cmp(&b.schedule_id));
-        let next_page_token = if all.len() > page {
-            all.truncate(page);
-            all.last()
-                .map(|e| e.schedule_id.clone().into_bytes())
-                .unwrap_or_default()
-        } else {
-            Vec::new()
-        };
-        Ok(ListSchedulesResponse {
-            schedules: all,
-            next_page_token,
-        })
+            .collect())
     }
 
     async fn schedules_of(

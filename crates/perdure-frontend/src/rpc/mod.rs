@@ -1,6 +1,7 @@
 //! One module per RPC: validation and the hand-off to history or matching.
 
 mod add_search_attributes;
+mod count_schedules;
 mod count_workflow_executions;
 mod create_schedule;
 mod delete_schedule;
