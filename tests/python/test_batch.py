@@ -1,5 +1,5 @@
 """Batch operations (StartBatchOperation, Stop, Describe, List) against the server under test:
-terminate, cancel and signal jobs by query and by named executions, the CLI's `workflow
+terminate, cancel, signal and delete jobs by query and by named executions, the CLI's `workflow
 terminate|cancel|signal --query` and `batch list|describe|terminate`, validation in Temporal's
 codes and words, the namespace's running-job limit, stop, and that jobs stay out of
 ListWorkflowExecutions. Perdure only: a job resumes after a kill -9 without signalling anyone
@@ -16,12 +16,15 @@ import asyncio
 import json
 import re
 import time
+import urllib.error
+import urllib.request
 import uuid
 
 import pytest
 import pytest_asyncio
 from temporalio.api.batch.v1 import (
     BatchOperationCancellation,
+    BatchOperationDeletion,
     BatchOperationReset,
     BatchOperationSignal,
     BatchOperationTermination,
@@ -36,6 +39,7 @@ from temporalio.api.enums.v1 import (
 )
 from temporalio.api.workflowservice.v1 import (
     CountWorkflowExecutionsRequest,
+    DeleteWorkflowExecutionRequest,
     DescribeBatchOperationRequest,
     ListBatchOperationsRequest,
     ListWorkflowExecutionsRequest,
@@ -247,6 +251,37 @@ async def test_cancel_batch_requests_cancellation(bclient: Client):
         assert len(requested) == 1, wf_id
         assert BATCHER_IDENTITY.match(requested[0].identity), requested[0].identity
         assert requested[0].cause == ""
+
+
+async def test_delete_batch_deletes_open_and_closed_runs(bclient: Client):
+    tq = unique("batch-delete")
+    targets = await start_targets(bclient, tq, 3)
+    await bclient.get_workflow_handle(targets[0]).terminate(reason="closed first")
+    query = f"TaskQueue = '{tq}'"
+    job = await start_batch(
+        bclient, visibility_query=query, deletion_operation=BatchOperationDeletion(identity="deleter")
+    )
+    d = await wait_closed(bclient, job)
+    # Delete takes the query as given: the closed run is a target too.
+    assert_completed(d, 3)
+    assert d.operation_type == BatchOperationType.BATCH_OPERATION_TYPE_DELETE_WORKFLOW
+    assert d.identity == "deleter"
+
+    async def gone(wf_id: str) -> bool:
+        try:
+            await bclient.get_workflow_handle(wf_id).describe()
+            return False
+        except RPCError as e:
+            assert e.status == RPCStatusCode.NOT_FOUND, e
+            return True
+
+    for wf_id in targets:
+        await wait_until(lambda: gone(wf_id), JOB_DEADLINE_S, f"{wf_id} deleted")
+    await wait_until(lambda: _count_is(bclient, query, 0), JOB_DEADLINE_S, "deleted runs out of List")
+    err = await refused(
+        bclient.workflow_service.delete_workflow_execution(DeleteWorkflowExecutionRequest(namespace=NAMESPACE))
+    )
+    assert (err.status, err.message) == (RPCStatusCode.INVALID_ARGUMENT, "Execution is not set on request.")
 
 
 async def test_named_executions_count_missing_and_closed_runs_as_done(bclient: Client):
@@ -481,6 +516,47 @@ async def test_list_pages_with_the_page_size(bclient: Client):
         if not token:
             break
     assert paged == all_ids
+
+
+def http_json(method: str, url: str, body: dict | None = None) -> tuple[int, dict]:
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(url, data=data, method=method, headers={"content-type": "application/json"})
+    try:
+        with urllib.request.urlopen(req, timeout=30) as r:
+            return r.status, json.loads(r.read() or b"{}")
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read() or b"{}")
+
+
+async def test_batch_terminate_over_the_http_api_as_the_web_ui_sends_it(bclient: Client, batch_server):
+    tq = unique("batch-http")
+    targets = await start_targets(bclient, tq, 3)
+    job = unique("http-job")
+    base = f"{batch_server.http_base}/api/v1/namespaces/{NAMESPACE}/batch-operations"
+    status, body = await asyncio.to_thread(
+        http_json,
+        "POST",
+        f"{base}/{job}",
+        {"visibilityQuery": f"TaskQueue = '{tq}'", "reason": "from the ui", "terminationOperation": {"identity": "webui"}},
+    )
+    assert (status, body) == (200, {})
+
+    async def closed():
+        status, d = await asyncio.to_thread(http_json, "GET", f"{base}/{job}")
+        assert status == 200, d
+        return d if d["state"] != "BATCH_OPERATION_STATE_RUNNING" else None
+
+    d = await wait_until(closed, JOB_DEADLINE_S, f"batch {job} to close (http)")
+    assert d["state"] == "BATCH_OPERATION_STATE_COMPLETED"
+    assert (d["totalOperationCount"], d["completeOperationCount"]) == ("3", "3")
+    assert (d["identity"], d["reason"]) == ("webui", "from the ui")
+    for wf_id in targets:
+        assert await status_of(bclient, wf_id) == WorkflowExecutionStatus.WORKFLOW_EXECUTION_STATUS_TERMINATED
+    status, listed = await asyncio.to_thread(http_json, "GET", base)
+    assert status == 200
+    assert job in {o["jobId"] for o in listed["operationInfo"]}
+    status, body = await asyncio.to_thread(http_json, "POST", f"{base}/{job}/stop", {"reason": "late"})
+    assert (status, body["message"]) == (404, "workflow execution already completed")
 
 
 # -- Perdure only: durability and a cluster ----------------------------------------------------

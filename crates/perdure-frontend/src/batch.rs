@@ -26,7 +26,7 @@ use perdure_storage::GroupId;
 use temporalio_protos::temporal::api::common::v1::WorkflowExecution;
 use temporalio_protos::temporal::api::workflowservice::v1::start_batch_operation_request::Operation;
 use temporalio_protos::temporal::api::workflowservice::v1::{
-    CountWorkflowExecutionsRequest, ListWorkflowExecutionsRequest,
+    CountWorkflowExecutionsRequest, DeleteWorkflowExecutionRequest, ListWorkflowExecutionsRequest,
     RequestCancelWorkflowExecutionRequest, SignalWorkflowExecutionRequest,
     TerminateWorkflowExecutionRequest,
 };
@@ -34,9 +34,6 @@ use tokio::time::Instant;
 use tonic::{Code, Request, Status};
 
 use crate::server::Frontend;
-
-/// DeleteWorkflowExecution is not served yet, so delete batches are refused at start.
-pub(crate) const DELETE_SUPPORTED: bool = false;
 
 /// How often the runner looks for jobs it should drive.
 const SCAN_INTERVAL: Duration = Duration::from_secs(1);
@@ -365,6 +362,16 @@ async fn apply(
                     identity: op.identity.clone(),
                     request_id: perdure_batch::signal_request_id(job.job_id(), target, &op.signal),
                     ..Default::default()
+                }),
+            )
+            .await?;
+        }
+        (Some(Kind::Delete), _) => {
+            WorkflowService::delete_workflow_execution(
+                fe,
+                Request::new(DeleteWorkflowExecutionRequest {
+                    namespace,
+                    workflow_execution: execution,
                 }),
             )
             .await?;

@@ -530,6 +530,27 @@ impl WorkflowService for Frontend {
         .await
     }
 
+    async fn delete_workflow_execution(
+        &self,
+        r: Request<DeleteWorkflowExecutionRequest>,
+    ) -> Reply<DeleteWorkflowExecutionResponse> {
+        observe("DeleteWorkflowExecution", async {
+            routed!(
+                self,
+                r,
+                self.execution_route(
+                    &r.get_ref().namespace,
+                    r.get_ref().workflow_execution.as_ref()
+                ),
+                delete_workflow_execution
+            );
+            self.delete_workflow_execution(r.into_inner())
+                .await
+                .map(Response::new)
+        })
+        .await
+    }
+
     async fn signal_workflow_execution(
         &self,
         r: Request<SignalWorkflowExecutionRequest>,

@@ -4,6 +4,7 @@ mod add_search_attributes;
 mod count_workflow_executions;
 mod create_schedule;
 mod delete_schedule;
+mod delete_workflow_execution;
 mod describe_batch_operation;
 mod describe_schedule;
 mod describe_task_queue;

@@ -3,7 +3,7 @@
 //! namespace's running-job limit), then history writes the job on its shard; that shard's
 //! leader drives it (`crate::batch`). Served by the job's shard leader (forwarded there).
 
-use perdure_batch::{BatchJob, Kind, Refusal};
+use perdure_batch::{BatchJob, Refusal};
 use temporalio_protos::temporal::api::enums::v1::{ResourceExhaustedCause, ResourceExhaustedScope};
 use temporalio_protos::temporal::api::errordetails::v1::ResourceExhaustedFailure;
 use temporalio_protos::temporal::api::workflowservice::v1::{
@@ -42,12 +42,7 @@ impl Frontend {
     ) -> Result<StartBatchOperationResponse, Status> {
         namespace_set(&req.namespace)?;
         let ns = self.namespaces.get(&req.namespace)?;
-        let kind = perdure_batch::validate_start(&req).map_err(refusal)?;
-        if kind == Kind::Delete && !crate::batch::DELETE_SUPPORTED {
-            return Err(Status::unimplemented(
-                "The operation type *workflowservice.StartBatchOperationRequest_DeletionOperation is not implemented by this server (DeleteWorkflowExecution is not)",
-            ));
-        }
+        perdure_batch::validate_start(&req).map_err(refusal)?;
         if req.job_id.len() > MAX_JOB_ID_BYTES {
             return Err(errors::invalid(format!(
                 "WorkflowId exceeds maximum allowed length ({}/{MAX_JOB_ID_BYTES})",

@@ -6,6 +6,7 @@ mod count_visibility;
 mod create_schedule;
 mod delete_run;
 mod delete_schedule;
+mod delete_workflow;
 mod describe;
 mod describe_batch;
 mod describe_schedule;
