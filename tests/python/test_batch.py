@@ -57,6 +57,9 @@ from waiting import wait_until
 #: One job carries out this many operations a second (worker.batcherRPS), so a job over a few
 #: dozen runs is still running when the test looks, on both servers.
 BATCHER_RPS = 5
+#: Jobs a namespace may run at once (frontend.MaxConcurrentBatchOperationPerNamespace; 1 by
+#: default): two, so that a second start of a running job's id meets the job, not the limit.
+MAX_RUNNING_JOBS = 2
 #: A job over a handful of runs at BATCHER_RPS ends well within this.
 JOB_DEADLINE_S = 60
 
@@ -68,7 +71,12 @@ BATCHER_IDENTITY = re.compile(r"^\d+@[^@]+@$")
 
 @pytest_asyncio.fixture(scope="module")
 async def batch_server():
-    srv = ServerUnderTest(dynamic_config={"worker.batcherRPS": str(BATCHER_RPS)})
+    srv = ServerUnderTest(
+        dynamic_config={
+            "worker.batcherRPS": str(BATCHER_RPS),
+            "frontend.MaxConcurrentBatchOperationPerNamespace": str(MAX_RUNNING_JOBS),
+        }
+    )
     try:
         await srv.start()
         yield srv
@@ -376,6 +384,10 @@ async def test_a_query_naming_an_unknown_attribute_starts_a_job_that_fails(bclie
     assert d.close_time.ToNanoseconds() > 0
 
 
+#: Targets of the jobs the stop test stops: several seconds of work at BATCHER_RPS.
+TARGETS = 40
+
+
 async def assert_holds(check, seconds: float, what: str) -> None:
     """Asks `check` again and again for `seconds`; it must hold every time."""
     end = time.monotonic() + seconds
@@ -384,16 +396,37 @@ async def assert_holds(check, seconds: float, what: str) -> None:
         await asyncio.sleep(0.1)
 
 
-async def test_stop_ends_a_running_job_and_one_job_runs_at_a_time(bclient: Client, batch_server):
-    tq = unique("batch-stop")
-    await start_targets(bclient, tq, 30)
+async def test_stop_ends_a_running_job_and_the_namespace_runs_a_limited_number(
+    bclient: Client, batch_server
+):
+    tq, tq2 = unique("batch-stop"), unique("batch-stop2")
+    await start_targets(bclient, tq, TARGETS)
+    await start_targets(bclient, tq2, TARGETS)
     query = f"TaskQueue = '{tq}'"
     job = await start_batch(bclient, visibility_query=query, termination_operation=BatchOperationTermination())
     running_query = f"{query} AND ExecutionStatus = 'Running'"
     await wait_until(
-        lambda: _count_below(bclient, running_query, 30), JOB_DEADLINE_S, "a first target terminated"
+        lambda: _count_below(bclient, running_query, TARGETS), JOB_DEADLINE_S, "a first target terminated"
     )
-    # The namespace's limit (frontend.MaxConcurrentBatchOperationPerNamespace, default 1).
+    # While it runs, Describe shows its total (Temporal: from the activity's heartbeat, whose
+    # counts move when a whole page of 1000 is done; Perdure's at each checkpoint).
+    async def progressing():
+        d = await describe(bclient, job)
+        assert d.state == BatchOperationState.BATCH_OPERATION_STATE_RUNNING
+        assert d.close_time.ToNanoseconds() == 0
+        return d.total_operation_count == TARGETS and d.complete_operation_count < TARGETS
+
+    await wait_until(progressing, JOB_DEADLINE_S, "progress while running")
+    # The id of a running job: its batch workflow is running.
+    err = await refused(
+        start_batch(bclient, job_id=job, visibility_query=query, termination_operation=BatchOperationTermination())
+    )
+    assert err.status == RPCStatusCode.ALREADY_EXISTS
+    assert err.message.startswith(f"Workflow execution is already running. WorkflowId: {job}, RunId: ")
+    second = await start_batch(
+        bclient, visibility_query=f"TaskQueue = '{tq2}'", termination_operation=BatchOperationTermination()
+    )
+    # The namespace's limit (frontend.MaxConcurrentBatchOperationPerNamespace).
     err = await refused(
         start_batch(bclient, visibility_query=query, termination_operation=BatchOperationTermination())
     )
@@ -402,14 +435,20 @@ async def test_stop_ends_a_running_job_and_one_job_runs_at_a_time(bclient: Clien
         "Max concurrent batch operations is reached",
     )
     listed = await bclient.workflow_service.list_batch_operations(ListBatchOperationsRequest(namespace=NAMESPACE))
-    mine = [o for o in listed.operation_info if o.job_id == job]
-    assert [o.state for o in mine] == [BatchOperationState.BATCH_OPERATION_STATE_RUNNING]
+    states = {o.job_id: o.state for o in listed.operation_info}
+    running = BatchOperationState.BATCH_OPERATION_STATE_RUNNING
+    assert (states[job], states[second]) == (running, running)
+    # Running jobs come first, newest first.
+    assert [o.job_id for o in listed.operation_info[:2]] == [second, job]
 
-    out = await cli_ok(batch_server, "batch", "terminate", "--job-id", job, "--reason", "enough")
-    assert out is not None
+    await cli_ok(batch_server, "batch", "terminate", "--job-id", second, "--reason", "not this one")
+    await cli_ok(batch_server, "batch", "terminate", "--job-id", job, "--reason", "enough")
     d = await describe(bclient, job)
     assert d.state == BatchOperationState.BATCH_OPERATION_STATE_FAILED
     assert d.close_time.ToNanoseconds() >= d.start_time.ToNanoseconds()
+    # Describe keeps the progress as it was (Temporal: the activity's last heartbeat).
+    assert d.total_operation_count == TARGETS
+    assert d.complete_operation_count < TARGETS
     still_running = await count(bclient, running_query)
     assert still_running > 0, "the job ended before it could be stopped"
     if server_kind() == "perdure":
@@ -499,12 +538,29 @@ async def test_cli_batches_by_query(bclient: Client, batch_server):
     closes = [o["closeTime"] for o in listed if "closeTime" in o]
     assert closes == sorted(closes, reverse=True)
 
+    out = await cli_ok(batch_server, "workflow", "delete", "--query", query, "--reason", "cli delete", "--yes")
+    job = JOB_ID_LINE.search(out).group(1)
+    d = await cli_job_done(batch_server, job)
+    assert (d["state"], d["operationType"]) == (
+        "BATCH_OPERATION_STATE_COMPLETED",
+        "BATCH_OPERATION_TYPE_DELETE_WORKFLOW",
+    )
+    assert (d["totalOperationCount"], d["completeOperationCount"]) == ("3", "3")
+    await wait_until(lambda: _count_is(bclient, query, 0), JOB_DEADLINE_S, "deleted runs out of List")
+
 
 async def test_list_pages_with_the_page_size(bclient: Client):
     ws = bclient.workflow_service
+    for _ in range(3):
+        job = await start_batch(
+            bclient,
+            executions=[WorkflowExecution(workflow_id=unique("never-started"))],
+            termination_operation=BatchOperationTermination(),
+        )
+        await wait_closed(bclient, job)
     everything = await ws.list_batch_operations(ListBatchOperationsRequest(namespace=NAMESPACE))
     all_ids = [o.job_id for o in everything.operation_info]
-    assert len(all_ids) >= 3, "earlier tests started at least three jobs"
+    assert len(all_ids) >= 3
     paged, token = [], b""
     while True:
         page = await ws.list_batch_operations(

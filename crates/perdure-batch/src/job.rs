@@ -268,15 +268,18 @@ impl BatchJob {
         } else {
             req.target_executions.clone()
         };
+        // Temporal reads an unfinished job's counts from its activity's last heartbeat (still
+        // there once the batch workflow is stopped) and a completed one's from its memo.
+        let counts = (self.total, self.complete, self.failure);
         DescribeBatchOperationResponse {
             operation_type: self.operation_type() as i32,
             job_id: req.job_id.clone(),
             state: self.state,
             start_time: Time(self.start_time).to_timestamp_opt(),
             close_time: Time(self.close_time).to_timestamp_opt(),
-            total_operation_count: self.total,
-            complete_operation_count: self.complete,
-            failure_operation_count: self.failure,
+            total_operation_count: counts.0,
+            complete_operation_count: counts.1,
+            failure_operation_count: counts.2,
             identity: self.identity().to_string(),
             reason: req.reason.clone(),
             query: req.visibility_query.clone(),

@@ -250,7 +250,7 @@ fn stop_fails_a_running_job_and_refuses_a_closed_one() {
     assert_eq!(job.state, BatchOperationState::Failed as i32);
     assert_eq!(job.next_work(), Work::Closed);
     assert_eq!(job.describe().close_time, Time(7).to_timestamp_opt());
-    // Counts stay as they were when stopped.
+    // Counts stay as they were when stopped (Temporal: the last heartbeat's).
     assert_eq!(job.describe().total_operation_count, 5);
     assert_eq!(job.stop(Time(8), "again"), Err(JobError::Closed));
     assert_eq!(
