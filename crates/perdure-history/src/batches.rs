@@ -152,14 +152,18 @@ impl HistoryService {
             .collect())
     }
 
-    /// The job as this node's replica has it, without a read barrier: the driver's check,
-    /// before each operation, that no stop has been applied since it last looked.
+    /// The job as this node's replica has it, without a read barrier, while this node leads
+    /// its shard (None otherwise): the driver's check, before each operation, that it still
+    /// drives the job and no stop has been applied since it last looked.
     pub fn local_batch(
         &self,
         namespace_id: &str,
         job_id: &str,
     ) -> Result<Option<BatchJob>, HistoryError> {
         let shard = self.batch_shard(namespace_id, job_id);
+        if shard.ensure_leader().is_err() {
+            return Ok(None);
+        }
         Ok(load_batch(shard, namespace_id, job_id)?.map(|(j, _)| j))
     }
 }
