@@ -3,7 +3,8 @@ terminate, cancel, signal and delete jobs by query and by named executions, the 
 terminate|cancel|signal --query` and `batch list|describe|terminate`, validation in Temporal's
 codes and words, the namespace's running-job limit, stop, and that jobs stay out of
 ListWorkflowExecutions. Perdure only: a job resumes after a kill -9 without signalling anyone
-twice, and a job started through a non-leader node of a 3-node cluster reaches every shard.
+twice, a job started through a non-leader node of a 3-node cluster reaches every shard, and a
+job goes on, signalling nobody twice, when its shard's leader dies.
 
 Written against Temporal's dev server (PERDURE_TEST_SERVER=temporal; CLI 1.9.1, server
 1.32.0), which is what the assertions state. Targets are runs no worker polls (they stay
@@ -19,6 +20,7 @@ import time
 import urllib.error
 import urllib.request
 import uuid
+import zlib
 
 import pytest
 import pytest_asyncio
@@ -40,6 +42,7 @@ from temporalio.api.enums.v1 import (
 from temporalio.api.workflowservice.v1 import (
     CountWorkflowExecutionsRequest,
     DeleteWorkflowExecutionRequest,
+    DescribeNamespaceRequest,
     DescribeBatchOperationRequest,
     ListBatchOperationsRequest,
     ListWorkflowExecutionsRequest,
@@ -679,3 +682,62 @@ async def test_a_job_through_any_node_of_a_cluster_reaches_every_shard():
             assert evs[-1].workflow_execution_terminated_event_attributes.reason == "cluster terminate"
         listed = await c3.workflow_service.list_batch_operations(ListBatchOperationsRequest(namespace=NAMESPACE))
         assert {sig, term} <= {o.job_id for o in listed.operation_info}
+
+
+def shard_of(namespace_id: str, workflow_id: str, shards: int) -> int:
+    """perdure-history's routing (crates/perdure-history/src/routing.rs)."""
+    key = len(namespace_id).to_bytes(4, "big") + namespace_id.encode() + workflow_id.encode()
+    return 1 + zlib.crc32(key) % shards
+
+
+@perdure_only
+@pytest.mark.cluster
+async def test_a_job_goes_on_when_its_shard_leader_dies():
+    rps = ("--dynamic-config-value", "worker.batcherRPS=2")
+    async with Cluster(size=3, extra_args=rps) as cluster:
+        leaders = await cluster.wait_all_groups_led(deadline=60)
+        c1 = await cluster.client(1)
+        ns = await c1.workflow_service.describe_namespace(DescribeNamespaceRequest(namespace=NAMESPACE))
+        ns_id = ns.namespace_info.id
+        # A job whose shard another node than node 1 (where the client stays) leads.
+        for i in range(1000):
+            job = f"failover-{i}-{uuid.uuid4().hex[:6]}"
+            victim = leaders.get(shard_of(ns_id, f"temporal-sys-batcher:{job}", cluster.shards))
+            if victim not in (None, 1):
+                break
+        else:
+            raise AssertionError(f"no job id routes to a shard led elsewhere than node 1: {leaders}")
+        tq = unique("batch-failover")
+        targets = await start_targets(c1, tq, 12)
+        await start_batch(
+            c1,
+            job_id=job,
+            visibility_query=f"TaskQueue = '{tq}'",
+            signal_operation=BatchOperationSignal(signal="failover", identity="failover"),
+        )
+
+        async def midway():
+            d = await describe(c1, job)
+            return 0 < d.complete_operation_count < 12
+
+        await wait_until(midway, JOB_DEADLINE_S, "the job checkpointed part of its targets")
+        assert (await cluster.status(victim)).led(), f"node {victim} leads nothing; the test proves nothing"
+        cluster.kill(victim)
+
+        async def closed():
+            try:
+                d = await describe(c1, job)
+            except RPCError as e:
+                # Until the shard has a new leader, node 1 cannot reach the job's.
+                assert e.status == RPCStatusCode.UNAVAILABLE, e
+                return None
+            return d if d.state != BatchOperationState.BATCH_OPERATION_STATE_RUNNING else None
+
+        d = await wait_until(closed, 120, f"batch job {job} to close after its leader died")
+        assert_completed(d, 12)
+        for wf_id in targets:
+            signals = [
+                e for e in await events(c1, wf_id)
+                if e.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED
+            ]
+            assert len(signals) == 1, f"{wf_id} got {len(signals)} signals"
