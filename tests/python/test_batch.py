@@ -37,6 +37,7 @@ from temporalio.api.enums.v1 import (
     BatchOperationType,
     EventType,
     ExecutionType,
+    ResetType,
     WorkflowExecutionStatus,
 )
 from temporalio.api.workflowservice.v1 import (
@@ -359,6 +360,18 @@ async def test_refusals_in_temporals_codes_and_words(bclient: Client):
     err = await refused(start_batch(bclient, **dict(ok, visibility_query="(")))
     assert err.status == RPCStatusCode.INVALID_ARGUMENT
     assert err.message.startswith("invalid visibility query: syntax error at position")
+
+    if server_kind() == "perdure":
+        # A valid batch reset is a request Perdure does not carry out: Unimplemented, at once.
+        err = await refused(
+            start_batch(
+                bclient,
+                visibility_query="TaskQueue = 'x'",
+                reset_operation=BatchOperationReset(reset_type=ResetType.RESET_TYPE_FIRST_WORKFLOW_TASK),
+            )
+        )
+        assert err.status == RPCStatusCode.UNIMPLEMENTED
+        assert "StartBatchOperationRequest_ResetOperation" in err.message
 
     ws = bclient.workflow_service
     err = await refused(ws.describe_batch_operation(DescribeBatchOperationRequest(namespace=NAMESPACE)))
