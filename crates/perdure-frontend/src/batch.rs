@@ -49,6 +49,8 @@ const ATTEMPTS: u32 = 50;
 const RETRY_PAUSE: Duration = Duration::from_millis(200);
 /// Pause before a driver that hit an error is started again.
 const DRIVER_BACKOFF: Duration = Duration::from_secs(1);
+/// How often closed jobs past their namespace's retention are deleted.
+const PRUNE_EVERY: Duration = Duration::from_secs(60);
 
 /// The identity Temporal's batcher terminates and cancels with: its SDK client's default,
 /// `<pid>@<host>@`.
@@ -67,7 +69,12 @@ pub async fn run(frontend: Frontend, stop: impl std::future::Future<Output = ()>
     let active: Arc<Mutex<HashSet<(String, String)>>> = Arc::default();
     let mut drivers = tokio::task::JoinSet::new();
     tokio::pin!(stop);
+    let mut next_prune = Instant::now() + PRUNE_EVERY;
     loop {
+        if Instant::now() >= next_prune {
+            prune(&frontend).await;
+            next_prune = Instant::now() + PRUNE_EVERY;
+        }
         for s in 1..=frontend.history.shard_count() {
             let jobs = match frontend.history.running_batches(GroupId(s)) {
                 Ok(jobs) => jobs,
@@ -105,6 +112,26 @@ pub async fn run(frontend: Frontend, stop: impl std::future::Future<Output = ()>
         }
     }
     drivers.shutdown().await;
+}
+
+/// Deletes the closed jobs past their namespace's retention on the shards this node leads
+/// (a job of a namespace no longer known is kept).
+async fn prune(fe: &Frontend) {
+    let retention = |ns_id: &str| {
+        let ns = fe.namespaces.get_by_id(ns_id).ok()?;
+        Some(crate::retention::of(&ns).unwrap_or(perdure_core::DEFAULT_RETENTION))
+    };
+    for s in 1..=fe.history.shard_count() {
+        match fe.history.prune_batches(GroupId(s), retention).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(
+                shard = s,
+                jobs = n,
+                "closed batch jobs past retention deleted"
+            ),
+            Err(e) => tracing::warn!(shard = s, error = %e, "pruning batch jobs failed"),
+        }
+    }
 }
 
 fn history_status(e: perdure_history::HistoryError) -> Status {

@@ -125,7 +125,65 @@ impl Shard {
     }
 }
 
+/// Most closed jobs one pruning round deletes from a shard (one write).
+const PRUNE_LIMIT: usize = 500;
+
 impl HistoryService {
+    /// Deletes the closed jobs of a shard this node leads once their namespace's retention
+    /// (`retention(namespace id)`; None: keep) has passed since they closed, as Temporal's
+    /// closed batch workflows go with retention. At most [`PRUNE_LIMIT`] a round; answers how
+    /// many. Each deletion is checked against the record as read, so a race loses nothing.
+    pub async fn prune_batches(
+        &self,
+        shard: ShardId,
+        retention: impl Fn(&str) -> Option<std::time::Duration>,
+    ) -> Result<usize, HistoryError> {
+        let Some(shard) = self.shard(shard) else {
+            return Ok(0);
+        };
+        if shard.ensure_leader().is_err() {
+            return Ok(0);
+        }
+        let at = now();
+        let rows = shard.store.scan_prefix(
+            Cf::Batches,
+            &keys::batch_jobs_prefix(shard.id),
+            None,
+            usize::MAX,
+        )?;
+        let mut batch = WriteBatch::default();
+        for (key, raw) in rows {
+            if batch.ops.len() >= PRUNE_LIMIT {
+                break;
+            }
+            let job =
+                BatchJob::decode(raw.as_slice()).map_err(HistoryError::decode("batch job"))?;
+            let Some(keep) = retention(&job.namespace_id) else {
+                continue;
+            };
+            if job.is_running() || Time(job.close_time).add(keep) > at {
+                continue;
+            }
+            batch.checks.push(Check {
+                cf: Cf::Batches,
+                key: key.clone(),
+                expect: Expect::Equals(raw),
+            });
+            batch.ops.push(Op::Delete {
+                cf: Cf::Batches,
+                key,
+            });
+        }
+        let n = batch.ops.len();
+        if n == 0 {
+            return Ok(0);
+        }
+        match shard.propose(batch).await? {
+            ApplyOutcome::Applied => Ok(n),
+            ApplyOutcome::Rejected { .. } => Ok(0),
+        }
+    }
+
     /// The shard a job lives on.
     pub(crate) fn batch_shard(&self, namespace_id: &str, job_id: &str) -> &Arc<Shard> {
         self.shard_for(namespace_id, &perdure_batch::route_id(job_id))

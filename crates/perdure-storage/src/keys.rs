@@ -262,6 +262,11 @@ pub fn batch_prefix(g: GroupId, ns_id: &str) -> Vec<u8> {
     KeyBuf::new(g).u8(BATCH_JOB).str(ns_id).done()
 }
 
+/// Batches: every job record of one group, all namespaces.
+pub fn batch_jobs_prefix(g: GroupId) -> Vec<u8> {
+    KeyBuf::new(g).u8(BATCH_JOB).done()
+}
+
 /// Batches: a marker per running job (written with the job, deleted when it closes), so a new
 /// leader finds the jobs to drive without reading every closed one.
 pub fn batch_running(g: GroupId, ns_id: &str, job_id: &str) -> Vec<u8> {
@@ -551,6 +556,8 @@ mod tests {
         );
         let job = batch(G, "ns", "job");
         assert!(job.starts_with(&batch_prefix(G, "ns")));
+        assert!(job.starts_with(&batch_jobs_prefix(G)));
+        assert!(!marker.starts_with(&batch_jobs_prefix(G)));
         assert!(!job.starts_with(&batch_running_prefix(G)));
         assert!(!marker.starts_with(&batch_prefix(G, "ns")));
         assert_eq!(decode_batch_running(&job), None);

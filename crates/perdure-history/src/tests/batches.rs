@@ -155,3 +155,45 @@ async fn a_stopped_job_leaves_the_running_set_and_takes_no_more_progress() {
         Err(HistoryError::Batch(BatchRefusal::Closed))
     ));
 }
+
+#[tokio::test]
+async fn closed_jobs_go_once_their_retention_has_passed_and_their_id_is_free_again() {
+    use std::time::Duration;
+    let dir = tempfile::tempdir().unwrap();
+    let node = Node::open(dir.path()).await;
+    let h = &node.history;
+    for id in ["closed", "open"] {
+        h.start_batch(NS_ID, id, |now| {
+            BatchJob::new(NS_ID, "run-1", request(id), now)
+        })
+        .await
+        .unwrap();
+    }
+    h.stop_batch(NS_ID, "closed", "done").await.unwrap();
+    let prune_all = |retention: Option<Duration>| async move {
+        let mut n = 0;
+        for s in 1..=h.shard_count() {
+            n += h
+                .prune_batches(perdure_storage::GroupId(s), |_| retention)
+                .await
+                .unwrap();
+        }
+        n
+    };
+    // Within retention, or a namespace not known: kept.
+    assert_eq!(prune_all(Some(Duration::from_secs(3600))).await, 0);
+    assert_eq!(prune_all(None).await, 0);
+    assert_eq!(prune_all(Some(Duration::ZERO)).await, 1);
+    let gone = h.describe_batch(NS_ID, "closed").await;
+    assert!(matches!(
+        gone,
+        Err(HistoryError::Batch(BatchRefusal::NotFound(_)))
+    ));
+    // The running job stays, and the pruned id may be used again.
+    assert!(h.describe_batch(NS_ID, "open").await.unwrap().is_running());
+    h.start_batch(NS_ID, "closed", |now| {
+        BatchJob::new(NS_ID, "run-2", request("closed"), now)
+    })
+    .await
+    .unwrap();
+}
