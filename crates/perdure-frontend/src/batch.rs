@@ -13,8 +13,9 @@
 //! which counts as done, as in Temporal's batcher.
 //!
 //! Before each operation the driver reads the job from this node's replica, so nothing is
-//! carried out after a StopBatchOperation has been applied here. This module never writes a
-//! job but through history's batch operations.
+//! carried out after a StopBatchOperation has been applied here. Once a minute the runner also
+//! has history delete the closed jobs past their namespace's retention. This module never
+//! writes a job but through history's batch operations.
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
