@@ -14,6 +14,7 @@ mod cancel_workflow;
 mod child;
 mod continue_as_new;
 mod cron;
+mod delete_workflow;
 mod describe;
 mod errors;
 mod external;
@@ -53,6 +54,7 @@ pub use child::{
     ChildInfo, ChildOutcome, ClosedRunEffects, ParentExecution, NUM_PENDING_CHILD_EXECUTIONS_LIMIT,
 };
 pub use cron::go_duration;
+pub use delete_workflow::DELETE_REASON;
 pub use errors::CoreError;
 pub use external::{ExternalRequest, NUM_PENDING_EXTERNAL_REQUESTS_LIMIT};
 pub use ids::EventId;

@@ -29,6 +29,7 @@ mod cancel_workflow;
 mod child;
 mod continue_as_new;
 mod cron;
+mod delete_workflow;
 mod event_clock;
 mod external;
 mod query;

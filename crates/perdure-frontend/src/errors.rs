@@ -205,6 +205,25 @@ pub fn history(e: HistoryError) -> Status {
         ),
         HistoryError::Remote(_) => Status::unavailable(e.to_string()),
         HistoryError::Schedule(r) => schedule(r),
+        HistoryError::Batch(r) => batch(r),
+    }
+}
+
+/// A refused batch operation, with the status Temporal answers for its batch workflow.
+fn batch(r: perdure_history::BatchRefusal) -> Status {
+    use perdure_history::BatchRefusal as R;
+    match r {
+        R::NotFound(_) | R::Closed => not_found(r.to_string()),
+        R::Running { ref run_id, .. } | R::Finished { ref run_id, .. } => with_detail(
+            Code::AlreadyExists,
+            r.to_string(),
+            WorkflowExecutionAlreadyStartedFailure {
+                start_request_id: String::new(),
+                run_id: run_id.clone(),
+                first_execution_run_id: String::new(),
+            },
+        ),
+        R::Stale => Status::aborted(r.to_string()),
     }
 }
 

@@ -104,6 +104,17 @@ impl Internal for InternalService {
         req: Request<VisibilityRequest>,
     ) -> Result<Response<VisibilityReply>, Status> {
         let req = req.into_inner();
+        if req.batches {
+            let jobs = self
+                .history
+                .list_batches(perdure_storage::GroupId(req.shard), &req.namespace_id)
+                .await
+                .map_err(errors::history)?;
+            return Ok(Response::new(VisibilityReply {
+                batches: jobs.iter().map(|j| j.encode_to_vec()).collect(),
+                ..Default::default()
+            }));
+        }
         if req.schedules {
             let entries = self
                 .history

@@ -7,6 +7,7 @@
 //! namespace), then hand it to history or matching. This crate owns request validation and the
 //! wire shape of errors; it must never change execution state itself.
 
+pub mod batch;
 pub mod cross_shard;
 mod deadline;
 mod dispatch;

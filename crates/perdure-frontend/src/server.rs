@@ -33,6 +33,8 @@ pub struct Frontend {
     pub(crate) namespaces: Arc<Namespaces>,
     pub(crate) routing: Arc<Routing>,
     pub(crate) health: Arc<NodeHealth>,
+    /// Wakes this node's batch runner at once when a job is started here (`crate::batch`).
+    pub(crate) batch_kick: Arc<tokio::sync::Notify>,
     /// True on the API port: calls owned by another node are forwarded there. False on the
     /// internal port, whose calls were forwarded already and are served here whatever happens.
     pub(crate) forwards: bool,
@@ -54,6 +56,7 @@ impl Frontend {
             namespaces,
             routing,
             health,
+            batch_kick: Arc::new(tokio::sync::Notify::new()),
             forwards: true,
         }
     }

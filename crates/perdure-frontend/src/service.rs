@@ -52,6 +52,11 @@ impl Frontend {
         self.workflow_route(namespace, &wf)
     }
 
+    /// The shard of a batch job (`perdure_batch::route_id`).
+    fn batch_route(&self, namespace: &str, job_id: &str) -> Option<GroupId> {
+        self.workflow_route(namespace, &perdure_batch::route_id(job_id))
+    }
+
     /// The shard of the workflow a task token names (None for a bad token: refused locally).
     fn token_route(&self, token: &[u8]) -> Option<GroupId> {
         let t = crate::validate::task_token(token).ok()?;
@@ -535,6 +540,27 @@ impl WorkflowService for Frontend {
         .await
     }
 
+    async fn delete_workflow_execution(
+        &self,
+        r: Request<DeleteWorkflowExecutionRequest>,
+    ) -> Reply<DeleteWorkflowExecutionResponse> {
+        observe("DeleteWorkflowExecution", async {
+            routed!(
+                self,
+                r,
+                self.execution_route(
+                    &r.get_ref().namespace,
+                    r.get_ref().workflow_execution.as_ref()
+                ),
+                delete_workflow_execution
+            );
+            self.delete_workflow_execution(r.into_inner())
+                .await
+                .map(Response::new)
+        })
+        .await
+    }
+
     async fn signal_workflow_execution(
         &self,
         r: Request<SignalWorkflowExecutionRequest>,
@@ -974,6 +1000,72 @@ impl WorkflowService for Frontend {
     ) -> Reply<ListSchedulesResponse> {
         observe("ListSchedules", async {
             self.list_schedules(r.into_inner()).await.map(Response::new)
+        })
+        .await
+    }
+
+    async fn start_batch_operation(
+        &self,
+        r: Request<StartBatchOperationRequest>,
+    ) -> Reply<StartBatchOperationResponse> {
+        observe("StartBatchOperation", async {
+            routed!(
+                self,
+                r,
+                self.batch_route(&r.get_ref().namespace, &r.get_ref().job_id),
+                start_batch_operation
+            );
+            self.start_batch_operation(r.into_inner())
+                .await
+                .map(Response::new)
+        })
+        .await
+    }
+
+    async fn stop_batch_operation(
+        &self,
+        r: Request<StopBatchOperationRequest>,
+    ) -> Reply<StopBatchOperationResponse> {
+        observe("StopBatchOperation", async {
+            routed!(
+                self,
+                r,
+                self.batch_route(&r.get_ref().namespace, &r.get_ref().job_id),
+                stop_batch_operation
+            );
+            self.stop_batch_operation(r.into_inner())
+                .await
+                .map(Response::new)
+        })
+        .await
+    }
+
+    async fn describe_batch_operation(
+        &self,
+        r: Request<DescribeBatchOperationRequest>,
+    ) -> Reply<DescribeBatchOperationResponse> {
+        observe("DescribeBatchOperation", async {
+            routed!(
+                self,
+                r,
+                self.batch_route(&r.get_ref().namespace, &r.get_ref().job_id),
+                describe_batch_operation
+            );
+            self.describe_batch_operation(r.into_inner())
+                .await
+                .map(Response::new)
+        })
+        .await
+    }
+
+    async fn list_batch_operations(
+        &self,
+        r: Request<ListBatchOperationsRequest>,
+    ) -> Reply<ListBatchOperationsResponse> {
+        observe("ListBatchOperations", async {
+            self.list_batch_operations(r.into_inner())
+                .await
+                .map(Response::new)
         })
         .await
     }

@@ -333,6 +333,7 @@ impl Frontend {
                     limit: u32::try_from(limit).unwrap_or(u32::MAX),
                     custom_search_attributes: custom_to_wire(attrs),
                     schedules: false,
+                    batches: false,
                 });
                 req.set_timeout(SHARD_TIMEOUT);
                 let reply = InternalClient::new(channel)

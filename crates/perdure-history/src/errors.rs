@@ -53,6 +53,29 @@ pub enum HistoryError {
     /// A schedule operation refused (see [`ScheduleRefusal`]).
     #[error(transparent)]
     Schedule(#[from] ScheduleRefusal),
+    /// A batch operation refused (see [`BatchRefusal`]).
+    #[error(transparent)]
+    Batch(#[from] BatchRefusal),
+}
+
+/// Why a batch operation was refused; worded as Temporal words the same refusal of its batch
+/// workflow, and given Temporal's status by the frontend.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BatchRefusal {
+    #[error("workflow not found for ID: {0}")]
+    NotFound(String),
+    /// Stop of a job that is no longer running.
+    #[error("workflow execution already completed")]
+    Closed,
+    /// Start with the id of a running job (only reachable when more than one job may run).
+    #[error("Workflow execution is already running. WorkflowId: {job_id}, RunId: {run_id}.")]
+    Running { job_id: String, run_id: String },
+    /// Start with the id of a closed job (the batch workflow's REJECT_DUPLICATE policy).
+    #[error("Workflow execution already finished. WorkflowId: {job_id}, RunId: {run_id}. Workflow Id reuse policy: reject duplicate workflow Id.")]
+    Finished { job_id: String, run_id: String },
+    /// The driver's view of the job is older than the record.
+    #[error("batch job progress moved on")]
+    Stale,
 }
 
 /// Why a schedule operation was refused; the frontend gives each Temporal's status.

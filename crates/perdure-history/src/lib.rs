@@ -10,6 +10,7 @@
 //! through Raft proposals.
 
 pub mod api;
+mod batches;
 mod cache;
 pub mod effects;
 mod errors;
@@ -30,7 +31,7 @@ mod tests;
 
 pub use cache::ExecKey;
 pub use effects::{CrossShard, CrossShardAnswer, CrossShardCall};
-pub use errors::{HistoryError, ScheduleRefusal};
+pub use errors::{BatchRefusal, HistoryError, ScheduleRefusal};
 pub use queries::Buffered;
 pub use routing::shard_for;
 pub use service::HistoryService;
@@ -46,6 +47,11 @@ pub struct HistoryConfig {
     /// Least time between a run's first task and its successor's (retry, continue-as-new):
     /// Temporal's history.workflowIdReuseMinimalInterval.
     pub min_run_interval: std::time::Duration,
+    /// Operations per second one batch job carries out: Temporal's worker.batcherRPS.
+    pub batcher_rps: u32,
+    /// Batch jobs a namespace may run at once: Temporal's
+    /// frontend.MaxConcurrentBatchOperationPerNamespace.
+    pub max_concurrent_batch_operations: u32,
 }
 
 impl Default for HistoryConfig {
@@ -53,6 +59,8 @@ impl Default for HistoryConfig {
         Self {
             timer_window: TimerWindow::default(),
             min_run_interval: perdure_core::WORKFLOW_ID_REUSE_MINIMAL_INTERVAL,
+            batcher_rps: 50,
+            max_concurrent_batch_operations: 1,
         }
     }
 }

@@ -12,6 +12,7 @@ use crate::{leader, routing, HistoryConfig, TaskSink};
 
 pub struct HistoryService {
     shards: Vec<Arc<Shard>>,
+    config: HistoryConfig,
 }
 
 impl HistoryService {
@@ -44,7 +45,7 @@ impl HistoryService {
             tokio::spawn(leader::run(shard.clone()));
             shards.push(shard);
         }
-        Ok(Arc::new(Self { shards }))
+        Ok(Arc::new(Self { shards, config }))
     }
 
     /// Waits up to `timeout` until every shard of this service is led by this node and has begun
@@ -66,6 +67,11 @@ impl HistoryService {
         for shard in &self.shards {
             let _ = shard.cross.set(cross.clone());
         }
+    }
+
+    /// The tunables this service was started with.
+    pub fn config(&self) -> &HistoryConfig {
+        &self.config
     }
 
     pub fn shard_count(&self) -> u32 {

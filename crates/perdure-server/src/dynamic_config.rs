@@ -11,6 +11,13 @@ use perdure_history::HistoryConfig;
 /// starts (retry, continue-as-new).
 pub const WORKFLOW_ID_REUSE_MINIMAL_INTERVAL: &str = "history.workflowIdReuseMinimalInterval";
 
+/// worker.batcherRPS: operations per second of one batch job.
+pub const BATCHER_RPS: &str = "worker.batcherRPS";
+
+/// frontend.MaxConcurrentBatchOperationPerNamespace: batch jobs a namespace may run at once.
+pub const MAX_CONCURRENT_BATCH_OPERATIONS: &str =
+    "frontend.MaxConcurrentBatchOperationPerNamespace";
+
 /// Applies every `KEY=VALUE` to the defaults.
 pub fn parse(values: &[String]) -> anyhow::Result<HistoryConfig> {
     let mut config = HistoryConfig::default();
@@ -23,12 +30,24 @@ pub fn parse(values: &[String]) -> anyhow::Result<HistoryConfig> {
                 config.min_run_interval = duration(value)
                     .with_context(|| format!("--dynamic-config-value {key}: bad value {value:?}"))?;
             }
+            BATCHER_RPS => config.batcher_rps = positive(key, value)?,
+            MAX_CONCURRENT_BATCH_OPERATIONS => {
+                config.max_concurrent_batch_operations = positive(key, value)?
+            }
             other => bail!(
-                "--dynamic-config-value: unsupported key {other:?} (supported: {WORKFLOW_ID_REUSE_MINIMAL_INTERVAL})"
+                "--dynamic-config-value: unsupported key {other:?} (supported: {WORKFLOW_ID_REUSE_MINIMAL_INTERVAL}, {BATCHER_RPS}, {MAX_CONCURRENT_BATCH_OPERATIONS})"
             ),
         }
     }
     Ok(config)
+}
+
+/// A whole number of at least 1 (JSON).
+fn positive(key: &str, value: &str) -> anyhow::Result<u32> {
+    match value.trim().parse::<u32>() {
+        Ok(n) if n >= 1 => Ok(n),
+        _ => bail!("--dynamic-config-value {key}: expected a whole number >= 1, got {value:?}"),
+    }
 }
 
 /// A Go-style duration (`1s`, `250ms`, `1m30s`, `0`), optionally as a JSON string.
@@ -66,6 +85,20 @@ mod tests {
             Duration::from_secs(1),
             "Temporal's default"
         );
+    }
+
+    #[test]
+    fn batch_limits_default_to_temporals_and_can_be_set() {
+        let d = parse(&[]).unwrap();
+        assert_eq!((d.batcher_rps, d.max_concurrent_batch_operations), (50, 1));
+        let c = parse(&[
+            format!("{BATCHER_RPS}=2"),
+            format!("{MAX_CONCURRENT_BATCH_OPERATIONS}=3"),
+        ])
+        .unwrap();
+        assert_eq!((c.batcher_rps, c.max_concurrent_batch_operations), (2, 3));
+        assert!(parse(&[format!("{BATCHER_RPS}=0")]).is_err());
+        assert!(parse(&[format!("{BATCHER_RPS}=fast")]).is_err());
     }
 
     #[test]

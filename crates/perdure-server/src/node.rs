@@ -283,6 +283,10 @@ impl Wiring {
                 let _ = rx.wait_for(|s| *s).await;
             }
         };
+        tokio::spawn(perdure_frontend::batch::run(
+            frontend.clone(),
+            stop_signal(),
+        ));
         // Raft needs the internal port before any group can elect a leader.
         let internal_addr = match listeners.internal {
             Some(listener) => {

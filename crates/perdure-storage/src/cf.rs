@@ -27,11 +27,13 @@ pub enum Cf {
     Cluster,
     /// One record per schedule, on the shard its scheduler workflow id routes to.
     Schedules,
+    /// One record per batch job (and a marker per running job), on the shard its job routes to.
+    Batches,
 }
 
 impl Cf {
     /// Every column family, in id order.
-    pub const ALL: [Cf; 13] = [
+    pub const ALL: [Cf; 14] = [
         Cf::RaftLog,
         Cf::RaftMeta,
         Cf::SmMeta,
@@ -45,10 +47,11 @@ impl Cf {
         Cf::Visibility,
         Cf::Cluster,
         Cf::Schedules,
+        Cf::Batches,
     ];
 
     /// The families replicated write batches may touch and snapshots carry.
-    pub const STATE: [Cf; 10] = [
+    pub const STATE: [Cf; 11] = [
         Cf::Executions,
         Cf::CurrentExecutions,
         Cf::History,
@@ -59,6 +62,7 @@ impl Cf {
         Cf::Visibility,
         Cf::Cluster,
         Cf::Schedules,
+        Cf::Batches,
     ];
 
     /// Stable numeric id.
@@ -77,6 +81,7 @@ impl Cf {
             Cf::Visibility => 17,
             Cf::Cluster => 18,
             Cf::Schedules => 19,
+            Cf::Batches => 20,
         }
     }
 
@@ -101,6 +106,7 @@ impl Cf {
             Cf::Visibility => "visibility",
             Cf::Cluster => "cluster",
             Cf::Schedules => "schedules",
+            Cf::Batches => "batches",
         }
     }
 

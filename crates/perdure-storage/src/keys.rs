@@ -248,6 +248,52 @@ pub fn schedule_prefix(g: GroupId, ns_id: &str) -> Vec<u8> {
     KeyBuf::new(g).str(ns_id).done()
 }
 
+// Tags of the two key spaces of the Batches family.
+const BATCH_JOB: u8 = 1;
+const BATCH_RUNNING: u8 = 2;
+
+/// Batches: one record per job of a namespace.
+pub fn batch(g: GroupId, ns_id: &str, job_id: &str) -> Vec<u8> {
+    KeyBuf::new(g).u8(BATCH_JOB).str(ns_id).str(job_id).done()
+}
+
+/// Batches: every job record of a namespace in one group.
+pub fn batch_prefix(g: GroupId, ns_id: &str) -> Vec<u8> {
+    KeyBuf::new(g).u8(BATCH_JOB).str(ns_id).done()
+}
+
+/// Batches: every job record of one group, all namespaces.
+pub fn batch_jobs_prefix(g: GroupId) -> Vec<u8> {
+    KeyBuf::new(g).u8(BATCH_JOB).done()
+}
+
+/// Batches: a marker per running job (written with the job, deleted when it closes), so a new
+/// leader finds the jobs to drive without reading every closed one.
+pub fn batch_running(g: GroupId, ns_id: &str, job_id: &str) -> Vec<u8> {
+    KeyBuf::new(g)
+        .u8(BATCH_RUNNING)
+        .str(ns_id)
+        .str(job_id)
+        .done()
+}
+
+/// Batches: every running marker of one group.
+pub fn batch_running_prefix(g: GroupId) -> Vec<u8> {
+    KeyBuf::new(g).u8(BATCH_RUNNING).done()
+}
+
+/// The (namespace id, job id) a running marker names.
+pub fn decode_batch_running(key: &[u8]) -> Option<(String, String)> {
+    let rest = key.get(4..)?;
+    let (&tag, rest) = rest.split_first()?;
+    if tag != BATCH_RUNNING {
+        return None;
+    }
+    let (ns, rest) = read_str(rest)?;
+    let (job, rest) = read_str(rest)?;
+    rest.is_empty().then_some((ns, job))
+}
+
 // Visibility index entries share the row family, after every namespace's rows. A row key
 // continues the group prefix with its namespace id's u32 length, whose first byte is 0 for any
 // id shorter than 16 MiB; an index key continues it with VIS_INDEX, so no index key falls under
@@ -499,6 +545,24 @@ mod tests {
     use super::*;
 
     const G: GroupId = GroupId(7);
+
+    #[test]
+    fn batch_keys_round_trip_and_keep_jobs_apart_from_markers() {
+        let marker = batch_running(G, "ns", "job");
+        assert!(marker.starts_with(&batch_running_prefix(G)));
+        assert_eq!(
+            decode_batch_running(&marker),
+            Some(("ns".to_string(), "job".to_string()))
+        );
+        let job = batch(G, "ns", "job");
+        assert!(job.starts_with(&batch_prefix(G, "ns")));
+        assert!(job.starts_with(&batch_jobs_prefix(G)));
+        assert!(!marker.starts_with(&batch_jobs_prefix(G)));
+        assert!(!job.starts_with(&batch_running_prefix(G)));
+        assert!(!marker.starts_with(&batch_prefix(G, "ns")));
+        assert_eq!(decode_batch_running(&job), None);
+        assert_eq!(decode_batch_running(&marker[..marker.len() - 1]), None);
+    }
 
     #[test]
     fn every_state_key_starts_with_its_group() {

@@ -1,8 +1,8 @@
 //! `/api/v1/settings`: what the UI reads before anything else. Temporal's ui-server builds it
 //! from its config (field names are Go's, capitalised); Perdure has no auth and no codec server.
 //! Write actions are on where Perdure serves the call behind them (reset included:
-//! ResetWorkflowExecution); batch actions (StartBatchOperation) answer Unimplemented, so the
-//! UI is told to disable them.
+//! ResetWorkflowExecution); batch actions too (StartBatchOperation: terminate, cancel and
+//! signal jobs; a batch reset the UI may offer answers Unimplemented).
 
 use axum::Json;
 use serde_json::{json, Value};
@@ -36,7 +36,7 @@ pub(crate) fn body() -> Value {
         "WorkflowSignalDisabled": false,
         "WorkflowUpdateDisabled": false,
         "WorkflowResetDisabled": false,
-        "BatchActionsDisabled": true,
+        "BatchActionsDisabled": false,
         "StartWorkflowDisabled": false,
         "HideWorkflowQueryErrors": false,
         "RefreshWorkflowCountsDisabled": false
@@ -61,6 +61,7 @@ mod tests {
         assert_eq!(b["DisableWriteActions"], false);
         assert_eq!(b["WorkflowTerminateDisabled"], false);
         assert_eq!(b["WorkflowResetDisabled"], false);
+        assert_eq!(b["BatchActionsDisabled"], false);
         assert_eq!(b["Auth"]["Enabled"], false);
         assert_eq!(b["Codec"]["Endpoint"], "");
     }

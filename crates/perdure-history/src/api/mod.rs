@@ -1,15 +1,19 @@
 //! One module per history operation, each an `impl HistoryService` block. They share the
 //! shard write path and never touch storage directly.
 
+mod batch_progress;
 mod count_visibility;
 mod create_schedule;
 mod delete_run;
 mod delete_schedule;
+mod delete_workflow;
 mod describe;
+mod describe_batch;
 mod describe_schedule;
 mod fire_timer;
 mod get_history;
 mod get_history_reverse;
+mod list_batches;
 mod list_schedules;
 mod list_visibility;
 mod patch_schedule;
@@ -26,7 +30,9 @@ mod respond_workflow_task_failed;
 mod schedule_record;
 mod schedule_wake;
 mod signal;
+mod start_batch;
 mod start_workflow;
+mod stop_batch;
 mod terminate;
 mod update_schedule;
 mod update_workflow;

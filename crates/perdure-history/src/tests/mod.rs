@@ -2,6 +2,7 @@
 //! public [`crate::HistoryService`] API exactly as the frontend drives it, with a task sink that
 //! stands in for matching. They own nothing but test code and never sleep without a deadline.
 
+mod batches;
 mod cancellation;
 mod dispatch;
 mod fixture;
