@@ -17,6 +17,7 @@ from temporalio.api.namespace.v1 import NamespaceConfig, NamespaceFilter, Update
 from temporalio.api.replication.v1 import ClusterReplicationConfig, NamespaceReplicationConfig
 from temporalio.api.taskqueue.v1 import TaskQueue
 from temporalio.api.workflowservice.v1 import (
+    DeprecateNamespaceRequest,
     DescribeNamespaceRequest,
     ListNamespacesRequest,
     ListWorkflowExecutionsRequest,
@@ -368,3 +369,20 @@ async def test_a_deleted_namespace_answers_only_describe(client):
         )
         names = {n.namespace_info.name for n in listed.namespaces}
         assert (name in names) == include_deleted
+
+
+async def test_deprecate_namespace_marks_it_deprecated(client):
+    name = await fresh(client, "e2e-deprecate-api")
+    service = client.workflow_service
+    await service.deprecate_namespace(DeprecateNamespaceRequest(namespace=name), timeout=RPC_TIMEOUT)
+    described = await service.describe_namespace(
+        DescribeNamespaceRequest(namespace=name), timeout=RPC_TIMEOUT
+    )
+    assert described.namespace_info.state == NamespaceState.NAMESPACE_STATE_DEPRECATED
+    assert described.namespace_info.description == "d0", "nothing else changes"
+    # Deprecating again is accepted; an unknown namespace is not found.
+    await service.deprecate_namespace(DeprecateNamespaceRequest(namespace=name), timeout=RPC_TIMEOUT)
+    missing = await refused(service.deprecate_namespace(
+        DeprecateNamespaceRequest(namespace=f"missing-{uuid.uuid4().hex[:8]}"), timeout=RPC_TIMEOUT
+    ))
+    assert missing.status == RPCStatusCode.NOT_FOUND

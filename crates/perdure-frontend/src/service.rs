@@ -164,6 +164,19 @@ impl WorkflowService for Frontend {
         .await
     }
 
+    async fn deprecate_namespace(
+        &self,
+        r: Request<DeprecateNamespaceRequest>,
+    ) -> Reply<DeprecateNamespaceResponse> {
+        observe("DeprecateNamespace", async {
+            routed!(self, r, Some(GroupId::META), deprecate_namespace);
+            self.deprecate_namespace(r.into_inner())
+                .await
+                .map(Response::new)
+        })
+        .await
+    }
+
     async fn update_namespace(
         &self,
         r: Request<UpdateNamespaceRequest>,

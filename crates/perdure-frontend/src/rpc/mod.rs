@@ -6,6 +6,7 @@ mod count_workflow_executions;
 mod create_schedule;
 mod delete_schedule;
 mod delete_workflow_execution;
+mod deprecate_namespace;
 mod describe_batch_operation;
 mod describe_schedule;
 mod describe_task_queue;
