@@ -109,6 +109,9 @@ async def test_cli_operator_cluster_describe(server, client):
     assert doc["clusterId"] == raw.cluster_id != ""
     assert doc["clusterName"] == raw.cluster_name == "active"
     assert doc["serverVersion"] == raw.server_version != ""
+    # A Temporal release number: the Web UI gates features on it (batch actions from 1.18).
+    major, minor = (int(p) for p in raw.server_version.split(".")[:2])
+    assert (major, minor) >= (1, 19), raw.server_version
     assert doc["historyShardCount"] == raw.history_shard_count == SHARDS[server.kind]
     assert doc["supportedClients"] == dict(raw.supported_clients)
     for name in CLIENTS:

@@ -1,6 +1,9 @@
 //! GetClusterInfo (`temporal operator cluster describe`): what this cluster is, as Temporal's
 //! frontend describes its own. Every node answers the same: the id and the shard count are
-//! replicated state, the rest are constants.
+//! replicated state, the rest are constants. The server version is the Temporal release whose
+//! API Perdure answers as: clients gate features on it (the Web UI offers batch actions only
+//! from 1.18 on, and names executions in a batch from 1.19 on), so Perdure's own crate version
+//! (0.x) would make them treat it as an ancient Temporal.
 
 use std::collections::HashMap;
 
@@ -23,6 +26,11 @@ const SUPPORTED_CLIENTS: &[(&str, &str)] = &[
     ("temporal-ui", "<3.0.0"),
     ("Nexus-go-sdk", "<2.0.0"),
 ];
+
+/// The Temporal server release Perdure's behaviour is checked against (the dev server the
+/// suite runs with PERDURE_TEST_SERVER=temporal), reported as the server version by
+/// GetClusterInfo and GetSystemInfo.
+pub const TEMPORAL_SERVER_VERSION: &str = "1.32.0";
 
 /// Where executions live: Raft groups over one RocksDB per node.
 const PERSISTENCE_STORE: &str = "rocksdb";
@@ -48,7 +56,7 @@ impl Frontend {
                 .iter()
                 .map(|(c, v)| (c.to_string(), v.to_string()))
                 .collect::<HashMap<_, _>>(),
-            server_version: env!("CARGO_PKG_VERSION").to_string(),
+            server_version: TEMPORAL_SERVER_VERSION.to_string(),
             cluster_id: format!("{id:016x}"),
             version_info: None,
             cluster_name: CLUSTER_NAME.to_string(),
@@ -58,5 +66,27 @@ impl Frontend {
             initial_failover_version: INITIAL_FAILOVER_VERSION,
             failover_version_increment: FAILOVER_VERSION_INCREMENT,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::TEMPORAL_SERVER_VERSION;
+
+    fn major_minor(v: &str) -> (u32, u32) {
+        let mut parts = v
+            .split('.')
+            .map(|p| p.parse::<u32>().expect("a numeric part"));
+        (parts.next().unwrap(), parts.next().unwrap())
+    }
+
+    #[test]
+    fn the_version_is_a_temporal_release_the_web_ui_offers_batch_actions_to() {
+        assert_eq!(TEMPORAL_SERVER_VERSION.split('.').count(), 3);
+        // The UI's gates: batch actions from 1.18, batches naming executions from 1.19.
+        assert!(
+            major_minor(TEMPORAL_SERVER_VERSION) >= (1, 19),
+            "{TEMPORAL_SERVER_VERSION}"
+        );
     }
 }

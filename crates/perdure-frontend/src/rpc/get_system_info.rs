@@ -6,6 +6,7 @@ use temporalio_protos::temporal::api::workflowservice::v1::{
 };
 use tonic::Status;
 
+use crate::rpc::get_cluster_info::TEMPORAL_SERVER_VERSION;
 use crate::server::Frontend;
 
 impl Frontend {
@@ -14,7 +15,7 @@ impl Frontend {
         _req: GetSystemInfoRequest,
     ) -> Result<GetSystemInfoResponse, Status> {
         Ok(GetSystemInfoResponse {
-            server_version: env!("CARGO_PKG_VERSION").to_string(),
+            server_version: TEMPORAL_SERVER_VERSION.to_string(),
             capabilities: Some(Capabilities {
                 // WorkflowTaskCompleted copies the worker's sdk_metadata (replays depend on it).
                 sdk_metadata: true,
