@@ -21,7 +21,8 @@ use temporalio_protos::temporal::api::workflowservice::v1::{
 use crate::validate::{identity_of, Kind};
 
 /// How Temporal's batcher narrows the query of a terminate, cancel or signal job
-/// (`adjustQueryBatchTypeEnum`): only open runs are targets. Delete takes the query as given.
+/// (`adjustQueryBatchTypeEnum`): only open runs are targets. Delete and reset take the query
+/// as given.
 const RUNNING_FILTER: &str = "ExecutionStatus='Running' OR ExecutionStatus='Paused'";
 
 /// One batch job.
@@ -145,14 +146,16 @@ impl BatchJob {
             Operation::CancellationOperation(_) => Some(Kind::Cancel),
             Operation::SignalOperation(_) => Some(Kind::Signal),
             Operation::DeletionOperation(_) => Some(Kind::Delete),
+            Operation::ResetOperation(_) => Some(Kind::Reset),
             _ => None,
         }
     }
 
-    /// The query the job lists with: the request's, narrowed to open runs except for delete.
+    /// The query the job lists with: the request's, narrowed to open runs except for delete
+    /// and reset (a closed run can be reset; the batcher adds no filter for either).
     pub fn effective_query(&self) -> String {
         let q = &self.request().visibility_query;
-        if q.is_empty() || self.kind() == Some(Kind::Delete) {
+        if q.is_empty() || matches!(self.kind(), Some(Kind::Delete | Kind::Reset)) {
             q.clone()
         } else {
             format!("({q}) AND ({RUNNING_FILTER})")
@@ -245,6 +248,7 @@ impl BatchJob {
             Some(Kind::Cancel) => BatchOperationType::CancelWorkflow,
             Some(Kind::Signal) => BatchOperationType::SignalWorkflow,
             Some(Kind::Delete) => BatchOperationType::DeleteWorkflow,
+            Some(Kind::Reset) => BatchOperationType::ResetWorkflow,
             None => BatchOperationType::Unspecified,
         }
     }
@@ -342,4 +346,11 @@ pub fn signal_request_id(job_id: &str, target: &WorkflowExecution, signal: &str)
 /// after a crash the same request.)
 pub fn derived_request_id(job_id: &str, op: &str, target: &WorkflowExecution) -> String {
     deterministic_request_id(job_id, &[op, &target.workflow_id, &target.run_id])
+}
+
+/// The reset's request id for one target, as Temporal's batcher derives it. History remembers
+/// it on the base run with the run the reset made, so a repeat after a crash answers that run
+/// instead of resetting again.
+pub fn reset_request_id(job_id: &str, target: &WorkflowExecution) -> String {
+    deterministic_request_id(job_id, &["reset", &target.workflow_id, &target.run_id])
 }

@@ -106,15 +106,30 @@ fn operations_are_checked_and_unsupported_ones_say_so() {
         refusal(r),
         "The operation type *workflowservice.StartBatchOperationRequest_TerminateActivitiesOperation is not supported for this namespace"
     );
-    // A valid reset is a request Perdure cannot carry out: Unimplemented, not a lie.
+    // A valid reset is a reset job; one asking for post-reset operations, which Perdure's
+    // reset does not carry out, is refused rather than run without them.
     let mut r = terminate_by_query();
     #[allow(deprecated)]
-    let reset = BatchOperationReset {
+    let mut reset = BatchOperationReset {
         reset_type: 1,
         ..Default::default()
     };
+    r.operation = Some(Operation::ResetOperation(reset.clone()));
+    assert_eq!(validate_start(&r), Ok(Kind::Reset));
+    reset.post_reset_operations = vec![Default::default()];
     r.operation = Some(Operation::ResetOperation(reset));
-    assert!(matches!(validate_start(&r), Err(Refusal::Unimplemented(_))));
+    assert_eq!(
+        validate_start(&r),
+        Err(Refusal::Unimplemented(
+            "Post-reset operations are not supported by this server".into()
+        ))
+    );
+    let mut r = terminate_by_query();
+    r.operation = Some(Operation::ResetOperation(BatchOperationReset {
+        options: Some(Default::default()),
+        ..Default::default()
+    }));
+    assert_eq!(refusal(r), "batch reset missing target");
     for (op, kind) in [
         (
             Operation::CancellationOperation(BatchOperationCancellation::default()),
@@ -152,6 +167,12 @@ fn only_open_runs_are_targets_except_for_delete() {
     r.operation = Some(Operation::DeletionOperation(Default::default()));
     let job = BatchJob::new("ns", "run", r, Time(1));
     assert_eq!(job.effective_query(), "TaskQueue = 'q'");
+    // The batcher adds no status filter for reset either: a closed run can be reset.
+    let mut r = terminate_by_query();
+    r.operation = Some(Operation::ResetOperation(Default::default()));
+    let job = BatchJob::new("ns", "run", r, Time(1));
+    assert_eq!(job.effective_query(), "TaskQueue = 'q'");
+    assert_eq!(job.operation_type(), BatchOperationType::ResetWorkflow);
 }
 
 #[test]
@@ -267,4 +288,174 @@ fn signal_request_ids_are_temporals() {
     assert_eq!(id, signal_request_id("job", &wf("wf"), "sig"));
     assert_ne!(id, signal_request_id("job", &wf("other"), "sig"));
     assert_eq!(&id[14..15], "5", "a version 5 (SHA-1) uuid");
+}
+
+#[test]
+fn reset_request_ids_are_per_job_and_target() {
+    let id = job::reset_request_id("job", &wf("wf"));
+    assert_eq!(id, job::reset_request_id("job", &wf("wf")));
+    assert_ne!(id, job::reset_request_id("job2", &wf("wf")));
+    assert_ne!(id, job::reset_request_id("job", &wf("other")));
+    // uuid.NewSHA1(uuid.Nil, "job:reset:wf:run-wf"), the batcher's deterministicRequestID.
+    assert_eq!(
+        id,
+        uuid::Uuid::new_v5(&uuid::Uuid::nil(), b"job:reset:wf:run-wf").to_string()
+    );
+}
+
+mod reset_point {
+    use super::*;
+    use crate::reset::{build_id_point, plan, Point, ResetPlan, TargetError, WorkflowTaskScan};
+    use temporalio_protos::temporal::api::common::v1::{reset_options::Target, ResetOptions};
+    use temporalio_protos::temporal::api::enums::v1::EventType;
+    use temporalio_protos::temporal::api::history::v1::HistoryEvent;
+    use temporalio_protos::temporal::api::workflow::v1::ResetPointInfo;
+
+    fn history(types: &[EventType]) -> Vec<HistoryEvent> {
+        types
+            .iter()
+            .enumerate()
+            .map(|(i, t)| HistoryEvent {
+                event_id: i as i64 + 1,
+                event_type: *t as i32,
+                ..Default::default()
+            })
+            .collect()
+    }
+
+    fn scan(last: bool, events: &[HistoryEvent]) -> (Result<i64, TargetError>, usize) {
+        let mut s = WorkflowTaskScan::new(last);
+        let mut read = 0;
+        for e in events {
+            read += 1;
+            if s.observe(e) {
+                break;
+            }
+        }
+        (s.finish(), read)
+    }
+
+    use EventType::*;
+    const TWO_TASKS: &[EventType] = &[
+        WorkflowExecutionStarted,  // 1
+        WorkflowTaskScheduled,     // 2
+        WorkflowTaskStarted,       // 3
+        WorkflowTaskCompleted,     // 4
+        ActivityTaskScheduled,     // 5
+        ActivityTaskStarted,       // 6
+        ActivityTaskCompleted,     // 7
+        WorkflowTaskScheduled,     // 8
+        WorkflowTaskStarted,       // 9
+        WorkflowTaskCompleted,     // 10
+        WorkflowExecutionSignaled, // 11
+        WorkflowTaskScheduled,     // 12
+    ];
+
+    #[test]
+    fn first_and_last_workflow_task() {
+        let h = history(TWO_TASKS);
+        // The first completed task, and no more of the history is read than needed.
+        assert_eq!(scan(false, &h), (Ok(4), 4));
+        // The last completed one (a task scheduled after it does not count).
+        assert_eq!(scan(true, &h), (Ok(10), h.len()));
+    }
+
+    #[test]
+    fn no_completed_task_is_the_first_started_one() {
+        let h = history(&[
+            WorkflowExecutionStarted,
+            WorkflowTaskScheduled,
+            WorkflowTaskStarted,
+            WorkflowTaskFailed,
+            WorkflowTaskScheduled,
+        ]);
+        assert_eq!(scan(false, &h).0, Ok(3));
+        assert_eq!(scan(true, &h).0, Ok(3));
+        let h = history(&[WorkflowExecutionStarted]);
+        assert_eq!(scan(true, &h).0, Err(TargetError::NoWorkflowTask));
+        assert_eq!(
+            TargetError::NoWorkflowTask.to_string(),
+            "unable to find any scheduled or completed task"
+        );
+    }
+
+    #[test]
+    #[allow(deprecated)]
+    fn options_win_over_the_deprecated_fields() {
+        let op = BatchOperationReset {
+            reset_type: 2,
+            reset_reapply_type: 2,
+            options: Some(ResetOptions {
+                target: Some(Target::FirstWorkflowTask(())),
+                reset_reapply_type: 3,
+                reset_reapply_exclude_types: vec![1],
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        assert_eq!(
+            plan(&op),
+            Ok(ResetPlan {
+                point: Point::FirstWorkflowTask,
+                reapply_type: 3,
+                reapply_exclude_types: vec![1],
+            })
+        );
+        let op = BatchOperationReset {
+            reset_type: 2,
+            reset_reapply_type: 2,
+            ..Default::default()
+        };
+        assert_eq!(
+            plan(&op),
+            Ok(ResetPlan {
+                point: Point::LastWorkflowTask,
+                reapply_type: 2,
+                reapply_exclude_types: vec![],
+            })
+        );
+        let op = BatchOperationReset {
+            options: Some(ResetOptions {
+                target: Some(Target::WorkflowTaskId(7)),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        assert_eq!(plan(&op).unwrap().point, Point::EventId(7));
+    }
+
+    #[test]
+    fn build_id_points() {
+        let points = vec![ResetPointInfo {
+            build_id: "b1".into(),
+            run_id: "old".into(),
+            first_workflow_task_completed_id: 4,
+            resettable: true,
+            expire_time: Time(100).to_timestamp_opt(),
+            ..Default::default()
+        }];
+        assert_eq!(
+            build_id_point(&points, "b1", false, "cur", Time(50)),
+            Ok(("old".into(), 4))
+        );
+        let err = |r: Result<(String, i64), TargetError>| r.unwrap_err().to_string();
+        assert_eq!(
+            err(build_id_point(&points, "b1", true, "cur", Time(50))),
+            "Reset point for b1 points to previous run and CurrentRunOnly is set"
+        );
+        assert_eq!(
+            err(build_id_point(&points, "b1", false, "cur", Time(101))),
+            "Reset point for b1 is expired"
+        );
+        assert_eq!(
+            err(build_id_point(&points, "b2", false, "cur", Time(50))),
+            "Can't find reset point for b2"
+        );
+        let mut unresettable = points.clone();
+        unresettable[0].resettable = false;
+        assert_eq!(
+            err(build_id_point(&unresettable, "b1", false, "old", Time(50))),
+            "Reset point for b1 is not resettable"
+        );
+    }
 }

@@ -42,6 +42,7 @@ pub enum Kind {
     Cancel,
     Signal,
     Delete,
+    Reset,
 }
 
 /// Go's `%T` of the request's operation, as Temporal's messages print it.
@@ -155,6 +156,12 @@ pub fn validate_start(req: &StartBatchOperationRequest) -> Result<Kind, Refusal>
         Operation::CancellationOperation(_) => Ok(Kind::Cancel),
         Operation::SignalOperation(_) => Ok(Kind::Signal),
         Operation::DeletionOperation(_) => Ok(Kind::Delete),
+        // Perdure's ResetWorkflowExecution carries out no post-reset operation, so a job
+        // that asks for them is refused rather than run without them.
+        Operation::ResetOperation(r) if !r.post_reset_operations.is_empty() => Err(
+            Refusal::Unimplemented("Post-reset operations are not supported by this server".into()),
+        ),
+        Operation::ResetOperation(_) => Ok(Kind::Reset),
         other => Err(Refusal::Unimplemented(format!(
             "The operation type {} is not implemented by this server",
             go_type(other)

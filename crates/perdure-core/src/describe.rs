@@ -94,6 +94,7 @@ impl MutableState {
             ),
             // The WorkflowExecutionStarted event's time.
             original_start_time: start.to_timestamp_opt(),
+            reset_run_id: self.reset_run_id.clone(),
             // The request ids that wrote events of this run: Temporal keeps the start's and
             // those attached by a USE_EXISTING start or an update request, neither of which
             // Perdure attaches, so only the start's.

@@ -107,6 +107,7 @@ impl MutableState {
         } else {
             Mutation::default()
         };
+        self.reset_run_id = params.new_run_id.clone();
         base.new_run = Some(Box::new(NewRun {
             state: next,
             mutation: m,
@@ -146,6 +147,7 @@ impl MutableState {
         s.children = BTreeMap::new();
         s.external_requests = BTreeMap::new();
         s.updates = BTreeMap::new();
+        s.reset_run_id = String::new();
         s.state_transition_count = 0;
         if s.root_run_id == self.run_id {
             s.root_run_id = s.run_id.clone();

@@ -9,8 +9,9 @@
 //! node's shard is forwarded to its leader), and checkpoint progress through Raft every few
 //! targets; a new leader resumes from the last checkpoint. Carrying out an operation twice is
 //! harmless: a signal's request id is derived from the job and target (the run's signal dedup
-//! drops a repeat), a cancel request's too, and terminating a closed run answers NotFound,
-//! which counts as done, as in Temporal's batcher.
+//! drops a repeat), a cancel request's too, terminating a closed run answers NotFound, which
+//! counts as done, as in Temporal's batcher, and a reset is skipped for a target reset since
+//! the job started (`reset_during_job`).
 //!
 //! Before each operation the driver reads the job from this node's replica, so nothing is
 //! carried out after a StopBatchOperation has been applied here. Once a minute the runner also
@@ -22,13 +23,17 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use perdure_api::workflowservice::workflow_service_server::WorkflowService;
+use perdure_batch::reset::{Point, WorkflowTaskScan};
 use perdure_batch::{BatchJob, Kind, Work};
 use perdure_storage::GroupId;
+use temporalio_protos::temporal::api::batch::v1::BatchOperationReset;
 use temporalio_protos::temporal::api::common::v1::WorkflowExecution;
 use temporalio_protos::temporal::api::workflowservice::v1::start_batch_operation_request::Operation;
 use temporalio_protos::temporal::api::workflowservice::v1::{
-    CountWorkflowExecutionsRequest, DeleteWorkflowExecutionRequest, ListWorkflowExecutionsRequest,
-    RequestCancelWorkflowExecutionRequest, SignalWorkflowExecutionRequest,
+    CountWorkflowExecutionsRequest, DeleteWorkflowExecutionRequest,
+    DescribeWorkflowExecutionRequest, GetWorkflowExecutionHistoryRequest,
+    ListWorkflowExecutionsRequest, RequestCancelWorkflowExecutionRequest,
+    ResetWorkflowExecutionRequest, SignalWorkflowExecutionRequest,
     TerminateWorkflowExecutionRequest,
 };
 use tokio::time::Instant;
@@ -337,6 +342,178 @@ fn transient(code: Code) -> bool {
     )
 }
 
+/// Resets one target as Temporal's batcher does: its reset point from its history (or its
+/// auto reset points for a build id, which may name an earlier run of its chain), the job's
+/// reason, the operation's identity, and a request id derived from the job and the run, which
+/// history remembers on the base run: a repeat after a crash answers the run the first reset
+/// made instead of resetting again.
+async fn reset(
+    fe: &Frontend,
+    job: &BatchJob,
+    target: &WorkflowExecution,
+    op: &BatchOperationReset,
+) -> Result<(), Status> {
+    let req = job.request();
+    let namespace = req.namespace.clone();
+    let plan =
+        perdure_batch::reset::plan(op).map_err(|e| Status::invalid_argument(e.to_string()))?;
+    if reset_during_job(fe, job, &namespace, target).await {
+        tracing::info!(job_id = job.job_id(), workflow_id = %target.workflow_id, run_id = %target.run_id, "batch reset target was reset since the job started: not reset again");
+        return Ok(());
+    }
+    let mut execution = target.clone();
+    let event_id = match &plan.point {
+        Point::FirstWorkflowTask => workflow_task_event(fe, &namespace, target, false).await?,
+        Point::LastWorkflowTask => workflow_task_event(fe, &namespace, target, true).await?,
+        Point::EventId(id) => *id,
+        Point::BuildId {
+            build_id,
+            current_run_only,
+        } => {
+            let described = WorkflowService::describe_workflow_execution(
+                fe,
+                Request::new(DescribeWorkflowExecutionRequest {
+                    namespace: namespace.clone(),
+                    execution: Some(target.clone()),
+                }),
+            )
+            .await?
+            .into_inner();
+            let points = described
+                .workflow_execution_info
+                .and_then(|i| i.auto_reset_points)
+                .map(|p| p.points)
+                .unwrap_or_default();
+            let (run_id, event_id) = perdure_batch::reset::build_id_point(
+                &points,
+                build_id,
+                *current_run_only,
+                &target.run_id,
+                wall_clock(),
+            )
+            .map_err(|e| Status::failed_precondition(e.to_string()))?;
+            execution.run_id = run_id;
+            event_id
+        }
+    };
+    WorkflowService::reset_workflow_execution(
+        fe,
+        Request::new(ResetWorkflowExecutionRequest {
+            namespace,
+            request_id: perdure_batch::job::reset_request_id(job.job_id(), &execution),
+            workflow_execution: Some(execution),
+            reason: req.reason.clone(),
+            workflow_task_finish_event_id: event_id,
+            #[allow(deprecated)]
+            reset_reapply_type: plan.reapply_type,
+            reset_reapply_exclude_types: plan.reapply_exclude_types.clone(),
+            post_reset_operations: op.post_reset_operations.clone(),
+            identity: op.identity.clone(),
+        }),
+    )
+    .await?;
+    Ok(())
+}
+
+/// True when the target was already reset since the job started: a repeat after a crash (or
+/// a lost checkpoint) that must not reset it again. Temporal's batcher has no such check (its
+/// reset request id is not deduplicated once the reset run inherits the base's start request
+/// id); here the base's ResetRunId names the run a reset made, and a reset run starts when it
+/// is made. A target named without a run id is the current run: one started by a reset
+/// (started later than its history's start) since the job started is that repeat. When in
+/// doubt (a describe fails), the reset goes ahead as in Temporal.
+async fn reset_during_job(
+    fe: &Frontend,
+    job: &BatchJob,
+    namespace: &str,
+    target: &WorkflowExecution,
+) -> bool {
+    let describe = |execution: WorkflowExecution| async move {
+        WorkflowService::describe_workflow_execution(
+            fe,
+            Request::new(DescribeWorkflowExecutionRequest {
+                namespace: namespace.to_string(),
+                execution: Some(execution),
+            }),
+        )
+        .await
+        .ok()
+        .map(|r| r.into_inner())
+    };
+    let nanos = |t: Option<&prost_wkt_types::Timestamp>| {
+        t.map_or(0, |t| perdure_core::Time::from_timestamp(t).0)
+    };
+    let Some(d) = describe(target.clone()).await else {
+        return false;
+    };
+    let ext = d.workflow_extended_info.unwrap_or_default();
+    if !ext.reset_run_id.is_empty() {
+        let made = WorkflowExecution {
+            workflow_id: target.workflow_id.clone(),
+            run_id: ext.reset_run_id.clone(),
+        };
+        let Some(made) = describe(made).await else {
+            return false;
+        };
+        let started = made.workflow_execution_info.and_then(|i| i.start_time);
+        return nanos(started.as_ref()) >= job.start_time;
+    }
+    if target.run_id.is_empty() {
+        let started = nanos(
+            d.workflow_execution_info
+                .and_then(|i| i.start_time)
+                .as_ref(),
+        );
+        return started >= job.start_time && started > nanos(ext.original_start_time.as_ref());
+    }
+    false
+}
+
+fn wall_clock() -> perdure_core::Time {
+    let since = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    perdure_core::Time(since.as_nanos() as i64)
+}
+
+/// The first or last workflow task's event id, read from the target's history page by page.
+/// A history that cannot be read is an error the batcher tries again, and a history with no
+/// workflow task one it does not (here: a failed precondition, not tried again).
+async fn workflow_task_event(
+    fe: &Frontend,
+    namespace: &str,
+    target: &WorkflowExecution,
+    last: bool,
+) -> Result<i64, Status> {
+    let mut scan = WorkflowTaskScan::new(last);
+    let mut token = Vec::new();
+    loop {
+        let page = WorkflowService::get_workflow_execution_history(
+            fe,
+            Request::new(GetWorkflowExecutionHistoryRequest {
+                namespace: namespace.to_string(),
+                execution: Some(target.clone()),
+                maximum_page_size: 1000,
+                next_page_token: token,
+                ..Default::default()
+            }),
+        )
+        .await
+        .map_err(|s| {
+            tracing::info!(workflow_id = %target.workflow_id, error = %s, "reading a batch reset target's history failed");
+            Status::unknown("failed to get workflow execution history")
+        })?
+        .into_inner();
+        let events = page.history.map(|h| h.events).unwrap_or_default();
+        if events.iter().any(|e| scan.observe(e)) || page.next_page_token.is_empty() {
+            break;
+        }
+        token = page.next_page_token;
+    }
+    scan.finish()
+        .map_err(|e| Status::failed_precondition(e.to_string()))
+}
+
 /// One operation on one target, through this node's WorkflowService (forwarded to the
 /// target's shard leader when that is another node).
 async fn apply(
@@ -393,6 +570,9 @@ async fn apply(
                 }),
             )
             .await?;
+        }
+        (Some(Kind::Reset), Some(Operation::ResetOperation(op))) => {
+            reset(fe, job, target, op).await?;
         }
         (Some(Kind::Delete), _) => {
             WorkflowService::delete_workflow_execution(

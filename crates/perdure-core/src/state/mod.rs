@@ -180,6 +180,10 @@ pub struct MutableState {
     /// kept (the loader fills it from the version then).
     #[prost(int64, tag = "60")]
     pub state_transition_count: i64,
+    /// The run the latest reset of this run made (Temporal's ResetRunId, in Describe's
+    /// extended info). (Tag 80: room for the fields other branches add meanwhile.)
+    #[prost(string, tag = "80")]
+    pub reset_run_id: String,
 }
 
 /// The single pending workflow task, if any.

@@ -51,8 +51,9 @@ fn reset_to_the_first_task_keeps_its_start_and_reapplies_the_later_signal() {
     let mut run = base();
     let history = run.history.clone();
     let m = run.ms.reset(&history, &params(4), at(10)).unwrap();
-    // The base is terminated by the resetter.
+    // The base is terminated by the resetter, and names the run the reset made.
     assert!(m.closed);
+    assert_eq!(run.ms.reset_run_id, "run-reset");
     assert_eq!(
         types(&m.events),
         vec![EventType::WorkflowExecutionTerminated]
@@ -175,7 +176,11 @@ fn a_closed_base_stays_closed() {
     let before = run.ms.clone();
     let m = run.ms.reset(&history, &params(4), at(10)).unwrap();
     assert!(!m.closed && m.events.is_empty());
-    assert_eq!(run.ms, before);
+    // Only the run the reset made is remembered (Temporal's ResetRunId).
+    let mut expected = before;
+    expected.reset_run_id = "run-reset".into();
+    assert_eq!(run.ms, expected);
+    assert_eq!(successor(&m).ms.reset_run_id, "");
     assert_eq!(
         successor(&m).ms.status,
         WorkflowExecutionStatus::Running as i32
