@@ -38,6 +38,7 @@ from test_batch import (  # noqa: F401  (batch_server and bclient are fixtures)
     JOB_DEADLINE_S,
     batch_server,
     bclient,
+    count,
     describe,
     perdure_only,
     start_batch,
@@ -253,11 +254,16 @@ async def test_a_reset_job_killed_midway_resets_no_run_twice():
             reset_operation=BatchOperationReset(options=ResetOptions(last_workflow_task={})),
         )
 
-        async def midway():
+        async def reset_but_not_checkpointed():
+            # More runs reset than the job's checkpoint counts: a kill now makes the job
+            # carry those targets out again after the restart.
+            made = await count(client, f"WorkflowId STARTS_WITH '{prefix}'") - n
             d = await describe(client, job)
-            return 0 < d.complete_operation_count < n
+            return 0 < d.complete_operation_count < made < n
 
-        await wait_until(midway, JOB_DEADLINE_S, "the job checkpointed part of its targets")
+        await wait_until(
+            reset_but_not_checkpointed, JOB_DEADLINE_S, "a reset done past the job's checkpoint"
+        )
         client = await srv.restart()
         d = await wait_closed(client, job)
         assert (d.state, d.total_operation_count, d.complete_operation_count) == (
@@ -270,6 +276,8 @@ async def test_a_reset_job_killed_midway_resets_no_run_twice():
 
             await wait_until(both_listed, JOB_DEADLINE_S, f"{wf_id}'s two runs listed")
             await assert_reset(client, wf_id, base_run, LAST)
+        # The restarted job did meet a target it had reset, and left it alone.
+        assert "not reset again" in srv.log_path.read_text(errors="replace")
     except BaseException:
         print(srv.log_tail(80))
         raise
