@@ -3,8 +3,8 @@ against the server under test: runs a real worker took to a signal wait after an
 reset by query to their first or last workflow task; each base run is terminated by the
 resetter, the new run is current with the base's history up to the reset point and a
 WorkflowTaskFailed(RESET_WORKFLOW) naming the job's reason and the base run, and it completes
-once signalled. A target with no workflow task to reset to counts as a failure of a job that
-still completes. Perdure only: a job killed -9 midway resets no target twice.
+once signalled; named executions without run ids reset their current runs. A target with no
+workflow task to reset to counts as a failure of a job that still completes. Perdure only: a job killed -9 midway resets no target twice.
 
 Written against Temporal's dev server (PERDURE_TEST_SERVER=temporal); every wait has a deadline.
 Reuses test_batch.py's server (batcher rate and job limit) and helpers.
@@ -16,11 +16,12 @@ import re
 
 import pytest
 from temporalio.api.batch.v1 import BatchOperationReset
-from temporalio.api.common.v1 import ResetOptions, WorkflowExecution
+from temporalio.api.common.v1 import Execution, ResetOptions, WorkflowExecution
 from temporalio.api.enums.v1 import (
     BatchOperationState,
     BatchOperationType,
     EventType,
+    ExecutionType,
     ResetType,
     WorkflowExecutionStatus,
     WorkflowTaskFailedCause,
@@ -216,6 +217,27 @@ async def test_deprecated_reset_type_and_a_run_with_no_task_to_reset_to(bclient:
             "EVENT_TYPE_WORKFLOW_EXECUTION_STARTED",
             "EVENT_TYPE_WORKFLOW_TASK_SCHEDULED",
         ]
+        await finish(bclient, runs)
+
+
+async def test_named_executions_without_run_ids_reset_their_current_runs(bclient: Client):
+    async with running_worker(bclient, prefix="breset") as w:
+        prefix = unique("breset-named")
+        runs = await waiting_runs(bclient, w.task_queue, prefix, 2)
+        job = await start_batch(
+            bclient,
+            reason=REASON,
+            target_executions=[
+                Execution(type=ExecutionType.EXECUTION_TYPE_WORKFLOW, business_id=wf_id)
+                for wf_id in runs
+            ],
+            reset_operation=BatchOperationReset(options=ResetOptions(first_workflow_task={})),
+        )
+        d = await wait_closed(bclient, job)
+        assert (d.total_operation_count, d.complete_operation_count, d.failure_operation_count) == (2, 2, 0)
+        for wf_id, base_run in runs.items():
+            await assert_reset(bclient, wf_id, base_run, FIRST)
+            assert len(await runs_of(bclient, wf_id)) == 2
         await finish(bclient, runs)
 
 
