@@ -21,6 +21,7 @@ mod external;
 mod fire_timer;
 mod ids;
 pub mod limits;
+mod pause_activity;
 mod query;
 mod reset;
 mod reset_points;
@@ -58,6 +59,7 @@ pub use delete_workflow::DELETE_REASON;
 pub use errors::CoreError;
 pub use external::{ExternalRequest, NUM_PENDING_EXTERNAL_REQUESTS_LIMIT};
 pub use ids::EventId;
+pub use pause_activity::{ActivitySelector, PauseRequest, UnpauseRequest};
 pub use query::{QueryRoute, QueryTarget, FAIL_QUERY_WORKFLOW_TASK_ATTEMPT};
 pub use reset::{ResetParams, RESETTER_IDENTITY};
 pub use retention::DEFAULT_RETENTION;
@@ -68,7 +70,8 @@ pub use start::{
     StartPolicyInput, DEFAULT_WORKFLOW_TASK_TIMEOUT, MAX_WORKFLOW_TASK_TIMEOUT,
 };
 pub use state::{
-    ActivityInfo, MutableState, TimerInfo, WorkflowTaskInfo, DEFAULT_STICKY_SCHEDULE_TO_START,
+    ActivityInfo, ActivityPauseInfo, MutableState, TimerInfo, WorkflowTaskInfo,
+    DEFAULT_STICKY_SCHEDULE_TO_START,
 };
 pub use tasks::{
     timer_task, transfer_task, Mutation, NewRun, RunTimeout, ScheduledBy, TaskRef, TaskTimeout,

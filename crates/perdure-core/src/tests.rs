@@ -32,6 +32,7 @@ mod cron;
 mod delete_workflow;
 mod event_clock;
 mod external;
+mod pause_activity;
 mod query;
 mod reset;
 mod retention;

@@ -634,6 +634,76 @@ impl WorkflowService for Frontend {
         .await
     }
 
+    async fn pause_activity(
+        &self,
+        r: Request<PauseActivityRequest>,
+    ) -> Reply<PauseActivityResponse> {
+        observe("PauseActivity", async {
+            routed!(
+                self,
+                r,
+                self.execution_route(&r.get_ref().namespace, r.get_ref().execution.as_ref()),
+                pause_activity
+            );
+            self.pause_activity(r.into_inner()).await.map(Response::new)
+        })
+        .await
+    }
+
+    async fn unpause_activity(
+        &self,
+        r: Request<UnpauseActivityRequest>,
+    ) -> Reply<UnpauseActivityResponse> {
+        observe("UnpauseActivity", async {
+            routed!(
+                self,
+                r,
+                self.execution_route(&r.get_ref().namespace, r.get_ref().execution.as_ref()),
+                unpause_activity
+            );
+            self.unpause_activity(r.into_inner())
+                .await
+                .map(Response::new)
+        })
+        .await
+    }
+
+    async fn pause_activity_execution(
+        &self,
+        r: Request<PauseActivityExecutionRequest>,
+    ) -> Reply<PauseActivityExecutionResponse> {
+        observe("PauseActivityExecution", async {
+            routed!(
+                self,
+                r,
+                self.workflow_route(&r.get_ref().namespace, &r.get_ref().workflow_id),
+                pause_activity_execution
+            );
+            self.pause_activity_execution(r.into_inner())
+                .await
+                .map(Response::new)
+        })
+        .await
+    }
+
+    async fn unpause_activity_execution(
+        &self,
+        r: Request<UnpauseActivityExecutionRequest>,
+    ) -> Reply<UnpauseActivityExecutionResponse> {
+        observe("UnpauseActivityExecution", async {
+            routed!(
+                self,
+                r,
+                self.workflow_route(&r.get_ref().namespace, &r.get_ref().workflow_id),
+                unpause_activity_execution
+            );
+            self.unpause_activity_execution(r.into_inner())
+                .await
+                .map(Response::new)
+        })
+        .await
+    }
+
     async fn query_workflow(
         &self,
         r: Request<QueryWorkflowRequest>,

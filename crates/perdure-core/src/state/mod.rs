@@ -309,6 +309,26 @@ pub struct ActivityInfo {
     /// Id of the ActivityTaskCancelRequested event.
     #[prost(int64, tag = "27")]
     pub cancel_requested_event_id: i64,
+    /// An operator paused the activity: no attempt is dispatched and no timeout fires until
+    /// it is unpaused; a running attempt keeps running and its heartbeats answer paused.
+    #[prost(bool, tag = "28")]
+    pub paused: bool,
+    #[prost(message, optional, tag = "29")]
+    pub pause_info: Option<ActivityPauseInfo>,
+}
+
+/// Who paused an activity, when and why (PendingActivityInfo.pause_info).
+#[derive(Clone, PartialEq, ::prost::Message)]
+pub struct ActivityPauseInfo {
+    #[prost(int64, tag = "1")]
+    pub pause_time: i64,
+    #[prost(string, tag = "2")]
+    pub identity: String,
+    #[prost(string, tag = "3")]
+    pub reason: String,
+    /// A repeated PauseActivity with the same request id is a no-op, not "already paused".
+    #[prost(string, tag = "4")]
+    pub request_id: String,
 }
 
 impl ActivityInfo {

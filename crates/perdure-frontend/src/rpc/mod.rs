@@ -27,6 +27,8 @@ mod list_task_queue_partitions;
 pub(crate) mod list_workflow_executions;
 mod namespace;
 mod patch_schedule;
+mod pause_activity;
+mod pause_activity_execution;
 mod poll_activity_task_queue;
 mod poll_workflow_task_queue;
 mod query_workflow;

@@ -17,6 +17,7 @@ mod list_batches;
 mod list_schedules;
 mod list_visibility;
 mod patch_schedule;
+mod pause_activity;
 mod query_workflow;
 mod record_activity_heartbeat;
 mod record_activity_task_started;
