@@ -1,8 +1,8 @@
-"""PauseActivity / UnpauseActivity with the official Python SDK and the CLI: a paused activity
+"""PauseActivity / UnpauseActivity / ResetActivity with the official Python SDK and the CLI: a paused activity
 gets no new attempt (checked against the worker's own record over many retry intervals), a
 running attempt hears of the pause through its heartbeat, describe shows PAUSED with the pause
 info, unpause runs the next attempt (or attempt 1 with reset_attempts) and the workflow
-completes, and bad requests get Temporal's codes and messages. Passes against Temporal's dev
+completes, reset runs attempt 1 again (held while paused with keep_paused), and bad requests get Temporal's codes and messages. Passes against Temporal's dev
 server too (PERDURE_TEST_SERVER=temporal).
 
 Owns: its own activities and worker (pause_workflows.py holds the workflow), on a unique task
@@ -24,6 +24,7 @@ from temporalio.api.workflowservice.v1 import (
     DescribeWorkflowExecutionRequest,
     PauseActivityExecutionRequest,
     PauseActivityRequest,
+    ResetActivityRequest,
     UnpauseActivityExecutionRequest,
     UnpauseActivityRequest,
 )
@@ -196,6 +197,41 @@ async def test_a_running_attempt_hears_of_the_pause_through_its_heartbeat(client
     assert acts.attempts[wf_id] == [1, 2]
 
 
+async def reset(client: Client, wf_id: str, **kw) -> None:
+    await client.workflow_service.reset_activity(
+        ResetActivityRequest(
+            namespace=NAMESPACE, execution=WorkflowExecution(workflow_id=wf_id), **kw
+        )
+    )
+
+
+async def test_reset_runs_the_activity_again_from_attempt_one(client, pausable, wf_id):
+    acts, tq = pausable
+    handle = await start(client, tq, wf_id, "fail_until_allowed")
+    await wait_until(lambda: len(acts.attempts[wf_id]) >= 3, CONDITION_S, "three failed attempts")
+    acts.allow[wf_id] = True
+    await reset(client, wf_id, id="a")
+    assert await asyncio.wait_for(handle.result(), RESULT_TIMEOUT_S) == 1
+    assert acts.attempts[wf_id][-1] == 1
+
+
+async def test_reset_with_keep_paused_holds_attempt_one_until_unpaused(client, pausable, wf_id):
+    acts, tq = pausable
+    handle = await start(client, tq, wf_id, "fail_until_allowed")
+    await wait_until(lambda: len(acts.attempts[wf_id]) >= 2, CONDITION_S, "two failed attempts")
+    await pause(client, wf_id, id="a")
+    await wait_state(client, wf_id, PendingActivityState.PENDING_ACTIVITY_STATE_PAUSED)
+    await reset(client, wf_id, match_all=True, keep_paused=True)
+    [p] = await pending(client, wf_id)
+    assert (p.state, p.paused, p.attempt) == (
+        PendingActivityState.PENDING_ACTIVITY_STATE_PAUSED, True, 1
+    )
+    await assert_no_new_attempt(acts, wf_id, "an attempt while paused")
+    acts.allow[wf_id] = True
+    await unpause(client, wf_id, id="a")
+    assert await asyncio.wait_for(handle.result(), RESULT_TIMEOUT_S) == 1
+
+
 async def cli(server, *args: str) -> str:
     proc = await asyncio.create_subprocess_exec(
         temporal_bin(), *args, "--address", server.target, "--namespace", NAMESPACE,
@@ -223,6 +259,15 @@ async def test_cli_pause_and_unpause(server, client, pausable, wf_id):
     assert await asyncio.wait_for(handle.result(), RESULT_TIMEOUT_S) == seen + 1
 
 
+async def test_cli_reset(server, client, pausable, wf_id):
+    acts, tq = pausable
+    handle = await start(client, tq, wf_id, "fail_until_allowed")
+    await wait_until(lambda: len(acts.attempts[wf_id]) >= 3, CONDITION_S, "three failed attempts")
+    acts.allow[wf_id] = True
+    await cli(server, "activity", "reset", "--workflow-id", wf_id, "--activity-id", "a")
+    assert await asyncio.wait_for(handle.result(), RESULT_TIMEOUT_S) == 1
+
+
 async def rpc_error(call) -> RPCError:
     with pytest.raises(RPCError) as e:
         await call
@@ -235,6 +280,11 @@ async def test_bad_requests_get_temporals_answers(client, pausable, wf_id):
     e = await rpc_error(svc.pause_activity(PauseActivityRequest(namespace=NAMESPACE, id="a")))
     assert (e.status, e.message) == (RPCStatusCode.INVALID_ARGUMENT, "WorkflowId is not set on request.")
     e = await rpc_error(pause(client, wf_id))
+    assert (e.status, e.message) == (
+        RPCStatusCode.INVALID_ARGUMENT,
+        "Either Activity.Id or Activity.Type should be set on request.",
+    )
+    e = await rpc_error(reset(client, wf_id))
     assert (e.status, e.message) == (
         RPCStatusCode.INVALID_ARGUMENT,
         "Either Activity.Id or Activity.Type should be set on request.",
@@ -269,6 +319,8 @@ async def test_bad_requests_get_temporals_answers(client, pausable, wf_id):
     assert (e.status, e.message) == not_found
     e = await rpc_error(unpause(client, wf_id, type="nope"))
     assert (e.status, e.message) == not_found
+    e = await rpc_error(reset(client, wf_id, type="nope"))
+    assert (e.status, e.message) == not_found
     e = await rpc_error(svc.pause_activity_execution(
         PauseActivityExecutionRequest(namespace=NAMESPACE, workflow_id=wf_id, activity_id="nope")
     ))
@@ -284,4 +336,6 @@ async def test_bad_requests_get_temporals_answers(client, pausable, wf_id):
     await unpause(client, wf_id, id="a")
     await asyncio.wait_for(handle.result(), RESULT_TIMEOUT_S)
     e = await rpc_error(pause(client, wf_id, id="a"))
+    assert (e.status, e.message) == (RPCStatusCode.NOT_FOUND, "workflow execution already completed")
+    e = await rpc_error(reset(client, wf_id, id="a"))
     assert (e.status, e.message) == (RPCStatusCode.NOT_FOUND, "workflow execution already completed")

@@ -157,6 +157,7 @@ impl MutableState {
             ai.last_failure = failure.cloned();
             ai.last_attempt_complete_time = now.0;
             ai.backing_off = false;
+            ai.clear_reset_flags();
             self.activities.insert(ai.scheduled_event_id, ai.clone());
             return None;
         }
@@ -177,6 +178,7 @@ impl MutableState {
                 ai.last_failure = failure.cloned();
                 ai.last_attempt_complete_time = now.0;
                 ai.backing_off = true;
+                ai.clear_reset_flags();
                 ai.scheduled_time = now.add(backoff).0;
                 let t = self.timer_task(
                     now.add(backoff),

@@ -35,6 +35,7 @@ mod external;
 mod pause_activity;
 mod query;
 mod reset;
+mod reset_activity;
 mod retention;
 mod run_info;
 mod signal;

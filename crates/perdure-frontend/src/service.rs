@@ -704,6 +704,40 @@ impl WorkflowService for Frontend {
         .await
     }
 
+    async fn reset_activity(
+        &self,
+        r: Request<ResetActivityRequest>,
+    ) -> Reply<ResetActivityResponse> {
+        observe("ResetActivity", async {
+            routed!(
+                self,
+                r,
+                self.execution_route(&r.get_ref().namespace, r.get_ref().execution.as_ref()),
+                reset_activity
+            );
+            self.reset_activity(r.into_inner()).await.map(Response::new)
+        })
+        .await
+    }
+
+    async fn reset_activity_execution(
+        &self,
+        r: Request<ResetActivityExecutionRequest>,
+    ) -> Reply<ResetActivityExecutionResponse> {
+        observe("ResetActivityExecution", async {
+            routed!(
+                self,
+                r,
+                self.workflow_route(&r.get_ref().namespace, &r.get_ref().workflow_id),
+                reset_activity_execution
+            );
+            self.reset_activity_execution(r.into_inner())
+                .await
+                .map(Response::new)
+        })
+        .await
+    }
+
     async fn query_workflow(
         &self,
         r: Request<QueryWorkflowRequest>,

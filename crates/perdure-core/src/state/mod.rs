@@ -315,6 +315,14 @@ pub struct ActivityInfo {
     pub paused: bool,
     #[prost(message, optional, tag = "29")]
     pub pause_info: Option<ActivityPauseInfo>,
+    /// ResetActivity reset the attempt count: heartbeats answer `activity_reset` until the next
+    /// retry clears it.
+    #[prost(bool, tag = "30")]
+    pub activity_reset: bool,
+    /// ResetActivity asked to drop the heartbeat details at the next retry (the running
+    /// attempt may still heartbeat until then).
+    #[prost(bool, tag = "31")]
+    pub reset_heartbeats: bool,
 }
 
 /// Who paused an activity, when and why (PendingActivityInfo.pause_info).
@@ -334,6 +342,17 @@ pub struct ActivityPauseInfo {
 impl ActivityInfo {
     pub fn is_started(&self) -> bool {
         self.started_time != 0
+    }
+
+    /// A retry ends what a ResetActivity asked of the attempt that was running (Temporal's
+    /// UpdateActivityInfoForRetries).
+    pub(crate) fn clear_reset_flags(&mut self) {
+        if self.reset_heartbeats {
+            self.last_heartbeat_details = None;
+            self.last_heartbeat_time = 0;
+        }
+        self.activity_reset = false;
+        self.reset_heartbeats = false;
     }
 }
 

@@ -35,6 +35,7 @@ mod query_workflow;
 mod record_activity_task_heartbeat;
 mod remove_search_attributes;
 mod request_cancel_workflow_execution;
+mod reset_activity;
 mod reset_sticky_task_queue;
 mod reset_workflow_execution;
 mod respond_activity_task;

@@ -16,7 +16,8 @@ use tonic::Status;
 use crate::server::Frontend;
 use crate::{errors, validate};
 
-const ERR_ACTIVITY_NOT_SET: &str = "Either Activity.Id or Activity.Type should be set on request.";
+pub(crate) const ERR_ACTIVITY_NOT_SET: &str =
+    "Either Activity.Id or Activity.Type should be set on request.";
 
 impl Frontend {
     pub(crate) async fn pause_activity(

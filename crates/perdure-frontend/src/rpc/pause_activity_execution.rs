@@ -18,7 +18,7 @@ use super::pause_activity::{jitter_delay, reason};
 use crate::server::Frontend;
 use crate::{errors, validate};
 
-const STANDALONE_DISABLED: &str = "Standalone activity is disabled";
+pub(crate) const STANDALONE_DISABLED: &str = "Standalone activity is disabled";
 
 impl Frontend {
     pub(crate) async fn pause_activity_execution(
@@ -89,7 +89,7 @@ impl Frontend {
 
 /// Temporal's checks of the ids every activity-execution request carries; an empty request id
 /// gets a fresh one.
-fn ids(
+pub(crate) fn ids(
     request_id: &mut String,
     activity_id: &str,
     identity: &str,
@@ -138,7 +138,7 @@ pub(crate) fn jitter(d: Option<&ProtoDuration>) -> Result<(), Status> {
     Ok(())
 }
 
-fn execution(workflow_id: &str, run_id: &str) -> Result<WorkflowExecution, Status> {
+pub(crate) fn execution(workflow_id: &str, run_id: &str) -> Result<WorkflowExecution, Status> {
     let e = WorkflowExecution {
         workflow_id: workflow_id.to_string(),
         run_id: run_id.to_string(),

@@ -23,6 +23,7 @@ mod record_activity_heartbeat;
 mod record_activity_task_started;
 mod record_workflow_task_started;
 mod request_cancel;
+mod reset_activity;
 mod reset_sticky_task_queue;
 mod reset_workflow;
 mod respond_activity_task;

@@ -27,7 +27,7 @@ impl HistoryService {
             .resolve_run(&token.namespace_id, &token.workflow_id, &token.run_id)
             .await?;
         let shard = self.shard_for(&key.namespace_id, &key.workflow_id);
-        let (cancel_requested, activity_paused) = shard
+        let (cancel_requested, activity_paused, activity_reset) = shard
             // Written even when only the details changed: they are what a retry resumes from.
             .mutate(&key, |next, now| {
                 if token.scheduled_event_id <= 0
@@ -38,15 +38,16 @@ impl HistoryService {
                 }
                 let (m, cancel_requested) =
                     next.record_activity_heartbeat(token, details.clone(), now)?;
-                let paused = next.activity_for_token(token).is_some_and(|a| a.paused);
-                Ok((m, (cancel_requested, paused)))
+                let ai = next.activity_for_token(token);
+                let paused = ai.is_some_and(|a| a.paused);
+                let reset = ai.is_some_and(|a| a.activity_reset);
+                Ok((m, (cancel_requested, paused, reset)))
             })
             .await?;
         Ok(RecordActivityTaskHeartbeatResponse {
             cancel_requested,
             activity_paused,
-            // Resetting activities is not implemented.
-            activity_reset: false,
+            activity_reset,
         })
     }
 
