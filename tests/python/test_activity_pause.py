@@ -1,8 +1,9 @@
-"""PauseActivity / UnpauseActivity / ResetActivity with the official Python SDK and the CLI: a paused activity
+"""PauseActivity / UnpauseActivity / ResetActivity / UpdateActivityOptions with the official Python SDK and the CLI: a paused activity
 gets no new attempt (checked against the worker's own record over many retry intervals), a
 running attempt hears of the pause through its heartbeat, describe shows PAUSED with the pause
 info, unpause runs the next attempt (or attempt 1 with reset_attempts) and the workflow
-completes, reset runs attempt 1 again (held while paused with keep_paused), and bad requests get Temporal's codes and messages. Passes against Temporal's dev
+completes, reset runs attempt 1 again (held while paused with keep_paused), update-options changes
+the masked timeouts and retry policy (and restores the originals), and bad requests get Temporal's codes and messages. Passes against Temporal's dev
 server too (PERDURE_TEST_SERVER=temporal).
 
 Owns: its own activities and worker (pause_workflows.py holds the workflow), on a unique task
@@ -18,7 +19,10 @@ from collections import defaultdict
 import pytest
 import pytest_asyncio
 from temporalio import activity
-from temporalio.api.common.v1 import WorkflowExecution
+from google.protobuf.duration_pb2 import Duration
+from google.protobuf.field_mask_pb2 import FieldMask
+from temporalio.api.activity.v1 import ActivityOptions
+from temporalio.api.common.v1 import RetryPolicy, WorkflowExecution
 from temporalio.api.enums.v1 import PendingActivityState
 from temporalio.api.workflowservice.v1 import (
     DescribeWorkflowExecutionRequest,
@@ -26,6 +30,7 @@ from temporalio.api.workflowservice.v1 import (
     PauseActivityRequest,
     ResetActivityRequest,
     UnpauseActivityExecutionRequest,
+    UpdateActivityOptionsRequest,
     UnpauseActivityRequest,
 )
 from temporalio.client import Client
@@ -232,6 +237,52 @@ async def test_reset_with_keep_paused_holds_attempt_one_until_unpaused(client, p
     assert await asyncio.wait_for(handle.result(), RESULT_TIMEOUT_S) == 1
 
 
+async def test_update_options_changes_timeouts_and_retry_policy(client, pausable, wf_id):
+    acts, tq = pausable
+    handle = await start(client, tq, wf_id, "fail_until_allowed")
+    await wait_until(lambda: acts.attempts[wf_id], CONDITION_S, "a failed attempt")
+    await pause(client, wf_id, id="a")
+    await wait_state(client, wf_id, PendingActivityState.PENDING_ACTIVITY_STATE_PAUSED)
+    r = await client.workflow_service.update_activity_options(
+        UpdateActivityOptionsRequest(
+            namespace=NAMESPACE,
+            execution=WorkflowExecution(workflow_id=wf_id),
+            id="a",
+            activity_options=ActivityOptions(
+                start_to_close_timeout=Duration(seconds=45),
+                heartbeat_timeout=Duration(seconds=7),  # not in the mask
+                retry_policy=RetryPolicy(initial_interval=Duration(seconds=3)),
+            ),
+            update_mask=FieldMask(
+                paths=["start_to_close_timeout", "retry_policy.initial_interval"]
+            ),
+        )
+    )
+    assert r.activity_options.start_to_close_timeout.seconds == 45
+    assert r.activity_options.heartbeat_timeout.seconds == 5
+    assert r.activity_options.retry_policy.initial_interval.seconds == 3
+    [p] = await pending(client, wf_id)
+    assert p.activity_options.start_to_close_timeout.seconds == 45
+    assert p.activity_options.heartbeat_timeout.seconds == 5
+    assert p.activity_options.retry_policy.initial_interval.seconds == 3
+    assert p.activity_options.retry_policy.backoff_coefficient == 1.0
+    assert p.paused, "an update leaves the pause alone"
+
+    r = await client.workflow_service.update_activity_options(
+        UpdateActivityOptionsRequest(
+            namespace=NAMESPACE,
+            execution=WorkflowExecution(workflow_id=wf_id),
+            id="a",
+            restore_original=True,
+        )
+    )
+    assert r.activity_options.start_to_close_timeout.seconds == 30
+    assert r.activity_options.retry_policy.initial_interval.ToMilliseconds() == 200
+    acts.allow[wf_id] = True
+    await unpause(client, wf_id, id="a")
+    await asyncio.wait_for(handle.result(), RESULT_TIMEOUT_S)
+
+
 async def cli(server, *args: str) -> str:
     proc = await asyncio.create_subprocess_exec(
         temporal_bin(), *args, "--address", server.target, "--namespace", NAMESPACE,
@@ -266,6 +317,21 @@ async def test_cli_reset(server, client, pausable, wf_id):
     acts.allow[wf_id] = True
     await cli(server, "activity", "reset", "--workflow-id", wf_id, "--activity-id", "a")
     assert await asyncio.wait_for(handle.result(), RESULT_TIMEOUT_S) == 1
+
+
+async def test_cli_update_options(server, client, pausable, wf_id):
+    acts, tq = pausable
+    handle = await start(client, tq, wf_id, "fail_until_allowed")
+    await wait_until(lambda: acts.attempts[wf_id], CONDITION_S, "a failed attempt")
+    await cli(
+        server, "activity", "update-options", "--workflow-id", wf_id, "--activity-id", "a",
+        "--start-to-close-timeout", "50s", "--retry-maximum-attempts", "40",
+    )
+    [p] = await pending(client, wf_id)
+    assert p.activity_options.start_to_close_timeout.seconds == 50
+    assert p.activity_options.retry_policy.maximum_attempts == 40
+    acts.allow[wf_id] = True
+    await asyncio.wait_for(handle.result(), RESULT_TIMEOUT_S)
 
 
 async def rpc_error(call) -> RPCError:

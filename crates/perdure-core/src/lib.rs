@@ -38,6 +38,7 @@ mod terminate;
 mod time;
 mod token;
 mod update;
+mod update_activity_options;
 mod workflow_retry;
 mod workflow_task_completed;
 mod workflow_task_failed;
@@ -86,6 +87,7 @@ pub use update::{
     unprocessed_update_failure, PendingUpdates, UpdateProgress, UpdateRecord, MAX_TOTAL_UPDATES,
     REQUEST_TYPE_URL,
 };
+pub use update_activity_options::UpdateOptionsRequest;
 pub use workflow_retry::{
     run_timeout_failure, NewRunIds, RunFailure, WORKFLOW_ID_REUSE_MINIMAL_INTERVAL,
 };

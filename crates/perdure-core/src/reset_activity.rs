@@ -7,9 +7,7 @@
 //! its timeouts are re-armed for the new attempt so it times out into a retry. A paused
 //! activity is unpaused unless `keep_paused`. `reset_heartbeat` drops the heartbeat details
 //! now for a waiting activity, at the next retry for a running one.
-//!
-//! Restoring the original options has nothing to restore: UpdateActivityOptions is not
-//! implemented, so an activity always runs with the options it was scheduled with.
+//! `restore_original_options` puts back the options UpdateActivityOptions changed.
 
 use std::time::Duration;
 
@@ -44,6 +42,9 @@ impl MutableState {
             ai.activity_reset = true;
             if request.reset_heartbeat {
                 ai.reset_heartbeats = true;
+            }
+            if request.restore_original_options {
+                self.restore_original_options(&mut ai);
             }
             if ai.paused && !request.keep_paused {
                 ai.paused = false;

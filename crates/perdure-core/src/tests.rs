@@ -41,6 +41,7 @@ mod run_info;
 mod signal;
 mod sticky;
 mod update;
+mod update_activity_options;
 mod workflow_retry;
 
 const SEC: i64 = 1_000_000_000;

@@ -738,6 +738,42 @@ impl WorkflowService for Frontend {
         .await
     }
 
+    async fn update_activity_options(
+        &self,
+        r: Request<UpdateActivityOptionsRequest>,
+    ) -> Reply<UpdateActivityOptionsResponse> {
+        observe("UpdateActivityOptions", async {
+            routed!(
+                self,
+                r,
+                self.execution_route(&r.get_ref().namespace, r.get_ref().execution.as_ref()),
+                update_activity_options
+            );
+            self.update_activity_options(r.into_inner())
+                .await
+                .map(Response::new)
+        })
+        .await
+    }
+
+    async fn update_activity_execution_options(
+        &self,
+        r: Request<UpdateActivityExecutionOptionsRequest>,
+    ) -> Reply<UpdateActivityExecutionOptionsResponse> {
+        observe("UpdateActivityExecutionOptions", async {
+            routed!(
+                self,
+                r,
+                self.workflow_route(&r.get_ref().namespace, &r.get_ref().workflow_id),
+                update_activity_execution_options
+            );
+            self.update_activity_execution_options(r.into_inner())
+                .await
+                .map(Response::new)
+        })
+        .await
+    }
+
     async fn query_workflow(
         &self,
         r: Request<QueryWorkflowRequest>,

@@ -323,6 +323,10 @@ pub struct ActivityInfo {
     /// attempt may still heartbeat until then).
     #[prost(bool, tag = "31")]
     pub reset_heartbeats: bool,
+    /// The options it was scheduled with, kept once UpdateActivityOptions first changes them
+    /// (restore_original puts them back).
+    #[prost(message, optional, tag = "32")]
+    pub original_options: Option<temporalio_protos::temporal::api::activity::v1::ActivityOptions>,
 }
 
 /// Who paused an activity, when and why (PendingActivityInfo.pause_info).

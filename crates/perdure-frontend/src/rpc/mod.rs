@@ -50,6 +50,7 @@ pub(crate) mod start_batch_operation;
 pub(crate) mod start_workflow_execution;
 mod stop_batch_operation;
 mod terminate_workflow_execution;
+mod update_activity_options;
 mod update_namespace;
 mod update_schedule;
 mod update_workflow_execution;

@@ -36,6 +36,7 @@ mod start_batch;
 mod start_workflow;
 mod stop_batch;
 mod terminate;
+mod update_activity_options;
 mod update_schedule;
 mod update_workflow;
 
