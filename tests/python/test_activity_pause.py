@@ -1,7 +1,7 @@
 """PauseActivity / UnpauseActivity / ResetActivity / UpdateActivityOptions with the official Python SDK and the CLI: a paused activity
 gets no new attempt (checked against the worker's own record over many retry intervals), a
 running attempt hears of the pause through its heartbeat, describe shows PAUSED with the pause
-info, unpause runs the next attempt (or attempt 1 with reset_attempts) and the workflow
+info and the run's TemporalPauseInfo search attribute, unpause runs the next attempt (or attempt 1 with reset_attempts) and the workflow
 completes, reset runs attempt 1 again (held while paused with keep_paused), update-options changes
 the masked timeouts and retry policy (and restores the originals), and bad requests get Temporal's codes and messages. Passes against Temporal's dev
 server too (PERDURE_TEST_SERVER=temporal).
@@ -13,6 +13,7 @@ queue per test. Must never: wait without a deadline.
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 from collections import defaultdict
 
@@ -105,13 +106,16 @@ async def start(client: Client, task_queue: str, wf_id: str, name: str):
     )
 
 
-async def pending(client: Client, wf_id: str):
-    d = await client.workflow_service.describe_workflow_execution(
+async def describe(client: Client, wf_id: str):
+    return await client.workflow_service.describe_workflow_execution(
         DescribeWorkflowExecutionRequest(
             namespace=NAMESPACE, execution=WorkflowExecution(workflow_id=wf_id)
         )
     )
-    return list(d.pending_activities)
+
+
+async def pending(client: Client, wf_id: str):
+    return list((await describe(client, wf_id)).pending_activities)
 
 
 async def pause(client: Client, wf_id: str, **kw) -> None:
@@ -164,9 +168,24 @@ async def test_pause_holds_retries_and_unpause_runs_the_next_attempt(client, pau
     assert p.activity_options.start_to_close_timeout.seconds == 30
     assert p.activity_options.retry_policy.initial_interval.ToMilliseconds() == 200
     assert p.activity_options.task_queue.name == tq
+    # The run's TemporalPauseInfo search attribute names the paused activity type.
+    d = await describe(client, wf_id)
+    sa = d.workflow_execution_info.search_attributes.indexed_fields["TemporalPauseInfo"]
+    assert json.loads(sa.data) == ["property:activityType=fail_until_allowed"]
+    query = (
+        "TemporalPauseInfo = 'property:activityType=fail_until_allowed' "
+        f"AND WorkflowId = '{wf_id}'"
+    )
+
+    async def listed():
+        return [w.id async for w in client.list_workflows(query)]
+
+    assert await wait_until(listed, CONDITION_S, "the paused run in a list") == [wf_id]
 
     acts.allow[wf_id] = True
     await unpause(client, wf_id, id="a")
+    d = await describe(client, wf_id)
+    assert "TemporalPauseInfo" not in d.workflow_execution_info.search_attributes.indexed_fields
     assert await asyncio.wait_for(handle.result(), RESULT_TIMEOUT_S) == seen + 1
     assert acts.attempts[wf_id] == list(range(1, seen + 2))
 

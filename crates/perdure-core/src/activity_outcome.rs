@@ -241,7 +241,11 @@ impl MutableState {
             ..Default::default()
         };
         self.write_or_buffer(m, event);
-        self.activities.remove(&ai.scheduled_event_id);
+        if let Some(removed) = self.activities.remove(&ai.scheduled_event_id) {
+            if removed.paused {
+                self.sync_pause_info();
+            }
+        }
         self.ensure_workflow_task(m, now);
     }
 }

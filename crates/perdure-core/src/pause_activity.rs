@@ -7,15 +7,21 @@
 //! timeout fires for the activity. Unpause bumps the stamp again and re-arms what is due: the
 //! next attempt (now, or after the caller's jitter) or the running attempt's timeouts, and the
 //! schedule-to-close timeout. The caller draws the jitter: apply stays deterministic.
+//!
+//! The run's `TemporalPauseInfo` search attribute lists `property:activityType=<type>` for each
+//! type with a paused activity, and is removed when none is paused, as Temporal keeps it.
 
 use std::time::Duration;
 
 use temporalio_protos::temporal::api::enums::v1::TimeoutType;
 
+use crate::build_ids::keyword_list;
 use crate::errors::CoreError;
 use crate::state::{ActivityInfo, ActivityPauseInfo, MutableState};
 use crate::tasks::{timer_task, Mutation, TaskRef, TaskTimeout};
 use crate::time::{duration_from_proto, Time};
+
+pub(crate) const PAUSE_INFO: &str = "TemporalPauseInfo";
 
 /// Which pending activities an operator command targets.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -100,6 +106,7 @@ impl MutableState {
                 request_id: request.request_id.clone(),
             });
         }
+        self.sync_pause_info();
         Ok(Mutation::default())
     }
 
@@ -110,6 +117,7 @@ impl MutableState {
         now: Time,
     ) -> Result<Mutation, CoreError> {
         let mut m = Mutation::default();
+        let mut unpaused = false;
         for id in self.select_activities(selector)? {
             let Some(mut ai) = self.activities.get(&id).cloned() else {
                 continue;
@@ -128,8 +136,37 @@ impl MutableState {
             }
             self.resume_activity(&mut m, &mut ai, request.delay, now);
             self.activities.insert(id, ai);
+            unpaused = true;
+        }
+        if unpaused {
+            self.sync_pause_info();
         }
         Ok(m)
+    }
+
+    /// Brings `TemporalPauseInfo` in line with the paused activities.
+    pub(crate) fn sync_pause_info(&mut self) {
+        let mut entries: Vec<String> = self
+            .activities
+            .values()
+            .filter(|a| a.paused)
+            .map(|a| {
+                let ty = a.activity_type.as_ref().map_or("", |t| t.name.as_str());
+                format!("property:activityType={ty}")
+            })
+            .collect();
+        entries.sort();
+        entries.dedup();
+        if entries.is_empty() {
+            if let Some(sa) = self.search_attributes.as_mut() {
+                sa.indexed_fields.remove(PAUSE_INFO);
+            }
+            return;
+        }
+        self.search_attributes
+            .get_or_insert_with(Default::default)
+            .indexed_fields
+            .insert(PAUSE_INFO.to_string(), keyword_list(&entries));
     }
 
     /// Moves an activity that has just left the paused state to a new stamp and re-arms what

@@ -62,6 +62,7 @@ impl MutableState {
             }
             self.activities.insert(id, ai);
         }
+        self.sync_pause_info();
         Ok(m)
     }
 }

@@ -46,6 +46,13 @@ fn failed_once() -> (Run, ActivityDispatch) {
     (run, a1)
 }
 
+fn pause_info_attribute(run: &Run) -> Option<Vec<u8>> {
+    let sa = run.ms.search_attributes.as_ref()?;
+    sa.indexed_fields
+        .get("TemporalPauseInfo")
+        .map(|p| p.data.clone())
+}
+
 fn pending(run: &Run) -> temporalio_protos::temporal::api::workflow::v1::PendingActivityInfo {
     run.ms.describe().pending_activities[0].clone()
 }
@@ -82,8 +89,18 @@ fn a_pause_holds_the_retry_and_unpause_dispatches_the_next_attempt() {
         Some(duration_to_proto(Duration::from_secs(10)))
     );
 
+    assert_eq!(
+        pause_info_attribute(&run),
+        Some(br#"["property:activityType=bang"]"#.to_vec())
+    );
+
     let m = unpause(&mut run, UnpauseRequest::default(), at(20));
     assert!(m.events.is_empty());
+    assert_eq!(
+        pause_info_attribute(&run),
+        None,
+        "removed once nothing is paused"
+    );
     match m.transfer_tasks.as_slice() {
         [t] => assert!(matches!(
             t.kind,
