@@ -216,9 +216,11 @@ fn pause_info(p: &ActivityPauseInfo) -> pending_activity_info::PauseInfo {
 /// The options the activity runs with now (UpdateActivityOptions may have changed them).
 pub(crate) fn activity_options(a: &ActivityInfo) -> ActivityOptions {
     ActivityOptions {
+        // Name and normal name only, as Temporal's GetPendingActivityInfo fills it.
         task_queue: Some(TaskQueue {
+            name: a.task_queue.clone(),
             normal_name: a.task_queue.clone(),
-            ..normal_task_queue(&a.task_queue)
+            ..Default::default()
         }),
         schedule_to_close_timeout: a.schedule_to_close_timeout,
         schedule_to_start_timeout: a.schedule_to_start_timeout,
