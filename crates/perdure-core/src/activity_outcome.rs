@@ -14,7 +14,7 @@ use temporalio_protos::temporal::api::{
 };
 
 use crate::errors::CoreError;
-use crate::retry::next_backoff;
+use crate::retry::{is_retryable, next_backoff};
 use crate::state::{ActivityInfo, MutableState, BUFFERED_STARTED_EVENT_ID};
 use crate::tasks::{timer_task, Mutation, TaskRef};
 use crate::time::{duration_from_proto, Time};
@@ -108,6 +108,15 @@ impl MutableState {
         Ok(m)
     }
 
+    /// The pending activity a task token names (by scheduled event id, else activity id).
+    pub fn activity_for_token(&self, token: &TaskToken) -> Option<&ActivityInfo> {
+        if token.scheduled_event_id > 0 {
+            self.activities.get(&token.scheduled_event_id)
+        } else {
+            self.activity_by_id(&token.activity_id)
+        }
+    }
+
     /// Records a heartbeat. Returns `cancel_requested`: whether the workflow asked to cancel
     /// the activity (the worker then reports RespondActivityTaskCanceled).
     pub fn record_activity_heartbeat(
@@ -134,6 +143,24 @@ impl MutableState {
         now: Time,
     ) -> Option<RetryState> {
         let policy = ai.retry_policy.clone().unwrap_or_default();
+        if ai.paused
+            && !ai.cancel_requested
+            && is_retryable(failure, &policy.non_retryable_error_types)
+        {
+            // Temporal retries a paused activity without looking at its policy and arms no
+            // timer: the next attempt waits for UnpauseActivity.
+            ai.attempt += 1;
+            ai.stamp += 1;
+            ai.started_time = 0;
+            ai.request_id.clear();
+            ai.started_identity.clear();
+            ai.last_failure = failure.cloned();
+            ai.last_attempt_complete_time = now.0;
+            ai.backing_off = false;
+            ai.clear_reset_flags();
+            self.activities.insert(ai.scheduled_event_id, ai.clone());
+            return None;
+        }
         let s2c = duration_from_proto(ai.schedule_to_close_timeout.as_ref());
         let expiration = if s2c.is_zero() {
             Time(0)
@@ -151,6 +178,7 @@ impl MutableState {
                 ai.last_failure = failure.cloned();
                 ai.last_attempt_complete_time = now.0;
                 ai.backing_off = true;
+                ai.clear_reset_flags();
                 ai.scheduled_time = now.add(backoff).0;
                 let t = self.timer_task(
                     now.add(backoff),
@@ -213,7 +241,11 @@ impl MutableState {
             ..Default::default()
         };
         self.write_or_buffer(m, event);
-        self.activities.remove(&ai.scheduled_event_id);
+        if let Some(removed) = self.activities.remove(&ai.scheduled_event_id) {
+            if removed.paused {
+                self.sync_pause_info();
+            }
+        }
         self.ensure_workflow_task(m, now);
     }
 }

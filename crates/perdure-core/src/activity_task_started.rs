@@ -35,7 +35,7 @@ impl MutableState {
         let Some(ai) = self.activities.get(&scheduled_event_id.0).cloned() else {
             return Err(CoreError::activity_task_not_found());
         };
-        if ai.attempt != attempt || ai.backing_off {
+        if ai.attempt != attempt || ai.backing_off || (ai.paused && !ai.is_started()) {
             return Err(CoreError::activity_task_not_found());
         }
         if ai.is_started() {

@@ -28,7 +28,7 @@ fn stamp_value(stamp: &WorkerVersionStamp) -> String {
 }
 
 /// A KeywordList payload as Temporal's encoder writes it (Go's JSON: `<`, `>`, `&` escaped).
-fn keyword_list(values: &[String]) -> Payload {
+pub(crate) fn keyword_list(values: &[String]) -> Payload {
     let json = serde_json::to_string(values)
         .unwrap_or_else(|_| "[]".to_string())
         .replace('<', "\\u003c")

@@ -78,7 +78,11 @@ impl MutableState {
                 },
             );
             self.write(m, canceled);
-            self.activities.remove(&ai.scheduled_event_id);
+            if let Some(removed) = self.activities.remove(&ai.scheduled_event_id) {
+                if removed.paused {
+                    self.sync_pause_info();
+                }
+            }
         }
         Ok(Some(requested_id))
     }

@@ -2,18 +2,21 @@
 //! state.
 
 use temporalio_protos::temporal::api::{
+    activity::v1::ActivityOptions,
     common::v1::WorkflowExecution,
     enums::v1::{EventType, PendingActivityState, PendingWorkflowTaskState},
+    taskqueue::v1::TaskQueue,
     workflow::v1::{
-        PendingActivityInfo, PendingChildExecutionInfo, PendingWorkflowTaskInfo, RequestIdInfo,
-        WorkflowExecutionConfig, WorkflowExecutionExtendedInfo, WorkflowExecutionInfo,
+        pending_activity_info, PendingActivityInfo, PendingChildExecutionInfo,
+        PendingWorkflowTaskInfo, RequestIdInfo, WorkflowExecutionConfig,
+        WorkflowExecutionExtendedInfo, WorkflowExecutionInfo,
     },
     workflowservice::v1::DescribeWorkflowExecutionResponse,
 };
 
 use prost_wkt_types::Timestamp;
 
-use crate::state::{normal_task_queue, MutableState};
+use crate::state::{normal_task_queue, ActivityInfo, ActivityPauseInfo, MutableState};
 use crate::time::{duration_from_proto, Time};
 
 /// Go's zero `time.Time` as a protobuf timestamp (0001-01-01T00:00:00Z), out of `Time`'s range.
@@ -117,10 +120,12 @@ impl MutableState {
             .activities
             .values()
             .map(|a| {
-                let state = if a.is_started() {
-                    PendingActivityState::Started
-                } else {
-                    PendingActivityState::Scheduled
+                // A paused activity still running on a worker is PAUSE_REQUESTED.
+                let state = match (a.is_started(), a.paused && !a.cancel_requested) {
+                    (true, true) => PendingActivityState::PauseRequested,
+                    (true, false) => PendingActivityState::Started,
+                    (false, true) => PendingActivityState::Paused,
+                    (false, false) => PendingActivityState::Scheduled,
                 };
                 let policy = a.retry_policy.clone().unwrap_or_default();
                 let s2c = duration_from_proto(a.schedule_to_close_timeout.as_ref());
@@ -143,7 +148,10 @@ impl MutableState {
                     last_worker_identity: a.last_worker_identity.clone(),
                     last_attempt_complete_time: Time(a.last_attempt_complete_time)
                         .to_timestamp_opt(),
-                    next_attempt_schedule_time: if a.backing_off {
+                    paused: a.paused,
+                    pause_info: a.pause_info.as_ref().map(pause_info),
+                    activity_options: Some(activity_options(a)),
+                    next_attempt_schedule_time: if a.backing_off && !a.paused {
                         Time(a.scheduled_time).to_timestamp_opt()
                     } else {
                         None
@@ -192,5 +200,34 @@ impl MutableState {
             pending_workflow_task,
             ..Default::default()
         }
+    }
+}
+
+fn pause_info(p: &ActivityPauseInfo) -> pending_activity_info::PauseInfo {
+    use pending_activity_info::pause_info::{Manual, PausedBy};
+    pending_activity_info::PauseInfo {
+        pause_time: Time(p.pause_time).to_timestamp_opt(),
+        paused_by: Some(PausedBy::Manual(Manual {
+            identity: p.identity.clone(),
+            reason: p.reason.clone(),
+        })),
+    }
+}
+
+/// The options the activity runs with now (UpdateActivityOptions may have changed them).
+pub(crate) fn activity_options(a: &ActivityInfo) -> ActivityOptions {
+    ActivityOptions {
+        // Name and normal name only, as Temporal's GetPendingActivityInfo fills it.
+        task_queue: Some(TaskQueue {
+            name: a.task_queue.clone(),
+            normal_name: a.task_queue.clone(),
+            ..Default::default()
+        }),
+        schedule_to_close_timeout: a.schedule_to_close_timeout,
+        schedule_to_start_timeout: a.schedule_to_start_timeout,
+        start_to_close_timeout: a.start_to_close_timeout,
+        heartbeat_timeout: a.heartbeat_timeout,
+        retry_policy: a.retry_policy.clone(),
+        ..Default::default()
     }
 }

@@ -10,6 +10,9 @@ pub enum CoreError {
     /// gRPC INVALID_ARGUMENT.
     #[error("{0}")]
     InvalidArgument(String),
+    /// gRPC FAILED_PRECONDITION (e.g. pausing an activity that is already paused).
+    #[error("{0}")]
+    FailedPrecondition(String),
     /// Another poller already started this task: the dispatch must be dropped.
     #[error("Task already started.")]
     TaskAlreadyStarted,
@@ -37,6 +40,14 @@ pub enum CoreError {
 impl CoreError {
     pub(crate) fn workflow_task_not_found() -> CoreError {
         CoreError::NotFound("Workflow task not found.".to_string())
+    }
+
+    /// Temporal's ErrActivityNotFound, for operator commands naming no pending activity.
+    pub(crate) fn pending_activity_not_found() -> CoreError {
+        CoreError::NotFound(
+            "Can't find pending activity with such ID. Invalid activityID or activity already completed"
+                .to_string(),
+        )
     }
 
     pub(crate) fn activity_task_not_found() -> CoreError {

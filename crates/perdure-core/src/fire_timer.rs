@@ -151,6 +151,10 @@ impl MutableState {
         let Some(mut ai) = self.activities.get(&t.scheduled_event_id).cloned() else {
             return;
         };
+        if ai.paused {
+            // Paused activities have no timeouts; unpausing re-arms them.
+            return;
+        }
         let tt = TimeoutType::try_from(t.timeout_type).unwrap_or(TimeoutType::Unspecified);
         let current_attempt = ai.attempt == t.attempt && ai.stamp == t.stamp && !ai.backing_off;
         let live = match tt {
@@ -216,7 +220,7 @@ impl MutableState {
         let Some(ai) = self.activities.get_mut(&t.scheduled_event_id) else {
             return;
         };
-        if ai.attempt != t.attempt || ai.stamp != t.stamp || !ai.backing_off {
+        if ai.attempt != t.attempt || ai.stamp != t.stamp || !ai.backing_off || ai.paused {
             return;
         }
         ai.backing_off = false;

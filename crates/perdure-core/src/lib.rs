@@ -21,8 +21,10 @@ mod external;
 mod fire_timer;
 mod ids;
 pub mod limits;
+mod pause_activity;
 mod query;
 mod reset;
+mod reset_activity;
 mod reset_points;
 mod retention;
 mod retry;
@@ -36,6 +38,7 @@ mod terminate;
 mod time;
 mod token;
 mod update;
+mod update_activity_options;
 mod workflow_retry;
 mod workflow_task_completed;
 mod workflow_task_failed;
@@ -58,8 +61,10 @@ pub use delete_workflow::DELETE_REASON;
 pub use errors::CoreError;
 pub use external::{ExternalRequest, NUM_PENDING_EXTERNAL_REQUESTS_LIMIT};
 pub use ids::EventId;
+pub use pause_activity::{ActivitySelector, PauseRequest, UnpauseRequest};
 pub use query::{QueryRoute, QueryTarget, FAIL_QUERY_WORKFLOW_TASK_ATTEMPT};
 pub use reset::{ResetParams, RESETTER_IDENTITY};
+pub use reset_activity::ResetActivityRequest;
 pub use retention::DEFAULT_RETENTION;
 pub use server_failures::SERVER_FAILURE_SOURCE;
 pub use signal::Signal;
@@ -68,7 +73,8 @@ pub use start::{
     StartPolicyInput, DEFAULT_WORKFLOW_TASK_TIMEOUT, MAX_WORKFLOW_TASK_TIMEOUT,
 };
 pub use state::{
-    ActivityInfo, MutableState, TimerInfo, WorkflowTaskInfo, DEFAULT_STICKY_SCHEDULE_TO_START,
+    ActivityInfo, ActivityPauseInfo, MutableState, TimerInfo, WorkflowTaskInfo,
+    DEFAULT_STICKY_SCHEDULE_TO_START,
 };
 pub use tasks::{
     timer_task, transfer_task, Mutation, NewRun, RunTimeout, ScheduledBy, TaskRef, TaskTimeout,
@@ -81,6 +87,7 @@ pub use update::{
     unprocessed_update_failure, PendingUpdates, UpdateProgress, UpdateRecord, MAX_TOTAL_UPDATES,
     REQUEST_TYPE_URL,
 };
+pub use update_activity_options::UpdateOptionsRequest;
 pub use workflow_retry::{
     run_timeout_failure, NewRunIds, RunFailure, WORKFLOW_ID_REUSE_MINIMAL_INTERVAL,
 };

@@ -32,13 +32,16 @@ mod cron;
 mod delete_workflow;
 mod event_clock;
 mod external;
+mod pause_activity;
 mod query;
 mod reset;
+mod reset_activity;
 mod retention;
 mod run_info;
 mod signal;
 mod sticky;
 mod update;
+mod update_activity_options;
 mod workflow_retry;
 
 const SEC: i64 = 1_000_000_000;

@@ -101,6 +101,7 @@ pub fn core(e: CoreError) -> Status {
         CoreError::NotFound(m) => not_found(m),
         CoreError::WorkflowCompleted => not_found(e.to_string()),
         CoreError::InvalidArgument(m) => invalid(m),
+        CoreError::FailedPrecondition(m) => Status::failed_precondition(m),
         CoreError::UnhandledCommand => invalid("UnhandledCommand"),
         CoreError::WorkflowNotReady(m) => with_detail(
             Code::FailedPrecondition,

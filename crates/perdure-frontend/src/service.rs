@@ -634,6 +634,146 @@ impl WorkflowService for Frontend {
         .await
     }
 
+    async fn pause_activity(
+        &self,
+        r: Request<PauseActivityRequest>,
+    ) -> Reply<PauseActivityResponse> {
+        observe("PauseActivity", async {
+            routed!(
+                self,
+                r,
+                self.execution_route(&r.get_ref().namespace, r.get_ref().execution.as_ref()),
+                pause_activity
+            );
+            self.pause_activity(r.into_inner()).await.map(Response::new)
+        })
+        .await
+    }
+
+    async fn unpause_activity(
+        &self,
+        r: Request<UnpauseActivityRequest>,
+    ) -> Reply<UnpauseActivityResponse> {
+        observe("UnpauseActivity", async {
+            routed!(
+                self,
+                r,
+                self.execution_route(&r.get_ref().namespace, r.get_ref().execution.as_ref()),
+                unpause_activity
+            );
+            self.unpause_activity(r.into_inner())
+                .await
+                .map(Response::new)
+        })
+        .await
+    }
+
+    async fn pause_activity_execution(
+        &self,
+        r: Request<PauseActivityExecutionRequest>,
+    ) -> Reply<PauseActivityExecutionResponse> {
+        observe("PauseActivityExecution", async {
+            routed!(
+                self,
+                r,
+                self.workflow_route(&r.get_ref().namespace, &r.get_ref().workflow_id),
+                pause_activity_execution
+            );
+            self.pause_activity_execution(r.into_inner())
+                .await
+                .map(Response::new)
+        })
+        .await
+    }
+
+    async fn unpause_activity_execution(
+        &self,
+        r: Request<UnpauseActivityExecutionRequest>,
+    ) -> Reply<UnpauseActivityExecutionResponse> {
+        observe("UnpauseActivityExecution", async {
+            routed!(
+                self,
+                r,
+                self.workflow_route(&r.get_ref().namespace, &r.get_ref().workflow_id),
+                unpause_activity_execution
+            );
+            self.unpause_activity_execution(r.into_inner())
+                .await
+                .map(Response::new)
+        })
+        .await
+    }
+
+    async fn reset_activity(
+        &self,
+        r: Request<ResetActivityRequest>,
+    ) -> Reply<ResetActivityResponse> {
+        observe("ResetActivity", async {
+            routed!(
+                self,
+                r,
+                self.execution_route(&r.get_ref().namespace, r.get_ref().execution.as_ref()),
+                reset_activity
+            );
+            self.reset_activity(r.into_inner()).await.map(Response::new)
+        })
+        .await
+    }
+
+    async fn reset_activity_execution(
+        &self,
+        r: Request<ResetActivityExecutionRequest>,
+    ) -> Reply<ResetActivityExecutionResponse> {
+        observe("ResetActivityExecution", async {
+            routed!(
+                self,
+                r,
+                self.workflow_route(&r.get_ref().namespace, &r.get_ref().workflow_id),
+                reset_activity_execution
+            );
+            self.reset_activity_execution(r.into_inner())
+                .await
+                .map(Response::new)
+        })
+        .await
+    }
+
+    async fn update_activity_options(
+        &self,
+        r: Request<UpdateActivityOptionsRequest>,
+    ) -> Reply<UpdateActivityOptionsResponse> {
+        observe("UpdateActivityOptions", async {
+            routed!(
+                self,
+                r,
+                self.execution_route(&r.get_ref().namespace, r.get_ref().execution.as_ref()),
+                update_activity_options
+            );
+            self.update_activity_options(r.into_inner())
+                .await
+                .map(Response::new)
+        })
+        .await
+    }
+
+    async fn update_activity_execution_options(
+        &self,
+        r: Request<UpdateActivityExecutionOptionsRequest>,
+    ) -> Reply<UpdateActivityExecutionOptionsResponse> {
+        observe("UpdateActivityExecutionOptions", async {
+            routed!(
+                self,
+                r,
+                self.workflow_route(&r.get_ref().namespace, &r.get_ref().workflow_id),
+                update_activity_execution_options
+            );
+            self.update_activity_execution_options(r.into_inner())
+                .await
+                .map(Response::new)
+        })
+        .await
+    }
+
     async fn query_workflow(
         &self,
         r: Request<QueryWorkflowRequest>,

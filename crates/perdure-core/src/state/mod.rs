@@ -313,11 +313,54 @@ pub struct ActivityInfo {
     /// Id of the ActivityTaskCancelRequested event.
     #[prost(int64, tag = "27")]
     pub cancel_requested_event_id: i64,
+    /// An operator paused the activity: no attempt is dispatched and no timeout fires until
+    /// it is unpaused; a running attempt keeps running and its heartbeats answer paused.
+    #[prost(bool, tag = "28")]
+    pub paused: bool,
+    #[prost(message, optional, tag = "29")]
+    pub pause_info: Option<ActivityPauseInfo>,
+    /// ResetActivity reset the attempt count: heartbeats answer `activity_reset` until the next
+    /// retry clears it.
+    #[prost(bool, tag = "30")]
+    pub activity_reset: bool,
+    /// ResetActivity asked to drop the heartbeat details at the next retry (the running
+    /// attempt may still heartbeat until then).
+    #[prost(bool, tag = "31")]
+    pub reset_heartbeats: bool,
+    /// The options it was scheduled with, kept once UpdateActivityOptions first changes them
+    /// (restore_original puts them back).
+    #[prost(message, optional, tag = "32")]
+    pub original_options: Option<temporalio_protos::temporal::api::activity::v1::ActivityOptions>,
+}
+
+/// Who paused an activity, when and why (PendingActivityInfo.pause_info).
+#[derive(Clone, PartialEq, ::prost::Message)]
+pub struct ActivityPauseInfo {
+    #[prost(int64, tag = "1")]
+    pub pause_time: i64,
+    #[prost(string, tag = "2")]
+    pub identity: String,
+    #[prost(string, tag = "3")]
+    pub reason: String,
+    /// A repeated PauseActivity with the same request id is a no-op, not "already paused".
+    #[prost(string, tag = "4")]
+    pub request_id: String,
 }
 
 impl ActivityInfo {
     pub fn is_started(&self) -> bool {
         self.started_time != 0
+    }
+
+    /// A retry ends what a ResetActivity asked of the attempt that was running (Temporal's
+    /// UpdateActivityInfoForRetries).
+    pub(crate) fn clear_reset_flags(&mut self) {
+        if self.reset_heartbeats {
+            self.last_heartbeat_details = None;
+            self.last_heartbeat_time = 0;
+        }
+        self.activity_reset = false;
+        self.reset_heartbeats = false;
     }
 }
 

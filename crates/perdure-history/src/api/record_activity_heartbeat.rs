@@ -27,7 +27,7 @@ impl HistoryService {
             .resolve_run(&token.namespace_id, &token.workflow_id, &token.run_id)
             .await?;
         let shard = self.shard_for(&key.namespace_id, &key.workflow_id);
-        let cancel_requested = shard
+        let (cancel_requested, activity_paused, activity_reset) = shard
             // Written even when only the details changed: they are what a retry resumes from.
             .mutate(&key, |next, now| {
                 if token.scheduled_event_id <= 0
@@ -36,14 +36,18 @@ impl HistoryService {
                 {
                     return Err(pending_activity_not_found(&token.activity_id).into());
                 }
-                Ok(next.record_activity_heartbeat(token, details.clone(), now)?)
+                let (m, cancel_requested) =
+                    next.record_activity_heartbeat(token, details.clone(), now)?;
+                let ai = next.activity_for_token(token);
+                let paused = ai.is_some_and(|a| a.paused);
+                let reset = ai.is_some_and(|a| a.activity_reset);
+                Ok((m, (cancel_requested, paused, reset)))
             })
             .await?;
         Ok(RecordActivityTaskHeartbeatResponse {
             cancel_requested,
-            // Pausing and resetting activities are not implemented.
-            activity_paused: false,
-            activity_reset: false,
+            activity_paused,
+            activity_reset,
         })
     }
 
