@@ -25,6 +25,7 @@ mod rpc;
 mod search_attributes;
 mod server;
 mod service;
+mod shard_records;
 mod start_task;
 pub mod test_faults;
 mod validate;

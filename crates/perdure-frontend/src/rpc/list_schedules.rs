@@ -1,11 +1,7 @@
-//! ListSchedules: every shard's leader lists the namespace's schedules it holds (this node's
-//! history, or `Internal.Visibility` with `schedules` set); the pages are merged in schedule id
-//! order, and the page token is the last id of the page.
+//! ListSchedules: every shard's leader lists the namespace's schedules it holds
+//! (`shard_records.rs`); the pages are merged in schedule id order, and the page token is the
+//! last id of the page.
 
-use perdure_api::internal::internal_client::InternalClient;
-use perdure_api::internal::VisibilityRequest;
-use perdure_storage::GroupId;
-use prost::Message;
 use temporalio_protos::temporal::api::common::v1::{Payload, WorkflowExecution, WorkflowType};
 use temporalio_protos::temporal::api::enums::v1::WorkflowExecutionStatus;
 use temporalio_protos::temporal::api::schedule::v1::ScheduleListEntry;
@@ -16,7 +12,6 @@ use temporalio_protos::temporal::api::workflowservice::v1::{
 use tonic::Status;
 
 use crate::errors;
-use crate::routing::Owner;
 use crate::server::Frontend;
 
 /// Page size when the request names none (Temporal's visibilityMaxPageSize).
@@ -169,64 +164,15 @@ impl Frontend {
             refuse_reserved(query)?;
             Some(q)
         };
-        let shards = self.history.shard_count();
-        let calls = (1..=shards).map(|s| {
-            let ns_id = ns.id().to_string();
-            async move {
-                let once = || self.schedules_of(GroupId(s), &ns_id);
-                match once().await {
-                    Err(s) if errors::is_not_leader(&s) => {
-                        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-                        once().await
-                    }
-                    other => other,
-                }
-            }
-        });
-        Ok(futures::future::try_join_all(calls)
+        Ok(self
+            .every_shard::<ScheduleListEntry>(ns.id())
             .await?
             .into_iter()
-            .flatten()
             .filter(|e| {
                 query
                     .as_ref()
                     .is_none_or(|q| q.matches(&record_of(e, &attrs)))
             })
             .collect())
-    }
-
-    async fn schedules_of(
-        &self,
-        shard: GroupId,
-        namespace_id: &str,
-    ) -> Result<Vec<ScheduleListEntry>, Status> {
-        match self.routing.await_owner(shard).await? {
-            Owner::Local => self
-                .history
-                .list_schedules(shard, namespace_id)
-                .await
-                .map_err(errors::history),
-            Owner::Remote { addr, .. } => {
-                let channel = self.routing.peers().channel(&addr)?;
-                let mut req = self.routing.peers().request(VisibilityRequest {
-                    shard: shard.0,
-                    namespace_id: namespace_id.to_string(),
-                    schedules: true,
-                    ..Default::default()
-                });
-                req.set_timeout(crate::visibility::SHARD_TIMEOUT);
-                let reply = InternalClient::new(channel)
-                    .max_decoding_message_size(usize::MAX)
-                    .visibility(req)
-                    .await?
-                    .into_inner();
-                reply
-                    .schedules
-                    .iter()
-                    .map(|b| ScheduleListEntry::decode(b.as_slice()))
-                    .collect::<Result<_, _>>()
-                    .map_err(|e| Status::internal(format!("undecodable schedule entry: {e}")))
-            }
-        }
     }
 }
